@@ -1,0 +1,323 @@
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { AppError } from "./errors.ts";
+
+/** The folder that holds package.json; relative settings resolve against it. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+export type ModelName = "bge-small-en-v1.5" | "all-MiniLM-L6-v2";
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+
+export interface Config {
+  corpusDir: string;
+  indexDir: string;
+  modelsDir: string;
+  modelCacheDir: string;
+  model: ModelName;
+  /** Largest chunk, in model tokens, including the title/date context given to the embedder. */
+  chunkMaxTokens: number;
+  /** Tokens of trailing context repeated at the start of the next chunk (whole sentences). */
+  chunkOverlapTokens: number;
+  embedBatchSize: number;
+  /** ONNX Runtime threads per model call. */
+  embedThreads: number;
+  host: string;
+  port: number;
+  /** Default number of passages retrieved for an answer. */
+  k: number;
+  maxK: number;
+  /** Candidates each retriever contributes before fusion. */
+  candidates: number;
+  /** Reciprocal-rank-fusion constant. */
+  rrfK: number;
+  /** Weight of the dense ranking in fusion (lexical gets 1 - this). */
+  denseWeight: number;
+  /** Most passages one document may place in the top k. */
+  perDocCap: number;
+  /** Evidence score under which the answer is "not found". */
+  notFoundThreshold: number;
+  /** Most sentences in a composed answer. */
+  answerSentences: number;
+  /** Pause between streamed answer pieces; 0 streams as fast as the answer is composed. */
+  streamDelayMs: number;
+  maxBodyBytes: number;
+  maxQuestionChars: number;
+  maxHistoryTurns: number;
+  maxHistoryChars: number;
+  /** Questions computed at once; more wait in the queue. */
+  maxInFlight: number;
+  /** Questions waiting beyond maxInFlight before new ones get BUSY. */
+  maxQueue: number;
+  /** Requests per client per minute on the answer endpoints and messages. */
+  rateLimitPerMinute: number;
+  accessToken: string | undefined;
+  allowedOrigins: string[];
+  shutdownGraceMs: number;
+  heartbeatMs: number;
+  /** A WebSocket whose unsent data exceeds this many bytes is treated as a slow reader. */
+  wsMaxBufferedBytes: number;
+  logLevel: LogLevel;
+}
+
+export const DEFAULTS: Readonly<Config> = Object.freeze({
+  corpusDir: path.join(PROJECT_ROOT, "corpus"),
+  indexDir: path.join(PROJECT_ROOT, "data", "index"),
+  modelsDir: path.join(PROJECT_ROOT, "models"),
+  modelCacheDir: path.join(os.homedir(), ".cache", "citeline", "models"),
+  model: "bge-small-en-v1.5",
+  chunkMaxTokens: 192,
+  chunkOverlapTokens: 32,
+  embedBatchSize: 32,
+  embedThreads: Math.max(1, Math.min(4, os.availableParallelism())),
+  host: "127.0.0.1",
+  port: 8787,
+  k: 8,
+  maxK: 50,
+  candidates: 50,
+  rrfK: 60,
+  denseWeight: 0.5,
+  perDocCap: 3,
+  notFoundThreshold: 0.5,
+  answerSentences: 3,
+  streamDelayMs: 0,
+  maxBodyBytes: 64 * 1024,
+  maxQuestionChars: 2000,
+  maxHistoryTurns: 20,
+  maxHistoryChars: 20_000,
+  maxInFlight: 4,
+  maxQueue: 256,
+  rateLimitPerMinute: 600,
+  accessToken: undefined,
+  allowedOrigins: [],
+  shutdownGraceMs: 10_000,
+  heartbeatMs: 30_000,
+  wsMaxBufferedBytes: 1024 * 1024,
+  logLevel: "info",
+});
+
+type Env = Record<string, string | undefined>;
+
+interface Setting {
+  key: keyof Config;
+  env: string;
+  parse: (raw: string, name: string) => unknown;
+  doc: string;
+}
+
+const MODELS: readonly ModelName[] = ["bge-small-en-v1.5", "all-MiniLM-L6-v2"];
+const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "silent"];
+
+function int(min: number, max: number) {
+  return (raw: string, name: string): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new AppError(
+        "CONFIG_INVALID",
+        `${name} is "${raw}"; it must be a whole number from ${min} to ${max}`,
+      );
+    }
+    return n;
+  };
+}
+
+function num(min: number, max: number) {
+  return (raw: string, name: string): number => {
+    const n = Number(raw);
+    if (raw.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
+      throw new AppError("CONFIG_INVALID", `${name} is "${raw}"; it must be a number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: string, name: string): T => {
+    if (!(values as readonly string[]).includes(raw)) {
+      throw new AppError("CONFIG_INVALID", `${name} is "${raw}"; it must be one of ${values.join(", ")}`);
+    }
+    return raw as T;
+  };
+}
+
+const dir = (raw: string) => path.resolve(PROJECT_ROOT, raw);
+const text = (raw: string) => raw;
+const list = (raw: string) =>
+  raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** Every setting an operator can change, with its variable; the README's table is made from this. */
+export const SETTINGS: readonly Setting[] = [
+  { key: "corpusDir", env: "CITELINE_CORPUS_DIR", parse: dir, doc: "folder of documents to index" },
+  { key: "indexDir", env: "CITELINE_INDEX_DIR", parse: dir, doc: "where the index is built and read" },
+  { key: "modelsDir", env: "CITELINE_MODELS_DIR", parse: dir, doc: "local model folder, searched first" },
+  {
+    key: "modelCacheDir",
+    env: "CITELINE_MODEL_CACHE_DIR",
+    parse: dir,
+    doc: "download cache for models fetched from the hub",
+  },
+  { key: "model", env: "CITELINE_MODEL", parse: oneOf(MODELS), doc: "embedding model" },
+  {
+    key: "chunkMaxTokens",
+    env: "CITELINE_CHUNK_MAX_TOKENS",
+    parse: int(32, 510),
+    doc: "chunk size in tokens",
+  },
+  {
+    key: "chunkOverlapTokens",
+    env: "CITELINE_CHUNK_OVERLAP_TOKENS",
+    parse: int(0, 256),
+    doc: "overlap between chunks in tokens",
+  },
+  { key: "embedBatchSize", env: "CITELINE_EMBED_BATCH", parse: int(1, 512), doc: "texts per model call" },
+  {
+    key: "embedThreads",
+    env: "CITELINE_EMBED_THREADS",
+    parse: int(1, 64),
+    doc: "ONNX Runtime threads per model call (default: cores, at most 4)",
+  },
+  { key: "host", env: "CITELINE_HOST", parse: text, doc: "address the server binds to" },
+  { key: "port", env: "CITELINE_PORT", parse: int(0, 65535), doc: "port (0 picks a free one)" },
+  { key: "k", env: "CITELINE_K", parse: int(1, 50), doc: "passages retrieved per answer" },
+  { key: "maxK", env: "CITELINE_MAX_K", parse: int(1, 200), doc: "largest k a client may ask for" },
+  {
+    key: "candidates",
+    env: "CITELINE_CANDIDATES",
+    parse: int(1, 1000),
+    doc: "candidates per retriever before fusion",
+  },
+  { key: "rrfK", env: "CITELINE_RRF_K", parse: num(1, 1000), doc: "reciprocal-rank-fusion constant" },
+  {
+    key: "denseWeight",
+    env: "CITELINE_DENSE_WEIGHT",
+    parse: num(0, 1),
+    doc: "dense share of the fused score",
+  },
+  { key: "perDocCap", env: "CITELINE_PER_DOC_CAP", parse: int(1, 50), doc: "most passages per document" },
+  {
+    key: "notFoundThreshold",
+    env: "CITELINE_NOT_FOUND_THRESHOLD",
+    parse: num(0, 1),
+    doc: "evidence score below which the answer is 'not found'",
+  },
+  {
+    key: "answerSentences",
+    env: "CITELINE_ANSWER_SENTENCES",
+    parse: int(1, 10),
+    doc: "most sentences in an answer",
+  },
+  {
+    key: "streamDelayMs",
+    env: "CITELINE_STREAM_DELAY_MS",
+    parse: int(0, 10_000),
+    doc: "pause between streamed answer pieces (a typing effect)",
+  },
+  {
+    key: "maxBodyBytes",
+    env: "CITELINE_MAX_BODY_BYTES",
+    parse: int(1024, 16 * 1024 * 1024),
+    doc: "largest HTTP body or WebSocket frame",
+  },
+  {
+    key: "maxQuestionChars",
+    env: "CITELINE_MAX_QUESTION_CHARS",
+    parse: int(1, 100_000),
+    doc: "longest question",
+  },
+  {
+    key: "maxHistoryTurns",
+    env: "CITELINE_MAX_HISTORY_TURNS",
+    parse: int(0, 1000),
+    doc: "most history turns",
+  },
+  {
+    key: "maxHistoryChars",
+    env: "CITELINE_MAX_HISTORY_CHARS",
+    parse: int(0, 1_000_000),
+    doc: "most history characters",
+  },
+  {
+    key: "maxInFlight",
+    env: "CITELINE_MAX_IN_FLIGHT",
+    parse: int(1, 256),
+    doc: "questions computed at once",
+  },
+  {
+    key: "maxQueue",
+    env: "CITELINE_MAX_QUEUE",
+    parse: int(0, 100_000),
+    doc: "questions waiting before BUSY",
+  },
+  {
+    key: "rateLimitPerMinute",
+    env: "CITELINE_RATE_LIMIT",
+    parse: int(0, 1_000_000),
+    doc: "questions per client per minute (0 = off)",
+  },
+  {
+    key: "accessToken",
+    env: "CITELINE_TOKEN",
+    parse: (raw, name) => {
+      if (raw.length < 16) {
+        throw new AppError("CONFIG_INVALID", `${name} is ${raw.length} characters; use at least 16`);
+      }
+      return raw;
+    },
+    doc: "access token required by HTTP and WebSocket",
+  },
+  {
+    key: "allowedOrigins",
+    env: "CITELINE_ALLOWED_ORIGINS",
+    parse: list,
+    doc: "extra WebSocket origins, comma-separated",
+  },
+  {
+    key: "shutdownGraceMs",
+    env: "CITELINE_SHUTDOWN_GRACE_MS",
+    parse: int(0, 600_000),
+    doc: "time answers in flight get on SIGTERM",
+  },
+  {
+    key: "heartbeatMs",
+    env: "CITELINE_HEARTBEAT_MS",
+    parse: int(100, 600_000),
+    doc: "WebSocket ping interval",
+  },
+  {
+    key: "wsMaxBufferedBytes",
+    env: "CITELINE_WS_MAX_BUFFERED",
+    parse: int(1024, 1 << 30),
+    doc: "unsent bytes before a client counts as slow",
+  },
+  { key: "logLevel", env: "CITELINE_LOG_LEVEL", parse: oneOf(LEVELS), doc: "log level" },
+];
+
+/**
+ * Reads the configuration: defaults, then environment variables, then explicit overrides.
+ * This is the only place that reads `process.env`.
+ */
+export function loadConfig(overrides: Partial<Config> = {}, env: Env = process.env): Config {
+  const config: Config = { ...DEFAULTS };
+  const target = config as unknown as Record<string, unknown>;
+  for (const s of SETTINGS) {
+    const raw = env[s.env];
+    if (raw !== undefined && raw !== "") target[s.key] = s.parse(raw, s.env);
+  }
+  Object.assign(config, overrides);
+  if (config.chunkOverlapTokens >= config.chunkMaxTokens / 2) {
+    throw new AppError(
+      "CONFIG_INVALID",
+      `CITELINE_CHUNK_OVERLAP_TOKENS is ${config.chunkOverlapTokens}; it must be under half of CITELINE_CHUNK_MAX_TOKENS (${config.chunkMaxTokens})`,
+    );
+  }
+  if (config.k > config.maxK) {
+    throw new AppError(
+      "CONFIG_INVALID",
+      `CITELINE_K is ${config.k}; it must not exceed CITELINE_MAX_K (${config.maxK})`,
+    );
+  }
+  return config;
+}

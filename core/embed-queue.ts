@@ -1,0 +1,49 @@
+import type { Embedder } from "./types.ts";
+
+/**
+ * Queues query embeddings from concurrent requests and runs them as one model call per batch,
+ * so simultaneous questions share the CPU instead of contending for it. One batch runs at a
+ * time; whatever arrives meanwhile forms the next batch.
+ */
+export class EmbedQueue {
+  private pending: { text: string; resolve: (v: Float32Array) => void; reject: (e: unknown) => void }[] = [];
+  private running = false;
+  /** Model calls made and texts embedded, for benchmarks and tests. */
+  readonly stats = { batches: 0, texts: 0 };
+
+  constructor(
+    private readonly embedder: Embedder,
+    private readonly maxBatch = 32,
+  ) {}
+
+  embed(text: string): Promise<Float32Array> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ text, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.pending.length > 0) {
+        // Let requests that arrive in the same turn of the event loop join the batch.
+        await new Promise((r) => setImmediate(r));
+        const batch = this.pending.splice(0, this.maxBatch);
+        this.stats.batches++;
+        this.stats.texts += batch.length;
+        try {
+          const vectors = await this.embedder.embed(
+            batch.map((b) => b.text),
+            "query",
+          );
+          for (const [i, b] of batch.entries()) b.resolve(vectors[i]!);
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}

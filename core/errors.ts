@@ -1,0 +1,67 @@
+/**
+ * The catalogue of expected failures. Every error a user or client can meet has a stable code;
+ * transports map codes to HTTP statuses and WebSocket error frames in one place (server/errors.ts).
+ */
+export const ERROR_CODES = {
+  // configuration and startup
+  CONFIG_INVALID: "a setting has a value that cannot be used",
+  MODEL_MISSING: "the embedding model files are not on this machine",
+  MODEL_UNKNOWN: "the configured embedding model is not one this build supports",
+  INDEX_MISSING: "no index has been built yet",
+  INDEX_CORRUPT: "the index files are damaged or incomplete",
+  INDEX_MODEL_MISMATCH: "the index was built with another embedding model",
+  INDEX_SETTINGS_MISMATCH: "the index was built with other chunker settings",
+  INDEX_LOCKED: "another indexer is running",
+  // corpus
+  CORPUS_MISSING: "the corpus folder does not exist",
+  FILE_UNREADABLE: "a corpus file could not be read",
+  FILE_MALFORMED: "a corpus file could not be parsed",
+  FILE_EMPTY: "a corpus file holds no text",
+  FILE_BINARY: "a corpus file is not text",
+  FILE_TOO_LARGE: "a corpus file is larger than the limit",
+  // requests
+  BAD_JSON: "the request body or message is not valid JSON",
+  BAD_REQUEST: "a field is missing or has the wrong type",
+  QUESTION_EMPTY: "the question is empty",
+  QUESTION_TOO_LONG: "the question is longer than the limit",
+  HISTORY_TOO_LONG: "the conversation history is longer than the limit",
+  K_OUT_OF_RANGE: "k is outside the allowed range",
+  BAD_FILTER: "a date filter is not a valid date",
+  PAYLOAD_TOO_LARGE: "the request body or message is larger than the limit",
+  UNKNOWN_MESSAGE: "the message type is not one the server knows",
+  BINARY_FRAME: "the server accepts only text frames",
+  DUPLICATE_ID: "a question with this id is already in flight on this connection",
+  NOT_FOUND: "no such resource",
+  UNAUTHORIZED: "a valid access token is required",
+  FORBIDDEN_ORIGIN: "the page's origin is not allowed",
+  RATE_LIMITED: "too many requests; retry later",
+  BUSY: "the server is at capacity; retry later",
+  SHUTTING_DOWN: "the server is shutting down",
+  CANCELLED: "the request was cancelled",
+  INTERNAL: "an internal error occurred",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An expected failure with a stable code and a message meant for people. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  /** Extra fields that are safe to show to a client (limits, retry hints). */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = "AppError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}
+
+/** Formats a count the way messages quote limits: 12,400. */
+export function fmtCount(n: number): string {
+  return n.toLocaleString("en-US");
+}

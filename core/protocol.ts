@@ -1,0 +1,128 @@
+/**
+ * The wire shapes of answers, shared by the engine, the HTTP/SSE and WebSocket transports, and
+ * the page. Plain JSON only.
+ */
+import type { DateFilter, HistoryTurn } from "./types.ts";
+
+/** One numbered source of an answer: a retrieved passage. */
+export interface SourceRef {
+  /** The number used by inline markers: [n]. Starts at 1. */
+  n: number;
+  docId: string;
+  chunkId: string;
+  title: string;
+  date?: string;
+  url?: string;
+  /** Corpus file the document came from. */
+  source: string;
+  /** Offsets of the passage in the document text. */
+  start: number;
+  end: number;
+  /** The passage text (exactly doc.text.slice(start, end)). */
+  snippet: string;
+  /** Fused retrieval score, higher is better. */
+  score: number;
+}
+
+/** One cited sentence of the answer. */
+export interface Citation {
+  /** The source number this citation points at. */
+  n: number;
+  docId: string;
+  chunkId: string;
+  /** Offsets of the cited sentence in the document text. */
+  start: number;
+  end: number;
+  /** The cited sentence, verbatim (doc.text.slice(start, end)). */
+  text: string;
+  /** Offsets of the sentence inside the answer string. */
+  answerStart: number;
+  answerEnd: number;
+}
+
+export interface Timings {
+  retrievalMs: number;
+  firstDeltaMs: number;
+  totalMs: number;
+}
+
+export interface AskRequest {
+  question: string;
+  history?: HistoryTurn[];
+  k?: number;
+  filters?: DateFilter;
+}
+
+/** Events of one answer, in order: sources, delta*, done. */
+export type AnswerEvent =
+  | { type: "sources"; sources: SourceRef[]; notFound: boolean }
+  | { type: "delta"; text: string }
+  | {
+      type: "done";
+      answer: string;
+      citations: Citation[];
+      notFound: boolean;
+      /** The query actually used for retrieval (after follow-up rewriting). */
+      query: string;
+      timings: Timings;
+    };
+
+/** Body of `POST /api/answer` when JSON is asked for. */
+export interface AnswerResponse {
+  answer: string;
+  citations: Citation[];
+  sources: SourceRef[];
+  notFound: boolean;
+  query: string;
+  timings: Timings;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; requestId?: string; [detail: string]: unknown };
+}
+
+/** Client → server WebSocket messages. */
+export type ClientMessage =
+  | { type: "ask"; id: string; question: string; history?: HistoryTurn[]; filters?: DateFilter; k?: number }
+  | { type: "cancel"; id: string }
+  | { type: "auth"; token: string };
+
+/** Server → client WebSocket messages. */
+export type ServerMessage =
+  | { type: "ready"; auth: "ok" | "required" }
+  | { type: "sources"; id: string; sources: SourceRef[]; notFound: boolean }
+  | { type: "delta"; id: string; text: string }
+  | {
+      type: "done";
+      id: string;
+      answer: string;
+      citations: Citation[];
+      notFound: boolean;
+      query: string;
+      timings: Timings;
+    }
+  | { type: "error"; id?: string; code: string; message: string; retryAfterS?: number };
+
+/** `GET /api/health` */
+export interface Health {
+  status: "ok";
+  model: string;
+  documents: number;
+  chunks: number;
+  builtAt: string;
+  /** Oldest and newest document dates, when the corpus has dates. */
+  dateRange: { from: string; to: string } | null;
+  /** A few questions made from the corpus titles, for the empty state. */
+  examples: string[];
+  authRequired: boolean;
+}
+
+/** `GET /api/documents/:id` */
+export interface DocumentBody {
+  id: string;
+  title: string;
+  date?: string;
+  url?: string;
+  source: string;
+  text: string;
+}

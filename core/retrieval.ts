@@ -1,0 +1,165 @@
+/**
+ * Hybrid retrieval: dense (HNSW over chunk vectors) and lexical (BM25 over chunk text and title),
+ * fused by weighted reciprocal rank, nudged by the period the question names, then capped per
+ * document so one article does not crowd out the rest.
+ */
+import type { LoadedIndex } from "../embeddings/open-index.ts";
+import type { DocMeta, StoredChunk } from "../embeddings/store.ts";
+import type { Config } from "./config.ts";
+import { type DateIntent, dateIntent, inRange } from "./dates.ts";
+import { rewriteQuery } from "./followup.ts";
+import { contentTerms } from "./text.ts";
+import type { DateFilter, Embedder, HistoryTurn } from "./types.ts";
+
+export type RetrievalMode = "dense" | "lexical" | "hybrid";
+
+export interface Passage {
+  label: number;
+  chunk: StoredChunk;
+  doc: DocMeta;
+  /** Fused score, higher is better. */
+  score: number;
+  dense?: { rank: number; score: number };
+  lexical?: { rank: number; score: number };
+}
+
+export interface RetrieveOptions {
+  k: number;
+  filters?: DateFilter | undefined;
+  history?: readonly HistoryTurn[] | undefined;
+  mode?: RetrievalMode;
+  signal?: AbortSignal | undefined;
+  /** Skip the per-document cap (evaluation of raw rankings). */
+  noCap?: boolean;
+}
+
+export interface Retrieval {
+  /** The query used for retrieval after follow-up rewriting. */
+  query: string;
+  queryVector: Float32Array | undefined;
+  intent: DateIntent;
+  passages: Passage[];
+}
+
+/** Per-index facts retrieval needs for every question; computed once per loaded index. */
+interface Catalog {
+  labelDate: Map<number, string | undefined>;
+  newest: string | undefined;
+  oldest: string | undefined;
+}
+
+const catalogs = new WeakMap<LoadedIndex, Catalog>();
+
+export function catalog(index: LoadedIndex): Catalog {
+  let c = catalogs.get(index);
+  if (!c) {
+    const rows = index.store.db
+      .prepare("SELECT c.label AS label, d.date AS date FROM chunks c JOIN docs d ON d.id = c.doc_id")
+      .all() as {
+      label: number;
+      date: string | null;
+    }[];
+    const range = index.store.dateRange();
+    c = {
+      labelDate: new Map(rows.map((r) => [r.label, r.date ?? undefined])),
+      newest: range?.to,
+      oldest: range?.from,
+    };
+    catalogs.set(index, c);
+  }
+  return c;
+}
+
+export interface RetrievalDeps {
+  index: LoadedIndex;
+  embedder: Embedder;
+  config: Config;
+  /** Embeds a query; defaults to the embedder. The server passes its micro-batching queue. */
+  embedQuery?: (text: string) => Promise<Float32Array>;
+}
+
+/** Retrieves the passages that best match a question. */
+export async function retrieve(
+  deps: RetrievalDeps,
+  question: string,
+  opts: RetrieveOptions,
+): Promise<Retrieval> {
+  const { index, config } = deps;
+  const mode = opts.mode ?? "hybrid";
+  const query = rewriteQuery(question, opts.history);
+  const cat = catalog(index);
+  const intent = dateIntent(question, cat.newest);
+  const filter =
+    opts.filters && (opts.filters.from !== undefined || opts.filters.to !== undefined)
+      ? opts.filters
+      : undefined;
+  const pool = Math.max(config.candidates, opts.k * 3);
+
+  let queryVector: Float32Array | undefined;
+  let dense: { label: number; score: number }[] = [];
+  if (mode !== "lexical") {
+    queryVector = deps.embedQuery
+      ? await deps.embedQuery(query)
+      : (await deps.embedder.embed([query], "query"))[0]!;
+    opts.signal?.throwIfAborted();
+    const accept = filter ? (label: number) => inRange(cat.labelDate.get(label), filter) : undefined;
+    dense = index.vectors.search(queryVector, pool, accept);
+  }
+  const lexical =
+    mode === "dense" ? [] : index.store.lexicalSearch(contentTerms(query).slice(0, 32), pool, filter);
+
+  const fused = new Map<number, Omit<Passage, "chunk" | "doc">>();
+  const w = mode === "hybrid" ? config.denseWeight : mode === "dense" ? 1 : 0;
+  dense.forEach((h, i) => {
+    fused.set(h.label, {
+      label: h.label,
+      score: w / (config.rrfK + i + 1),
+      dense: { rank: i + 1, score: h.score },
+    });
+  });
+  lexical.forEach((h, i) => {
+    const p = fused.get(h.label) ?? { label: h.label, score: 0 };
+    p.score += (1 - w) / (config.rrfK + i + 1);
+    p.lexical = { rank: i + 1, score: h.score };
+    fused.set(h.label, p);
+  });
+
+  // The period a question names lifts documents of that period above the rest; "latest" lifts
+  // newer documents in proportion to their age within the corpus.
+  const boost = 1 / (config.rrfK + 1);
+  if (intent.range || intent.recency) {
+    const span = cat.newest && cat.oldest ? Date.parse(cat.newest) - Date.parse(cat.oldest) : 0;
+    for (const p of fused.values()) {
+      const date = cat.labelDate.get(p.label);
+      if (intent.range && inRange(date, intent.range)) p.score += boost;
+      if (intent.recency && date && span > 0)
+        p.score += (boost * (Date.parse(date) - Date.parse(cat.oldest!))) / span;
+    }
+  }
+
+  const ranked = [...fused.values()].sort((a, b) => b.score - a.score || a.label - b.label);
+  const perDoc = new Map<string, number>();
+  const passages: Passage[] = [];
+  const deferred: Passage[] = [];
+  for (const r of ranked) {
+    if (passages.length >= opts.k) break;
+    const chunk = index.store.getChunk(r.label);
+    if (!chunk) continue;
+    const doc = index.store.getDocMeta(chunk.docId);
+    if (!doc) continue;
+    const passage: Passage = { ...r, chunk, doc };
+    const n = perDoc.get(chunk.docId) ?? 0;
+    if (!opts.noCap && n >= config.perDocCap) {
+      if (deferred.length < opts.k) deferred.push(passage);
+      continue;
+    }
+    perDoc.set(chunk.docId, n + 1);
+    passages.push(passage);
+  }
+  // When the cap leaves the list short (a one-document corpus), capped passages fill it.
+  for (const p of deferred) {
+    if (passages.length >= opts.k) break;
+    passages.push(p);
+  }
+  return { query, queryVector, intent, passages };
+}

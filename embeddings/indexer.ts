@@ -1,0 +1,326 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import * as fsp from "node:fs/promises";
+import path from "node:path";
+import type { Config } from "../core/config.ts";
+import { AppError } from "../core/errors.ts";
+import type { Doc, Embedder, IngestIssue, Span } from "../core/types.ts";
+import { chunkDocument } from "./chunk.ts";
+import { loadCorpus } from "./corpus.ts";
+import {
+  acquireLock,
+  CHUNKER_VERSION,
+  type ChunkerInfo,
+  checkCompatible,
+  currentVersion,
+  DB_FILE,
+  FORMAT_VERSION,
+  fileDigest,
+  HNSW_FILE,
+  MANIFEST_FILE,
+  type Manifest,
+  type ModelInfo,
+  newVersionName,
+  publish,
+  readManifest,
+  removeStaleStaging,
+  versionDir,
+} from "./index-files.ts";
+import { splitSentences } from "./sentences.ts";
+import { ChunkStore, type StoredChunk } from "./store.ts";
+import { VectorIndex } from "./vector-index.ts";
+
+export interface Progress {
+  /** Chunks and sentences embedded or reused so far, of `total`. */
+  done: number;
+  total: number;
+  elapsedS: number;
+  /** Items per second so far. */
+  rate: number;
+  etaS: number;
+}
+
+/** File-system operations the indexer writes through; tests inject failures here. */
+export interface IndexerIO {
+  copyFile: (src: string, dst: string) => Promise<void>;
+  writeFile: (file: string, data: string) => Promise<void>;
+}
+
+export interface BuildOptions {
+  config: Config;
+  embedder: Embedder;
+  /** Rebuild from scratch, ignoring the published index. */
+  full?: boolean;
+  onProgress?: (p: Progress) => void;
+  onNotice?: (line: string) => void;
+  signal?: AbortSignal;
+  io?: Partial<IndexerIO>;
+}
+
+export interface BuildSummary {
+  published: boolean;
+  version: string | undefined;
+  documents: number;
+  chunks: number;
+  added: number;
+  changed: number;
+  removed: number;
+  unchanged: number;
+  /** Texts run through the model in this build (chunks and sentences). */
+  embedded: number;
+  /** Texts whose vectors were reused from the previous index or from identical text. */
+  reused: number;
+  seconds: number;
+  /** Chunks written per second of build time. */
+  chunksPerSecond: number;
+  issues: IngestIssue[];
+}
+
+/** Texts given to the model per group; each group is written in one transaction. */
+const GROUP_CHUNKS = 256;
+
+export function chunkerInfo(config: Config): ChunkerInfo {
+  return {
+    maxTokens: config.chunkMaxTokens,
+    overlapTokens: config.chunkOverlapTokens,
+    version: CHUNKER_VERSION,
+  };
+}
+
+export function modelInfo(embedder: Embedder): ModelInfo {
+  return { name: embedder.modelId, dim: embedder.dim, pooling: embedder.pooling };
+}
+
+/** The context the embedder sees before a chunk's text; it is not part of the chunk offsets. */
+export function chunkPrefix(doc: Pick<Doc, "title">): string {
+  const title = doc.title.length > 200 ? `${doc.title.slice(0, 200)}…` : doc.title;
+  return `${title}\n`;
+}
+
+function ehash(text: string): string {
+  return createHash("sha256").update(text).digest("base64url").slice(0, 32);
+}
+
+interface PreparedDoc {
+  doc: Doc;
+  chunks: StoredChunk[];
+  chunkInputs: string[];
+  sentences: Span[];
+}
+
+/**
+ * Builds or updates the index for the corpus, incrementally by content hash, and publishes it
+ * atomically. Nothing is published when nothing changed.
+ */
+export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
+  const { config, embedder, signal } = opts;
+  const io: IndexerIO = { copyFile: fsp.copyFile, writeFile: fsp.writeFile, ...opts.io };
+  const notice = opts.onNotice ?? (() => {});
+  const started = performance.now();
+  const release = await acquireLock(config.indexDir);
+  let staging: string | undefined;
+  let store: ChunkStore | undefined;
+  let cache: ChunkStore | undefined;
+  try {
+    const stale = await removeStaleStaging(config.indexDir);
+    if (stale.length) notice(`removed ${stale.length} unfinished build(s) left by an interrupted run`);
+    const corpus = await loadCorpus(config.corpusDir);
+    const chunker = chunkerInfo(config);
+    const model = modelInfo(embedder);
+
+    let prev: { version: string; manifest: Manifest } | undefined;
+    const prevVersion = currentVersion(config.indexDir);
+    if (prevVersion && !opts.full) {
+      try {
+        const manifest = readManifest(versionDir(config.indexDir, prevVersion));
+        checkCompatible(manifest, model, chunker);
+        prev = { version: prevVersion, manifest };
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        notice(`rebuilding from scratch: ${err.message.split(";")[0]}`);
+      }
+    }
+
+    const prevDocs = new Map(Object.entries(prev?.manifest.docs ?? {}));
+    const nextIds = new Set(corpus.docs.map((d) => d.id));
+    const toWrite = corpus.docs.filter((d) => prevDocs.get(d.id) !== d.hash);
+    const changed = toWrite.filter((d) => prevDocs.has(d.id)).length;
+    const removedIds = [...prevDocs.keys()].filter((id) => !nextIds.has(id));
+    const base = {
+      documents: corpus.docs.length,
+      added: toWrite.length - changed,
+      changed,
+      removed: removedIds.length,
+      unchanged: corpus.docs.length - toWrite.length,
+      issues: corpus.issues,
+    };
+
+    if (prev && toWrite.length === 0 && removedIds.length === 0) {
+      const seconds = (performance.now() - started) / 1000;
+      return {
+        ...base,
+        published: false,
+        version: prev.version,
+        chunks: prev.manifest.counts.chunks,
+        embedded: 0,
+        reused: 0,
+        seconds,
+        chunksPerSecond: 0,
+      };
+    }
+
+    const version = newVersionName();
+    staging = `${versionDir(config.indexDir, version)}.partial`;
+    await fsp.mkdir(staging, { recursive: true });
+    let vectors: VectorIndex;
+    let deletedLabels = 0;
+    if (prev) {
+      const prevDir = versionDir(config.indexDir, prev.version);
+      await io.copyFile(path.join(prevDir, DB_FILE), path.join(staging, DB_FILE));
+      await io.copyFile(path.join(prevDir, HNSW_FILE), path.join(staging, HNSW_FILE));
+      vectors = VectorIndex.load(path.join(staging, HNSW_FILE), model.dim);
+      deletedLabels = prev.manifest.counts.deletedLabels;
+      cache = new ChunkStore(path.join(prevDir, DB_FILE), { readonly: true });
+    } else {
+      vectors = VectorIndex.create(model.dim, 1024);
+    }
+    store = new ChunkStore(path.join(staging, DB_FILE));
+
+    const writeStore = store;
+    // Labels are never reused: a label deleted from the graph stays deleted.
+    let nextLabel = Math.max(writeStore.nextLabel(), prev?.manifest.counts.nextLabel ?? 0);
+    writeStore.transaction(() => {
+      for (const id of [...removedIds, ...toWrite.filter((d) => prevDocs.has(d.id)).map((d) => d.id)]) {
+        for (const label of writeStore.deleteDoc(id)) {
+          vectors.remove(label);
+          deletedLabels++;
+        }
+      }
+    });
+
+    // Chunk everything first so progress has a true total.
+    const prepared: PreparedDoc[] = [];
+    let total = 0;
+    for (const doc of toWrite) {
+      const prefix = chunkPrefix(doc);
+      const chunks = chunkDocument(doc, {
+        maxTokens: Math.min(config.chunkMaxTokens, embedder.maxTokens - 2),
+        overlapTokens: config.chunkOverlapTokens,
+        countTokens: (t) => embedder.countTokens(t),
+        prefixTokens: embedder.countTokens(prefix),
+      }).map((c) => ({ ...c, label: nextLabel++ }));
+      const sentences = splitSentences(doc.text);
+      prepared.push({ doc, chunks, chunkInputs: chunks.map((c) => prefix + c.text), sentences });
+      total += chunks.length + sentences.length;
+    }
+
+    const memo = new Map<string, Float32Array>();
+    let done = 0;
+    let embedded = 0;
+    let reused = 0;
+    const embedAll = async (texts: string[], lookup: (h: string) => Float32Array | undefined) => {
+      const hashes = texts.map(ehash);
+      const out: (Float32Array | undefined)[] = hashes.map((h) => memo.get(h) ?? lookup(h));
+      const missing = [...new Set(hashes.filter((_, i) => !out[i]))];
+      reused += texts.length - hashes.filter((_, i) => !out[i]).length;
+      if (missing.length) {
+        const firstText = new Map(hashes.map((h, i) => [h, texts[i]!]));
+        const vecs = await embedder.embed(
+          missing.map((h) => firstText.get(h)!),
+          "passage",
+        );
+        for (const [i, h] of missing.entries()) memo.set(h, vecs[i]!);
+        embedded += missing.length;
+      }
+      return hashes.map((h, i) => ({ hash: h, vector: out[i] ?? memo.get(h)! }));
+    };
+
+    const emit = () => {
+      const elapsedS = (performance.now() - started) / 1000;
+      const rate = done / Math.max(elapsedS, 1e-3);
+      opts.onProgress?.({ done, total, elapsedS, rate, etaS: rate > 0 ? (total - done) / rate : 0 });
+    };
+    emit();
+    for (let i = 0; i < prepared.length; ) {
+      const group: PreparedDoc[] = [];
+      let size = 0;
+      while (i < prepared.length && (group.length === 0 || size < GROUP_CHUNKS)) {
+        const p = prepared[i++]!;
+        group.push(p);
+        size += p.chunks.length + p.sentences.length;
+      }
+      if (signal?.aborted)
+        throw new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
+      const chunkVecs = await embedAll(
+        group.flatMap((p) => p.chunkInputs),
+        (h) => cache?.cachedChunkVector(h),
+      );
+      const sentVecs = await embedAll(
+        group.flatMap((p) => p.sentences.map((s) => s.text)),
+        (h) => cache?.cachedSentenceVector(h),
+      );
+      if (signal?.aborted)
+        throw new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
+      let ci = 0;
+      let si = 0;
+      writeStore.transaction(() => {
+        for (const p of group) {
+          writeStore.insertDoc(p.doc);
+          for (const chunk of p.chunks) {
+            const { hash, vector } = chunkVecs[ci++]!;
+            writeStore.insertChunk(chunk, p.doc.title, hash, vector);
+            vectors.add(chunk.label, vector);
+          }
+          for (const s of p.sentences) {
+            const { hash, vector } = sentVecs[si++]!;
+            writeStore.insertSentence(p.doc.id, s, hash, vector);
+          }
+        }
+      });
+      done += size;
+      emit();
+    }
+
+    const counts = writeStore.counts();
+    writeStore.db.exec("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')");
+    writeStore.close();
+    cache?.close();
+    vectors.save(path.join(staging, HNSW_FILE));
+
+    const manifest: Manifest = {
+      format: FORMAT_VERSION,
+      model,
+      chunker,
+      counts: { ...counts, deletedLabels, nextLabel },
+      builtAt: new Date().toISOString(),
+      buildSeconds: (performance.now() - started) / 1000,
+      docs: Object.fromEntries(corpus.docs.map((d) => [d.id, d.hash])),
+      files: {
+        [DB_FILE]: await fileDigest(path.join(staging, DB_FILE)),
+        [HNSW_FILE]: await fileDigest(path.join(staging, HNSW_FILE)),
+      },
+    };
+    await io.writeFile(path.join(staging, MANIFEST_FILE), `${JSON.stringify(manifest)}\n`);
+    if (signal?.aborted)
+      throw new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
+    await publish(config.indexDir, staging, version);
+    staging = undefined;
+    const seconds = (performance.now() - started) / 1000;
+    const written = prepared.reduce((n, p) => n + p.chunks.length, 0);
+    return {
+      ...base,
+      published: true,
+      version,
+      chunks: counts.chunks,
+      embedded,
+      reused,
+      seconds,
+      chunksPerSecond: written / seconds,
+    };
+  } finally {
+    store?.close();
+    cache?.close();
+    if (staging && existsSync(staging)) await fsp.rm(staging, { recursive: true, force: true });
+    await release();
+  }
+}

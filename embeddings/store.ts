@@ -1,0 +1,305 @@
+import Database from "better-sqlite3";
+import type { Chunk, DateFilter, Doc, Span } from "../core/types.ts";
+
+/**
+ * The chunk store: documents, chunks, sentence spans and their vectors in SQLite, with an FTS5
+ * table for BM25 over chunk text and document title. One file, opened read-only by the server.
+ */
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS docs (
+  id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, url TEXT, source TEXT NOT NULL,
+  hash TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_date ON docs(date);
+CREATE TABLE IF NOT EXISTS chunks (
+  label INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
+  start INTEGER NOT NULL, end INTEGER NOT NULL, ehash TEXT NOT NULL, vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS chunks_ehash ON chunks(ehash);
+CREATE TABLE IF NOT EXISTS sentences (
+  doc_id TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, ehash TEXT NOT NULL, vector BLOB NOT NULL,
+  PRIMARY KEY (doc_id, start)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sentences_ehash ON sentences(ehash);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+  title, text, content='', contentless_delete=1, tokenize='porter unicode61 remove_diacritics 2'
+);
+`;
+
+export interface StoredChunk extends Chunk {
+  label: number;
+}
+
+export interface SentenceRow extends Span {
+  docId: string;
+  /** Int8-quantised unit vector; see {@link dequantize}. */
+  vector: Float32Array;
+}
+
+export interface LexicalHit {
+  label: number;
+  /** BM25 score, higher is better (SQLite's bm25() negated). */
+  score: number;
+}
+
+export type DocMeta = Omit<Doc, "text">;
+
+export class ChunkStore {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(file: string, opts: { readonly?: boolean } = {}) {
+    this.db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+    if (!opts.readonly) {
+      this.db.pragma("journal_mode = DELETE");
+      this.db.pragma("synchronous = NORMAL");
+      this.db.exec(SCHEMA);
+    }
+    const db = this.db;
+    this.stmts = {
+      insertDoc: db.prepare(
+        "INSERT INTO docs (id, title, date, url, source, hash, text) VALUES (@id, @title, @date, @url, @source, @hash, @text)",
+      ),
+      insertChunk: db.prepare(
+        "INSERT INTO chunks (label, id, doc_id, ordinal, start, end, ehash, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      insertFts: db.prepare("INSERT INTO chunks_fts (rowid, title, text) VALUES (?, ?, ?)"),
+      insertSentence: db.prepare(
+        "INSERT INTO sentences (doc_id, start, end, ehash, vector) VALUES (?, ?, ?, ?, ?)",
+      ),
+      chunkLabelsOfDoc: db.prepare("SELECT label FROM chunks WHERE doc_id = ?").pluck(),
+      deleteFts: db.prepare("DELETE FROM chunks_fts WHERE rowid = ?"),
+      deleteChunks: db.prepare("DELETE FROM chunks WHERE doc_id = ?"),
+      deleteSentences: db.prepare("DELETE FROM sentences WHERE doc_id = ?"),
+      deleteDoc: db.prepare("DELETE FROM docs WHERE id = ?"),
+      docHashes: db.prepare("SELECT id, hash FROM docs"),
+      doc: db.prepare("SELECT * FROM docs WHERE id = ?"),
+      docMeta: db.prepare("SELECT id, title, date, url, source, hash FROM docs WHERE id = ?"),
+      chunk: db.prepare(
+        "SELECT c.label, c.id, c.doc_id, c.ordinal, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start) AS text FROM chunks c JOIN docs d ON d.id = c.doc_id WHERE c.label = ?",
+      ),
+      chunkVector: db.prepare("SELECT vector FROM chunks WHERE ehash = ? LIMIT 1").pluck(),
+      sentenceVector: db.prepare("SELECT vector FROM sentences WHERE ehash = ? LIMIT 1").pluck(),
+      sentencesIn: db.prepare(
+        "SELECT start, end, vector FROM sentences WHERE doc_id = ? AND start >= ? AND end <= ? ORDER BY start",
+      ),
+      maxLabel: db.prepare("SELECT COALESCE(MAX(label), -1) FROM chunks").pluck(),
+      allVectors: db.prepare("SELECT label, vector FROM chunks ORDER BY label"),
+      counts: db.prepare(
+        "SELECT (SELECT COUNT(*) FROM docs) AS docs, (SELECT COUNT(*) FROM chunks) AS chunks, (SELECT COUNT(*) FROM sentences) AS sentences",
+      ),
+      dateRange: db.prepare("SELECT MIN(date) AS from_, MAX(date) AS to_ FROM docs WHERE date IS NOT NULL"),
+      titles: db.prepare("SELECT title FROM docs ORDER BY date DESC, id LIMIT ?").pluck(),
+      docDate: db.prepare("SELECT date FROM docs WHERE id = ?").pluck(),
+      docFreq: db.prepare("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?").pluck(),
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  docHashes(): Map<string, string> {
+    const rows = this.stmts.docHashes.all() as { id: string; hash: string }[];
+    return new Map(rows.map((r) => [r.id, r.hash]));
+  }
+
+  nextLabel(): number {
+    return (this.stmts.maxLabel.get() as number) + 1;
+  }
+
+  /** Removes a document with its chunks and sentences; returns the labels its chunks had. */
+  deleteDoc(id: string): number[] {
+    const labels = this.stmts.chunkLabelsOfDoc.all(id) as number[];
+    for (const label of labels) this.stmts.deleteFts.run(label);
+    this.stmts.deleteChunks.run(id);
+    this.stmts.deleteSentences.run(id);
+    this.stmts.deleteDoc.run(id);
+    return labels;
+  }
+
+  insertDoc(doc: Doc): void {
+    this.stmts.insertDoc.run({
+      id: doc.id,
+      title: doc.title,
+      date: doc.date ?? null,
+      url: doc.url ?? null,
+      source: doc.source,
+      hash: doc.hash,
+      text: doc.text,
+    });
+  }
+
+  insertChunk(chunk: StoredChunk, title: string, ehash: string, vector: Float32Array): void {
+    this.stmts.insertChunk.run(
+      chunk.label,
+      chunk.id,
+      chunk.docId,
+      chunk.ordinal,
+      chunk.start,
+      chunk.end,
+      ehash,
+      Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength),
+    );
+    this.stmts.insertFts.run(chunk.label, title, chunk.text);
+  }
+
+  insertSentence(docId: string, span: Span, ehash: string, vector: Float32Array): void {
+    this.stmts.insertSentence.run(docId, span.start, span.end, ehash, quantize(vector));
+  }
+
+  /** A previously computed chunk vector for the same embedder input, if any. */
+  cachedChunkVector(ehash: string): Float32Array | undefined {
+    const blob = this.stmts.chunkVector.get(ehash) as Buffer | undefined;
+    return blob ? toFloat32(blob) : undefined;
+  }
+
+  cachedSentenceVector(ehash: string): Float32Array | undefined {
+    const blob = this.stmts.sentenceVector.get(ehash) as Buffer | undefined;
+    return blob ? dequantize(blob) : undefined;
+  }
+
+  *allVectors(): Generator<{ label: number; vector: Float32Array }> {
+    for (const row of this.stmts.allVectors.iterate() as Iterable<{ label: number; vector: Buffer }>) {
+      yield { label: row.label, vector: toFloat32(row.vector) };
+    }
+  }
+
+  getDoc(id: string): Doc | undefined {
+    const row = this.stmts.doc.get(id) as Record<string, string | null> | undefined;
+    return row ? rowToDoc(row) : undefined;
+  }
+
+  getDocMeta(id: string): DocMeta | undefined {
+    const row = this.stmts.docMeta.get(id) as Record<string, string | null> | undefined;
+    if (!row) return undefined;
+    const { text: _text, ...meta } = rowToDoc({ ...row, text: "" });
+    return meta;
+  }
+
+  docDate(id: string): string | undefined {
+    return (this.stmts.docDate.get(id) as string | null | undefined) ?? undefined;
+  }
+
+  getChunk(label: number): StoredChunk | undefined {
+    const row = this.stmts.chunk.get(label) as
+      | {
+          label: number;
+          id: string;
+          doc_id: string;
+          ordinal: number;
+          start: number;
+          end: number;
+          text: string;
+        }
+      | undefined;
+    if (!row) return undefined;
+    return {
+      label: row.label,
+      id: row.id,
+      docId: row.doc_id,
+      ordinal: row.ordinal,
+      start: row.start,
+      end: row.end,
+      text: row.text,
+    };
+  }
+
+  /** Sentences of a document that lie wholly inside [start, end). */
+  sentencesIn(
+    docId: string,
+    start: number,
+    end: number,
+  ): { start: number; end: number; vector: Float32Array }[] {
+    const rows = this.stmts.sentencesIn.all(docId, start, end) as {
+      start: number;
+      end: number;
+      vector: Buffer;
+    }[];
+    return rows.map((r) => ({ start: r.start, end: r.end, vector: dequantize(r.vector) }));
+  }
+
+  /**
+   * BM25 over chunk text and title. `terms` are plain words; each is quoted so no user input is
+   * ever read as FTS5 syntax.
+   */
+  lexicalSearch(terms: readonly string[], limit: number, filter?: DateFilter): LexicalHit[] {
+    if (terms.length === 0) return [];
+    const match = terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" OR ");
+    const dated = filter?.from !== undefined || filter?.to !== undefined;
+    const sql = dated
+      ? `SELECT f.rowid AS label, -bm25(chunks_fts, 0.6, 1.0) AS score FROM chunks_fts f
+         JOIN chunks c ON c.label = f.rowid JOIN docs d ON d.id = c.doc_id
+         WHERE chunks_fts MATCH ? AND d.date IS NOT NULL AND d.date >= ? AND d.date <= ?
+         ORDER BY bm25(chunks_fts, 0.6, 1.0) LIMIT ?`
+      : `SELECT rowid AS label, -bm25(chunks_fts, 0.6, 1.0) AS score FROM chunks_fts
+         WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 0.6, 1.0) LIMIT ?`;
+    const stmt = this.db.prepare(sql);
+    const rows = dated
+      ? stmt.all(match, filter?.from ?? "0000-00-00", filter?.to ?? "9999-99-99", limit)
+      : stmt.all(match, limit);
+    return rows as LexicalHit[];
+  }
+
+  /** Chunks that contain a term (as FTS5 tokenises it). */
+  docFreq(term: string): number {
+    return this.stmts.docFreq.get(`"${term.replaceAll('"', '""')}"`) as number;
+  }
+
+  counts(): { docs: number; chunks: number; sentences: number } {
+    return this.stmts.counts.get() as { docs: number; chunks: number; sentences: number };
+  }
+
+  dateRange(): { from: string; to: string } | null {
+    const row = this.stmts.dateRange.get() as { from_: string | null; to_: string | null };
+    return row.from_ && row.to_ ? { from: row.from_, to: row.to_ } : null;
+  }
+
+  recentTitles(limit: number): string[] {
+    return this.stmts.titles.all(limit) as string[];
+  }
+}
+
+function rowToDoc(row: Record<string, string | null>): Doc {
+  const doc: Doc = {
+    id: row.id as string,
+    title: row.title as string,
+    source: row.source as string,
+    hash: row.hash as string,
+    text: row.text as string,
+  };
+  if (row.date) doc.date = row.date;
+  if (row.url) doc.url = row.url;
+  return doc;
+}
+
+function toFloat32(blob: Buffer): Float32Array {
+  // Copy: SQLite's buffer may not be 4-byte aligned.
+  const out = new Float32Array(blob.byteLength / 4);
+  new Uint8Array(out.buffer).set(blob);
+  return out;
+}
+
+/** Int8 quantisation of a vector with one scale per vector: 4 bytes of scale, then n bytes. */
+export function quantize(v: Float32Array): Buffer {
+  let max = 0;
+  for (const x of v) max = Math.max(max, Math.abs(x));
+  const scale = max / 127 || 1;
+  const buf = Buffer.alloc(4 + v.length);
+  buf.writeFloatLE(scale, 0);
+  for (let i = 0; i < v.length; i++) buf.writeInt8(Math.round(v[i]! / scale), 4 + i);
+  return buf;
+}
+
+export function dequantize(buf: Buffer): Float32Array {
+  const scale = buf.readFloatLE(0);
+  const out = new Float32Array(buf.length - 4);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readInt8(4 + i) * scale;
+  return out;
+}

@@ -1,0 +1,17 @@
+import type { Progress } from "../embeddings/indexer.ts";
+
+export function formatDuration(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  const m = Math.floor(s / 60);
+  const sec = Math.round(s % 60);
+  return m > 0 ? `${m}m${String(sec).padStart(2, "0")}s` : `${sec}s`;
+}
+
+/** One terminal line: a bar, counts, rate and ETA, fitted to the width. */
+export function progressLine(p: Progress, columns: number): string {
+  const share = p.total > 0 ? p.done / p.total : 1;
+  const tail = ` ${Math.round(share * 100)}% ${p.done}/${p.total} ${p.rate.toFixed(1)}/s eta ${formatDuration(p.etaS)} `;
+  const width = Math.max(10, Math.min(40, columns - tail.length - 3));
+  const filled = Math.round(share * width);
+  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]${tail}`;
+}
