@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: "the request body or message is larger than the limit",
   UNKNOWN_MESSAGE: "the message type is not one the server knows",
   BINARY_FRAME: "the server accepts only text frames",
+  BAD_ENCODING: "the request body or message is not valid UTF-8",
   DUPLICATE_ID: "a question with this id is already in flight on this connection",
   NOT_FOUND: "no such resource",
   UNAUTHORIZED: "a valid access token is required",

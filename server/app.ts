@@ -1,0 +1,241 @@
+/** The HTTP transport: JSON and Server-Sent Events over express. No answer logic lives here. */
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { type Config, PROJECT_ROOT } from "../core/config.ts";
+import type { Engine } from "../core/engine.ts";
+import { AppError } from "../core/errors.ts";
+import type { AnswerEvent, AnswerResponse, Citation, SourceRef, Timings } from "../core/protocol.ts";
+import type { RetrievalMode } from "../core/retrieval.ts";
+import type { DateFilter } from "../core/types.ts";
+import { errorBody, httpStatus, publicError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import { openApiDocument } from "./openapi.ts";
+import type { RateLimiter } from "./rate-limit.ts";
+import { bearerToken, requestId, SECURITY_HEADERS, tokenMatches } from "./security.ts";
+import { parseAsk, parseFilters, parseJson, parseK, parseQuestion } from "./validate.ts";
+
+export interface AppDeps {
+  config: Config;
+  engine: Engine;
+  log: Logger;
+  limiter: RateLimiter;
+  /** True once shutdown has begun: new questions are refused. */
+  draining: () => boolean;
+  /** Answers in flight, so shutdown can wait for them. */
+  inflight: Set<Promise<unknown>>;
+  clientDir?: string;
+}
+
+declare module "express-serve-static-core" {
+  interface Request {
+    id: string;
+  }
+}
+
+function clientKey(req: Request): string {
+  return bearerToken(req.headers) ?? req.socket.remoteAddress ?? "unknown";
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const { config, engine, log } = deps;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+
+  app.use((req, res, next) => {
+    req.id = requestId(req.headers["x-request-id"], randomUUID);
+    res.setHeader("X-Request-Id", req.id);
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    const t0 = performance.now();
+    res.on("finish", () => {
+      if (!req.path.startsWith("/api/")) return;
+      log("info", "request", {
+        requestId: req.id,
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Math.round((performance.now() - t0) * 10) / 10,
+      });
+    });
+    next();
+  });
+
+  const requireAuth = (req: Request, _res: Response, next: NextFunction) => {
+    if (config.accessToken === undefined || tokenMatches(bearerToken(req.headers), config.accessToken))
+      return next();
+    next(
+      new AppError(
+        "UNAUTHORIZED",
+        "this server requires an access token: send Authorization: Bearer <token>",
+      ),
+    );
+  };
+  const rateLimit = (req: Request, _res: Response, next: NextFunction) => {
+    try {
+      deps.limiter.take(clientKey(req));
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+  const rawBody = express.raw({ type: () => true, limit: config.maxBodyBytes });
+
+  app.get("/api/health", (req, res) => {
+    const authed =
+      config.accessToken === undefined || tokenMatches(bearerToken(req.headers), config.accessToken);
+    res.json(authed ? engine.health() : { status: "ok", authRequired: true });
+  });
+
+  app.get("/api/openapi.json", (_req, res) => {
+    res.json(openApiDocument(config));
+  });
+
+  app.get("/api/search", requireAuth, rateLimit, async (req, res, next) => {
+    try {
+      const q = parseQuestion(req.query.q, config);
+      const k = req.query.k === undefined ? config.k : parseK(req.query.k, config);
+      const mode = req.query.mode ?? "hybrid";
+      if (mode !== "hybrid" && mode !== "dense" && mode !== "lexical") {
+        throw new AppError("BAD_REQUEST", "mode must be hybrid, dense or lexical");
+      }
+      const filters: DateFilter = parseFilters({ from: req.query.from, to: req.query.to });
+      res.json(await engine.search(q, { k, filters, mode: mode as RetrievalMode }));
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get("/api/documents/:id", requireAuth, (req, res, next) => {
+    const id = req.params.id;
+    const doc = typeof id === "string" && id.length <= 1024 ? engine.document(id) : undefined;
+    if (!doc) return next(new AppError("NOT_FOUND", "no document has this id"));
+    res.json(doc);
+  });
+
+  app.post("/api/answer", requireAuth, rateLimit, rawBody, async (req, res, next) => {
+    let ask: ReturnType<typeof parseAsk>;
+    try {
+      if (deps.draining()) throw new AppError("SHUTTING_DOWN", "the server is shutting down; retry shortly");
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      ask = parseAsk(parseJson(body, config), config);
+    } catch (err) {
+      return next(err);
+    }
+    const controller = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) controller.abort(new AppError("CANCELLED", "the client went away"));
+    });
+    const sse = (req.headers.accept ?? "").includes("text/event-stream");
+    const work = sse
+      ? streamSse(res, engine.answer(ask, controller.signal), req.id)
+      : answerJson(res, engine.answer(ask, controller.signal));
+    const tracked = work.catch((err) => {
+      if (controller.signal.aborted) return;
+      if (res.headersSent) {
+        const e = publicError(err, log, { requestId: req.id });
+        if (sse && !res.writableEnded) {
+          res.end(`event: error\ndata: ${JSON.stringify(errorBody(e, req.id).error)}\n\n`);
+        } else if (!res.writableEnded) res.end();
+        return;
+      }
+      next(err);
+    });
+    deps.inflight.add(tracked);
+    await tracked;
+    deps.inflight.delete(tracked);
+    log("info", "answer", {
+      requestId: req.id,
+      transport: sse ? "sse" : "json",
+      aborted: controller.signal.aborted,
+    });
+    log("debug", "answer_question", { requestId: req.id, question: ask.question });
+  });
+
+  const clientDir = deps.clientDir ?? path.join(PROJECT_ROOT, "client", "dist");
+  app.all("/api/{*rest}", (_req, _res, next) => next(new AppError("NOT_FOUND", "no such endpoint")));
+  if (existsSync(clientDir)) app.use(express.static(clientDir, { index: "index.html", maxAge: 0 }));
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = mapExpressError(err) ?? publicError(err, log, { requestId: req.id, path: req.path });
+    const retry = e.details.retryAfterS;
+    if (typeof retry === "number") res.setHeader("Retry-After", String(retry));
+    if (res.headersSent) return res.end();
+    res.status(httpStatus(e)).json(errorBody(e, req.id));
+  });
+  return app;
+}
+
+/** Errors raised by express itself (body parser) in our catalogue's terms. */
+function mapExpressError(err: unknown): AppError | undefined {
+  const e = err as { type?: string; status?: number; limit?: number };
+  if (e?.type === "entity.too.large") {
+    return new AppError(
+      "PAYLOAD_TOO_LARGE",
+      `the request body is larger than the limit of ${e.limit} bytes`,
+      {
+        limit: e.limit,
+      },
+    );
+  }
+  if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") {
+    return new AppError("BAD_ENCODING", "the request body must be UTF-8 JSON");
+  }
+  if (e?.type === "request.aborted") return new AppError("BAD_REQUEST", "the request body was cut off");
+  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500 && e.type) {
+    return new AppError("BAD_REQUEST", "the request could not be read");
+  }
+  return undefined;
+}
+
+async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): Promise<void> {
+  let sources: SourceRef[] = [];
+  let done:
+    | { answer: string; citations: Citation[]; notFound: boolean; query: string; timings: Timings }
+    | undefined;
+  for await (const ev of events) {
+    if (ev.type === "sources") sources = ev.sources;
+    if (ev.type === "done") done = ev;
+  }
+  if (!done) throw new Error("the answer ended without a done event");
+  const body: AnswerResponse = {
+    answer: done.answer,
+    citations: done.citations,
+    sources,
+    notFound: done.notFound,
+    query: done.query,
+    timings: done.timings,
+  };
+  res.json(body);
+}
+
+/** Writes events as SSE, waiting for the socket to drain instead of buffering without bound. */
+async function streamSse(res: Response, events: AsyncGenerator<AnswerEvent>, id: string): Promise<void> {
+  let started = false;
+  for await (const ev of events) {
+    if (!started) {
+      res.writeHead(200, {
+        "Content-Type": "text/event-stream; charset=utf-8",
+        "Cache-Control": "no-cache, no-transform",
+        Connection: "keep-alive",
+        "X-Accel-Buffering": "no",
+      });
+      started = true;
+    }
+    const { type, ...data } = ev;
+    if (!res.write(`event: ${type}\ndata: ${JSON.stringify({ id, ...data })}\n\n`)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off("drain", done);
+          res.off("close", done);
+          resolve();
+        };
+        res.on("drain", done);
+        res.on("close", done);
+      });
+    }
+    if (res.destroyed) return;
+  }
+  res.end();
+}

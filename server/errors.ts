@@ -1,0 +1,45 @@
+import { AppError, type ErrorCode, isAppError } from "../core/errors.ts";
+import type { ErrorBody } from "../core/protocol.ts";
+import type { Logger } from "./log.ts";
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  BAD_JSON: 400,
+  BAD_ENCODING: 400,
+  BAD_REQUEST: 400,
+  QUESTION_EMPTY: 400,
+  QUESTION_TOO_LONG: 400,
+  HISTORY_TOO_LONG: 400,
+  K_OUT_OF_RANGE: 400,
+  BAD_FILTER: 400,
+  UNKNOWN_MESSAGE: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN_ORIGIN: 403,
+  NOT_FOUND: 404,
+  PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  BUSY: 503,
+  SHUTTING_DOWN: 503,
+  INDEX_MISSING: 503,
+  INDEX_CORRUPT: 503,
+  MODEL_MISSING: 503,
+};
+
+/** An error as the client sees it: expected errors keep their code and message; others are generic. */
+export function publicError(err: unknown, log: Logger, context: Record<string, unknown> = {}): AppError {
+  if (isAppError(err)) return err;
+  log("error", "internal_error", {
+    ...context,
+    error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+  });
+  return new AppError("INTERNAL", "something went wrong on the server; the error was logged");
+}
+
+export function httpStatus(err: AppError): number {
+  return STATUS[err.code] ?? 500;
+}
+
+export function errorBody(err: AppError, requestId?: string): ErrorBody {
+  return {
+    error: { ...err.details, code: err.code, message: err.message, ...(requestId ? { requestId } : {}) },
+  };
+}

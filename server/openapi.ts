@@ -1,0 +1,183 @@
+/** The OpenAPI description served at /api/openapi.json; a test checks it against the routes. */
+import type { Config } from "../core/config.ts";
+import { ERROR_CODES } from "../core/errors.ts";
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: unknown) => ({ "application/json": { schema } });
+const errorResponse = (description: string) => ({ description, content: json(ref("Error")) });
+
+export function openApiDocument(config: Config): Record<string, unknown> {
+  const dateFilter = {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      from: { type: "string", format: "date", description: "inclusive, YYYY-MM-DD" },
+      to: { type: "string", format: "date", description: "inclusive, YYYY-MM-DD" },
+    },
+  };
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "citeline",
+      version: "0.1.0",
+      description:
+        "Question answering over a local corpus. Every answer sentence is taken verbatim from a retrieved passage and cites it.",
+    },
+    components: {
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "only when CITELINE_TOKEN is set" },
+      },
+      schemas: {
+        Error: {
+          type: "object",
+          required: ["error"],
+          properties: {
+            error: {
+              type: "object",
+              required: ["code", "message"],
+              properties: {
+                code: { type: "string", enum: Object.keys(ERROR_CODES) },
+                message: { type: "string" },
+                requestId: { type: "string" },
+                retryAfterS: { type: "number" },
+                limit: { type: "number" },
+              },
+            },
+          },
+        },
+        HistoryTurn: {
+          type: "object",
+          required: ["role", "text"],
+          properties: { role: { enum: ["user", "assistant"] }, text: { type: "string" } },
+        },
+        DateFilter: dateFilter,
+        AskRequest: {
+          type: "object",
+          required: ["question"],
+          properties: {
+            question: { type: "string", minLength: 1, maxLength: config.maxQuestionChars },
+            history: { type: "array", maxItems: config.maxHistoryTurns, items: ref("HistoryTurn") },
+            k: { type: "integer", minimum: 1, maximum: config.maxK },
+            filters: ref("DateFilter"),
+          },
+        },
+        SourceRef: {
+          type: "object",
+          required: ["n", "docId", "chunkId", "title", "source", "start", "end", "snippet", "score"],
+          properties: {
+            n: { type: "integer", minimum: 1 },
+            docId: { type: "string" },
+            chunkId: { type: "string" },
+            title: { type: "string" },
+            date: { type: "string", format: "date" },
+            url: { type: "string" },
+            source: { type: "string" },
+            start: { type: "integer" },
+            end: { type: "integer" },
+            snippet: { type: "string" },
+            score: { type: "number" },
+          },
+        },
+        Citation: {
+          type: "object",
+          required: ["n", "docId", "chunkId", "start", "end", "text", "answerStart", "answerEnd"],
+          properties: {
+            n: { type: "integer" },
+            docId: { type: "string" },
+            chunkId: { type: "string" },
+            start: { type: "integer", description: "offset of the cited sentence in the document text" },
+            end: { type: "integer" },
+            text: { type: "string" },
+            answerStart: { type: "integer", description: "offset of the sentence in the answer" },
+            answerEnd: { type: "integer" },
+          },
+        },
+        Timings: {
+          type: "object",
+          properties: {
+            retrievalMs: { type: "number" },
+            firstDeltaMs: { type: "number" },
+            totalMs: { type: "number" },
+          },
+        },
+        AnswerResponse: {
+          type: "object",
+          required: ["answer", "citations", "sources", "notFound", "query", "timings"],
+          properties: {
+            answer: { type: "string" },
+            citations: { type: "array", items: ref("Citation") },
+            sources: { type: "array", items: ref("SourceRef") },
+            notFound: { type: "boolean" },
+            query: { type: "string" },
+            timings: ref("Timings"),
+          },
+        },
+      },
+    },
+    paths: {
+      "/api/health": {
+        get: {
+          summary: "Index and model status",
+          responses: { "200": { description: "status", content: json({ type: "object" }) } },
+        },
+      },
+      "/api/answer": {
+        post: {
+          summary: "Answer a question with citations",
+          description:
+            "JSON by default. With `Accept: text/event-stream` the same answer streams as Server-Sent Events: `sources`, `delta`…, `done`, or `error`.",
+          security: [{ bearer: [] }, {}],
+          requestBody: { required: true, content: json(ref("AskRequest")) },
+          responses: {
+            "200": {
+              description: "the answer",
+              content: {
+                ...json(ref("AnswerResponse")),
+                "text/event-stream": { schema: { type: "string" } },
+              },
+            },
+            "400": errorResponse("invalid request"),
+            "401": errorResponse("access token required"),
+            "413": errorResponse("body too large"),
+            "429": errorResponse("rate limited; see Retry-After"),
+            "503": errorResponse("busy or shutting down; see Retry-After"),
+          },
+        },
+      },
+      "/api/search": {
+        get: {
+          summary: "Ranked passages with each retriever's rank and score",
+          security: [{ bearer: [] }, {}],
+          parameters: [
+            { name: "q", in: "query", required: true, schema: { type: "string" } },
+            { name: "k", in: "query", schema: { type: "integer", minimum: 1, maximum: config.maxK } },
+            { name: "mode", in: "query", schema: { enum: ["hybrid", "dense", "lexical"] } },
+            { name: "from", in: "query", schema: { type: "string", format: "date" } },
+            { name: "to", in: "query", schema: { type: "string", format: "date" } },
+          ],
+          responses: {
+            "200": { description: "passages", content: json({ type: "object" }) },
+            "400": errorResponse("invalid request"),
+            "401": errorResponse("access token required"),
+            "429": errorResponse("rate limited"),
+          },
+        },
+      },
+      "/api/documents/{id}": {
+        get: {
+          summary: "A document's text and metadata",
+          security: [{ bearer: [] }, {}],
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          responses: {
+            "200": { description: "the document", content: json({ type: "object" }) },
+            "401": errorResponse("access token required"),
+            "404": errorResponse("no such document"),
+          },
+        },
+      },
+      "/api/openapi.json": {
+        get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } },
+      },
+    },
+  };
+}

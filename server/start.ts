@@ -1,0 +1,90 @@
+/** Wires the server together: model, index (with hot reload), engine, HTTP and WebSocket. */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Config } from "../core/config.ts";
+import { createEngine, type Engine } from "../core/engine.ts";
+import type { Embedder } from "../core/types.ts";
+import { createEmbedder } from "../embeddings/embedder.ts";
+import { IndexHolder } from "../embeddings/index-holder.ts";
+import { chunkerInfo, modelInfo } from "../embeddings/indexer.ts";
+import { createApp } from "./app.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import { attachChat } from "./ws.ts";
+
+export interface StartOptions {
+  log?: Logger;
+  /** A loaded embedder to share (tests); otherwise the configured model is loaded. */
+  embedder?: Embedder;
+  /** How often to look for a newly published index, in ms. */
+  reloadIntervalMs?: number;
+  clientDir?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  http: Server;
+  engine: Engine;
+  indexes: IndexHolder;
+  log: Logger;
+  /**
+   * Graceful stop: refuse new work, let answers in flight finish within the grace period,
+   * close WebSockets with 1001, close the index.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Starts the server; refuses a missing, corrupt or mismatched index with a message naming the fix. */
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const embedder = opts.embedder ?? (await createEmbedder(config));
+  const indexes = await IndexHolder.open({
+    indexDir: config.indexDir,
+    expect: { model: modelInfo(embedder), chunker: chunkerInfo(config) },
+    log,
+  });
+  indexes.watch(opts.reloadIntervalMs ?? 1000);
+  const engine = createEngine({ config, embedder, indexes, log });
+  const limiter = new RateLimiter(config.rateLimitPerMinute);
+  const inflight = new Set<Promise<unknown>>();
+  let draining = false;
+  const deps = { config, engine, log, limiter, inflight, draining: () => draining };
+  const app = createApp({ ...deps, ...(opts.clientDir ? { clientDir: opts.clientDir } : {}) });
+  const http = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, app);
+  http.keepAliveTimeout = 5000;
+  const chat = attachChat(http, deps);
+
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(config.port, config.host, () => {
+      http.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = http.address() as AddressInfo;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = (graceMs = config.shutdownGraceMs) => {
+    closing ??= (async () => {
+      draining = true;
+      http.close();
+      const deadline = sleepUnref(graceMs);
+      await Promise.race([Promise.allSettled([...inflight]), deadline]);
+      chat.closeAll(1001, "server shutting down");
+      http.closeAllConnections();
+      await new Promise((r) => setTimeout(r, 50).unref());
+      for (const ws of chat.wss.clients) ws.terminate();
+      chat.wss.close();
+      indexes.close();
+    })();
+    return closing;
+  };
+  return { url, port, http, engine, indexes, log, close };
+}
+
+function sleepUnref(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

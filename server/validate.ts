@@ -1,0 +1,150 @@
+/**
+ * Validation at the boundary, shared by HTTP and WebSocket. Only known fields are copied out of
+ * client input, so keys such as `__proto__` or `constructor` never reach the engine.
+ */
+import type { Config } from "../core/config.ts";
+import { isIsoDate } from "../core/dates.ts";
+import { AppError, fmtCount } from "../core/errors.ts";
+import type { AskRequest } from "../core/protocol.ts";
+import type { DateFilter, HistoryTurn } from "../core/types.ts";
+
+export type Limits = Pick<
+  Config,
+  "maxQuestionChars" | "maxHistoryTurns" | "maxHistoryChars" | "maxK" | "maxBodyBytes"
+>;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function has(o: Record<string, unknown>, key: string): boolean {
+  return Object.hasOwn(o, key) && o[key] !== undefined && o[key] !== null;
+}
+
+/** Decodes and parses a JSON body or text frame, with the errors a client should see. */
+export function parseJson(
+  raw: Buffer | string,
+  limits: Pick<Limits, "maxBodyBytes">,
+  what = "request body",
+): unknown {
+  const size = typeof raw === "string" ? Buffer.byteLength(raw) : raw.length;
+  if (size > limits.maxBodyBytes) {
+    throw new AppError(
+      "PAYLOAD_TOO_LARGE",
+      `${what} is ${fmtCount(size)} bytes; the limit is ${fmtCount(limits.maxBodyBytes)}`,
+      {
+        limit: limits.maxBodyBytes,
+      },
+    );
+  }
+  let text: string;
+  if (typeof raw === "string") {
+    text = raw;
+  } else {
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+    } catch {
+      throw new AppError("BAD_ENCODING", `${what} is not valid UTF-8`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const reason = err instanceof RangeError ? "it is nested too deeply" : (err as Error).message;
+    throw new AppError("BAD_JSON", `${what} is not valid JSON: ${reason}`);
+  }
+}
+
+export function parseQuestion(v: unknown, limits: Limits): string {
+  if (typeof v !== "string") throw new AppError("BAD_REQUEST", "question must be a string");
+  const q = v.trim();
+  if (q.length === 0) throw new AppError("QUESTION_EMPTY", "question is empty");
+  if (q.length > limits.maxQuestionChars) {
+    throw new AppError(
+      "QUESTION_TOO_LONG",
+      `question is ${fmtCount(q.length)} characters; the limit is ${fmtCount(limits.maxQuestionChars)}`,
+      { limit: limits.maxQuestionChars },
+    );
+  }
+  return q;
+}
+
+export function parseK(v: unknown, limits: Limits): number {
+  const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n))
+    throw new AppError("BAD_REQUEST", "k must be a whole number");
+  if (n < 1 || n > limits.maxK) {
+    throw new AppError("K_OUT_OF_RANGE", `k is ${n}; it must be from 1 to ${limits.maxK}`, {
+      min: 1,
+      max: limits.maxK,
+    });
+  }
+  return n;
+}
+
+export function parseHistory(v: unknown, limits: Limits): HistoryTurn[] {
+  if (!Array.isArray(v)) throw new AppError("BAD_REQUEST", "history must be an array of {role, text}");
+  if (v.length > limits.maxHistoryTurns) {
+    throw new AppError(
+      "HISTORY_TOO_LONG",
+      `history has ${v.length} turns; the limit is ${limits.maxHistoryTurns}`,
+      {
+        limit: limits.maxHistoryTurns,
+      },
+    );
+  }
+  let chars = 0;
+  const turns = v.map((t, i): HistoryTurn => {
+    if (!isObject(t) || (t.role !== "user" && t.role !== "assistant") || typeof t.text !== "string") {
+      throw new AppError("BAD_REQUEST", `history[${i}] must be {role: "user" | "assistant", text: string}`);
+    }
+    chars += t.text.length;
+    return { role: t.role, text: t.text };
+  });
+  if (chars > limits.maxHistoryChars) {
+    throw new AppError(
+      "HISTORY_TOO_LONG",
+      `history is ${fmtCount(chars)} characters; the limit is ${fmtCount(limits.maxHistoryChars)}`,
+      { limit: limits.maxHistoryChars },
+    );
+  }
+  return turns;
+}
+
+export function parseFilters(v: unknown): DateFilter {
+  if (!isObject(v)) throw new AppError("BAD_REQUEST", "filters must be an object {from?, to?}");
+  const out: DateFilter = {};
+  for (const key of ["from", "to"] as const) {
+    if (!has(v, key)) continue;
+    const d = v[key];
+    if (typeof d !== "string" || !isIsoDate(d)) {
+      throw new AppError("BAD_FILTER", `filters.${key} must be a date written YYYY-MM-DD`);
+    }
+    out[key] = d;
+  }
+  if (out.from && out.to && out.from > out.to) {
+    throw new AppError("BAD_FILTER", `filters.from (${out.from}) is after filters.to (${out.to})`);
+  }
+  return out;
+}
+
+/** The fields of a question, from an HTTP body or a WebSocket `ask` message. */
+export function parseAsk(v: unknown, limits: Limits): AskRequest {
+  if (!isObject(v)) throw new AppError("BAD_REQUEST", "the body must be a JSON object with a question");
+  if (!has(v, "question")) throw new AppError("BAD_REQUEST", "question is required");
+  const req: AskRequest = { question: parseQuestion(v.question, limits) };
+  if (has(v, "history")) req.history = parseHistory(v.history, limits);
+  if (has(v, "k")) req.k = parseK(v.k, limits);
+  if (has(v, "filters")) req.filters = parseFilters(v.filters);
+  return req;
+}
+
+/** A client-chosen message id: echoed back in frames, so it is bounded and plain. */
+export function parseId(v: unknown): string {
+  if (typeof v !== "string" || !/^[\w.:-]{1,128}$/.test(v)) {
+    throw new AppError("BAD_REQUEST", "id must be 1 to 128 letters, digits, '_', '-', '.' or ':'");
+  }
+  return v;
+}
+
+export { isObject };

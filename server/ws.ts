@@ -1,0 +1,221 @@
+/** The WebSocket transport at /ws: several questions per connection, each cancellable. */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type WebSocket, WebSocketServer } from "ws";
+import type { Config } from "../core/config.ts";
+import type { Engine } from "../core/engine.ts";
+import { AppError } from "../core/errors.ts";
+import type { ServerMessage } from "../core/protocol.ts";
+import { publicError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { RateLimiter } from "./rate-limit.ts";
+import { bearerToken, originAllowed, tokenMatches } from "./security.ts";
+import { isObject, parseAsk, parseId, parseJson } from "./validate.ts";
+
+export interface ChatDeps {
+  config: Config;
+  engine: Engine;
+  log: Logger;
+  limiter: RateLimiter;
+  draining: () => boolean;
+  inflight: Set<Promise<unknown>>;
+}
+
+export interface Chat {
+  wss: WebSocketServer;
+  /** Closes every connection with `code` (1001 on shutdown). */
+  closeAll(code: number, reason: string): void;
+}
+
+/** Questions one connection may have in flight at once. */
+const MAX_PER_CONNECTION = 16;
+/** How long an unauthenticated connection may stay open waiting for its `auth` message. */
+const AUTH_TIMEOUT_MS = 5000;
+/** How long a reader may keep its buffer above the limit before the connection is dropped. */
+const SLOW_READER_MS = 30_000;
+
+export function attachChat(server: Server, deps: ChatDeps): Chat {
+  const { config, engine, log } = deps;
+  // Frames up to 4x the limit are read and answered with PAYLOAD_TOO_LARGE; larger ones close
+  // the connection (1009) before they are buffered.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxBodyBytes * 4,
+    skipUTF8Validation: true,
+  });
+
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname !== "/ws") return reject(socket, 404, "Not Found");
+    if (!originAllowed(req.headers, config.allowedOrigins)) {
+      log("warn", "ws_origin_refused", { origin: req.headers.origin ?? null });
+      return reject(socket, 403, "Forbidden");
+    }
+    if (deps.draining()) return reject(socket, 503, "Service Unavailable");
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+  });
+
+  wss.on("connection", (ws: WebSocket, req: IncomingMessage) => {
+    const connId = randomUUID();
+    const key = bearerToken(req.headers) ?? req.socket.remoteAddress ?? connId;
+    const inflight = new Map<string, AbortController>();
+    let authed =
+      config.accessToken === undefined || tokenMatches(bearerToken(req.headers), config.accessToken);
+    let alive = true;
+    ws.on("pong", () => {
+      alive = true;
+    });
+    const heartbeat = setInterval(() => {
+      if (!alive) {
+        log("info", "ws_dead_peer", { connId });
+        ws.terminate();
+        return;
+      }
+      alive = false;
+      ws.ping();
+    }, config.heartbeatMs);
+    heartbeat.unref();
+    const authTimer = authed
+      ? undefined
+      : setTimeout(() => {
+          if (!authed) ws.close(4401, "authentication required");
+        }, AUTH_TIMEOUT_MS);
+
+    const send = (msg: ServerMessage) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    };
+    const sendError = (err: unknown, id?: string) => {
+      const e = publicError(err, log, { connId, id });
+      const frame: ServerMessage = { type: "error", code: e.code, message: e.message };
+      if (id !== undefined) frame.id = id;
+      if (typeof e.details.retryAfterS === "number") frame.retryAfterS = e.details.retryAfterS;
+      send(frame);
+    };
+
+    /** Waits while the client is not reading; gives up on a reader that stays stuck. */
+    const backpressure = async (signal: AbortSignal) => {
+      const since = performance.now();
+      while (ws.readyState === ws.OPEN && ws.bufferedAmount > config.wsMaxBufferedBytes) {
+        if (performance.now() - since > SLOW_READER_MS) {
+          log("warn", "ws_slow_reader", { connId, bufferedAmount: ws.bufferedAmount });
+          ws.terminate();
+          return;
+        }
+        await sleep(25, undefined, { signal });
+      }
+    };
+
+    const ask = async (id: string, msg: Record<string, unknown>) => {
+      if (inflight.has(id))
+        throw new AppError("DUPLICATE_ID", `a question with id "${id}" is already in flight`);
+      if (inflight.size >= MAX_PER_CONNECTION) {
+        throw new AppError("BUSY", `this connection already has ${MAX_PER_CONNECTION} questions in flight`, {
+          retryAfterS: 1,
+        });
+      }
+      if (deps.draining()) throw new AppError("SHUTTING_DOWN", "the server is shutting down; retry shortly");
+      const req = parseAsk(msg, config);
+      deps.limiter.take(key);
+      const controller = new AbortController();
+      inflight.set(id, controller);
+      const t0 = performance.now();
+      const work = (async () => {
+        let outcome = "done";
+        try {
+          for await (const ev of engine.answer(req, controller.signal)) {
+            await backpressure(controller.signal);
+            if (ws.readyState !== ws.OPEN) controller.abort();
+            controller.signal.throwIfAborted();
+            send({ ...ev, id });
+          }
+        } catch (err) {
+          if (controller.signal.aborted) outcome = "cancelled";
+          else {
+            outcome = "error";
+            sendError(err, id);
+          }
+        } finally {
+          inflight.delete(id);
+          log("info", "answer", {
+            connId,
+            id,
+            transport: "ws",
+            outcome,
+            ms: Math.round(performance.now() - t0),
+          });
+          log("debug", "answer_question", { connId, id, question: req.question });
+        }
+      })();
+      deps.inflight.add(work);
+      void work.finally(() => deps.inflight.delete(work));
+    };
+
+    const onMessage = async (data: Buffer, isBinary: boolean) => {
+      let id: string | undefined;
+      try {
+        if (isBinary) throw new AppError("BINARY_FRAME", "send questions as JSON text frames");
+        const msg = parseJson(data, config, "the message");
+        if (!isObject(msg)) throw new AppError("BAD_REQUEST", "a message must be a JSON object with a type");
+        if (typeof msg.id === "string" && /^[\w.:-]{1,128}$/.test(msg.id)) id = msg.id;
+        if (msg.type === "auth") {
+          if (
+            config.accessToken === undefined ||
+            tokenMatches(typeof msg.token === "string" ? msg.token : undefined, config.accessToken)
+          ) {
+            authed = true;
+            if (authTimer) clearTimeout(authTimer);
+            send({ type: "ready", auth: "ok" });
+            return;
+          }
+          throw new AppError("UNAUTHORIZED", "the access token is not valid");
+        }
+        if (!authed) throw new AppError("UNAUTHORIZED", 'send {type:"auth", token} first');
+        switch (msg.type) {
+          case "ask":
+            await ask(parseId(msg.id), msg);
+            return;
+          case "cancel": {
+            const target = parseId(msg.id);
+            inflight.get(target)?.abort();
+            return;
+          }
+          default:
+            throw new AppError(
+              "UNKNOWN_MESSAGE",
+              typeof msg.type === "string"
+                ? "message type is not ask, cancel or auth"
+                : "a message needs a string type",
+            );
+        }
+      } catch (err) {
+        sendError(err, id);
+        if (err instanceof AppError && err.code === "UNAUTHORIZED" && !authed)
+          ws.close(4401, "authentication failed");
+      }
+    };
+    ws.on("message", (data, isBinary) => {
+      void onMessage(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]), isBinary);
+    });
+    ws.on("error", (err) => log("info", "ws_error", { connId, error: err.message }));
+    ws.on("close", () => {
+      clearInterval(heartbeat);
+      if (authTimer) clearTimeout(authTimer);
+      for (const c of inflight.values()) c.abort();
+      inflight.clear();
+    });
+    send({ type: "ready", auth: authed ? "ok" : "required" });
+  });
+
+  return {
+    wss,
+    closeAll(code, reason) {
+      for (const ws of wss.clients) ws.close(code, reason);
+    },
+  };
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
