@@ -78,7 +78,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   rrfK: 60,
   denseWeight: 0.5,
   perDocCap: 3,
-  notFoundThreshold: 0.5,
+  notFoundThreshold: 0.35,
   answerSentences: 3,
   streamDelayMs: 0,
   maxBodyBytes: 64 * 1024,

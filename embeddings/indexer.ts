@@ -77,7 +77,7 @@ export interface BuildSummary {
 }
 
 /** Texts given to the model per group; each group is written in one transaction. */
-const GROUP_CHUNKS = 256;
+export const GROUP_CHUNKS = 256;
 
 export function chunkerInfo(config: Config): ChunkerInfo {
   return {
@@ -101,11 +101,25 @@ function ehash(text: string): string {
   return createHash("sha256").update(text).digest("base64url").slice(0, 32);
 }
 
-interface PreparedDoc {
+export interface PreparedDoc {
   doc: Doc;
+  /** Chunks with labels still to be assigned (-1). */
   chunks: StoredChunk[];
+  /** What the embedder sees for each chunk: title context, then the chunk text. */
   chunkInputs: string[];
   sentences: Span[];
+}
+
+/** Chunks and sentences of a document, and the embedder inputs for them. */
+export function prepareDoc(doc: Doc, config: Config, embedder: Embedder): PreparedDoc {
+  const prefix = chunkPrefix(doc);
+  const chunks = chunkDocument(doc, {
+    maxTokens: Math.min(config.chunkMaxTokens, embedder.maxTokens - 2),
+    overlapTokens: config.chunkOverlapTokens,
+    countTokens: (t) => embedder.countTokens(t),
+    prefixTokens: embedder.countTokens(prefix),
+  }).map((c) => ({ ...c, label: -1 }));
+  return { doc, chunks, chunkInputs: chunks.map((c) => prefix + c.text), sentences: splitSentences(doc.text) };
 }
 
 /**
@@ -202,16 +216,10 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     const prepared: PreparedDoc[] = [];
     let total = 0;
     for (const doc of toWrite) {
-      const prefix = chunkPrefix(doc);
-      const chunks = chunkDocument(doc, {
-        maxTokens: Math.min(config.chunkMaxTokens, embedder.maxTokens - 2),
-        overlapTokens: config.chunkOverlapTokens,
-        countTokens: (t) => embedder.countTokens(t),
-        prefixTokens: embedder.countTokens(prefix),
-      }).map((c) => ({ ...c, label: nextLabel++ }));
-      const sentences = splitSentences(doc.text);
-      prepared.push({ doc, chunks, chunkInputs: chunks.map((c) => prefix + c.text), sentences });
-      total += chunks.length + sentences.length;
+      const p = prepareDoc(doc, config, embedder);
+      for (const c of p.chunks) c.label = nextLabel++;
+      prepared.push(p);
+      total += p.chunks.length + p.sentences.length;
     }
 
     const memo = new Map<string, Float32Array>();

@@ -1,0 +1,84 @@
+/**
+ * Indexing throughput: the whole pipeline (ingest, chunk, embed, write SQLite and HNSW, publish)
+ * against the same model batches run alone, so the pipeline's own overhead is visible.
+ */
+import { copyFile, mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Config } from "../core/config.ts";
+import type { Embedder } from "../core/types.ts";
+import { loadCorpus } from "../embeddings/corpus.ts";
+import { buildIndex, GROUP_CHUNKS, prepareDoc } from "../embeddings/indexer.ts";
+
+export interface IndexingResult {
+  documents: number;
+  chunks: number;
+  /** Chunks plus sentences: every text the model embeds. */
+  texts: number;
+  pipelineSeconds: number;
+  chunksPerSecond: number;
+  rawModelSeconds: number;
+  /** pipeline / raw model − 1. */
+  overhead: number;
+}
+
+/** A folder holding only the dataset's corpus.jsonl, as a corpus for the indexer. */
+export async function corpusFolder(datasetDir: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "citeline-bench-corpus-"));
+  await copyFile(path.join(datasetDir, "corpus.jsonl"), path.join(dir, "corpus.jsonl"));
+  return dir;
+}
+
+export async function benchIndexing(datasetDir: string, config: Config, embedder: Embedder): Promise<IndexingResult> {
+  const corpusDir = await corpusFolder(datasetDir);
+  const indexDir = await mkdtemp(path.join(os.tmpdir(), "citeline-bench-index-"));
+  try {
+    const cfg = { ...config, corpusDir, indexDir };
+    const summary = await buildIndex({ config: cfg, embedder, full: true });
+
+    // The same texts, grouped and batched as the indexer does, through the model alone.
+    const { docs } = await loadCorpus(corpusDir);
+    const prepared = docs.map((d) => prepareDoc(d, cfg, embedder));
+    let raw = 0;
+    let texts = 0;
+    const seen = new Set<string>();
+    const unique = (list: string[]) => list.filter((t) => !seen.has(t) && (seen.add(t), true));
+    for (let i = 0; i < prepared.length; ) {
+      const group: typeof prepared = [];
+      let size = 0;
+      while (i < prepared.length && (group.length === 0 || size < GROUP_CHUNKS)) {
+        const p = prepared[i++]!;
+        group.push(p);
+        size += p.chunks.length + p.sentences.length;
+      }
+      for (const batch of [
+        unique(group.flatMap((p) => p.chunkInputs)),
+        unique(group.flatMap((p) => p.sentences.map((s) => s.text))),
+      ]) {
+        if (batch.length === 0) continue;
+        const t0 = performance.now();
+        await embedder.embed(batch, "passage");
+        raw += (performance.now() - t0) / 1000;
+        texts += batch.length;
+      }
+    }
+    return {
+      documents: summary.documents,
+      chunks: summary.chunks,
+      texts,
+      pipelineSeconds: round(summary.seconds),
+      chunksPerSecond: round(summary.chunksPerSecond),
+      rawModelSeconds: round(raw),
+      overhead: round(summary.seconds / raw - 1, 3),
+    };
+  } finally {
+    await rm(corpusDir, { recursive: true, force: true });
+    await rm(indexDir, { recursive: true, force: true });
+  }
+}
+
+export function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+

@@ -1,0 +1,138 @@
+/**
+ * Query latency, memory and disk at growing index sizes. Larger corpora are made by repeating
+ * the dataset's documents under new ids (`<id>~<copy>`); the indexer reuses the vectors of
+ * identical text, so the copies cost inserts, not model time. Questions come from the dataset.
+ */
+import { readFileSync } from "node:fs";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Config } from "../core/config.ts";
+import { createEngine } from "../core/engine.ts";
+import type { Embedder } from "../core/types.ts";
+import { loadCorpus } from "../embeddings/corpus.ts";
+import { IndexHolder } from "../embeddings/index-holder.ts";
+import { buildIndex, chunkerInfo, modelInfo, prepareDoc } from "../embeddings/indexer.ts";
+import { round } from "./indexing.ts";
+import { mib, type Percentiles, percentiles, sample } from "./stats.ts";
+
+export interface ScalePoint {
+  targetChunks: number;
+  chunks: number;
+  documents: number;
+  buildSeconds: number;
+  diskMiB: number;
+  /** RSS added by opening the index (process RSS after − before), MiB. */
+  indexRssMiB: number;
+  retrievalMs: Percentiles;
+  answerMs: Percentiles;
+  firstDeltaMs: Percentiles;
+}
+
+interface Rec {
+  id: string;
+  title: string;
+  date?: string;
+  text: string;
+}
+
+async function dirSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    total += e.isDirectory() ? await dirSize(p) : (await stat(p)).size;
+  }
+  return total;
+}
+
+function readJsonl<T>(file: string): T[] {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
+}
+
+export async function benchScale(opts: {
+  datasetDir: string;
+  config: Config;
+  embedder: Embedder;
+  targets: number[];
+  queries: number;
+  onLine?: (line: string) => void;
+}): Promise<ScalePoint[]> {
+  const { config, embedder } = opts;
+  const say = opts.onLine ?? (() => {});
+  const records = readJsonl<Rec>(path.join(opts.datasetDir, "corpus.jsonl"));
+  const questions = sample(
+    readJsonl<{ question: string }>(path.join(opts.datasetDir, "questions.jsonl")).map((q) => q.question),
+    opts.queries,
+  );
+  const corpusDir = await mkdtemp(path.join(os.tmpdir(), "citeline-scale-corpus-"));
+  const indexDir = await mkdtemp(path.join(os.tmpdir(), "citeline-scale-index-"));
+  const cfg = { ...config, corpusDir, indexDir };
+  // Chunks per document, to pick how many copies reach a target.
+  await writeFile(path.join(corpusDir, "corpus.jsonl"), records.map((r) => JSON.stringify(r)).join("\n"));
+  const { docs } = await loadCorpus(corpusDir);
+  const perDoc = new Map(docs.map((d) => [d.id, prepareDoc(d, cfg, embedder).chunks.length]));
+
+  const points: ScalePoint[] = [];
+  try {
+    for (const target of opts.targets) {
+      const chosen: Rec[] = [];
+      let chunks = 0;
+      for (let copy = 0; chunks < target; copy++) {
+        for (const r of records) {
+          if (chunks >= target) break;
+          chosen.push(copy === 0 ? r : { ...r, id: `${r.id}~${copy}` });
+          chunks += perDoc.get(r.id) ?? 0;
+        }
+      }
+      await writeFile(path.join(corpusDir, "corpus.jsonl"), `${chosen.map((r) => JSON.stringify(r)).join("\n")}\n`);
+      say(`building an index of about ${target} chunks (${chosen.length} documents)`);
+      const build = await buildIndex({ config: cfg, embedder });
+      const rssBefore = process.memoryUsage().rss;
+      const indexes = await IndexHolder.open({
+        indexDir,
+        expect: { model: modelInfo(embedder), chunker: chunkerInfo(cfg) },
+      });
+      const rssAfter = process.memoryUsage().rss;
+      const engine = createEngine({ config: cfg, embedder, indexes });
+      const retrieval: number[] = [];
+      const answer: number[] = [];
+      const firstDelta: number[] = [];
+      for (const q of questions.slice(0, 10)) await engine.search(q, { k: cfg.k });
+      for (const q of questions) {
+        let t0 = performance.now();
+        await engine.search(q, { k: cfg.k });
+        retrieval.push(performance.now() - t0);
+        t0 = performance.now();
+        let first = 0;
+        for await (const ev of engine.answer({ question: q })) {
+          if (ev.type === "delta" && first === 0) first = performance.now() - t0;
+        }
+        answer.push(performance.now() - t0);
+        firstDelta.push(first);
+      }
+      const point: ScalePoint = {
+        targetChunks: target,
+        chunks: build.chunks,
+        documents: build.documents,
+        buildSeconds: round(build.seconds, 1),
+        diskMiB: mib(await dirSize(indexes.index.dir)),
+        indexRssMiB: mib(rssAfter - rssBefore),
+        retrievalMs: percentiles(retrieval),
+        answerMs: percentiles(answer),
+        firstDeltaMs: percentiles(firstDelta),
+      };
+      indexes.close();
+      points.push(point);
+      say(
+        `${point.chunks} chunks: retrieval p50 ${point.retrievalMs.p50} ms, first delta p50 ${point.firstDeltaMs.p50} ms, answer p95 ${point.answerMs.p95} ms`,
+      );
+    }
+  } finally {
+    await rm(corpusDir, { recursive: true, force: true });
+    await rm(indexDir, { recursive: true, force: true });
+  }
+  return points;
+}
