@@ -1,0 +1,292 @@
+/** The page: wires the conversation, the connection, the turn views and the composer together. */
+import type { Health } from "../../core/protocol.ts";
+import { answerForClipboard } from "./answer-text.ts";
+import { ApiError, fetchHealth } from "./api.ts";
+import { createCitationUi } from "./citations.ts";
+import { type ConnState, createConnection, type TransportKind } from "./connection.ts";
+import { type AnswerMessage, createConversation, isActive, type Turn } from "./conversation.ts";
+import { createTurnView, el, renderEmptyState, replaceChildren, type TurnView } from "./render.ts";
+import { browserStore, createTokenStore } from "./storage.ts";
+
+function byId<T extends HTMLElement>(id: string, type: { new (): T }): T {
+  const node = document.getElementById(id);
+  if (!(node instanceof type)) throw new Error(`index.html is missing #${id}`);
+  return node;
+}
+
+/** A random id; works on plain-http LAN addresses, where crypto.randomUUID is unavailable. */
+function makeId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return `q-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+const ui = {
+  conn: byId("conn", HTMLElement),
+  connLabel: byId("conn-label", HTMLElement),
+  reconnect: byId("reconnect", HTMLButtonElement),
+  newChat: byId("new-chat", HTMLButtonElement),
+  empty: byId("empty", HTMLElement),
+  log: byId("log", HTMLElement),
+  form: byId("composer", HTMLFormElement),
+  input: byId("question", HTMLTextAreaElement),
+  send: byId("send", HTMLButtonElement),
+  stop: byId("stop", HTMLButtonElement),
+  notice: byId("notice", HTMLElement),
+  tokenDialog: byId("token-dialog", HTMLDialogElement),
+  tokenForm: byId("token-form", HTMLFormElement),
+  tokenInput: byId("token-input", HTMLInputElement),
+  tokenError: byId("token-error", HTMLElement),
+  tokenCancel: byId("token-cancel", HTMLButtonElement),
+};
+
+const store = browserStore();
+const tokens = createTokenStore(store);
+const conversation = createConversation(store);
+const cites = createCitationUi({ getToken: tokens.get });
+const views = new Map<string, TurnView>();
+let health: Health | undefined;
+let healthProblem: string | undefined;
+
+// ---- connection --------------------------------------------------------------------------------
+
+const CONN_LABELS: Record<ConnState, string> = {
+  connecting: "Connecting…",
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+  offline: "Offline",
+};
+
+function renderConn(state: ConnState, transport: TransportKind) {
+  ui.conn.dataset.state = state;
+  document.body.dataset.conn = state;
+  ui.conn.dataset.transport = transport;
+  ui.connLabel.textContent =
+    state === "connected" && transport === "http" ? "Connected (HTTP)" : CONN_LABELS[state];
+  ui.conn.title =
+    transport === "http"
+      ? "WebSockets are unavailable here; answers stream over HTTP instead."
+      : "Live connection";
+  ui.reconnect.hidden = state !== "reconnecting" && state !== "offline";
+  if (state === "connected" && !health) void loadHealth();
+}
+
+const connection = createConnection({
+  getToken: tokens.get,
+  onState: renderConn,
+  onAnswer: onAnswer,
+  onAuthNeeded: (rejected) => {
+    if (rejected) tokens.clear();
+    askForToken(rejected);
+  },
+  onServerError: (code, message) => showNotice(`${code}: ${message}`),
+});
+ui.reconnect.addEventListener("click", () => connection.retryNow());
+
+function onAnswer(msg: AnswerMessage) {
+  const follow = nearBottom();
+  const turn = conversation.apply(msg);
+  if (!turn) return;
+  views.get(turn.id)?.update(turn, isLastTurn(turn));
+  if (!isActive(turn)) syncComposer();
+  if (follow) scrollToEnd();
+}
+
+// ---- health and the empty state ----------------------------------------------------------------
+
+async function loadHealth() {
+  try {
+    const h = await fetchHealth(tokens.get());
+    // Without a valid token the server only says that one is needed.
+    health = typeof h.documents === "number" ? h : undefined;
+    healthProblem = health ? undefined : "This server needs an access token before it shows what it holds.";
+  } catch (err) {
+    healthProblem =
+      err instanceof ApiError && err.code !== "NETWORK"
+        ? `The server could not describe its documents (${err.code}: ${err.message}).`
+        : "The server cannot be reached right now; questions will be sent once it is back.";
+  }
+  renderEmpty();
+}
+
+function renderEmpty() {
+  const empty = conversation.turns.length === 0;
+  ui.empty.hidden = !empty;
+  ui.log.hidden = empty;
+  ui.newChat.disabled = empty;
+  if (!empty) ui.empty.replaceChildren();
+  else
+    replaceChildren(
+      ui.empty,
+      renderEmptyState(health, healthProblem, (q) => ask(q)),
+    );
+}
+
+// ---- turns -------------------------------------------------------------------------------------
+
+const isLastTurn = (turn: Turn) => conversation.turns.at(-1)?.id === turn.id;
+
+function mountTurn(turn: Turn, before?: Node) {
+  const view = createTurnView(turn, {
+    chip: (t, n, at) => cites.chip(t, n, at),
+    openSource: (_t, source, opener) => cites.open(source, undefined, opener),
+    copy: (t) => copyText(answerForClipboard(t.answer, t.sources)),
+    retry,
+  });
+  view.update(turn, isLastTurn(turn));
+  views.set(turn.id, view);
+  ui.log.insertBefore(view.root, before ?? null);
+}
+
+/** Re-renders every turn's "is last" affordances (Retry sits on the last turn only). */
+function refreshTurns() {
+  for (const turn of conversation.turns) views.get(turn.id)?.update(turn, isLastTurn(turn));
+}
+
+function ask(text: string): boolean {
+  const question = text.trim();
+  if (question === "" || conversation.active()) return false;
+  const id = makeId();
+  const turn = conversation.add(id, question);
+  renderEmpty();
+  mountTurn(turn);
+  refreshTurns();
+  connection.ask({ id, question, history: conversation.history(id) });
+  syncComposer();
+  scrollToEnd();
+  return true;
+}
+
+function retry(turn: Turn) {
+  if (conversation.active() || !isLastTurn(turn)) return;
+  const old = views.get(turn.id);
+  const fresh = conversation.restart(turn.id, makeId());
+  if (!fresh) return;
+  views.delete(turn.id);
+  mountTurn(fresh, old?.root);
+  old?.root.remove();
+  connection.ask({ id: fresh.id, question: fresh.question, history: conversation.history(fresh.id) });
+  syncComposer();
+  scrollToEnd();
+}
+
+function stop() {
+  const turn = conversation.active();
+  if (!turn) return;
+  connection.cancel(turn.id);
+  const stopped = conversation.stop(turn.id);
+  if (stopped) views.get(stopped.id)?.update(stopped, isLastTurn(stopped));
+  syncComposer();
+  ui.input.focus();
+}
+
+function newConversation() {
+  const active = conversation.active();
+  if (active) connection.cancel(active.id);
+  cites.close();
+  conversation.clear();
+  views.clear();
+  ui.log.replaceChildren();
+  renderEmpty();
+  syncComposer();
+  ui.input.focus();
+}
+
+// ---- composer ----------------------------------------------------------------------------------
+
+function syncComposer() {
+  const busy = conversation.active() !== undefined;
+  ui.send.hidden = busy;
+  ui.stop.hidden = !busy;
+  ui.send.disabled = ui.input.value.trim() === "";
+  ui.form.classList.toggle("busy", busy);
+}
+
+ui.form.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  if (ask(ui.input.value)) {
+    ui.input.value = "";
+    ui.input.style.removeProperty("height");
+  }
+  syncComposer();
+});
+ui.input.addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+    ev.preventDefault();
+    ui.form.requestSubmit();
+  }
+});
+ui.input.addEventListener("input", syncComposer);
+if (!CSS.supports("field-sizing", "content")) {
+  // Grow the box with its text where CSS cannot (CSSOM sizing is allowed by the CSP).
+  ui.input.addEventListener("input", () => {
+    ui.input.style.height = "auto";
+    ui.input.style.height = `${Math.min(ui.input.scrollHeight, window.innerHeight * 0.4)}px`;
+  });
+}
+ui.stop.addEventListener("click", stop);
+ui.newChat.addEventListener("click", newConversation);
+
+// ---- clipboard, notices, scrolling, token ------------------------------------------------------
+
+async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // No async clipboard (plain-http origin, denied permission): the old selection route.
+    const focused = document.activeElement;
+    const buffer = el("textarea", { class: "clip-buffer", attrs: { readonly: "", "aria-hidden": "true" } });
+    buffer.value = text;
+    document.body.appendChild(buffer);
+    buffer.select();
+    let ok = false;
+    try {
+      ok = document.execCommand("copy");
+    } catch {
+      ok = false;
+    }
+    buffer.remove();
+    if (focused instanceof HTMLElement) focused.focus();
+    return ok;
+  }
+}
+
+let noticeTimer: ReturnType<typeof setTimeout> | undefined;
+function showNotice(text: string) {
+  ui.notice.textContent = text;
+  ui.notice.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => {
+    ui.notice.hidden = true;
+  }, 8000);
+}
+
+const nearBottom = () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160;
+const scrollToEnd = () =>
+  requestAnimationFrame(() => window.scrollTo({ top: document.documentElement.scrollHeight }));
+
+function askForToken(rejected: boolean) {
+  if (rejected || !ui.tokenDialog.open) ui.tokenError.hidden = !rejected;
+  if (ui.tokenDialog.open) return;
+  ui.tokenInput.value = "";
+  ui.tokenDialog.showModal();
+}
+ui.tokenCancel.addEventListener("click", () => ui.tokenDialog.close("cancel"));
+ui.tokenDialog.addEventListener("close", () => {
+  const token = ui.tokenInput.value.trim();
+  if (ui.tokenDialog.returnValue !== "ok" || token === "") return;
+  tokens.set(token);
+  connection.authenticate();
+  if (!health) void loadHealth();
+});
+
+// ---- start -------------------------------------------------------------------------------------
+
+for (const turn of conversation.turns) mountTurn(turn);
+refreshTurns();
+renderEmpty();
+syncComposer();
+void loadHealth();
+if (conversation.turns.length > 0) scrollToEnd();
+// On touch screens focusing would pop the keyboard over the empty state.
+if (window.matchMedia("(pointer: fine)").matches) ui.input.focus();

@@ -1,0 +1,405 @@
+/**
+ * DOM building. Everything here creates elements and sets text with `textContent`; corpus text
+ * (titles, snippets, answers, documents) is data and never parsed as HTML. Attributes that could
+ * run code or load things (`on*`, `style`, `href`, `src`) cannot be set through `el`.
+ */
+import type { Health, SourceRef } from "../../core/protocol.ts";
+import { formatDate, type Segment, segmentAnswer } from "./answer-text.ts";
+import { isActive, type Turn } from "./conversation.ts";
+
+export type Child = Node | string | null | undefined | false;
+
+export interface Props {
+  class?: string;
+  text?: string;
+  attrs?: Record<string, string | undefined>;
+  on?: { [K in keyof HTMLElementEventMap]?: (ev: HTMLElementEventMap[K]) => void };
+}
+
+const UNSAFE_ATTR = /^(on|style$|href$|src$|srcdoc$|formaction$|action$)/i;
+
+/** Creates an element with text, attributes, listeners and children (strings become text nodes). */
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Props = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (props.class) node.className = props.class;
+  for (const [name, value] of Object.entries(props.attrs ?? {})) {
+    if (UNSAFE_ATTR.test(name)) throw new Error(`el: attribute "${name}" must not be set this way`);
+    if (value !== undefined) node.setAttribute(name, value);
+  }
+  for (const [type, listener] of Object.entries(props.on ?? {})) {
+    node.addEventListener(type, listener as EventListener);
+  }
+  if (props.text !== undefined) node.textContent = props.text;
+  append(node, children);
+  return node;
+}
+
+export function append(parent: Node, children: readonly Child[]): void {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    parent.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+  }
+}
+
+/** Replaces the children of `parent`. */
+export function replaceChildren(parent: Element, ...children: Child[]): void {
+  parent.replaceChildren();
+  append(parent, children);
+}
+
+// ---- icons -------------------------------------------------------------------------------------
+
+const ICONS = {
+  send: "M4 12l16-8-6 16-2.5-6.5L4 12z",
+  stop: "M7 7h10v10H7z",
+  copy: "M9 9h10v11H9zM5 15V4h10",
+  retry: "M4 12a8 8 0 1 0 2.3-5.6M4 4v4h4",
+  plus: "M12 5v14M5 12h14",
+  close: "M6 6l12 12M18 6L6 18",
+  doc: "M7 3h7l5 5v13H7zM14 3v5h5",
+  spark: "M12 3l1.8 5.2L19 10l-5.2 1.8L12 17l-1.8-5.2L5 10l5.2-1.8z",
+  alert:
+    "M12 8v5M12 16.5v.5M10.3 3.9L2.6 17.5A2 2 0 0 0 4.3 20.5h15.4a2 2 0 0 0 1.7-3L13.7 3.9a2 2 0 0 0-3.4 0z",
+  search: "M11 4a7 7 0 1 0 0 14 7 7 0 0 0 0-14zM20 20l-4-4",
+  link: "M14 4h6v6M20 4l-9 9M18 14v5H5V6h5",
+  check: "M5 12.5l4.5 4.5L19 7",
+} as const;
+
+export type IconName = keyof typeof ICONS;
+
+/** A decorative 24×24 stroke icon. */
+export function icon(name: IconName, cls = "icon"): SVGSVGElement {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  svg.setAttribute("class", cls);
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.appendChild(path);
+  return svg;
+}
+
+// ---- empty state -------------------------------------------------------------------------------
+
+const count = (n: number, one: string, many: string) =>
+  `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+
+/** What the corpus holds and a few questions to start with. */
+export function renderEmptyState(
+  health: Health | undefined,
+  problem: string | undefined,
+  onExample: (question: string) => void,
+): HTMLElement {
+  const facts: string[] = [];
+  if (health) {
+    facts.push(count(health.documents, "document", "documents"), count(health.chunks, "passage", "passages"));
+    if (health.dateRange) {
+      const { from, to } = health.dateRange;
+      facts.push(from === to ? formatDate(from) : `${formatDate(from)} – ${formatDate(to)}`);
+    }
+  }
+  const examples = health?.examples ?? [];
+  return el(
+    "section",
+    { class: "empty", attrs: { "aria-labelledby": "empty-title" } },
+    el("div", { class: "empty-mark" }, icon("spark")),
+    el("h1", { class: "empty-title", text: "Ask your news archive", attrs: { id: "empty-title" } }),
+    el("p", {
+      class: "empty-lede",
+      text: "Answers are taken only from the indexed articles, and every sentence links to the passage it came from.",
+    }),
+    facts.length > 0 &&
+      el(
+        "ul",
+        { class: "facts", attrs: { "aria-label": "What the corpus holds" } },
+        ...facts.map((f) => el("li", { class: "fact", text: f })),
+      ),
+    problem && el("p", { class: "empty-problem", text: problem }),
+    examples.length > 0 &&
+      el(
+        "div",
+        { class: "examples" },
+        el("h2", { class: "examples-title", text: "Try asking", attrs: { id: "examples-title" } }),
+        el(
+          "ul",
+          { class: "example-list", attrs: { "aria-labelledby": "examples-title" } },
+          ...examples.map((q) =>
+            el(
+              "li",
+              {},
+              el(
+                "button",
+                { class: "example", attrs: { type: "button" }, on: { click: () => onExample(q) } },
+                icon("search"),
+                el("span", { text: q }),
+              ),
+            ),
+          ),
+        ),
+      ),
+  );
+}
+
+// ---- turns -------------------------------------------------------------------------------------
+
+/** What turn views need from the citation UI and the page. */
+export interface TurnDeps {
+  /** A chip for marker `[n]` found at answer offset `at`. */
+  chip(turn: Turn, n: number, at: number): HTMLElement;
+  openSource(turn: Turn, source: SourceRef, opener: HTMLElement): void;
+  copy(turn: Turn): Promise<boolean>;
+  retry(turn: Turn): void;
+}
+
+export interface TurnView {
+  readonly root: HTMLElement;
+  update(turn: Turn, isLast: boolean): void;
+}
+
+const STATUS_TEXT: Partial<Record<Turn["status"], string>> = {
+  stopped: "Stopped",
+  interrupted: "Interrupted",
+};
+
+/** One question and its answer, updated in place as the answer streams in. */
+export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
+  const question = el("div", { class: "q-bubble" });
+  const heading = el("h2", { class: "a-heading" });
+  const sources = el("div", { class: "sources" });
+  const body = el("div", { class: "a-body", attrs: { "aria-live": "polite" } });
+  const status = el("div", { class: "a-status" });
+  const actions = el("div", { class: "a-actions" });
+  const meta = el("p", { class: "a-meta" });
+  const root = el(
+    "article",
+    { class: "turn" },
+    el("div", { class: "q" }, el("h2", { class: "visually-hidden", text: "Question" }), question),
+    el(
+      "section",
+      { class: "a", attrs: { "aria-label": "Answer" } },
+      el("div", { class: "a-avatar" }, icon("spark")),
+      el(
+        "div",
+        { class: "a-main" },
+        heading,
+        sources,
+        body,
+        status,
+        el("div", { class: "a-foot" }, actions, meta),
+      ),
+    ),
+  );
+
+  let prev: Turn | undefined;
+  let prevLast: boolean | undefined;
+
+  const update = (turn: Turn, isLast: boolean) => {
+    root.dataset.turnId = turn.id;
+    root.dataset.status = turn.status;
+    root.classList.toggle("not-found", turn.notFound);
+    if (turn.question !== prev?.question) question.textContent = turn.question;
+    if (turn.notFound !== prev?.notFound) {
+      heading.textContent = turn.notFound ? "Not in the documents" : "";
+      heading.hidden = !turn.notFound;
+      // A found answer leads with its sources; a not-found one with the explanation, then the
+      // closest passages.
+      if (turn.notFound) body.after(sources);
+      else body.before(sources);
+    }
+    if (turn.sources !== prev?.sources || turn.notFound !== prev?.notFound) renderSources(turn);
+    if (turn.answer !== prev?.answer || turn.citations !== prev?.citations || turn.status !== prev?.status) {
+      renderBody(turn);
+    }
+    if (turn !== prev || isLast !== prevLast) {
+      renderStatus(turn, isLast);
+      renderActions(turn, isLast);
+      renderMeta(turn);
+    }
+    prev = turn;
+    prevLast = isLast;
+  };
+
+  const renderSources = (turn: Turn) => {
+    sources.hidden = turn.sources.length === 0;
+    if (turn.sources.length === 0) return sources.replaceChildren();
+    const title = turn.notFound ? "Closest passages" : "Sources";
+    replaceChildren(
+      sources,
+      el("h3", { class: "sources-title", text: `${title} · ${turn.sources.length}` }),
+      el(
+        "ol",
+        { class: "source-list" },
+        ...turn.sources.map((s) => {
+          const button = el(
+            "button",
+            {
+              class: "source",
+              attrs: {
+                type: "button",
+                "data-n": String(s.n),
+                "aria-label": `Open source ${s.n}: ${s.title}`,
+              },
+            },
+            el(
+              "span",
+              { class: "source-top" },
+              el("span", { class: "source-n", text: String(s.n) }),
+              el("span", { class: "source-title", text: s.title }),
+            ),
+            el("span", { class: "source-snippet", text: s.snippet }),
+            el("span", {
+              class: "source-meta",
+              text: [s.date && formatDate(s.date), s.source].filter(Boolean).join(" · "),
+            }),
+          );
+          button.addEventListener("click", () => deps.openSource(turn, s, button));
+          return el("li", {}, button);
+        }),
+      ),
+    );
+  };
+
+  const renderBody = (turn: Turn) => {
+    body.setAttribute("aria-busy", String(isActive(turn)));
+    // Keep keyboard focus on the same chip when the answer re-renders under it.
+    const focused = document.activeElement;
+    const focusAt = focused instanceof HTMLElement && body.contains(focused) ? focused.dataset.at : undefined;
+    if (turn.answer === "" && isActive(turn)) {
+      replaceChildren(
+        body,
+        el(
+          "span",
+          { class: "typing", attrs: { role: "status" } },
+          el("span", {
+            class: "visually-hidden",
+            text: turn.status === "waiting" ? "Searching…" : "Writing…",
+          }),
+          el("span", { class: "dot" }),
+          el("span", { class: "dot" }),
+          el("span", { class: "dot" }),
+        ),
+      );
+      return;
+    }
+    const segments = segmentAnswer(
+      turn.answer,
+      turn.sources.length,
+      turn.status === "done" ? turn.citations : [],
+    );
+    replaceChildren(body, el("p", { class: "a-text" }, ...segments.map((s) => segmentNode(turn, s))));
+    if (isActive(turn)) body.appendChild(el("span", { class: "caret", attrs: { "aria-hidden": "true" } }));
+    if (focusAt !== undefined) body.querySelector<HTMLElement>(`[data-at="${focusAt}"]`)?.focus();
+  };
+
+  const segmentNode = (turn: Turn, s: Segment): Node => {
+    if (s.kind === "marker") return deps.chip(turn, s.n, s.start);
+    if (s.sentence === undefined) return document.createTextNode(s.text);
+    return el("span", { class: "cited", text: s.text, attrs: { "data-sentence": String(s.sentence) } });
+  };
+
+  const renderStatus = (turn: Turn, isLast: boolean) => {
+    const parts: Child[] = [];
+    if (turn.status === "waiting") {
+      // Shown by the stylesheet only while the page is not connected.
+      parts.push(
+        el("p", {
+          class: "notice waiting-note",
+          text: "Waiting for the connection; the question is sent as soon as it is back.",
+        }),
+      );
+    } else if (turn.status === "stopped" || turn.status === "interrupted") {
+      const why =
+        turn.status === "stopped"
+          ? "You stopped this answer."
+          : "The connection dropped before the answer finished.";
+      parts.push(
+        el(
+          "p",
+          { class: `notice notice-${turn.status}` },
+          el("strong", { class: "badge", text: STATUS_TEXT[turn.status] ?? turn.status }),
+          el("span", { text: ` ${why}${isLast ? " Retry to ask again." : ""}` }),
+        ),
+      );
+    } else if (turn.status === "error" && turn.error) {
+      const { code, message, retryAfterS } = turn.error;
+      const hint =
+        retryAfterS !== undefined
+          ? `Try again in about ${Math.max(1, Math.ceil(retryAfterS))} s.`
+          : code === "BUSY" || code === "RATE_LIMITED"
+            ? "Try again in a moment."
+            : "";
+      parts.push(
+        el(
+          "div",
+          { class: "notice notice-error", attrs: { role: "alert" } },
+          icon("alert"),
+          el(
+            "p",
+            {},
+            el("code", { class: "error-code", text: code }),
+            el("span", { text: ` ${message}` }),
+            hint && el("span", { class: "error-hint", text: ` ${hint}` }),
+          ),
+        ),
+      );
+    }
+    replaceChildren(status, ...parts);
+    status.hidden = parts.length === 0;
+  };
+
+  const renderActions = (turn: Turn, isLast: boolean) => {
+    const buttons: Child[] = [];
+    if (turn.answer.trim() !== "" && !isActive(turn)) {
+      const copy = el(
+        "button",
+        { class: "btn-ghost", attrs: { type: "button", "data-action": "copy" } },
+        icon("copy"),
+        el("span", { text: "Copy" }),
+      );
+      copy.addEventListener("click", async () => {
+        const ok = await deps.copy(turn);
+        const label = copy.querySelector("span");
+        if (label) label.textContent = ok ? "Copied" : "Copy failed";
+        setTimeout(() => {
+          if (label) label.textContent = "Copy";
+        }, 2000);
+      });
+      buttons.push(copy);
+    }
+    if (isLast && !isActive(turn)) {
+      buttons.push(
+        el(
+          "button",
+          {
+            class: turn.status === "done" ? "btn-ghost" : "btn-ghost btn-emph",
+            attrs: { type: "button", "data-action": "retry" },
+            on: { click: () => deps.retry(turn) },
+          },
+          icon("retry"),
+          el("span", { text: "Retry" }),
+        ),
+      );
+    }
+    replaceChildren(actions, ...buttons);
+  };
+
+  const renderMeta = (turn: Turn) => {
+    const bits: string[] = [];
+    if (turn.query) bits.push(`Searched for “${turn.query}”`);
+    if (turn.status === "done" && turn.timings) {
+      const ms = turn.timings.totalMs;
+      bits.push(ms < 1000 ? `${Math.max(1, Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`);
+    }
+    meta.textContent = bits.join(" · ");
+    meta.hidden = bits.length === 0;
+  };
+
+  update(initial, false);
+  return { root, update };
+}

@@ -1,0 +1,205 @@
+import type { Browser } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { citationForMarker } from "../../client/src/answer-text.ts";
+import {
+  type App,
+  ask,
+  doneFrame,
+  lastTurn,
+  launchBrowser,
+  type OpenPage,
+  openPage,
+  SEED_TITLE,
+  startApp,
+  TIMEOUT,
+  waitForConnected,
+  waitForStatus,
+} from "./harness.ts";
+
+const QUESTION = "Who is China's foreign minister?";
+
+describe("asking a question in the page", { timeout: TIMEOUT }, () => {
+  let app: App;
+  let browser: Browser;
+  let open: OpenPage | undefined;
+
+  beforeAll(async () => {
+    [app, browser] = await Promise.all([startApp({ config: { streamDelayMs: 20 } }), launchBrowser()]);
+  }, TIMEOUT);
+  afterAll(async () => {
+    await browser?.close();
+    await app?.dispose();
+  });
+  afterEach(async () => {
+    if (open) expect(open.log.errors).toEqual([]);
+    await open?.context.close();
+    open = undefined;
+  });
+
+  it("shows what the corpus holds and its example questions before anything is asked", async () => {
+    open = await openPage(browser, app);
+    const { page } = open;
+    await expect(page.locator(".empty-title").textContent()).resolves.toBe("Ask your news archive");
+    await page.locator(".fact").first().waitFor();
+    await expect(page.locator(".fact").allTextContents()).resolves.toEqual([
+      "1 document",
+      expect.stringMatching(/^\d+ passages?$/),
+      "Dec 9, 2024",
+    ]);
+    const example = page.locator("button.example").first();
+    const text = (await example.textContent()) ?? "";
+    expect(text).toContain(SEED_TITLE);
+    await example.click();
+    await waitForStatus(page);
+    await expect(page.locator(".q-bubble").textContent()).resolves.toBe(text);
+    await expect(page.locator(".empty").count()).resolves.toBe(0);
+  });
+
+  it("streams a cited answer and opens the cited sentence highlighted in the source panel", async () => {
+    open = await openPage(browser, app);
+    const { page, log } = open;
+    await waitForConnected(page);
+    await ask(page, QUESTION);
+    // Sources arrive before the answer is complete.
+    await lastTurn(page).locator(".source").first().waitFor();
+    await waitForStatus(page);
+    const done = doneFrame(log);
+    const body = lastTurn(page).locator(".a-body");
+    await expect(body.textContent()).resolves.toContain("Wang Yi");
+    await expect(body.getAttribute("aria-live")).resolves.toBe("polite");
+
+    const chip = body.locator("button.chip").first();
+    const n = Number(await chip.getAttribute("data-n"));
+    const at = Number(await chip.getAttribute("data-at"));
+    const cited = citationForMarker(done.citations, n, at);
+    expect(cited?.text).toContain("Wang Yi");
+
+    await chip.hover();
+    const card = page.locator("#cite-card");
+    await card.waitFor();
+    await expect(card.textContent()).resolves.toContain(SEED_TITLE);
+    await expect(card.locator("mark").textContent()).resolves.toBe(cited?.text);
+
+    await chip.click();
+    const panel = page.locator("#source-panel");
+    const mark = panel.locator("mark");
+    await mark.waitFor();
+    await expect(mark.textContent()).resolves.toBe(cited?.text);
+    await expect(panel.locator(".panel-title").textContent()).resolves.toBe(SEED_TITLE);
+    // The mark is scrolled into the panel's view.
+    const visible = await mark.evaluate((m) => {
+      const r = m.getBoundingClientRect();
+      const p = m.closest(".panel-body")?.getBoundingClientRect();
+      return p !== undefined && r.top >= p.top && r.bottom <= p.bottom;
+    });
+    expect(visible).toBe(true);
+
+    await page.keyboard.press("Escape");
+    await panel.waitFor({ state: "hidden" });
+    await expect(chip.evaluate((c) => c === document.activeElement)).resolves.toBe(true);
+  });
+
+  it("opens a source from the source list with its passage highlighted", async () => {
+    open = await openPage(browser, app);
+    const { page, log } = open;
+    await ask(page, QUESTION);
+    await waitForStatus(page);
+    const sources = log.received.find((m) => m.type === "sources");
+    if (sources?.type !== "sources") throw new Error("no sources frame");
+    await lastTurn(page).locator('.source[data-n="1"]').click();
+    const mark = page.locator("#source-panel mark");
+    await mark.waitFor();
+    await expect(mark.textContent()).resolves.toBe(sources.sources[0]?.snippet);
+    await page.locator('#source-panel button[aria-label="Close source"]').click();
+    await page.locator("#source-panel").waitFor({ state: "hidden" });
+  });
+
+  it("sends the earlier turns as history with a follow-up question", async () => {
+    open = await openPage(browser, app);
+    const { page, log } = open;
+    await ask(page, QUESTION);
+    await waitForStatus(page);
+    const first = doneFrame(log, 0);
+    await ask(page, "What else did he say?");
+    await waitForStatus(page);
+    const asks = log.sent.filter((m) => m.type === "ask");
+    expect(asks).toHaveLength(2);
+    expect(asks[0]).not.toHaveProperty("history");
+    expect(asks[1]).toMatchObject({
+      question: "What else did he say?",
+      history: [
+        { role: "user", text: QUESTION },
+        { role: "assistant", text: first.answer },
+      ],
+    });
+    await expect(page.locator(".turn").count()).resolves.toBe(2);
+    // Retry sits on the last turn only.
+    await expect(page.locator('.turn:first-child [data-action="retry"]').count()).resolves.toBe(0);
+    await expect(page.locator('.turn:last-child [data-action="retry"]').count()).resolves.toBe(1);
+  });
+
+  it("keeps the conversation, with working citations, across a reload", async () => {
+    open = await openPage(browser, app);
+    const { page, log } = open;
+    await ask(page, QUESTION);
+    await waitForStatus(page);
+    const done = doneFrame(log);
+    const before = await page.locator(".a-body").textContent();
+    await page.reload();
+    await waitForConnected(page);
+    await expect(page.locator(".turn").count()).resolves.toBe(1);
+    await expect(page.locator(".q-bubble").textContent()).resolves.toBe(QUESTION);
+    await expect(page.locator(".a-body").textContent()).resolves.toBe(before);
+    await page.locator(".a-body button.chip").first().click();
+    await expect(page.locator("#source-panel mark").textContent()).resolves.toBe(done.citations[0]?.text);
+  });
+
+  it("copies the answer with a numbered source list", async () => {
+    open = await openPage(browser, app);
+    const { page, log } = open;
+    await ask(page, QUESTION);
+    await waitForStatus(page);
+    const done = doneFrame(log);
+    await lastTurn(page).locator('[data-action="copy"]').click();
+    await lastTurn(page).getByText("Copied").waitFor();
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    expect(copied).toBe(`${done.answer}\n\nSources:\n[1] ${SEED_TITLE} (2024-12-09)\n`);
+  });
+
+  it("marks an answer the documents do not hold and shows the closest passages", async () => {
+    open = await openPage(browser, app);
+    const { page } = open;
+    await ask(page, "What is the boiling point of mercury?");
+    await waitForStatus(page);
+    const turn = lastTurn(page);
+    await expect(turn.getAttribute("class")).resolves.toContain("not-found");
+    await expect(turn.locator(".a-heading").textContent()).resolves.toBe("Not in the documents");
+    await expect(turn.locator(".sources-title").textContent()).resolves.toMatch(/^Closest passages · \d+$/);
+    await expect(turn.locator(".source").count()).resolves.toBeGreaterThan(0);
+  });
+
+  it("starts a new conversation that forgets the old one", async () => {
+    open = await openPage(browser, app);
+    const { page } = open;
+    await ask(page, QUESTION);
+    await waitForStatus(page);
+    await page.locator("#new-chat").click();
+    await page.locator(".empty").waitFor();
+    await expect(page.locator(".turn").count()).resolves.toBe(0);
+    await page.reload();
+    await page.locator(".empty").waitFor();
+    await expect(page.locator(".turn").count()).resolves.toBe(0);
+  });
+
+  it("shows a server error inline with its code and message", async () => {
+    open = await openPage(browser, app);
+    const { page } = open;
+    await waitForConnected(page);
+    await ask(page, "x".repeat(app.config.maxQuestionChars + 1));
+    await waitForStatus(page, "error");
+    const notice = lastTurn(page).locator(".notice-error");
+    await expect(notice.locator(".error-code").textContent()).resolves.toBe("QUESTION_TOO_LONG");
+    await expect(notice.textContent()).resolves.toContain(String(app.config.maxQuestionChars).slice(0, 1));
+    await expect(lastTurn(page).locator('[data-action="retry"]').count()).resolves.toBe(1);
+  });
+});

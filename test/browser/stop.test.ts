@@ -1,0 +1,71 @@
+import type { Browser } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  type App,
+  ask,
+  lastTurn,
+  launchBrowser,
+  type OpenPage,
+  openPage,
+  screenshot,
+  startApp,
+  TIMEOUT,
+  waitForConnected,
+  waitForStatus,
+} from "./harness.ts";
+
+const QUESTION = "Who is China's foreign minister?";
+
+describe("stopping and retrying an answer", { timeout: TIMEOUT }, () => {
+  let app: App;
+  let browser: Browser;
+  let open: OpenPage | undefined;
+
+  beforeAll(async () => {
+    // Slow streaming, so Stop lands in the middle of the answer.
+    [app, browser] = await Promise.all([startApp({ config: { streamDelayMs: 250 } }), launchBrowser()]);
+  }, TIMEOUT);
+  afterAll(async () => {
+    await browser?.close();
+    await app?.dispose();
+  });
+  afterEach(async () => {
+    if (open) expect(open.log.errors).toEqual([]);
+    await open?.context.close();
+    open = undefined;
+  });
+
+  it("cancels the answer in flight, keeps the text so far and marks it stopped", async () => {
+    open = await openPage(browser, app);
+    const { page, log } = open;
+    await waitForConnected(page);
+    await ask(page, QUESTION);
+    const stop = page.locator("#stop");
+    await stop.waitFor();
+    await expect(page.locator("#send").isHidden()).resolves.toBe(true);
+    await lastTurn(page).locator(".a-text").waitFor();
+    await stop.click();
+
+    await waitForStatus(page, "stopped");
+    const ask0 = log.sent.find((m) => m.type === "ask");
+    expect(log.sent.filter((m) => m.type === "cancel")).toEqual([{ type: "cancel", id: ask0?.id }]);
+    const kept = (await lastTurn(page).locator(".a-text").textContent()) ?? "";
+    expect(kept.length).toBeGreaterThan(0);
+    await expect(lastTurn(page).locator(".badge").textContent()).resolves.toBe("Stopped");
+    // Nothing more arrives for the stopped answer.
+    await page.waitForTimeout(1000);
+    await expect(lastTurn(page).locator(".a-text").textContent()).resolves.toBe(kept);
+    expect(log.received.some((m) => m.type === "done")).toBe(false);
+    await expect(page.locator("#send").isVisible()).resolves.toBe(true);
+    await screenshot(page, "stopped-1280x800-light");
+
+    // Stopped survives a reload, and Retry asks the same question again.
+    await page.reload();
+    await waitForConnected(page);
+    await expect(lastTurn(page).getAttribute("data-status")).resolves.toBe("stopped");
+    await lastTurn(page).locator('[data-action="retry"]').click();
+    await waitForStatus(page, "done");
+    await expect(lastTurn(page).locator(".a-body").textContent()).resolves.toContain("Wang Yi");
+    await expect(page.locator(".turn").count()).resolves.toBe(1);
+  });
+});
