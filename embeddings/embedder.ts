@@ -100,6 +100,9 @@ class TransformersEmbedder implements Embedder {
     for (let i = 0; i < order.length; i += this.batchSize) {
       const idx = order.slice(i, i + this.batchSize);
       const vectors = await this.embedBatch(idx.map((j) => inputs[j]!));
+      // ONNX Runtime computes on the main thread; yielding between batches lets signals and
+      // timers run during long embedding jobs.
+      await new Promise((r) => setImmediate(r));
       idx.forEach((j, b) => {
         out[j] = vectors[b]!;
       });

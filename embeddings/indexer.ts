@@ -24,6 +24,7 @@ import {
   publish,
   readManifest,
   removeStaleStaging,
+  verifyFiles,
   versionDir,
 } from "./index-files.ts";
 import { splitSentences } from "./sentences.ts";
@@ -119,7 +120,12 @@ export function prepareDoc(doc: Doc, config: Config, embedder: Embedder): Prepar
     countTokens: (t) => embedder.countTokens(t),
     prefixTokens: embedder.countTokens(prefix),
   }).map((c) => ({ ...c, label: -1 }));
-  return { doc, chunks, chunkInputs: chunks.map((c) => prefix + c.text), sentences: splitSentences(doc.text) };
+  return {
+    doc,
+    chunks,
+    chunkInputs: chunks.map((c) => prefix + c.text),
+    sentences: splitSentences(doc.text),
+  };
 }
 
 /**
@@ -148,6 +154,8 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       try {
         const manifest = readManifest(versionDir(config.indexDir, prevVersion));
         checkCompatible(manifest, model, chunker);
+        // A damaged previous index must not be copied forward under fresh checksums.
+        await verifyFiles(versionDir(config.indexDir, prevVersion), manifest);
         prev = { version: prevVersion, manifest };
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
@@ -231,14 +239,18 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       const out: (Float32Array | undefined)[] = hashes.map((h) => memo.get(h) ?? lookup(h));
       const missing = [...new Set(hashes.filter((_, i) => !out[i]))];
       reused += texts.length - hashes.filter((_, i) => !out[i]).length;
-      if (missing.length) {
-        const firstText = new Map(hashes.map((h, i) => [h, texts[i]!]));
+      const firstText = new Map(hashes.map((h, i) => [h, texts[i]!]));
+      // One model batch at a time, so an interrupt is honoured within a batch, not a group.
+      for (let i = 0; i < missing.length; i += config.embedBatchSize) {
+        const slice = missing.slice(i, i + config.embedBatchSize);
         const vecs = await embedder.embed(
-          missing.map((h) => firstText.get(h)!),
+          slice.map((h) => firstText.get(h)!),
           "passage",
         );
-        for (const [i, h] of missing.entries()) memo.set(h, vecs[i]!);
-        embedded += missing.length;
+        for (const [j, h] of slice.entries()) memo.set(h, vecs[j]!);
+        embedded += slice.length;
+        if (signal?.aborted)
+          throw new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
       }
       return hashes.map((h, i) => ({ hash: h, vector: out[i] ?? memo.get(h)! }));
     };

@@ -78,7 +78,8 @@ export class ChunkStore {
       doc: db.prepare("SELECT * FROM docs WHERE id = ?"),
       docMeta: db.prepare("SELECT id, title, date, url, source, hash FROM docs WHERE id = ?"),
       chunk: db.prepare(
-        "SELECT c.label, c.id, c.doc_id, c.ordinal, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start) AS text FROM chunks c JOIN docs d ON d.id = c.doc_id WHERE c.label = ?",
+        // The text is cut in JavaScript: offsets count UTF-16 code units, SQLite's substr() code points.
+        "SELECT c.label, c.id, c.doc_id, c.ordinal, c.start, c.end, d.text AS doc_text FROM chunks c JOIN docs d ON d.id = c.doc_id WHERE c.label = ?",
       ),
       chunkVector: db.prepare("SELECT vector FROM chunks WHERE ehash = ? LIMIT 1").pluck(),
       sentenceVector: db.prepare("SELECT vector FROM sentences WHERE ehash = ? LIMIT 1").pluck(),
@@ -196,7 +197,7 @@ export class ChunkStore {
           ordinal: number;
           start: number;
           end: number;
-          text: string;
+          doc_text: string;
         }
       | undefined;
     if (!row) return undefined;
@@ -207,7 +208,7 @@ export class ChunkStore {
       ordinal: row.ordinal,
       start: row.start,
       end: row.end,
-      text: row.text,
+      text: row.doc_text.slice(row.start, row.end),
     };
   }
 
