@@ -29,7 +29,11 @@ export async function corpusFolder(datasetDir: string): Promise<string> {
   return dir;
 }
 
-export async function benchIndexing(datasetDir: string, config: Config, embedder: Embedder): Promise<IndexingResult> {
+export async function benchIndexing(
+  datasetDir: string,
+  config: Config,
+  embedder: Embedder,
+): Promise<IndexingResult> {
   const corpusDir = await corpusFolder(datasetDir);
   const indexDir = await mkdtemp(path.join(os.tmpdir(), "citeline-bench-index-"));
   try {
@@ -81,4 +85,3 @@ export function round(x: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
-

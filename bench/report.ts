@@ -131,7 +131,12 @@ export function renderMarkdown(r: BenchResults): string {
       `${l.clients} concurrent clients × ${l.questionsEach} questions against a real server on loopback, ${l.answers} answers in ${l.seconds} s.`,
       "",
       table(
-        ["time to first delta ms (p50/p95/p99)", "time to done ms (p50/p95/p99)", "errors", "server RSS MiB (before/peak/after)"],
+        [
+          "time to first delta ms (p50/p95/p99)",
+          "time to done ms (p50/p95/p99)",
+          "errors",
+          "server RSS MiB (before/peak/after)",
+        ],
         [
           [
             pct(l.firstDeltaMs),
@@ -163,10 +168,30 @@ export function renderMarkdown(r: BenchResults): string {
           ["doc Recall@10", o.recallAt10, lc.recallAt10, ratio(o.recallAt10, lc.recallAt10)],
           ["MRR@10", o.mrrAt10, lc.mrrAt10, ratio(o.mrrAt10, lc.mrrAt10)],
           ["nDCG@10", o.ndcgAt10, lc.ndcgAt10, ratio(o.ndcgAt10, lc.ndcgAt10)],
-          [`answer in top-${b.k} chunks`, o.answerInContextAtK, lc.answerInContextAtK, ratio(o.answerInContextAtK, lc.answerInContextAtK)],
-          ["indexing chunks/s", b.ours.chunksPerSecond, b.langchain.chunksPerSecond, ratio(b.ours.chunksPerSecond, b.langchain.chunksPerSecond)],
-          ["indexing s", b.ours.indexSeconds, b.langchain.indexSeconds, ratio(b.langchain.indexSeconds, b.ours.indexSeconds)],
-          ["query p50 ms", b.ours.queryMs.p50, b.langchain.queryMs.p50Ms, ratio(b.langchain.queryMs.p50Ms, b.ours.queryMs.p50)],
+          [
+            `answer in top-${b.k} chunks`,
+            o.answerInContextAtK,
+            lc.answerInContextAtK,
+            ratio(o.answerInContextAtK, lc.answerInContextAtK),
+          ],
+          [
+            "indexing chunks/s",
+            b.ours.chunksPerSecond,
+            b.langchain.chunksPerSecond,
+            ratio(b.ours.chunksPerSecond, b.langchain.chunksPerSecond),
+          ],
+          [
+            "indexing s",
+            b.ours.indexSeconds,
+            b.langchain.indexSeconds,
+            ratio(b.langchain.indexSeconds, b.ours.indexSeconds),
+          ],
+          [
+            "query p50 ms",
+            b.ours.queryMs.p50,
+            b.langchain.queryMs.p50Ms,
+            ratio(b.langchain.queryMs.p50Ms, b.ours.queryMs.p50),
+          ],
         ],
       ),
       "",

@@ -87,7 +87,10 @@ export async function benchScale(opts: {
           chunks += perDoc.get(r.id) ?? 0;
         }
       }
-      await writeFile(path.join(corpusDir, "corpus.jsonl"), `${chosen.map((r) => JSON.stringify(r)).join("\n")}\n`);
+      await writeFile(
+        path.join(corpusDir, "corpus.jsonl"),
+        `${chosen.map((r) => JSON.stringify(r)).join("\n")}\n`,
+      );
       say(`building an index of about ${target} chunks (${chosen.length} documents)`);
       const build = await buildIndex({ config: cfg, embedder });
       const rssBefore = process.memoryUsage().rss;
