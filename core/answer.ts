@@ -4,16 +4,17 @@
  * that is not in the corpus.
  */
 import type { ChunkStore } from "../embeddings/store.ts";
+import type { Config } from "./config.ts";
 import type { Citation, SourceRef } from "./protocol.ts";
-import type { Passage } from "./retrieval.ts";
+import type { Passage, Retrieval } from "./retrieval.ts";
 import { contentTerms, stem, stemSet } from "./text.ts";
 
 export interface ComposeOptions {
   maxSentences: number;
   /** Evidence under which the answer is "not found". */
   threshold: number;
-  /** Passages whose sentences are considered. */
-  passagesConsidered?: number;
+  /** A further sentence joins the answer only when it scores at least this share of the best. */
+  followerRatio?: number;
 }
 
 export interface ScoredSentence {
@@ -42,9 +43,9 @@ export interface Composed {
 export const NOT_FOUND_TEXT =
   "I could not find the answer in the indexed documents. The closest passages are listed as sources.";
 
-const DENSE_WEIGHT = 0.6;
+export const SENTENCE_DENSE_WEIGHT = 0.6;
 /** A further sentence joins the answer only when it scores close to the best one. */
-const FOLLOWER_RATIO = 0.85;
+export const FOLLOWER_RATIO = 0.9;
 
 /** Numbered sources for the passages, in rank order. */
 export function toSources(passages: readonly Passage[]): SourceRef[] {
@@ -93,6 +94,7 @@ export function scoreSentences(
   queryVector: Float32Array | undefined,
   weights: Map<string, number>,
   considered: number,
+  denseWeight = SENTENCE_DENSE_WEIGHT,
 ): ScoredSentence[] {
   const totalWeight = [...weights.values()].reduce((a, b) => a + b, 0);
   const seen = new Set<string>();
@@ -117,7 +119,7 @@ export function scoreSentences(
         passage: pi,
         dense,
         lexical,
-        score: DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical,
+        score: denseWeight * dense + (1 - denseWeight) * lexical,
       });
     }
   });
@@ -157,7 +159,7 @@ export function compose(
   const texts = new Set<string>();
   for (const s of scored) {
     if (chosen.length >= opts.maxSentences) break;
-    if (chosen.length > 0 && s.score < best.score * FOLLOWER_RATIO) break;
+    if (chosen.length > 0 && s.score < best.score * (opts.followerRatio ?? FOLLOWER_RATIO)) break;
     const norm = s.text.replace(/\s+/g, " ");
     if (texts.has(norm)) continue;
     texts.add(norm);
@@ -208,5 +210,25 @@ export function invalidCitations(
     if (c.start < src.start || c.end > src.end) return true;
     if (src.snippet.slice(c.start - src.start, c.end - src.start) !== c.text) return true;
     return answer.slice(c.answerStart, c.answerEnd) !== c.text;
+  });
+}
+
+/** Sentences the answer may draw from: those of the top passages. */
+const PASSAGES_CONSIDERED = 5;
+
+/** The answer to `question` from a retrieval, as the engine composes it. */
+export function answerFrom(
+  store: ChunkStore,
+  r: Retrieval,
+  question: string,
+  config: Pick<Config, "answerSentences" | "notFoundThreshold">,
+): Composed {
+  // A rewritten follow-up also weighs the terms it borrowed from the conversation.
+  const weights = termWeights(store, r.query === question ? question : `${question} ${r.query}`);
+  const considered = Math.min(PASSAGES_CONSIDERED, r.passages.length);
+  const scored = scoreSentences(store, r.passages, r.queryVector, weights, considered);
+  return compose(scored, r.passages, {
+    maxSentences: config.answerSentences,
+    threshold: config.notFoundThreshold,
   });
 }

@@ -29,6 +29,8 @@ export interface Config {
   maxK: number;
   /** Candidates each retriever contributes before fusion. */
   candidates: number;
+  /** How the dense and lexical rankings are fused. */
+  fusion: "rrf" | "score";
   /** Reciprocal-rank-fusion constant. */
   rrfK: number;
   /** Weight of the dense ranking in fusion (lexical gets 1 - this). */
@@ -74,12 +76,13 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   port: 8787,
   k: 8,
   maxK: 50,
-  candidates: 50,
+  candidates: 100,
+  fusion: "score",
   rrfK: 60,
   denseWeight: 0.5,
-  perDocCap: 3,
+  perDocCap: 5,
   notFoundThreshold: 0.35,
-  answerSentences: 3,
+  answerSentences: 2,
   streamDelayMs: 0,
   maxBodyBytes: 64 * 1024,
   maxQuestionChars: 2000,
@@ -188,6 +191,12 @@ export const SETTINGS: readonly Setting[] = [
     env: "CITELINE_CANDIDATES",
     parse: int(1, 1000),
     doc: "candidates per retriever before fusion",
+  },
+  {
+    key: "fusion",
+    env: "CITELINE_FUSION",
+    parse: oneOf(["rrf", "score"] as const),
+    doc: "fusion of the rankings: reciprocal rank (rrf) or scaled scores (score)",
   },
   { key: "rrfK", env: "CITELINE_RRF_K", parse: num(1, 1000), doc: "reciprocal-rank-fusion constant" },
   {

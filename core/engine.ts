@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { IndexHolder } from "../embeddings/index-holder.ts";
-import { compose, invalidCitations, scoreSentences, termWeights, toSources } from "./answer.ts";
+import { answerFrom, invalidCitations, toSources } from "./answer.ts";
 import type { Config } from "./config.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
@@ -80,21 +80,7 @@ export function createEngine(deps: EngineDeps): Engine {
       });
       signal?.throwIfAborted();
       const retrievalMs = performance.now() - t0;
-      const weights = termWeights(
-        index.store,
-        r.query === req.question ? req.question : `${req.question} ${r.query}`,
-      );
-      const scored = scoreSentences(
-        index.store,
-        r.passages,
-        r.queryVector,
-        weights,
-        Math.min(5, r.passages.length),
-      );
-      const composed = compose(scored, r.passages, {
-        maxSentences: config.answerSentences,
-        threshold: config.notFoundThreshold,
-      });
+      const composed = answerFrom(index.store, r, req.question, config);
       const sources = toSources(r.passages);
       const bad = invalidCitations(composed.answer, composed.citations, sources);
       if (bad.length > 0) {

@@ -50,6 +50,15 @@ interface Catalog {
 
 const catalogs = new WeakMap<LoadedIndex, Catalog>();
 
+/** Passages this similar to one already chosen are near-duplicates (syndicated copies). */
+const NEAR_DUPLICATE = 0.985;
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
 export function catalog(index: LoadedIndex): Catalog {
   let c = catalogs.get(index);
   if (!c) {
@@ -110,23 +119,30 @@ export async function retrieve(
 
   const fused = new Map<number, Omit<Passage, "chunk" | "doc">>();
   const w = mode === "hybrid" ? config.denseWeight : mode === "dense" ? 1 : 0;
+  // Each retriever contributes by rank (RRF) or by its score scaled to [0, 1] over its own
+  // candidates ("score" fusion keeps how much better the first hit is than the tenth).
+  const contribution = (list: { score: number }[]) => {
+    if (config.fusion === "rrf") return (i: number) => 1 / (config.rrfK + i + 1);
+    const top = list[0]?.score ?? 0;
+    const bottom = list[list.length - 1]?.score ?? 0;
+    const span = top - bottom || 1;
+    return (i: number) => (list[i]!.score - bottom) / span;
+  };
+  const denseC = contribution(dense);
+  const lexicalC = contribution(lexical);
   dense.forEach((h, i) => {
-    fused.set(h.label, {
-      label: h.label,
-      score: w / (config.rrfK + i + 1),
-      dense: { rank: i + 1, score: h.score },
-    });
+    fused.set(h.label, { label: h.label, score: w * denseC(i), dense: { rank: i + 1, score: h.score } });
   });
   lexical.forEach((h, i) => {
     const p = fused.get(h.label) ?? { label: h.label, score: 0 };
-    p.score += (1 - w) / (config.rrfK + i + 1);
+    p.score += (1 - w) * lexicalC(i);
     p.lexical = { rank: i + 1, score: h.score };
     fused.set(h.label, p);
   });
 
   // The period a question names lifts documents of that period above the rest; "latest" lifts
   // newer documents in proportion to their age within the corpus.
-  const boost = 1 / (config.rrfK + 1);
+  const boost = config.fusion === "rrf" ? 1 / (config.rrfK + 1) : 1;
   if (intent.range || intent.recency) {
     const span = cat.newest && cat.oldest ? Date.parse(cat.newest) - Date.parse(cat.oldest) : 0;
     for (const p of fused.values()) {
@@ -140,6 +156,7 @@ export async function retrieve(
   const ranked = [...fused.values()].sort((a, b) => b.score - a.score || a.label - b.label);
   const perDoc = new Map<string, number>();
   const passages: Passage[] = [];
+  const chosen: Float32Array[] = [];
   const deferred: Passage[] = [];
   for (const r of ranked) {
     if (passages.length >= opts.k) break;
@@ -153,10 +170,17 @@ export async function retrieve(
       if (deferred.length < opts.k) deferred.push(passage);
       continue;
     }
+    // The same story syndicated under several ids adds nothing the first copy did not.
+    const vector = index.vectors.vector(r.label);
+    if (!opts.noCap && chosen.some((c) => dot(c, vector) > NEAR_DUPLICATE)) {
+      if (deferred.length < opts.k) deferred.push(passage);
+      continue;
+    }
+    chosen.push(vector);
     perDoc.set(chunk.docId, n + 1);
     passages.push(passage);
   }
-  // When the cap leaves the list short (a one-document corpus), capped passages fill it.
+  // When diversity leaves the list short (a one-document corpus), the passages set aside fill it.
   for (const p of deferred) {
     if (passages.length >= opts.k) break;
     passages.push(p);
