@@ -8,10 +8,12 @@ export interface LoadResult {
   clients: number;
   questionsEach: number;
   seconds: number;
+  /** Answers that arrived complete and well-formed. */
   answers: number;
+  incomplete: number;
   errors: Record<string, number>;
-  firstDeltaMs: Percentiles;
-  doneMs: Percentiles;
+  firstDeltaMs: { p50: number; p99: number; max: number };
+  doneMs: { p50: number; p99: number; max: number };
   serverRssMiB: { before: number; peak: number; after: number };
 }
 
@@ -28,7 +30,12 @@ export interface BaselineComparison {
   dataset: string;
   questions: number;
   k: number;
-  ours: { retrieval: RetrievalFigures; chunksPerSecond: number; indexSeconds: number; queryMs: Percentiles };
+  ours: {
+    retrieval: RetrievalFigures;
+    chunksPerSecond: number;
+    indexSeconds: number;
+    queryMs: { p50Ms: number; p95Ms: number };
+  };
   langchain: {
     retrieval: RetrievalFigures;
     chunksPerSecond: number;
@@ -128,19 +135,19 @@ export function renderMarkdown(r: BenchResults): string {
     out.push(
       "## WebSocket load",
       "",
-      `${l.clients} concurrent clients × ${l.questionsEach} questions against a real server on loopback, ${l.answers} answers in ${l.seconds} s.`,
+      `${l.clients} concurrent clients × ${l.questionsEach} questions against a real server process on loopback: ${l.answers} complete answers (${l.incomplete} incomplete) in ${l.seconds} s.`,
       "",
       table(
         [
-          "time to first delta ms (p50/p95/p99)",
-          "time to done ms (p50/p95/p99)",
+          "time to first delta ms (p50/p99/max)",
+          "time to done ms (p50/p99/max)",
           "errors",
           "server RSS MiB (before/peak/after)",
         ],
         [
           [
-            pct(l.firstDeltaMs),
-            pct(l.doneMs),
+            `${l.firstDeltaMs.p50} / ${l.firstDeltaMs.p99} / ${l.firstDeltaMs.max}`,
+            `${l.doneMs.p50} / ${l.doneMs.p99} / ${l.doneMs.max}`,
             Object.entries(l.errors)
               .map(([k, v]) => `${k}: ${v}`)
               .join(", ") || "none",
@@ -181,16 +188,22 @@ export function renderMarkdown(r: BenchResults): string {
             ratio(b.ours.chunksPerSecond, b.langchain.chunksPerSecond),
           ],
           [
-            "indexing s",
+            "indexing the corpus, s",
             b.ours.indexSeconds,
             b.langchain.indexSeconds,
-            ratio(b.langchain.indexSeconds, b.ours.indexSeconds),
+            `${ratio(b.langchain.indexSeconds, b.ours.indexSeconds)} faster`,
           ],
           [
-            "query p50 ms",
-            b.ours.queryMs.p50,
+            "retrieval p50 ms",
+            b.ours.queryMs.p50Ms,
             b.langchain.queryMs.p50Ms,
-            ratio(b.langchain.queryMs.p50Ms, b.ours.queryMs.p50),
+            ratio(b.langchain.queryMs.p50Ms, b.ours.queryMs.p50Ms),
+          ],
+          [
+            "retrieval p95 ms",
+            b.ours.queryMs.p95Ms,
+            b.langchain.queryMs.p95Ms,
+            ratio(b.langchain.queryMs.p95Ms, b.ours.queryMs.p95Ms),
           ],
         ],
       ),

@@ -81,7 +81,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   rrfK: 60,
   denseWeight: 0.5,
   perDocCap: 5,
-  notFoundThreshold: 0.35,
+  notFoundThreshold: 0.45,
   answerSentences: 2,
   streamDelayMs: 0,
   maxBodyBytes: 64 * 1024,

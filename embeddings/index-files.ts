@@ -15,7 +15,7 @@ import { AppError } from "../core/errors.ts";
  *   data/index/v-…/vectors.hnsw     hnswlib graph of chunk vectors
  */
 
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 /** Bumped when the chunker's output changes for the same settings. */
 export const CHUNKER_VERSION = 1;
 export const DB_FILE = "index.db";

@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS docs (
 CREATE INDEX IF NOT EXISTS docs_date ON docs(date);
 CREATE TABLE IF NOT EXISTS chunks (
   label INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
-  start INTEGER NOT NULL, end INTEGER NOT NULL, ehash TEXT NOT NULL, vector BLOB NOT NULL
+  start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, ehash TEXT NOT NULL, vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_ehash ON chunks(ehash);
@@ -63,7 +63,7 @@ export class ChunkStore {
         "INSERT INTO docs (id, title, date, url, source, hash, text) VALUES (@id, @title, @date, @url, @source, @hash, @text)",
       ),
       insertChunk: db.prepare(
-        "INSERT INTO chunks (label, id, doc_id, ordinal, start, end, ehash, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO chunks (label, id, doc_id, ordinal, start, end, text, ehash, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       ),
       insertFts: db.prepare("INSERT INTO chunks_fts (rowid, title, text) VALUES (?, ?, ?)"),
       insertSentence: db.prepare(
@@ -78,8 +78,9 @@ export class ChunkStore {
       doc: db.prepare("SELECT * FROM docs WHERE id = ?"),
       docMeta: db.prepare("SELECT id, title, date, url, source, hash FROM docs WHERE id = ?"),
       chunk: db.prepare(
-        // The text is cut in JavaScript: offsets count UTF-16 code units, SQLite's substr() code points.
-        "SELECT c.label, c.id, c.doc_id, c.ordinal, c.start, c.end, d.text AS doc_text FROM chunks c JOIN docs d ON d.id = c.doc_id WHERE c.label = ?",
+        // Chunk text is stored, not cut from the document with substr(): that counts code points,
+        // the offsets count UTF-16 code units, and reading whole documents per hit is slow.
+        "SELECT label, id, doc_id, ordinal, start, end, text FROM chunks WHERE label = ?",
       ),
       chunkVector: db.prepare("SELECT vector FROM chunks WHERE ehash = ? LIMIT 1").pluck(),
       sentenceVector: db.prepare("SELECT vector FROM sentences WHERE ehash = ? LIMIT 1").pluck(),
@@ -145,6 +146,7 @@ export class ChunkStore {
       chunk.ordinal,
       chunk.start,
       chunk.end,
+      chunk.text,
       ehash,
       Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength),
     );
@@ -197,7 +199,7 @@ export class ChunkStore {
           ordinal: number;
           start: number;
           end: number;
-          doc_text: string;
+          text: string;
         }
       | undefined;
     if (!row) return undefined;
@@ -208,7 +210,7 @@ export class ChunkStore {
       ordinal: row.ordinal,
       start: row.start,
       end: row.end,
-      text: row.doc_text.slice(row.start, row.end),
+      text: row.text,
     };
   }
 

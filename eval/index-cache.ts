@@ -1,0 +1,144 @@
+/**
+ * Indexes of evaluation corpora, built with the product's indexer and kept under a cache folder
+ * keyed by what determines them: the corpus bytes, the model and the chunker settings.
+ */
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { copyFile, cp, mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { finished } from "node:stream/promises";
+import type { Config } from "../core/config.ts";
+import { loadConfig } from "../core/config.ts";
+import type { Embedder } from "../core/types.ts";
+import {
+  CHUNKER_VERSION,
+  currentVersion,
+  FORMAT_VERSION,
+  publish,
+  versionDir,
+} from "../embeddings/index-files.ts";
+import { type BuildSummary, buildIndex, type Progress } from "../embeddings/indexer.ts";
+import { CORPUS_FILE } from "./dataset.ts";
+
+export interface CachedIndex {
+  key: string;
+  /** The cache entry: `corpus/` (only corpus.jsonl) and `index/`. */
+  dir: string;
+  corpusDir: string;
+  indexDir: string;
+  /** The build that made it, or undefined when a cached index was reused. */
+  build: BuildSummary | undefined;
+}
+
+export interface EnsureIndexOptions {
+  /** The corpus.jsonl to index. */
+  corpusFile: string;
+  /** Folder holding one entry per key. */
+  cacheRoot: string;
+  /** Settings besides the folders (model, chunker, ...); env overrides apply beneath them. */
+  overrides: Partial<Config>;
+  embedder: Embedder;
+  /**
+   * The index folder of a corpus this one is a subset of. Its published version is copied in
+   * first, so the product's incremental build only removes documents instead of embedding anew.
+   */
+  seedFrom?: string | undefined;
+  onProgress?: (p: Progress) => void;
+  onNotice?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** sha256 of a file's bytes, streamed. */
+export async function fileSha256(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  const stream = createReadStream(file);
+  stream.on("data", (b) => hash.update(b));
+  await finished(stream);
+  return hash.digest("hex");
+}
+
+/** What an index depends on besides the corpus. */
+function indexSettings(config: Config) {
+  return {
+    model: config.model,
+    chunkMaxTokens: config.chunkMaxTokens,
+    chunkOverlapTokens: config.chunkOverlapTokens,
+    chunkerVersion: CHUNKER_VERSION,
+    formatVersion: FORMAT_VERSION,
+  };
+}
+
+/** The cache key: corpus content, model and chunker settings. */
+export function cacheKey(corpusSha256: string, config: Config): string {
+  return createHash("sha256")
+    .update(JSON.stringify({ corpus: corpusSha256, ...indexSettings(config) }))
+    .digest("hex")
+    .slice(0, 16);
+}
+
+/**
+ * Returns the cached index of the corpus, building it first when there is none. The corpus is
+ * copied into a folder of its own, so the indexer sees that one file and nothing else.
+ */
+export async function ensureIndex(opts: EnsureIndexOptions): Promise<CachedIndex> {
+  const base = loadConfig(opts.overrides);
+  const corpusSha256 = await fileSha256(opts.corpusFile);
+  const key = cacheKey(corpusSha256, base);
+  const dir = path.join(opts.cacheRoot, key);
+  const corpusDir = path.join(dir, "corpus");
+  const indexDir = path.join(dir, "index");
+  // The entry is written last, after the index is published.
+  const entry = path.join(dir, "cache.json");
+  if (existsSync(entry) && currentVersion(indexDir))
+    return { key, dir, corpusDir, indexDir, build: undefined };
+
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(corpusDir, { recursive: true });
+  await copyFile(opts.corpusFile, path.join(corpusDir, CORPUS_FILE));
+  const seedVersion = opts.seedFrom && currentVersion(opts.seedFrom);
+  if (opts.seedFrom && seedVersion) {
+    const staging = path.join(indexDir, `${seedVersion}.partial`);
+    await cp(versionDir(opts.seedFrom, seedVersion), staging, { recursive: true });
+    await publish(indexDir, staging, seedVersion);
+  }
+  const config = loadConfig({ ...opts.overrides, corpusDir, indexDir });
+  const build = await buildIndex({
+    config,
+    embedder: opts.embedder,
+    full: !seedVersion,
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  const seed = seedVersion ? { seededFrom: opts.seedFrom } : {};
+  await writeFile(
+    entry,
+    `${JSON.stringify({ source: opts.corpusFile, corpusSha256, ...indexSettings(base), ...seed }, null, 2)}\n`,
+  );
+  return { key, dir, corpusDir, indexDir, build };
+}
+
+/**
+ * Writes a copy of a corpus.jsonl without the records whose id is in `drop`, line for line
+ * otherwise, so the copy's hash names exactly that subset.
+ */
+export async function writeCorpusWithout(src: string, dst: string, drop: ReadonlySet<string>): Promise<void> {
+  await mkdir(path.dirname(dst), { recursive: true });
+  const out = createWriteStream(dst, "utf8");
+  const lines = createInterface({ input: createReadStream(src, "utf8"), crlfDelay: Infinity });
+  try {
+    for await (const line of lines) {
+      if (line.trim() !== "") {
+        const rec = JSON.parse(line.replace(/^\uFEFF/, "")) as { id?: unknown };
+        if (drop.has(String(rec.id))) continue;
+      }
+      if (!out.write(`${line}\n`)) await once(out, "drain");
+    }
+  } finally {
+    lines.close();
+    out.end();
+    await finished(out);
+  }
+}

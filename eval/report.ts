@@ -1,0 +1,164 @@
+/** Terminal tables for evaluation and calibration summaries. Pure: summaries in, text out. */
+import type { CalibrationReport } from "./calibrate.ts";
+import type { EvalSummary } from "./run.ts";
+import type { Quantiles } from "./score.ts";
+
+/**
+ * Columns two spaces apart; `align` has one letter per column, "l" or "r" (default: the first
+ * column left, the others right).
+ */
+export function table(rows: readonly (readonly string[])[], align = ""): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
+  }
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) =>
+          (align[i] ?? (i === 0 ? "l" : "r")) === "l" ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!),
+        )
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+const num = (x: number | null | undefined, digits = 3) => (x == null ? "-" : x.toFixed(digits));
+const pct = (x: number | null | undefined) => (x == null ? "-" : `${(x * 100).toFixed(1)}%`);
+const ms = (q: Quantiles) => `${num(q.p50, 1)} / ${num(q.p95, 1)} ms`;
+
+/** The evaluation summary as it is printed after a run. */
+export function formatSummary(s: EvalSummary): string {
+  const d = s.dataset;
+  const lines = [
+    `dataset ${d.name}: ${d.documents} documents, ${d.questions} questions (${d.answerable} answerable, ${d.expectNotFound} expect not found)`,
+    `index ${s.index.key}: ${s.index.chunks} chunks, ${s.index.reused ? "reused from cache" : `built in ${s.index.buildSeconds} s`}`,
+    `settings: ${settingsLine(s.settings)}`,
+    "",
+    `retrieval: documents ranked by their first passage in the top ${s.rankingDepth} (product call, cap on); context and passage metrics over the top ${s.k}; times exclude query embedding`,
+  ];
+  const rows = [
+    ["mode", "R@1", "R@5", "R@10", "MRR@10", "nDCG@10", `ans-in-ctx@${s.k}`, `passage@${s.k}`, "p50 / p95"],
+  ];
+  for (const [mode, m] of Object.entries(s.modes)) {
+    rows.push([
+      mode,
+      num(m.recall1),
+      num(m.recall5),
+      num(m.recall10),
+      num(m.mrr10),
+      num(m.ndcg10),
+      num(m.answerInContext.rate),
+      m.passageRecall ? num(m.passageRecall.rate) : "-",
+      ms(m.retrievalMs),
+    ]);
+  }
+  lines.push(table(rows), "");
+  const a = s.answer;
+  const c = a.citations;
+  lines.push(
+    "answer (engine.answer, hybrid):",
+    table([
+      ["answer accuracy", pct(a.accuracy), `of ${a.answerable} answerable`],
+      ["false not-found rate", pct(a.falseNotFoundRate), `of ${a.answerable} answerable`],
+      ["not-found rate", pct(a.notFoundRate), `of ${a.expectNotFound} expecting not found`],
+      ["citation precision", pct(c.precision), `verbatim and answer-bearing, of ${c.onAnswerable}`],
+      ["  verbatim", pct(c.verbatimRate), `of ${c.total} citations`],
+      ["  answer-bearing", pct(c.answerBearingRate), `of ${c.onAnswerable} on answerable questions`],
+      ["query embedding", ms(a.embedMs), "p50 / p95"],
+      ["answer retrieval", ms(a.retrievalMs), "p50 / p95, embedding included"],
+      ["answer total", ms(a.totalMs), "p50 / p95"],
+    ]),
+  );
+  if (a.evidenceDisagreements > 0) {
+    lines.push(
+      `warning: on ${a.evidenceDisagreements} questions the recomputed evidence disagrees with the engine's not-found verdict; eval/evidence.ts no longer mirrors core/engine.ts`,
+    );
+  }
+  if (s.errors > 0) lines.push(`warning: ${s.errors} questions failed with an error; see ${s.files.results}`);
+  if (d.unlocatedPassages > 0) {
+    lines.push(
+      `note: ${d.unlocatedPassages} gold passages are not verbatim in their document and were skipped`,
+    );
+  }
+  lines.push(
+    "",
+    `${d.questions} questions in ${s.wallSeconds} s; results in ${s.files.results}, summary in ${s.files.summary}`,
+  );
+  return lines.join("\n");
+}
+
+/** Settings that shape retrieval and answers, as `name value` pairs; absent ones are skipped. */
+const SHOWN_SETTINGS = [
+  "model",
+  "chunkMaxTokens",
+  "chunkOverlapTokens",
+  "k",
+  "candidates",
+  "fusion",
+  "rrfK",
+  "denseWeight",
+  "perDocCap",
+  "notFoundThreshold",
+  "answerSentences",
+];
+
+function settingsLine(settings: object): string {
+  const all = settings as Record<string, unknown>;
+  return SHOWN_SETTINGS.filter((key) => all[key] !== undefined)
+    .map((key) => `${key} ${String(all[key])}`)
+    .join(", ");
+}
+
+/** The calibration report: rates per threshold and the evidence distributions. */
+export function formatCalibration(r: CalibrationReport): string {
+  const lines = [
+    `calibration on ${r.dataset}: ${r.answerable.count} answerable questions; ${r.unanswerable.count} unanswerable (${r.unanswerable.heldOut} asked against an index without their ${r.heldOutDocs.length} gold documents, ${r.unanswerable.expectNotFound} marked not_found)`,
+    "",
+    "evidence distribution",
+    table([
+      ["", "n", "min", "p5", "p25", "p50", "p75", "p95", "max"],
+      ...[r.answerable, r.unanswerable].map((g) => [
+        g.label,
+        String(g.count),
+        ...[g.min, g.p5, g.p25, g.p50, g.p75, g.p95, g.max].map((x) => num(x)),
+      ]),
+    ]),
+    "",
+    table(
+      [
+        ["evidence", "answerable", "", "unanswerable", ""],
+        ...r.histogram.map((b) => [
+          `${b.from.toFixed(2)}-${b.to.toFixed(2)}`,
+          String(b.answerable),
+          bar(b.answerable, r.answerable.count),
+          String(b.unanswerable),
+          bar(b.unanswerable, r.unanswerable.count),
+        ]),
+      ],
+      "lrlrl",
+    ),
+    "",
+    table([
+      ["threshold", "false not-found (answerable)", "not-found (unanswerable)", "J", ""],
+      ...r.thresholds.map((t) => [
+        t.threshold.toFixed(3),
+        pct(t.falseNotFoundRate),
+        pct(t.notFoundRate),
+        num(t.youden),
+        [t.threshold === r.current ? "current" : "", t.threshold === r.recommended ? "recommended" : ""]
+          .filter(Boolean)
+          .join(", "),
+      ]),
+    ]),
+    "",
+    `recommended threshold ${r.recommended.toFixed(3)}: the largest gap between not-found on unanswerable and false not-found on answerable questions (Youden's J)`,
+    `current threshold ${r.current}; results in ${r.files.results}, report in ${r.files.summary}`,
+  ];
+  return lines.join("\n");
+}
+
+function bar(n: number, total: number, width = 30): string {
+  return "#".repeat(total > 0 ? Math.round((n / total) * width) : 0);
+}

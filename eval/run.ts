@@ -1,0 +1,282 @@
+/**
+ * The evaluation runner: every question of a dataset through the product's retrieval (each mode)
+ * and its answer engine (the hybrid path the server serves), scored, written as per-question
+ * JSONL and a JSON summary.
+ */
+import { once } from "node:events";
+import { createWriteStream, type WriteStream } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { finished } from "node:stream/promises";
+import { type Config, loadConfig, PROJECT_ROOT } from "../core/config.ts";
+import { AppError, isAppError } from "../core/errors.ts";
+import type { AnswerEvent } from "../core/protocol.ts";
+import { type Passage, type RetrievalMode, retrieve } from "../core/retrieval.ts";
+import type { Embedder } from "../core/types.ts";
+import { createEmbedder } from "../embeddings/embedder.ts";
+import type { Progress } from "../embeddings/indexer.ts";
+import { type Dataset, type EvalQuestion, loadDataset } from "./dataset.ts";
+import { answerEvidence } from "./evidence.ts";
+import { memoEmbedder } from "./memo-embedder.ts";
+import { locatePassage } from "./metrics.ts";
+import {
+  type AnswerSummary,
+  type GoldSpan,
+  type ModeResult,
+  type ModeSummary,
+  type QuestionResult,
+  type RankedChunk,
+  scoreAnswer,
+  scoreRanking,
+  summarizeAnswers,
+  summarizeMode,
+} from "./score.ts";
+import { DEFAULT_CACHE_ROOT, openSession, type Session } from "./session.ts";
+
+export const ALL_MODES: readonly RetrievalMode[] = ["dense", "lexical", "hybrid"];
+export const RESULTS_FILE = "results.jsonl";
+export const SUMMARY_FILE = "summary.json";
+
+export type Stage = "index" | "questions";
+
+export interface EvalOptions {
+  datasetDir: string;
+  modes?: readonly RetrievalMode[];
+  /** Depth of the answer-in-context and passage metrics (default 5). */
+  k?: number;
+  /** Only the first N questions. */
+  limit?: number | undefined;
+  /** Default: eval-results/<dataset name>. */
+  outDir?: string | undefined;
+  /** Default: data/eval-cache. */
+  cacheRoot?: string | undefined;
+  /** Settings on top of defaults and environment. */
+  overrides?: Partial<Config>;
+  /** A loaded model to use; by default one is loaded from the configuration and disposed after. */
+  embedder?: Embedder;
+  onProgress?: (stage: Stage, p: Progress) => void;
+  onNotice?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface EvalSummary {
+  dataset: {
+    name: string;
+    dir: string;
+    documents: number;
+    questions: number;
+    answerable: number;
+    expectNotFound: number;
+    /** Questions with gold passages, and gold passages not found verbatim in their document. */
+    withGoldPassages: number;
+    unlocatedPassages: number;
+  };
+  index: {
+    key: string;
+    dir: string;
+    reused: boolean;
+    buildSeconds: number | null;
+    documents: number;
+    chunks: number;
+    sentences: number;
+  };
+  /** Every setting the run used, so results can be compared across changes (the token left out). */
+  settings: Omit<Config, "accessToken">;
+  /** Depth of answer-in-context and passage recall. */
+  k: number;
+  /** Passages retrieved per mode for the document ranking (product candidate pool, cap on). */
+  rankingDepth: number;
+  modes: Partial<Record<RetrievalMode, ModeSummary>>;
+  answer: AnswerSummary;
+  /** Questions whose answer failed with an error (listed in the results). */
+  errors: number;
+  startedAt: string;
+  wallSeconds: number;
+  files: { results: string; summary: string };
+}
+
+/** Runs the evaluation and writes `results.jsonl` and `summary.json` into the output folder. */
+export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const dataset = await loadDataset(opts.datasetDir);
+  const questions = opts.limit === undefined ? dataset.questions : dataset.questions.slice(0, opts.limit);
+  const modes = opts.modes ?? ALL_MODES;
+  const k = opts.k ?? 5;
+  const overrides = opts.overrides ?? {};
+  const outDir = path.resolve(opts.outDir ?? path.join(PROJECT_ROOT, "eval-results", dataset.name));
+
+  const base = loadConfig(overrides);
+  const embedder = opts.embedder ?? (await createEmbedder(base));
+  const memo = memoEmbedder(embedder);
+  let session: Session | undefined;
+  let out: WriteStream | undefined;
+  try {
+    session = await openSession(dataset.corpusFile, {
+      overrides,
+      cacheRoot: opts.cacheRoot ?? DEFAULT_CACHE_ROOT,
+      embedder: memo,
+      onIndexProgress: (p) => opts.onProgress?.("index", p),
+      ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const { config } = session;
+    // Deep enough for ten documents where the corpus has them, without growing the candidate
+    // pool beyond what the product uses (retrieve takes max(candidates, 3k) per retriever).
+    const rankingDepth = Math.max(k, config.k, 10, Math.floor(config.candidates / 3));
+    const spans = goldSpanLookup(dataset, session);
+
+    await mkdir(outDir, { recursive: true });
+    const resultsFile = path.join(outDir, RESULTS_FILE);
+    out = createWriteStream(resultsFile, "utf8");
+    const results: QuestionResult[] = [];
+    const t0 = performance.now();
+    const progress = (done: number) => {
+      const elapsedS = (performance.now() - t0) / 1000;
+      const r = done / Math.max(elapsedS, 1e-3);
+      opts.onProgress?.("questions", {
+        done,
+        total: questions.length,
+        elapsedS,
+        rate: r,
+        etaS: r > 0 ? (questions.length - done) / r : 0,
+      });
+    };
+    progress(0);
+    for (const [i, q] of questions.entries()) {
+      if (opts.signal?.aborted) {
+        throw new AppError("CANCELLED", `evaluation interrupted after ${i} questions; see ${resultsFile}`);
+      }
+      const result = await runQuestion(q, session, memo, modes, k, rankingDepth, spans.of(q));
+      results.push(result);
+      if (!out.write(`${JSON.stringify(result)}\n`)) await once(out, "drain");
+      progress(i + 1);
+    }
+    out.end();
+    await finished(out);
+
+    const modeSummaries: Partial<Record<RetrievalMode, ModeSummary>> = {};
+    for (const mode of modes) {
+      const rs = results.map((r) => r.modes[mode]).filter((m): m is ModeResult => m !== undefined);
+      modeSummaries[mode] = summarizeMode(rs, k);
+    }
+    const counts = session.indexes.index.store.counts();
+    const summaryFile = path.join(outDir, SUMMARY_FILE);
+    const summary: EvalSummary = {
+      dataset: {
+        name: dataset.name,
+        dir: dataset.dir,
+        documents: dataset.docIds.length,
+        questions: questions.length,
+        answerable: questions.filter((q) => !q.expectNotFound).length,
+        expectNotFound: questions.filter((q) => q.expectNotFound).length,
+        withGoldPassages: questions.filter((q) => q.goldPassageIds.length > 0).length,
+        unlocatedPassages: spans.unlocated(),
+      },
+      index: {
+        key: session.cached.key,
+        dir: session.cached.dir,
+        reused: session.cached.build === undefined,
+        buildSeconds: session.cached.build ? Number(session.cached.build.seconds.toFixed(1)) : null,
+        documents: counts.docs,
+        chunks: counts.chunks,
+        sentences: counts.sentences,
+      },
+      settings: withoutToken(config),
+      k,
+      rankingDepth,
+      modes: modeSummaries,
+      answer: summarizeAnswers(results),
+      errors: results.filter((r) => r.error !== null).length,
+      startedAt,
+      wallSeconds: Number(((performance.now() - started) / 1000).toFixed(1)),
+      files: { results: resultsFile, summary: summaryFile },
+    };
+    await writeFile(summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
+    return summary;
+  } finally {
+    out?.destroy();
+    session?.close();
+    if (!opts.embedder) await embedder.dispose();
+  }
+}
+
+async function runQuestion(
+  q: EvalQuestion,
+  session: Session,
+  memo: ReturnType<typeof memoEmbedder>,
+  modes: readonly RetrievalMode[],
+  k: number,
+  depth: number,
+  goldSpans: GoldSpan[],
+): Promise<QuestionResult> {
+  memo.forget();
+  // The answer runs first so that it, like a server request, pays for the query embedding;
+  // every later retrieval of this question reuses the vector.
+  let answer: QuestionResult["answer"] = null;
+  let error: string | null = null;
+  try {
+    const events: AnswerEvent[] = [];
+    for await (const e of session.engine.answer({ question: q.question })) events.push(e);
+    const evidence = await answerEvidence(session.deps, q.question);
+    answer = scoreAnswer(q, events, (id) => session.docText(id), evidence);
+  } catch (err) {
+    if (!isAppError(err)) throw err;
+    error = `${err.code}: ${err.message}`;
+  }
+  const embedMs = memo.queryMs;
+  const byMode: Partial<Record<RetrievalMode, ModeResult>> = {};
+  for (const mode of modes) {
+    const t0 = performance.now();
+    const r = await retrieve(session.deps, q.question, { k: depth, mode });
+    const ms = performance.now() - t0;
+    byMode[mode] = scoreRanking(q, r.passages.map(ranked), k, goldSpans, round2(ms));
+  }
+  return {
+    id: q.id,
+    line: q.line,
+    question: q.question,
+    answers: q.answers,
+    goldDocIds: q.goldDocIds,
+    expectNotFound: q.expectNotFound,
+    embedMs: round2(embedMs),
+    modes: byMode,
+    answer,
+    error,
+  };
+}
+
+function withoutToken(config: Config): Omit<Config, "accessToken"> {
+  const { accessToken: _token, ...rest } = config;
+  return rest;
+}
+
+const round2 = (ms: number) => Math.round(ms * 100) / 100;
+
+function ranked(p: Passage): RankedChunk {
+  return { docId: p.doc.id, chunkId: p.chunk.id, start: p.chunk.start, end: p.chunk.end, text: p.chunk.text };
+}
+
+/** Gold passage spans in their documents as indexed, located once each. */
+function goldSpanLookup(dataset: Dataset, session: Session) {
+  const located = new Map<string, GoldSpan | undefined>();
+  let unlocated = 0;
+  return {
+    of(q: EvalQuestion): GoldSpan[] {
+      const out: GoldSpan[] = [];
+      for (const id of q.goldPassageIds) {
+        if (!located.has(id)) {
+          const p = dataset.passages?.get(id);
+          const text = p && session.docText(p.docId);
+          const span = p && text !== undefined ? locatePassage(text, p.text) : undefined;
+          if (!span) unlocated++;
+          located.set(id, p && span ? { docId: p.docId, ...span } : undefined);
+        }
+        const span = located.get(id);
+        if (span) out.push(span);
+      }
+      return out;
+    },
+    unlocated: () => unlocated,
+  };
+}

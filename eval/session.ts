@@ -1,0 +1,79 @@
+/**
+ * One evaluation corpus, open for questions: its cached index, the configuration that points at
+ * it, and the same engine and retrieval deps the server builds.
+ */
+import path from "node:path";
+import { type Config, loadConfig, PROJECT_ROOT } from "../core/config.ts";
+import { createEngine, type Engine } from "../core/engine.ts";
+import type { RetrievalDeps } from "../core/retrieval.ts";
+import { IndexHolder } from "../embeddings/index-holder.ts";
+import { chunkerInfo, modelInfo, type Progress } from "../embeddings/indexer.ts";
+import { type CachedIndex, ensureIndex } from "./index-cache.ts";
+import type { MemoEmbedder } from "./memo-embedder.ts";
+
+/** Where cached evaluation indexes live unless told otherwise (`data/` is not committed). */
+export const DEFAULT_CACHE_ROOT = path.join(PROJECT_ROOT, "data", "eval-cache");
+
+export interface SessionOptions {
+  /** Settings on top of defaults and environment (not the corpus or index folders). */
+  overrides: Partial<Config>;
+  cacheRoot: string;
+  embedder: MemoEmbedder;
+  /** An index of a superset of the corpus to start from (see ensureIndex). */
+  seedFrom?: string | undefined;
+  onIndexProgress?: (p: Progress) => void;
+  onNotice?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface Session {
+  cached: CachedIndex;
+  config: Config;
+  engine: Engine;
+  indexes: IndexHolder;
+  /** What `retrieve` needs, on the memoising embedder. */
+  deps: RetrievalDeps;
+  /** The document text as indexed (the offsets of chunks and citations refer to it). */
+  docText(id: string): string | undefined;
+  close(): void;
+}
+
+/** Builds or reuses the index of `corpusFile` and opens it with the product engine. */
+export async function openSession(corpusFile: string, opts: SessionOptions): Promise<Session> {
+  const cached = await ensureIndex({
+    corpusFile,
+    cacheRoot: opts.cacheRoot,
+    overrides: opts.overrides,
+    embedder: opts.embedder,
+    seedFrom: opts.seedFrom,
+    ...(opts.onIndexProgress ? { onProgress: opts.onIndexProgress } : {}),
+    ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  for (const issue of cached.build?.issues ?? []) {
+    opts.onNotice?.(`not indexed: ${issue.code}: ${issue.message}`);
+  }
+  const config = loadConfig({ ...opts.overrides, corpusDir: cached.corpusDir, indexDir: cached.indexDir });
+  const indexes = await IndexHolder.open({
+    indexDir: cached.indexDir,
+    expect: { model: modelInfo(opts.embedder), chunker: chunkerInfo(config) },
+  });
+  const engine = createEngine({ config, embedder: opts.embedder, indexes });
+  const texts = new Map<string, string | undefined>();
+  return {
+    cached,
+    config,
+    engine,
+    indexes,
+    deps: { index: indexes.index, embedder: opts.embedder, config },
+    docText(id) {
+      if (!texts.has(id)) {
+        // A handful of gold and cited documents per question; keep the last few hundred.
+        if (texts.size > 256) texts.clear();
+        texts.set(id, indexes.index.store.getDoc(id)?.text);
+      }
+      return texts.get(id);
+    },
+    close: () => indexes.close(),
+  };
+}

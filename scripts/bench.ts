@@ -1,0 +1,139 @@
+/**
+ * `npm run bench [-- --dataset DIR] [--sizes 1000,10000,100000] [--queries 200] [--only a,b]
+ * [--clients 50] [--questions 10] [--baseline-limit N]`
+ *
+ * Speed, measured: indexing throughput against the raw model, query latency by index size,
+ * WebSocket load, memory and disk, and a LangChain.js pipeline side by side. Prints a table,
+ * writes bench-results/latest.json and docs/benchmarks.md. Parts: indexing, scale, load, baseline.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { benchIndexing } from "../bench/indexing.ts";
+import { runLangchainBaseline } from "../bench/langchain-baseline.ts";
+import { benchLoad } from "../bench/load.ts";
+import { type BenchResults, machineInfo, renderMarkdown } from "../bench/report.ts";
+import { benchScale } from "../bench/scale.ts";
+import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
+import { createEmbedder } from "../embeddings/embedder.ts";
+import { runEval } from "../eval/run.ts";
+import { runCli } from "./cli.ts";
+
+const PARTS = ["indexing", "scale", "load", "baseline"] as const;
+
+await runCli(async () => {
+  const { values } = parseArgs({
+    options: {
+      dataset: { type: "string", default: path.join(PROJECT_ROOT, "..", "shared", "eval", "squad-dev") },
+      sizes: { type: "string", default: "1000,10000,100000" },
+      queries: { type: "string", default: "200" },
+      only: { type: "string", default: PARTS.join(",") },
+      clients: { type: "string", default: "50" },
+      questions: { type: "string", default: "10" },
+      "baseline-limit": { type: "string" },
+      k: { type: "string", default: "5" },
+    },
+  });
+  const only = new Set(values.only.split(","));
+  for (const p of only) {
+    if (!(PARTS as readonly string[]).includes(p))
+      throw new Error(`unknown part ${p}; parts are ${PARTS.join(", ")}`);
+  }
+  const dataset = path.resolve(values.dataset);
+  const k = Number(values.k);
+  const config = loadConfig({ logLevel: "silent" });
+  const embedder = await createEmbedder(config);
+  const say = (line: string) => console.error(`[bench] ${line}`);
+  const argv = process.argv.slice(2).join(" ");
+  const results: BenchResults = {
+    startedAt: new Date().toISOString(),
+    machine: machineInfo(),
+    model: config.model,
+    commands: [`npm run bench${argv ? ` -- ${argv}` : ""}`],
+  };
+
+  if (only.has("indexing") || only.has("baseline")) {
+    say(`indexing ${dataset} with the full pipeline, then the same batches through the model alone`);
+    results.indexing = {
+      dataset: path.basename(dataset),
+      ...(await benchIndexing(dataset, config, embedder)),
+    };
+    say(
+      `${results.indexing.chunksPerSecond} chunks/s, overhead ${(results.indexing.overhead * 100).toFixed(1)}%`,
+    );
+  }
+  if (only.has("scale")) {
+    results.scale = await benchScale({
+      datasetDir: dataset,
+      config,
+      embedder,
+      targets: values.sizes.split(",").map(Number),
+      queries: Number(values.queries),
+      onLine: say,
+    });
+  }
+  if (only.has("load")) {
+    say(`load: ${values.clients} WebSocket clients × ${values.questions} questions`);
+    results.load = await benchLoad({
+      datasetDir: dataset,
+      embedder,
+      clients: Number(values.clients),
+      questionsEach: Number(values.questions),
+      onLine: say,
+    });
+  }
+  if (only.has("baseline")) {
+    const limit = values["baseline-limit"] === undefined ? undefined : Number(values["baseline-limit"]);
+    say(`our hybrid retrieval on ${path.basename(dataset)}${limit ? ` (first ${limit} questions)` : ""}`);
+    const ours = await runEval({ datasetDir: dataset, modes: ["hybrid"], k, limit, embedder });
+    const hybrid = ours.modes.hybrid!;
+    say("the LangChain.js pipeline on the same dataset");
+    const lc = await runLangchainBaseline({ dataset, k, limit, modelsDir: config.modelsDir });
+    const lr = lc.retrieval;
+    results.baseline = {
+      dataset: path.basename(dataset),
+      questions: hybrid.questions,
+      k,
+      ours: {
+        retrieval: {
+          recallAt1: hybrid.recall1 ?? 0,
+          recallAt5: hybrid.recall5 ?? 0,
+          recallAt10: hybrid.recall10 ?? 0,
+          mrrAt10: hybrid.mrr10 ?? 0,
+          ndcgAt10: hybrid.ndcg10 ?? 0,
+          answerInContextAtK: hybrid.answerInContext.rate ?? 0,
+        },
+        chunksPerSecond: results.indexing?.chunksPerSecond ?? 0,
+        indexSeconds: results.indexing?.pipelineSeconds ?? 0,
+        queryMs: { p50Ms: hybrid.retrievalMs.p50 ?? 0, p95Ms: hybrid.retrievalMs.p95 ?? 0 },
+      },
+      langchain: {
+        retrieval: {
+          recallAt1: lr.recallAt1 ?? 0,
+          recallAt5: lr.recallAt5 ?? 0,
+          recallAt10: lr.recallAt10 ?? 0,
+          mrrAt10: lr.mrrAt10 ?? 0,
+          ndcgAt10: lr.ndcgAt10 ?? 0,
+          answerInContextAtK: lr.answerInContextAtK ?? 0,
+        },
+        chunksPerSecond: lc.indexing.chunksPerSecond,
+        indexSeconds: lc.indexing.seconds,
+        queryMs: lc.query,
+        notes: lc.notes,
+      },
+    };
+  }
+  await embedder.dispose();
+
+  const markdown = renderMarkdown(results);
+  console.log(markdown);
+  const outDir = path.join(PROJECT_ROOT, "bench-results");
+  await mkdir(outDir, { recursive: true });
+  await writeFile(path.join(outDir, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+  if (only.size === PARTS.length) {
+    await writeFile(path.join(PROJECT_ROOT, "docs", "benchmarks.md"), `${markdown}\n`);
+    say("wrote docs/benchmarks.md and bench-results/latest.json");
+  } else {
+    say("wrote bench-results/latest.json (docs/benchmarks.md is written by a run of every part)");
+  }
+});

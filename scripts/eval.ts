@@ -1,0 +1,136 @@
+/**
+ * `npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR]
+ * [--cache DIR] [--calibrate]`: scores retrieval and answers on a dataset (see eval/), or with
+ * --calibrate, the not-found threshold. Ctrl-C stops after the current question.
+ */
+import { parseArgs } from "node:util";
+import { AppError } from "../core/errors.ts";
+import type { RetrievalMode } from "../core/retrieval.ts";
+import type { Progress } from "../embeddings/indexer.ts";
+import { runCalibration } from "../eval/calibrate.ts";
+import { formatCalibration, formatSummary } from "../eval/report.ts";
+import { ALL_MODES, runEval, type Stage } from "../eval/run.ts";
+import { runCli } from "./cli.ts";
+import { formatDuration, progressLine } from "./progress.ts";
+
+const USAGE =
+  "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate]";
+
+function bad(message: string): AppError {
+  return new AppError("CONFIG_INVALID", `${message}; ${USAGE}`);
+}
+
+function positiveInt(name: string, raw: string | undefined, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw bad(`${name} is "${raw}"; it must be a whole number from 1 to ${max.toLocaleString("en-US")}`);
+  }
+  return n;
+}
+
+function parse(argv: string[]) {
+  let values: ReturnType<typeof parseOptions>["values"];
+  try {
+    values = parseOptions(argv).values;
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  if (!values.dataset) throw bad("--dataset is required");
+  const mode = values.mode ?? "all";
+  if (mode !== "all" && !(ALL_MODES as readonly string[]).includes(mode)) {
+    throw bad(`--mode is "${mode}"; it must be one of dense, lexical, hybrid, all`);
+  }
+  return {
+    dataset: values.dataset,
+    modes: mode === "all" ? ALL_MODES : [mode as RetrievalMode],
+    k: positiveInt("--k", values.k, 50) ?? 5,
+    limit: positiveInt("--limit", values.limit, Number.MAX_SAFE_INTEGER),
+    out: values.out,
+    cache: values.cache,
+    calibrate: values.calibrate ?? false,
+  };
+}
+
+function parseOptions(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      dataset: { type: "string" },
+      mode: { type: "string" },
+      k: { type: "string" },
+      limit: { type: "string" },
+      out: { type: "string" },
+      cache: { type: "string" },
+      calibrate: { type: "boolean" },
+    },
+  });
+}
+
+/** A progress bar on a terminal, a plain line every few seconds otherwise. */
+function progressReporter() {
+  const tty = process.stderr.isTTY === true;
+  let current: Stage | undefined;
+  let lastPlain = 0;
+  const label = (stage: Stage) => (stage === "index" ? "indexing" : "questions");
+  return {
+    report(stage: Stage, p: Progress) {
+      if (stage !== current) {
+        if (tty && current) process.stderr.write("\n");
+        current = stage;
+        lastPlain = 0;
+      }
+      if (tty) {
+        const prefix = `${label(stage)} `;
+        const columns = (process.stderr.columns ?? 80) - prefix.length;
+        process.stderr.write(`\r${prefix}${progressLine(p, columns)}`);
+      } else if (p.done === p.total || performance.now() - lastPlain > 5000) {
+        lastPlain = performance.now();
+        console.error(
+          `${label(stage)} ${p.done}/${p.total}, ${p.rate.toFixed(1)}/s, eta ${formatDuration(p.etaS)}`,
+        );
+      }
+    },
+    end() {
+      if (tty && current) process.stderr.write("\n");
+      current = undefined;
+    },
+  };
+}
+
+await runCli(async () => {
+  const args = parse(process.argv.slice(2));
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(130);
+    console.error("\ninterrupting after the current question (Ctrl-C again to quit now)");
+    controller.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const progress = progressReporter();
+  const common = {
+    datasetDir: args.dataset,
+    limit: args.limit,
+    outDir: args.out,
+    cacheRoot: args.cache,
+    onProgress: (stage: Stage, p: Progress) => progress.report(stage, p),
+    onNotice: (line: string) => {
+      progress.end();
+      console.error(line);
+    },
+    signal: controller.signal,
+  };
+  try {
+    const text = args.calibrate
+      ? formatCalibration(await runCalibration(common))
+      : formatSummary(await runEval({ ...common, modes: args.modes, k: args.k }));
+    progress.end();
+    console.log(text);
+  } finally {
+    progress.end();
+  }
+});
