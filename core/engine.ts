@@ -53,10 +53,9 @@ export function streamPieces(text: string, wordsPerPiece = 4): string[] {
   return out;
 }
 
+/** Starter questions from the newest titles; "Tell me about" adds no terms that dilute the title's. */
 function exampleQuestions(titles: string[]): string[] {
-  return titles
-    .slice(0, 3)
-    .map((t) => `What does the corpus say about "${t.length > 80 ? `${t.slice(0, 77)}…` : t}"?`);
+  return titles.slice(0, 3).map((t) => `Tell me about ${t.length > 100 ? `${t.slice(0, 97)}…` : t}`);
 }
 
 export function createEngine(deps: EngineDeps): Engine {

@@ -5,7 +5,9 @@ function shown(v: unknown): string {
   if (v === undefined) return "(unset)";
   if (Array.isArray(v)) return v.length ? v.join(",") : "(none)";
   const s = String(v);
-  return s.startsWith(PROJECT_ROOT) ? `./${s.slice(PROJECT_ROOT.length + 1)}` : s.replace(process.env.HOME ?? "\u0000", "~");
+  return s.startsWith(PROJECT_ROOT)
+    ? `./${s.slice(PROJECT_ROOT.length + 1)}`
+    : s.replace(process.env.HOME ?? "\u0000", "~");
 }
 
 console.log("| variable | default | meaning |\n| --- | --- | --- |");

@@ -5,10 +5,11 @@ import path from "node:path";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { type Config, PROJECT_ROOT } from "../core/config.ts";
 import type { Engine } from "../core/engine.ts";
-import { AppError } from "../core/errors.ts";
+import { AppError, isAppError } from "../core/errors.ts";
 import type { AnswerEvent, AnswerResponse, Citation, SourceRef, Timings } from "../core/protocol.ts";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import type { DateFilter } from "../core/types.ts";
+import { eager } from "./eager.ts";
 import { errorBody, httpStatus, publicError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -34,8 +35,9 @@ declare module "express-serve-static-core" {
   }
 }
 
+/** Rate limits are per address, not per token: every client of a server presents the same token. */
 function clientKey(req: Request): string {
-  return bearerToken(req.headers) ?? req.socket.remoteAddress ?? "unknown";
+  return req.socket.remoteAddress ?? "unknown";
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -127,12 +129,18 @@ export function createApp(deps: AppDeps): express.Express {
     res.on("close", () => {
       if (!res.writableFinished) controller.abort(new AppError("CANCELLED", "the client went away"));
     });
+    const t0 = performance.now();
     const sse = (req.headers.accept ?? "").includes("text/event-stream");
+    let outcome = "done";
     const work = sse
-      ? streamSse(res, engine.answer(ask, controller.signal), req.id)
+      ? streamSse(res, eager(engine.answer(ask, controller.signal)), req.id)
       : answerJson(res, engine.answer(ask, controller.signal));
-    const tracked = work.catch((err) => {
-      if (controller.signal.aborted) return;
+    const tracked = work.catch((err): undefined => {
+      if (controller.signal.aborted) {
+        outcome = "cancelled";
+        return;
+      }
+      outcome = isAppError(err) ? err.code : "INTERNAL";
       if (res.headersSent) {
         const e = publicError(err, log, { requestId: req.id });
         if (sse && !res.writableEnded) {
@@ -143,18 +151,23 @@ export function createApp(deps: AppDeps): express.Express {
       next(err);
     });
     deps.inflight.add(tracked);
-    await tracked;
+    const timings = await tracked;
     deps.inflight.delete(tracked);
     log("info", "answer", {
       requestId: req.id,
       transport: sse ? "sse" : "json",
+      outcome,
       aborted: controller.signal.aborted,
+      ms: Math.round((performance.now() - t0) * 10) / 10,
+      ...(timings ? { timings } : {}),
     });
     log("debug", "answer_question", { requestId: req.id, question: ask.question });
   });
 
   const clientDir = deps.clientDir ?? path.join(PROJECT_ROOT, "client", "dist");
-  app.all("/api/{*rest}", (_req, _res, next) => next(new AppError("NOT_FOUND", "no such endpoint")));
+  app.all(["/api", "/api/{*rest}"], (_req, _res, next) =>
+    next(new AppError("NOT_FOUND", "no such endpoint")),
+  );
   if (existsSync(clientDir)) app.use(express.static(clientDir, { index: "index.html", maxAge: 0 }));
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -183,13 +196,14 @@ function mapExpressError(err: unknown): AppError | undefined {
     return new AppError("BAD_ENCODING", "the request body must be UTF-8 JSON");
   }
   if (e?.type === "request.aborted") return new AppError("BAD_REQUEST", "the request body was cut off");
-  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500 && e.type) {
+  // Body-parser errors carry a type; a path that is not valid percent-encoding carries only a status.
+  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) {
     return new AppError("BAD_REQUEST", "the request could not be read");
   }
   return undefined;
 }
 
-async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): Promise<void> {
+async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): Promise<Timings> {
   let sources: SourceRef[] = [];
   let done:
     | { answer: string; citations: Citation[]; notFound: boolean; query: string; timings: Timings }
@@ -208,12 +222,19 @@ async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): P
     timings: done.timings,
   };
   res.json(body);
+  return done.timings;
 }
 
 /** Writes events as SSE, waiting for the socket to drain instead of buffering without bound. */
-async function streamSse(res: Response, events: AsyncGenerator<AnswerEvent>, id: string): Promise<void> {
+async function streamSse(
+  res: Response,
+  events: AsyncGenerator<AnswerEvent>,
+  id: string,
+): Promise<Timings | undefined> {
   let started = false;
+  let timings: Timings | undefined;
   for await (const ev of events) {
+    if (ev.type === "done") timings = ev.timings;
     if (!started) {
       res.writeHead(200, {
         "Content-Type": "text/event-stream; charset=utf-8",
@@ -235,7 +256,8 @@ async function streamSse(res: Response, events: AsyncGenerator<AnswerEvent>, id:
         res.on("close", done);
       });
     }
-    if (res.destroyed) return;
+    if (res.destroyed) return timings;
   }
   res.end();
+  return timings;
 }

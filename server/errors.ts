@@ -1,6 +1,9 @@
+import { randomUUID } from "node:crypto";
+import { STATUS_CODES } from "node:http";
 import { AppError, type ErrorCode, isAppError } from "../core/errors.ts";
 import type { ErrorBody } from "../core/protocol.ts";
 import type { Logger } from "./log.ts";
+import { SECURITY_HEADERS } from "./security.ts";
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   BAD_JSON: 400,
@@ -42,4 +45,23 @@ export function errorBody(err: AppError, requestId?: string): ErrorBody {
   return {
     error: { ...err.details, code: err.code, message: err.message, ...(requestId ? { requestId } : {}) },
   };
+}
+
+/**
+ * A complete HTTP/1.1 error response for a raw socket (a refused WebSocket handshake, a request
+ * Node could not parse), with the same body and headers as the app's errors.
+ */
+export function rawErrorResponse(err: AppError): string {
+  const status = httpStatus(err);
+  const requestId = randomUUID();
+  const body = JSON.stringify(errorBody(err, requestId));
+  const headers = {
+    ...SECURITY_HEADERS,
+    "X-Request-Id": requestId,
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": String(Buffer.byteLength(body)),
+    Connection: "close",
+  };
+  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`);
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n${head.join("")}\r\n${body}`;
 }

@@ -19,6 +19,8 @@ export function createLogger(
   const min = RANK[level];
   return (lvl, event, fields = {}) => {
     if (RANK[lvl] < min) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: lvl, event, ...fields })}\n`);
+    const line = JSON.stringify({ time: new Date().toISOString(), level: lvl, event, ...fields });
+    // JSON leaves U+2028 and U+2029 raw; some log readers split lines on them.
+    write(`${line.replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029")}\n`);
   };
 }

@@ -1,13 +1,16 @@
 /** Wires the server together: model, index (with hot reload), engine, HTTP and WebSocket. */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type { Config } from "../core/config.ts";
 import { createEngine, type Engine } from "../core/engine.ts";
+import { AppError } from "../core/errors.ts";
 import type { Embedder } from "../core/types.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { IndexHolder } from "../embeddings/index-holder.ts";
 import { chunkerInfo, modelInfo } from "../embeddings/indexer.ts";
 import { createApp } from "./app.ts";
+import { rawErrorResponse } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { attachChat } from "./ws.ts";
@@ -19,6 +22,10 @@ export interface StartOptions {
   /** How often to look for a newly published index, in ms. */
   reloadIntervalMs?: number;
   clientDir?: string;
+  /** How long a WebSocket may take to authenticate (default 5 s). */
+  authTimeoutMs?: number;
+  /** How long a WebSocket client may leave its replies unread before it is dropped (default 30 s). */
+  slowReaderMs?: number;
 }
 
 export interface RunningServer {
@@ -38,7 +45,8 @@ export interface RunningServer {
 /** Starts the server; refuses a missing, corrupt or mismatched index with a message naming the fix. */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
-  const embedder = opts.embedder ?? (await createEmbedder(config));
+  // The server never downloads a model: `npm run model:fetch` (or `npm start`) provisions it.
+  const embedder = opts.embedder ?? (await createEmbedder({ ...config, allowDownload: false }));
   const indexes = await IndexHolder.open({
     indexDir: config.indexDir,
     expect: { model: modelInfo(embedder), chunker: chunkerInfo(config) },
@@ -53,7 +61,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const app = createApp({ ...deps, ...(opts.clientDir ? { clientDir: opts.clientDir } : {}) });
   const http = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, app);
   http.keepAliveTimeout = 5000;
-  const chat = attachChat(http, deps);
+  http.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => refuseMalformed(err, socket));
+  const chat = attachChat(http, {
+    ...deps,
+    authTimeoutMs: opts.authTimeoutMs,
+    slowReaderMs: opts.slowReaderMs,
+  });
 
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
@@ -75,7 +88,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await Promise.race([Promise.allSettled([...inflight]), deadline]);
       chat.closeAll(1001, "server shutting down");
       http.closeAllConnections();
-      await new Promise((r) => setTimeout(r, 50).unref());
+      // Not unref'd: a caller awaiting close() must see it finish even when nothing else runs.
+      await new Promise((r) => setTimeout(r, 50));
       for (const ws of chat.wss.clients) ws.terminate();
       chat.wss.close();
       indexes.close();
@@ -83,6 +97,24 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     return closing;
   };
   return { url, port, http, engine, indexes, log, close };
+}
+
+/**
+ * Answers a request Node could not parse (bad header bytes, oversized headers) with the same JSON
+ * error body and headers as every other error, instead of a bare 400.
+ */
+function refuseMalformed(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const e =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? new AppError("PAYLOAD_TOO_LARGE", "the request headers are larger than the limit")
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? new AppError("BAD_REQUEST", "the request took too long to arrive")
+        : new AppError("BAD_REQUEST", "the request is not valid HTTP");
+  socket.end(rawErrorResponse(e));
 }
 
 function sleepUnref(ms: number): Promise<void> {

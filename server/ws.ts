@@ -8,7 +8,8 @@ import type { Config } from "../core/config.ts";
 import type { Engine } from "../core/engine.ts";
 import { AppError } from "../core/errors.ts";
 import type { ServerMessage } from "../core/protocol.ts";
-import { publicError } from "./errors.ts";
+import { eager } from "./eager.ts";
+import { publicError, rawErrorResponse } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { bearerToken, originAllowed, tokenMatches } from "./security.ts";
@@ -21,6 +22,10 @@ export interface ChatDeps {
   limiter: RateLimiter;
   draining: () => boolean;
   inflight: Set<Promise<unknown>>;
+  /** How long an unauthenticated connection may wait to send its `auth` message (default 5 s). */
+  authTimeoutMs?: number | undefined;
+  /** How long a client may leave more than wsMaxBufferedBytes unread before it is dropped (default 30 s). */
+  slowReaderMs?: number | undefined;
 }
 
 export interface Chat {
@@ -31,13 +36,11 @@ export interface Chat {
 
 /** Questions one connection may have in flight at once. */
 const MAX_PER_CONNECTION = 16;
-/** How long an unauthenticated connection may stay open waiting for its `auth` message. */
-const AUTH_TIMEOUT_MS = 5000;
-/** How long a reader may keep its buffer above the limit before the connection is dropped. */
-const SLOW_READER_MS = 30_000;
 
 export function attachChat(server: Server, deps: ChatDeps): Chat {
   const { config, engine, log } = deps;
+  const authTimeoutMs = deps.authTimeoutMs ?? 5000;
+  const slowReaderMs = deps.slowReaderMs ?? 30_000;
   // Frames up to 4x the limit are read and answered with PAYLOAD_TOO_LARGE; larger ones close
   // the connection (1009) before they are buffered.
   const wss = new WebSocketServer({
@@ -48,18 +51,23 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
 
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    if (url.pathname !== "/ws") return reject(socket, 404, "Not Found");
+    if (url.pathname !== "/ws") return reject(socket, new AppError("NOT_FOUND", "no such endpoint"));
     if (!originAllowed(req.headers, config.allowedOrigins)) {
       log("warn", "ws_origin_refused", { origin: req.headers.origin ?? null });
-      return reject(socket, 403, "Forbidden");
+      return reject(
+        socket,
+        new AppError("FORBIDDEN_ORIGIN", "this origin may not connect; see CITELINE_ALLOWED_ORIGINS"),
+      );
     }
-    if (deps.draining()) return reject(socket, 503, "Service Unavailable");
+    if (deps.draining())
+      return reject(socket, new AppError("SHUTTING_DOWN", "the server is shutting down; retry shortly"));
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
   });
 
   wss.on("connection", (ws: WebSocket, req: IncomingMessage) => {
     const connId = randomUUID();
-    const key = bearerToken(req.headers) ?? req.socket.remoteAddress ?? connId;
+    // Per address, not per token: every client of a server presents the same token.
+    const key = req.socket.remoteAddress ?? connId;
     const inflight = new Map<string, AbortController>();
     let authed =
       config.accessToken === undefined || tokenMatches(bearerToken(req.headers), config.accessToken);
@@ -81,10 +89,39 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
       ? undefined
       : setTimeout(() => {
           if (!authed) ws.close(4401, "authentication required");
-        }, AUTH_TIMEOUT_MS);
+        }, authTimeoutMs);
+
+    /**
+     * While the client leaves more than wsMaxBufferedBytes unread, its messages are not read
+     * either, so it cannot make the server queue replies without bound; a client that stays stuck
+     * for slowReaderMs is dropped.
+     */
+    let throttled = false;
+    const throttle = () => {
+      if (throttled) return;
+      throttled = true;
+      ws.pause();
+      const since = performance.now();
+      const check = setInterval(() => {
+        if (ws.readyState !== ws.OPEN) {
+          clearInterval(check);
+        } else if (ws.bufferedAmount <= config.wsMaxBufferedBytes) {
+          clearInterval(check);
+          throttled = false;
+          ws.resume();
+        } else if (performance.now() - since > slowReaderMs) {
+          clearInterval(check);
+          log("warn", "ws_slow_reader", { connId, bufferedAmount: ws.bufferedAmount });
+          ws.terminate();
+        }
+      }, 25);
+      check.unref();
+    };
 
     const send = (msg: ServerMessage) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+      if (ws.readyState !== ws.OPEN) return;
+      ws.send(JSON.stringify(msg));
+      if (ws.bufferedAmount > config.wsMaxBufferedBytes) throttle();
     };
     const sendError = (err: unknown, id?: string) => {
       const e = publicError(err, log, { connId, id });
@@ -94,15 +131,9 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
       send(frame);
     };
 
-    /** Waits while the client is not reading; gives up on a reader that stays stuck. */
+    /** Waits while the client is not reading (`throttle` drops one that stays stuck). */
     const backpressure = async (signal: AbortSignal) => {
-      const since = performance.now();
       while (ws.readyState === ws.OPEN && ws.bufferedAmount > config.wsMaxBufferedBytes) {
-        if (performance.now() - since > SLOW_READER_MS) {
-          log("warn", "ws_slow_reader", { connId, bufferedAmount: ws.bufferedAmount });
-          ws.terminate();
-          return;
-        }
         await sleep(25, undefined, { signal });
       }
     };
@@ -120,11 +151,14 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
       deps.limiter.take(key);
       const controller = new AbortController();
       inflight.set(id, controller);
+      const requestId = randomUUID();
       const t0 = performance.now();
       const work = (async () => {
         let outcome = "done";
         try {
-          for await (const ev of engine.answer(req, controller.signal)) {
+          // The engine's slot is released once the answer is computed, whether or not the
+          // client reads; sending then waits for the client.
+          for await (const ev of eager(engine.answer(req, controller.signal))) {
             await backpressure(controller.signal);
             if (ws.readyState !== ws.OPEN) controller.abort();
             controller.signal.throwIfAborted();
@@ -139,13 +173,14 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
         } finally {
           inflight.delete(id);
           log("info", "answer", {
+            requestId,
             connId,
             id,
             transport: "ws",
             outcome,
             ms: Math.round(performance.now() - t0),
           });
-          log("debug", "answer_question", { connId, id, question: req.question });
+          log("debug", "answer_question", { requestId, connId, id, question: req.question });
         }
       })();
       deps.inflight.add(work);
@@ -216,6 +251,7 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
   };
 }
 
-function reject(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+/** Refuses a handshake with the same JSON error body and headers as any other HTTP error. */
+function reject(socket: Duplex, err: AppError): void {
+  socket.end(rawErrorResponse(err));
 }

@@ -12,7 +12,12 @@ describe("loadConfig", () => {
     ["CITELINE_PORT", "8080", "port", 8080],
     ["CITELINE_MODEL", "all-MiniLM-L6-v2", "model", "all-MiniLM-L6-v2"],
     ["CITELINE_DENSE_WEIGHT", "0.7", "denseWeight", 0.7],
-    ["CITELINE_ALLOWED_ORIGINS", "https://a.example, https://b.example", "allowedOrigins", ["https://a.example", "https://b.example"]],
+    [
+      "CITELINE_ALLOWED_ORIGINS",
+      "https://a.example, https://b.example",
+      "allowedOrigins",
+      ["https://a.example", "https://b.example"],
+    ],
     ["CITELINE_CORPUS_DIR", "docs/news", "corpusDir", path.join(PROJECT_ROOT, "docs/news")],
   ])("reads %s", (env, raw, key, value) => {
     expect(loadConfig({}, { [env]: raw })[key as keyof typeof DEFAULTS]).toEqual(value);
@@ -21,18 +26,28 @@ describe("loadConfig", () => {
   it.each([
     ["CITELINE_PORT", "80a", 'CITELINE_PORT is "80a"; it must be a whole number from 0 to 65535'],
     ["CITELINE_PORT", "70000", 'CITELINE_PORT is "70000"; it must be a whole number from 0 to 65535'],
-    ["CITELINE_MODEL", "gpt", 'CITELINE_MODEL is "gpt"; it must be one of bge-small-en-v1.5, all-MiniLM-L6-v2'],
+    [
+      "CITELINE_MODEL",
+      "gpt",
+      'CITELINE_MODEL is "gpt"; it must be one of bge-small-en-v1.5, all-MiniLM-L6-v2',
+    ],
     ["CITELINE_DENSE_WEIGHT", "1.5", 'CITELINE_DENSE_WEIGHT is "1.5"; it must be a number from 0 to 1'],
     ["CITELINE_TOKEN", "short", "CITELINE_TOKEN is 5 characters; use at least 16"],
-    ["CITELINE_LOG_LEVEL", "loud", 'CITELINE_LOG_LEVEL is "loud"; it must be one of debug, info, warn, error, silent'],
+    [
+      "CITELINE_LOG_LEVEL",
+      "loud",
+      'CITELINE_LOG_LEVEL is "loud"; it must be one of debug, info, warn, error, silent',
+    ],
   ])("refuses %s=%s with a message naming the variable", (env, raw, message) => {
-    expect(() => loadConfig({}, { [env]: raw })).toThrow(expect.objectContaining({ code: "CONFIG_INVALID", message }));
+    expect(() => loadConfig({}, { [env]: raw })).toThrow(
+      expect.objectContaining({ code: "CONFIG_INVALID", message }),
+    );
   });
 
   it("refuses an overlap of half the chunk size or more", () => {
-    expect(() => loadConfig({}, { CITELINE_CHUNK_MAX_TOKENS: "64", CITELINE_CHUNK_OVERLAP_TOKENS: "32" })).toThrow(
-      /CITELINE_CHUNK_OVERLAP_TOKENS is 32; it must be under half/,
-    );
+    expect(() =>
+      loadConfig({}, { CITELINE_CHUNK_MAX_TOKENS: "64", CITELINE_CHUNK_OVERLAP_TOKENS: "32" }),
+    ).toThrow(/CITELINE_CHUNK_OVERLAP_TOKENS is 32; it must be under half/);
   });
 });
 
@@ -45,7 +60,9 @@ describe("README", () => {
   });
 
   it("documents every npm script users run", () => {
-    const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
     for (const name of ["start", "test", "index", "eval", "bench", "model:fetch"]) {
       expect(pkg.scripts[name]).toBeDefined();
       expect(readme).toContain(name === "start" || name === "test" ? `npm ${name}` : `npm run ${name}`);

@@ -263,7 +263,7 @@ describe("GET /api/health", () => {
       chunks,
       builtAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       dateRange: { from: "2024-12-09", to: "2024-12-09" },
-      examples: [`What does the corpus say about "${SEED_TITLE}"?`],
+      examples: [`Tell me about ${SEED_TITLE}`],
       authRequired: false,
     });
   });
