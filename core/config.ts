@@ -264,7 +264,7 @@ export const SETTINGS: readonly Setting[] = [
     key: "rateLimitPerMinute",
     env: "CITELINE_RATE_LIMIT",
     parse: int(0, 1_000_000),
-    doc: "questions per client per minute (0 = off)",
+    doc: "questions per client address per minute (0 = off)",
   },
   {
     key: "accessToken",

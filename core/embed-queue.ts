@@ -6,7 +6,12 @@ import type { Embedder } from "./types.ts";
  * time; whatever arrives meanwhile forms the next batch.
  */
 export class EmbedQueue {
-  private pending: { text: string; resolve: (v: Float32Array) => void; reject: (e: unknown) => void }[] = [];
+  private pending: {
+    text: string;
+    resolve: (v: Float32Array) => void;
+    reject: (e: unknown) => void;
+    signal?: AbortSignal | undefined;
+  }[] = [];
   private running = false;
   /** Model calls made and texts embedded, for benchmarks and tests. */
   readonly stats = { batches: 0, texts: 0 };
@@ -16,9 +21,10 @@ export class EmbedQueue {
     private readonly maxBatch = 32,
   ) {}
 
-  embed(text: string): Promise<Float32Array> {
+  /** Embeds a query; one whose signal has aborted by the time its batch forms is skipped. */
+  embed(text: string, signal?: AbortSignal): Promise<Float32Array> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ text, resolve, reject });
+      this.pending.push({ text, resolve, reject, signal });
       if (!this.running) void this.drain();
     });
   }
@@ -29,7 +35,13 @@ export class EmbedQueue {
       while (this.pending.length > 0) {
         // Let requests that arrive in the same turn of the event loop join the batch.
         await new Promise((r) => setImmediate(r));
-        const batch = this.pending.splice(0, this.maxBatch);
+        const taken = this.pending.splice(0, this.maxBatch);
+        const batch = taken.filter((b) => {
+          if (!b.signal?.aborted) return true;
+          b.reject(b.signal.reason);
+          return false;
+        });
+        if (batch.length === 0) continue;
         this.stats.batches++;
         this.stats.texts += batch.length;
         try {

@@ -62,7 +62,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const { config, embedder, indexes } = deps;
   const queue = new EmbedQueue(embedder);
   const limiter = new Limiter(config.maxInFlight, config.maxQueue);
-  const embedQuery = (text: string) => queue.embed(text);
+  const embedQuery = (text: string, signal?: AbortSignal) => queue.embed(text, signal);
 
   async function* answer(req: AskRequest, signal?: AbortSignal): AsyncGenerator<AnswerEvent> {
     const t0 = performance.now();
@@ -157,6 +157,12 @@ export function createEngine(deps: EngineDeps): Engine {
         dateRange: index.store.dateRange(),
         examples: exampleQuestions(index.store.recentTitles(3)),
         authRequired: config.accessToken !== undefined,
+        limits: {
+          maxQuestionChars: config.maxQuestionChars,
+          maxHistoryTurns: config.maxHistoryTurns,
+          maxHistoryChars: config.maxHistoryChars,
+          maxK: config.maxK,
+        },
       };
     },
   };

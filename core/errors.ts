@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   BAD_ENCODING: "the request body or message is not valid UTF-8",
   DUPLICATE_ID: "a question with this id is already in flight on this connection",
   NOT_FOUND: "no such resource",
+  METHOD_NOT_ALLOWED: "the endpoint does not take this method",
+  UNSUPPORTED_MEDIA_TYPE: "the request body must be JSON",
   UNAUTHORIZED: "a valid access token is required",
   FORBIDDEN_ORIGIN: "the page's origin is not allowed",
   RATE_LIMITED: "too many requests; retry later",

@@ -115,6 +115,14 @@ export interface Health {
   /** A few questions made from the corpus titles, for the empty state. */
   examples: string[];
   authRequired: boolean;
+  /** Request limits, so a client can check input before sending it. */
+  limits: { maxQuestionChars: number; maxHistoryTurns: number; maxHistoryChars: number; maxK: number };
+}
+
+/** `GET /api/health` without a valid token, when one is required. */
+export interface HealthLocked {
+  status: "ok";
+  authRequired: true;
 }
 
 /** `GET /api/documents/:id` */

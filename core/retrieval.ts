@@ -84,7 +84,7 @@ export interface RetrievalDeps {
   embedder: Embedder;
   config: Config;
   /** Embeds a query; defaults to the embedder. The server passes its micro-batching queue. */
-  embedQuery?: (text: string) => Promise<Float32Array>;
+  embedQuery?: (text: string, signal?: AbortSignal) => Promise<Float32Array>;
 }
 
 /** Retrieves the passages that best match a question. */
@@ -108,7 +108,7 @@ export async function retrieve(
   let dense: { label: number; score: number }[] = [];
   if (mode !== "lexical") {
     queryVector = deps.embedQuery
-      ? await deps.embedQuery(query)
+      ? await deps.embedQuery(query, opts.signal)
       : (await deps.embedder.embed([query], "query"))[0]!;
     opts.signal?.throwIfAborted();
     const accept = filter ? (label: number) => inRange(cat.labelDate.get(label), filter) : undefined;

@@ -1,6 +1,5 @@
 /** The HTTP transport: JSON and Server-Sent Events over express. No answer logic lives here. */
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
 import path from "node:path";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { type Config, PROJECT_ROOT } from "../core/config.ts";
@@ -120,6 +119,14 @@ export function createApp(deps: AppDeps): express.Express {
     let ask: ReturnType<typeof parseAsk>;
     try {
       if (deps.draining()) throw new AppError("SHUTTING_DOWN", "the server is shutting down; retry shortly");
+      // Only JSON: a form or text/plain post is what another site's page can send without a
+      // CORS preflight, and it would spend this server's CPU.
+      if (!req.is("application/json")) {
+        throw new AppError(
+          "UNSUPPORTED_MEDIA_TYPE",
+          "send the question as JSON with Content-Type: application/json",
+        );
+      }
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       ask = parseAsk(parseJson(body, config), config);
     } catch (err) {
@@ -165,10 +172,23 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const clientDir = deps.clientDir ?? path.join(PROJECT_ROOT, "client", "dist");
-  app.all(["/api", "/api/{*rest}"], (_req, _res, next) =>
-    next(new AppError("NOT_FOUND", "no such endpoint")),
-  );
-  if (existsSync(clientDir)) app.use(express.static(clientDir, { index: "index.html", maxAge: 0 }));
+  const methods: Record<string, string> = {
+    "/api/health": "GET",
+    "/api/openapi.json": "GET",
+    "/api/search": "GET",
+    "/api/answer": "POST",
+  };
+  app.all(["/api", "/api/{*rest}"], (req, res, next) => {
+    const allowed = methods[req.path] ?? (req.path.startsWith("/api/documents/") ? "GET" : undefined);
+    // The right method reaching here means the path did not match (e.g. an id with '/' not encoded).
+    if (!allowed || req.method === allowed || (req.method === "HEAD" && allowed === "GET")) {
+      return next(new AppError("NOT_FOUND", "no such endpoint"));
+    }
+    res.setHeader("Allow", allowed);
+    next(new AppError("METHOD_NOT_ALLOWED", `${req.path} takes ${allowed}`));
+  });
+  // Mounted even before the page is built, so a build while the server runs is served.
+  app.use(express.static(clientDir, { index: "index.html", maxAge: 0 }));
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = mapExpressError(err) ?? publicError(err, log, { requestId: req.id, path: req.path });

@@ -1,12 +1,15 @@
 /** `npm run serve`: starts the server on the published index. SIGTERM/SIGINT stop it gracefully. */
 import { loadConfig } from "../core/config.ts";
 import { isAppError } from "../core/errors.ts";
+import { buildClient } from "../scripts/build-client.ts";
 import { createLogger } from "./log.ts";
 import { startServer } from "./start.ts";
 
 const config = loadConfig();
 const log = createLogger(config.logLevel);
 try {
+  // Cheap when the page is up to date; `npm run serve` on a fresh checkout still gets a page.
+  await buildClient();
   const server = await startServer(config, { log });
   const counts = server.indexes.index.manifest.counts;
   log("info", "listening", {

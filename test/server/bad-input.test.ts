@@ -306,7 +306,11 @@ describe("prototype pollution", () => {
     `{${prefix}"__proto__": {"polluted": 1}, "constructor": {"prototype": {"polluted": 2}}, "question": "x"}`;
 
   it("ignores __proto__ in an HTTP body and answers the question", async () => {
-    const res = await fetch(`${running.url}/api/answer`, { method: "POST", body: hostile("") });
+    const res = await fetch(`${running.url}/api/answer`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: hostile(""),
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { query: string };
     expect(body.query).toBe("x");

@@ -265,7 +265,40 @@ describe("GET /api/health", () => {
       dateRange: { from: "2024-12-09", to: "2024-12-09" },
       examples: [`Tell me about ${SEED_TITLE}`],
       authRequired: false,
+      limits: { maxQuestionChars: 2000, maxHistoryTurns: 20, maxHistoryChars: 20_000, maxK: 50 },
     });
+  });
+});
+
+describe("methods and media types", () => {
+  it("refuses a question that is not sent as JSON with 415 UNSUPPORTED_MEDIA_TYPE", async () => {
+    const { url } = await start();
+    for (const type of [
+      "text/plain",
+      "application/x-www-form-urlencoded",
+      "multipart/form-data; boundary=x",
+    ]) {
+      const res = await fetch(`${url}/api/answer`, {
+        method: "POST",
+        headers: { "content-type": type },
+        body: JSON.stringify({ question: "Who is China's foreign minister?" }),
+      });
+      expect(res.status).toBe(415);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+    }
+  });
+
+  it.each([
+    ["GET", "/api/answer", "POST"],
+    ["POST", "/api/health", "GET"],
+    ["DELETE", "/api/documents/000_1819b03cfa5cc3af", "GET"],
+    ["PUT", "/api/search", "GET"],
+  ])("answers %s %s with 405 METHOD_NOT_ALLOWED and Allow: %s", async (method, route, allow) => {
+    const { url } = await start();
+    const res = await fetch(`${url}${route}`, { method });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe(allow);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("METHOD_NOT_ALLOWED");
   });
 });
 
@@ -289,7 +322,9 @@ describe("GET /api/openapi.json", () => {
     for (const [method, route] of ROUTES) {
       const res = await fetch(`${url}${route.replace("{id}", SEED_ID)}?q=Wang`, {
         method: method.toUpperCase(),
-        ...(method === "post" ? { body: JSON.stringify({ question: "Wang Yi" }) } : {}),
+        ...(method === "post"
+          ? { headers: { "content-type": "application/json" }, body: JSON.stringify({ question: "Wang Yi" }) }
+          : {}),
       });
       expect(res.status, `${method} ${route}`).toBe(200);
       await res.arrayBuffer();
