@@ -3,11 +3,14 @@
  * the dataset's documents under new ids (`<id>~<copy>`); the indexer reuses the vectors of
  * identical text, so the copies cost inserts, not model time. Questions come from the dataset.
  */
+
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Config } from "../core/config.ts";
+import { promisify } from "node:util";
+import { type Config, PROJECT_ROOT } from "../core/config.ts";
 import { createEngine } from "../core/engine.ts";
 import type { Embedder } from "../core/types.ts";
 import { loadCorpus } from "../embeddings/corpus.ts";
@@ -16,13 +19,15 @@ import { buildIndex, chunkerInfo, modelInfo, prepareDoc } from "../embeddings/in
 import { round } from "./indexing.ts";
 import { mib, type Percentiles, percentiles, sample } from "./stats.ts";
 
+const run = promisify(execFile);
+
 export interface ScalePoint {
   targetChunks: number;
   chunks: number;
   documents: number;
   buildSeconds: number;
   diskMiB: number;
-  /** RSS added by opening the index (process RSS after − before), MiB. */
+  /** RSS added by opening the index, in a fresh process, MiB. */
   indexRssMiB: number;
   retrievalMs: Percentiles;
   answerMs: Percentiles;
@@ -34,6 +39,24 @@ interface Rec {
   title: string;
   date?: string;
   text: string;
+}
+
+/** Resident memory an opened index adds, measured in a fresh process. */
+async function openRss(indexDir: string, config: Config): Promise<number> {
+  const { stdout } = await run(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      path.join(PROJECT_ROOT, "bench", "open-rss.ts"),
+      indexDir,
+      config.model,
+      String(config.chunkMaxTokens),
+      String(config.chunkOverlapTokens),
+    ],
+    { cwd: PROJECT_ROOT },
+  );
+  return (JSON.parse(stdout) as { rssBytes: number }).rssBytes;
 }
 
 async function dirSize(dir: string): Promise<number> {
@@ -71,34 +94,43 @@ export async function benchScale(opts: {
   const indexDir = await mkdtemp(path.join(os.tmpdir(), "citeline-scale-index-"));
   const cfg = { ...config, corpusDir, indexDir };
   // Chunks per document, to pick how many copies reach a target.
-  await writeFile(path.join(corpusDir, "corpus.jsonl"), records.map((r) => JSON.stringify(r)).join("\n"));
+  await writeFile(path.join(corpusDir, "copy-0.jsonl"), records.map((r) => JSON.stringify(r)).join("\n"));
   const { docs } = await loadCorpus(corpusDir);
   const perDoc = new Map(docs.map((d) => [d.id, prepareDoc(d, cfg, embedder).chunks.length]));
 
   const points: ScalePoint[] = [];
   try {
     for (const target of opts.targets) {
-      const chosen: Rec[] = [];
+      // One file per copy: the corpus loader refuses single files over 50 MiB.
+      const copies: Rec[][] = [];
       let chunks = 0;
       for (let copy = 0; chunks < target; copy++) {
+        const docs: Rec[] = [];
         for (const r of records) {
           if (chunks >= target) break;
-          chosen.push(copy === 0 ? r : { ...r, id: `${r.id}~${copy}` });
+          docs.push(copy === 0 ? r : { ...r, id: `${r.id}~${copy}` });
           chunks += perDoc.get(r.id) ?? 0;
         }
+        copies.push(docs);
       }
-      await writeFile(
-        path.join(corpusDir, "corpus.jsonl"),
-        `${chosen.map((r) => JSON.stringify(r)).join("\n")}\n`,
-      );
-      say(`building an index of about ${target} chunks (${chosen.length} documents)`);
+      await rm(corpusDir, { recursive: true, force: true });
+      await mkdir(corpusDir, { recursive: true });
+      for (const [copy, docs] of copies.entries()) {
+        await writeFile(
+          path.join(corpusDir, `copy-${copy}.jsonl`),
+          `${docs.map((r) => JSON.stringify(r)).join("\n")}\n`,
+        );
+      }
+      const documents = copies.reduce((n, c) => n + c.length, 0);
+      say(`building an index of about ${target} chunks (${documents} documents)`);
       const build = await buildIndex({ config: cfg, embedder });
-      const rssBefore = process.memoryUsage().rss;
+      if (build.issues.length > 0)
+        throw new Error(`the scaled corpus did not load: ${build.issues[0]!.message}`);
+      const indexRss = await openRss(indexDir, cfg);
       const indexes = await IndexHolder.open({
         indexDir,
         expect: { model: modelInfo(embedder), chunker: chunkerInfo(cfg) },
       });
-      const rssAfter = process.memoryUsage().rss;
       const engine = createEngine({ config: cfg, embedder, indexes });
       const retrieval: number[] = [];
       const answer: number[] = [];
@@ -122,7 +154,7 @@ export async function benchScale(opts: {
         documents: build.documents,
         buildSeconds: round(build.seconds, 1),
         diskMiB: mib(await dirSize(indexes.index.dir)),
-        indexRssMiB: mib(rssAfter - rssBefore),
+        indexRssMiB: mib(indexRss),
         retrievalMs: percentiles(retrieval),
         answerMs: percentiles(answer),
         firstDeltaMs: percentiles(firstDelta),

@@ -20,6 +20,9 @@ export interface EmbedderOptions {
   embedThreads?: number;
 }
 
+/** Token ids remembered between counting and embedding (about 30 MB at most). */
+const ID_CACHE_SIZE = 200_000;
+
 interface Tensor {
   data: Float32Array | BigInt64Array;
   dims: number[];
@@ -86,10 +89,31 @@ class TransformersEmbedder implements Embedder {
     this.dim = spec.dim;
     this.pooling = spec.pooling;
     this.maxTokens = spec.maxTokens;
+    const [cls, sep] = tokenizer.encode("", null, { add_special_tokens: true });
+    this.cls = BigInt(cls ?? 101);
+    this.sep = BigInt(sep ?? 102);
   }
 
+  private readonly idCache = new Map<string, number[]>();
+  private readonly cls: bigint;
+  private readonly sep: bigint;
+
   countTokens(text: string): number {
-    return this.tokenizer.encode(text, null, { add_special_tokens: false }).length;
+    return this.ids(text).length;
+  }
+
+  /**
+   * Token ids without special tokens. The indexer counts every sentence before it embeds the
+   * same sentences, so ids are remembered (first in, first out) to tokenize each text once.
+   */
+  private ids(text: string): number[] {
+    let ids = this.idCache.get(text);
+    if (!ids) {
+      ids = this.tokenizer.encode(text, null, { add_special_tokens: false });
+      if (this.idCache.size >= ID_CACHE_SIZE) this.idCache.delete(this.idCache.keys().next().value as string);
+      this.idCache.set(text, ids);
+    }
+    return ids;
   }
 
   async embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]> {
@@ -111,16 +135,33 @@ class TransformersEmbedder implements Embedder {
   }
 
   private async embedBatch(batch: string[]): Promise<Float32Array[]> {
-    const enc = this.tokenizer(batch, { padding: true, truncation: true }) as Record<string, Tensor>;
+    // [CLS] ids [SEP], truncated to the model's length, padded to the longest in the batch.
+    const rows = batch.map((t) => this.ids(t).slice(0, this.maxTokens - 2));
+    const seqLen = Math.max(...rows.map((r) => r.length)) + 2;
+    const inputIds = new BigInt64Array(batch.length * seqLen);
+    const attention = new BigInt64Array(batch.length * seqLen);
+    rows.forEach((r, b) => {
+      const off = b * seqLen;
+      inputIds[off] = this.cls;
+      for (let i = 0; i < r.length; i++) inputIds[off + 1 + i] = BigInt(r[i]!);
+      inputIds[off + r.length + 1] = this.sep;
+      attention.fill(1n, off, off + r.length + 2);
+    });
+    const dims = [batch.length, seqLen];
+    const tensors: Record<string, BigInt64Array> = {
+      input_ids: inputIds,
+      attention_mask: attention,
+      token_type_ids: new BigInt64Array(batch.length * seqLen),
+    };
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of this.session.inputNames) {
-      const t = enc[name];
-      if (!t) throw new Error(`the tokenizer gave no ${name} for ${this.spec.name}`);
-      feeds[name] = new ort.Tensor("int64", t.data as BigInt64Array, t.dims);
+      const data = tensors[name];
+      if (!data) throw new Error(`${this.spec.name} wants an input ${name} this embedder does not make`);
+      feeds[name] = new ort.Tensor("int64", data, dims);
     }
     const output = await this.session.run(feeds);
     const hidden = (output.last_hidden_state ?? Object.values(output)[0]) as unknown as Tensor;
-    const mask = enc.attention_mask!;
+    const mask = { data: attention };
     const [n, seq, dim] = hidden.dims as [number, number, number];
     const data = hidden.data as Float32Array;
     const result: Float32Array[] = [];

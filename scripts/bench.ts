@@ -4,8 +4,10 @@
  *
  * Speed, measured: indexing throughput against the raw model, query latency by index size,
  * WebSocket load, memory and disk, and a LangChain.js pipeline side by side. Prints a table,
- * writes bench-results/latest.json and docs/benchmarks.md. Parts: indexing, scale, load, baseline.
+ * writes bench-results/latest.json and docs/benchmarks.md. Parts: indexing, scale, load, baseline;
+ * a run of some parts (--only) keeps the previous run's other parts.
  */
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -45,12 +47,22 @@ await runCli(async () => {
   const embedder = await createEmbedder(config);
   const say = (line: string) => console.error(`[bench] ${line}`);
   const argv = process.argv.slice(2).join(" ");
-  const results: BenchResults = {
-    startedAt: new Date().toISOString(),
-    machine: machineInfo(),
-    model: config.model,
-    commands: [`npm run bench${argv ? ` -- ${argv}` : ""}`],
-  };
+  const command = `npm run bench${argv ? ` -- ${argv}` : ""}`;
+  const outDir = path.join(PROJECT_ROOT, "bench-results");
+  const latest = path.join(outDir, "latest.json");
+  // A run of some parts keeps the other parts of the previous run, and says so in the commands.
+  const previous =
+    only.size < PARTS.length && existsSync(latest)
+      ? (JSON.parse(readFileSync(latest, "utf8")) as BenchResults)
+      : undefined;
+  const results: BenchResults = previous
+    ? { ...previous, commands: [...previous.commands, command] }
+    : {
+        startedAt: new Date().toISOString(),
+        machine: machineInfo(),
+        model: config.model,
+        commands: [command],
+      };
 
   if (only.has("indexing") || only.has("baseline")) {
     say(`indexing ${dataset} with the full pipeline, then the same batches through the model alone`);
@@ -127,13 +139,12 @@ await runCli(async () => {
 
   const markdown = renderMarkdown(results);
   console.log(markdown);
-  const outDir = path.join(PROJECT_ROOT, "bench-results");
   await mkdir(outDir, { recursive: true });
-  await writeFile(path.join(outDir, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
-  if (only.size === PARTS.length) {
+  await writeFile(latest, `${JSON.stringify(results, null, 2)}\n`);
+  if (results.indexing && results.scale && results.load && results.baseline) {
     await writeFile(path.join(PROJECT_ROOT, "docs", "benchmarks.md"), `${markdown}\n`);
     say("wrote docs/benchmarks.md and bench-results/latest.json");
   } else {
-    say("wrote bench-results/latest.json (docs/benchmarks.md is written by a run of every part)");
+    say("wrote bench-results/latest.json (docs/benchmarks.md needs every part)");
   }
 });
