@@ -240,7 +240,9 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       const missing = [...new Set(hashes.filter((_, i) => !out[i]))];
       reused += texts.length - hashes.filter((_, i) => !out[i]).length;
       const firstText = new Map(hashes.map((h, i) => [h, texts[i]!]));
-      // One model batch at a time, so an interrupt is honoured within a batch, not a group.
+      // Similar lengths together waste less on padding; then one model batch at a time, so an
+      // interrupt is honoured within a batch, not a group.
+      missing.sort((a, b) => firstText.get(a)!.length - firstText.get(b)!.length);
       for (let i = 0; i < missing.length; i += config.embedBatchSize) {
         const slice = missing.slice(i, i + config.embedBatchSize);
         const vecs = await embedder.embed(
