@@ -49,7 +49,12 @@ export async function benchIndexing(
     let rawSeconds = 0;
     let texts = 0;
     const seen = new Set<string>();
-    const unique = (list: string[]) => list.filter((t) => !seen.has(t) && (seen.add(t), true));
+    const unique = (list: string[]) =>
+      list.filter((t) => {
+        if (seen.has(t)) return false;
+        seen.add(t);
+        return true;
+      });
     for (let i = 0; i < prepared.length; ) {
       const group: typeof prepared = [];
       let size = 0;
