@@ -9,9 +9,9 @@ import { PROJECT_ROOT } from "../core/config.ts";
 import type { Embedder } from "../core/types.ts";
 import { ensureIndex } from "../eval/index-cache.ts";
 import { DEFAULT_CACHE_ROOT } from "../eval/session.ts";
-import { runLoadTest } from "../scripts/load-test.ts";
 import type { LoadResult } from "./report.ts";
 import { sample } from "./stats.ts";
+import { runLoadTest } from "./ws-load.ts";
 
 /** Resident and peak memory of a process in MiB, from /proc (Linux). */
 export function memoryMiB(pid: number): { rss: number; peak: number } | undefined {

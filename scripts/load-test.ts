@@ -2,187 +2,13 @@
  * `npx tsx scripts/load-test.ts [--clients 200] [--questions 20]`: many WebSocket clients asking
  * at once against a real server, started here as its own process on the configured index (rate
  * limit off: this measures capacity, not the limiter). Prints time to first delta and to done
- * (p50/p99), errors by code and the server's memory. `runLoadTest` is the measuring part, for
- * `npm run bench` and the tests.
+ * (p50/p99), errors by code and the server's memory.
  */
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
-import WebSocket from "ws";
-import { PROJECT_ROOT } from "../core/config.ts";
+import { memoryMiB, spawnServer } from "../bench/load.ts";
+import { DEFAULT_QUESTIONS, runLoadTest } from "../bench/ws-load.ts";
+import { runCli } from "./cli.ts";
 
-export interface LoadTestOptions {
-  /** The server's base URL (http://host:port); the WebSocket is at /ws. */
-  url: string;
-  clients: number;
-  questionsEach: number;
-  /** Questions asked in turn. */
-  questions: readonly string[];
-  /** Access token, when the server requires one. */
-  token?: string;
-  /** Gives up on one answer after this long (default 120 s). */
-  answerTimeoutMs?: number;
-}
-
-export interface Spread {
-  p50: number;
-  p99: number;
-  max: number;
-}
-
-export interface LoadTestResult {
-  clients: number;
-  asked: number;
-  /** Answers that arrived complete: sources, deltas, done, deltas adding up to the answer. */
-  complete: number;
-  /** Answers that ended without an error frame but were malformed or cut off. */
-  incomplete: number;
-  /** Error frames by code, plus CONNECTION for sockets that failed or closed early. */
-  errors: Record<string, number>;
-  firstDeltaMs: Spread;
-  doneMs: Spread;
-  wallS: number;
-  answersPerS: number;
-}
-
-type Frame = { type: string; id?: string; code?: string; text?: string; answer?: string };
-
-function spread(values: number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
-  const round = (n: number) => Math.round(n * 10) / 10;
-  return { p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted.at(-1) ?? 0) };
-}
-
-/** True when one answer's frames are sources, deltas, done, and the deltas make the answer. */
-function isComplete(frames: Frame[]): boolean {
-  const types = frames.map((f) => f.type);
-  if (types[0] !== "sources" || types.at(-1) !== "done") return false;
-  if (!types.slice(1, -1).every((t) => t === "delta")) return false;
-  const text = frames
-    .slice(1, -1)
-    .map((f) => f.text)
-    .join("");
-  return text === frames.at(-1)?.answer;
-}
-
-/** Runs `clients` WebSocket clients, each asking `questionsEach` questions one after another. */
-export async function runLoadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
-  const wsUrl = `${opts.url.replace(/^http/, "ws")}/ws`;
-  const answerTimeoutMs = opts.answerTimeoutMs ?? 120_000;
-  const firstDelta: number[] = [];
-  const done: number[] = [];
-  const errors: Record<string, number> = {};
-  let asked = 0;
-  let complete = 0;
-  let incomplete = 0;
-  const count = (code: string) => {
-    errors[code] = (errors[code] ?? 0) + 1;
-  };
-
-  const client = async (c: number) => {
-    const headers: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
-    const ws = new WebSocket(wsUrl, { headers });
-    const frames = new Map<string, Frame[]>();
-    let onFrame: ((f: Frame) => void) | undefined;
-    let onClose: (() => void) | undefined;
-    ws.on("message", (data) => {
-      const f = JSON.parse(String(data)) as Frame;
-      if (f.id !== undefined) frames.get(f.id)?.push(f);
-      onFrame?.(f);
-    });
-    ws.on("close", () => onClose?.());
-    ws.on("error", () => {});
-    try {
-      await new Promise<void>((resolve, reject) => {
-        onFrame = (f) => f.type === "ready" && resolve();
-        onClose = () => reject(new Error("closed before ready"));
-      });
-    } catch {
-      count("CONNECTION");
-      return;
-    }
-    for (let q = 0; q < opts.questionsEach; q++) {
-      const id = `c${c}-q${q}`;
-      const question = opts.questions[(c * opts.questionsEach + q) % opts.questions.length]!;
-      frames.set(id, []);
-      const t0 = performance.now();
-      let first = 0;
-      const end = await new Promise<Frame | "closed" | "timeout">((resolve) => {
-        const timer = setTimeout(() => resolve("timeout"), answerTimeoutMs);
-        onFrame = (f) => {
-          if (f.id !== id) return;
-          if (f.type === "delta" && first === 0) first = performance.now() - t0;
-          if (f.type === "done" || f.type === "error") {
-            clearTimeout(timer);
-            resolve(f);
-          }
-        };
-        onClose = () => {
-          clearTimeout(timer);
-          resolve("closed");
-        };
-        ws.send(JSON.stringify({ type: "ask", id, question }));
-        asked++;
-      });
-      if (end === "closed") {
-        count("CONNECTION");
-        return;
-      }
-      if (end === "timeout") count("TIMEOUT");
-      else if (end.type === "error") count(end.code ?? "UNKNOWN");
-      else if (isComplete(frames.get(id) ?? [])) {
-        complete++;
-        firstDelta.push(first);
-        done.push(performance.now() - t0);
-      } else incomplete++;
-      frames.delete(id);
-    }
-    ws.close(1000);
-  };
-
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: opts.clients }, (_, c) => client(c)));
-  const wallS = (performance.now() - t0) / 1000;
-  return {
-    clients: opts.clients,
-    asked,
-    complete,
-    incomplete,
-    errors,
-    firstDeltaMs: spread(firstDelta),
-    doneMs: spread(done),
-    wallS: Math.round(wallS * 10) / 10,
-    answersPerS: Math.round((complete / wallS) * 10) / 10,
-  };
-}
-
-/** Questions about the seed article, and a few it cannot answer. */
-export const DEFAULT_QUESTIONS: readonly string[] = [
-  "Who is China's foreign minister?",
-  "Where was the Hernán Santa Cruz Dialogue held?",
-  "What does China say about human rights?",
-  "What are economic, social and cultural rights?",
-  "What did Wang Yi say about multilateralism?",
-  "What is the world undergoing according to Wang?",
-  "When did Wang Yi send the written message?",
-  "What is the capital of Peru?",
-];
-
-/** Resident and peak memory of a process, from /proc (Linux); undefined elsewhere. */
-function memoryMB(pid: number): { rss: number; peak: number } | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? Number.NaN);
-    return { rss: Math.round(kb("VmRSS") / 1024), peak: Math.round(kb("VmHWM") / 1024) };
-  } catch {
-    return undefined;
-  }
-}
-
-async function main(): Promise<void> {
+await runCli(async () => {
   const arg = (name: string, fallback: number) => {
     const i = process.argv.indexOf(`--${name}`);
     const n = i >= 0 ? Number(process.argv[i + 1]) : fallback;
@@ -191,48 +17,17 @@ async function main(): Promise<void> {
   };
   const clients = arg("clients", 200);
   const questionsEach = arg("questions", 20);
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "server", "main.ts")], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, CITELINE_PORT: "0", CITELINE_RATE_LIMIT: "0", CITELINE_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "inherit", "pipe"],
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = "";
-    child.stderr.on("data", (c: Buffer) => {
-      err += c.toString();
-      const m = /citeline is answering at (\S+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    void exited.then(() => reject(new Error(`the server exited before listening:\n${err}`)));
-  });
-  const pid = child.pid!;
-  const idle = memoryMB(pid);
+  const server = await spawnServer({ CITELINE_RATE_LIMIT: "0" });
+  const idle = memoryMiB(server.pid);
   let peakRss = idle?.rss ?? 0;
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, memoryMB(pid)?.rss ?? 0);
+    peakRss = Math.max(peakRss, memoryMiB(server.pid)?.rss ?? 0);
   }, 200);
-  console.error(`load test: ${clients} clients x ${questionsEach} questions against ${url}`);
-  const result = await runLoadTest({ url, clients, questionsEach, questions: DEFAULT_QUESTIONS });
+  console.error(`load test: ${clients} clients x ${questionsEach} questions against ${server.url}`);
+  const result = await runLoadTest({ url: server.url, clients, questionsEach, questions: DEFAULT_QUESTIONS });
   clearInterval(sampler);
-  const after = memoryMB(pid);
-  child.kill("SIGTERM");
-  const code = await exited;
-  console.log(
-    JSON.stringify(
-      {
-        ...result,
-        server: { rssIdleMB: idle?.rss, rssPeakMB: peakRss, rssAfterMB: after?.rss, exitCode: code },
-      },
-      null,
-      2,
-    ),
-  );
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  main().catch((err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
-}
+  const after = memoryMiB(server.pid);
+  const exitCode = await server.stop();
+  const serverFigures = { rssIdleMB: idle?.rss, rssPeakMB: peakRss, rssAfterMB: after?.rss, exitCode };
+  console.log(JSON.stringify({ ...result, server: serverFigures }, null, 2));
+});

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { runLoadTest } from "../../scripts/load-test.ts";
+import { runLoadTest } from "../../bench/ws-load.ts";
 import {
   answerProblem,
   Client,
