@@ -2,9 +2,12 @@
 import { contentTerms } from "./text.ts";
 import type { HistoryTurn } from "./types.ts";
 
+/** Words that point back at something said before; "that", "there" and "other" are left out, being
+ * as common in questions that stand on their own ("the country that hosted it"). */
 const ANAPHORA =
-  /\b(he|she|him|her|his|hers|they|them|their|it|its|this|that|these|those|there|then|the same|else|another|other|more|also|too)\b/i;
-const ELLIPTIC = /^(and|but|so|what about|how about|why|when|where|who|how)\b.{0,30}\??$/i;
+  /\b(he|she|him|her|his|hers|they|them|their|it|its|this|these|those|the same|else|another|also|too)\b/i;
+/** Questions that continue the previous one ("And in 2023?", "What about the UN?"). */
+const ELLIPTIC = /^(and|but|so|also|what about|how about)\b/i;
 
 /** True when a question leans on earlier turns to be understood. */
 export function isFollowUp(question: string): boolean {
