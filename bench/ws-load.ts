@@ -5,6 +5,7 @@
  * hardening tests.
  */
 import WebSocket from "ws";
+import { percentiles } from "./stats.ts";
 
 export interface LoadTestOptions {
   /** The server's base URL (http://host:port); the WebSocket is at /ws. */
@@ -43,11 +44,8 @@ export interface LoadTestResult {
 type Frame = { type: string; id?: string; code?: string; text?: string; answer?: string };
 
 function spread(values: number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
-  const round = (n: number) => Math.round(n * 10) / 10;
-  return { p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted.at(-1) ?? 0) };
+  const { p50, p99 } = percentiles(values);
+  return { p50, p99, max: Math.round(values.reduce((m, v) => Math.max(m, v), 0) * 10) / 10 };
 }
 
 /** True when one answer's frames are sources, deltas, done, and the deltas make the answer. */

@@ -8,6 +8,7 @@ import type { Config } from "./config.ts";
 import type { Citation, SourceRef } from "./protocol.ts";
 import type { Passage, Retrieval } from "./retrieval.ts";
 import { contentTerms, stem, stemSet } from "./text.ts";
+import { dot } from "./vectors.ts";
 
 export interface ComposeOptions {
   maxSentences: number;
@@ -65,12 +66,6 @@ export function toSources(passages: readonly Passage[]): SourceRef[] {
     if (p.doc.url) s.url = p.doc.url;
     return s;
   });
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
 }
 
 /** Inverse document frequency of each question term over the chunks. */

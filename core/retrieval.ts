@@ -10,6 +10,7 @@ import { type DateIntent, dateIntent, inRange } from "./dates.ts";
 import { rewriteQuery } from "./followup.ts";
 import { contentTerms } from "./text.ts";
 import type { DateFilter, Embedder, HistoryTurn } from "./types.ts";
+import { dot } from "./vectors.ts";
 
 export type RetrievalMode = "dense" | "lexical" | "hybrid";
 
@@ -52,12 +53,6 @@ const catalogs = new WeakMap<LoadedIndex, Catalog>();
 
 /** Passages this similar to one already chosen are near-duplicates (syndicated copies). */
 const NEAR_DUPLICATE = 0.985;
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
 
 export function catalog(index: LoadedIndex): Catalog {
   let c = catalogs.get(index);

@@ -198,10 +198,3 @@ export function normalize(v: Float32Array): Float32Array {
   for (let i = 0; i < v.length; i++) v[i]! /= norm;
   return v;
 }
-
-/** Dot product; the cosine similarity of unit vectors. */
-export function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}

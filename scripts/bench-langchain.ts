@@ -5,23 +5,13 @@
 import { parseArgs } from "node:util";
 import { runLangchainBaseline } from "../bench/langchain-baseline.ts";
 import { loadConfig } from "../core/config.ts";
-import { AppError } from "../core/errors.ts";
-import { runCli } from "./cli.ts";
+import { positiveInt as cliPositiveInt, runCli, usageError } from "./cli.ts";
 
 const USAGE = "usage: npx tsx scripts/bench-langchain.ts --dataset DIR [--k N] [--limit N] [--models DIR]";
 
-function bad(message: string): AppError {
-  return new AppError("CONFIG_INVALID", `${message}; ${USAGE}`);
-}
-
-function positiveInt(name: string, raw: string | undefined, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw bad(`${name} is "${raw}"; it must be a whole number from 1 to ${max.toLocaleString("en-US")}`);
-  }
-  return n;
-}
+const bad = (message: string) => usageError(message, USAGE);
+const positiveInt = (name: string, raw: string | undefined, max: number) =>
+  cliPositiveInt(name, raw, max, USAGE);
 
 function parse(argv: string[]) {
   let values: { dataset?: string; k?: string; limit?: string; models?: string };

@@ -4,30 +4,20 @@
  * --calibrate, the not-found threshold. Ctrl-C stops after the current question.
  */
 import { parseArgs } from "node:util";
-import { AppError } from "../core/errors.ts";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import type { Progress } from "../embeddings/indexer.ts";
 import { runCalibration } from "../eval/calibrate.ts";
 import { formatCalibration, formatSummary } from "../eval/report.ts";
 import { ALL_MODES, runEval, type Stage } from "../eval/run.ts";
-import { runCli } from "./cli.ts";
+import { positiveInt as cliPositiveInt, runCli, usageError } from "./cli.ts";
 import { formatDuration, progressLine } from "./progress.ts";
 
 const USAGE =
   "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate]";
 
-function bad(message: string): AppError {
-  return new AppError("CONFIG_INVALID", `${message}; ${USAGE}`);
-}
-
-function positiveInt(name: string, raw: string | undefined, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw bad(`${name} is "${raw}"; it must be a whole number from 1 to ${max.toLocaleString("en-US")}`);
-  }
-  return n;
-}
+const bad = (message: string) => usageError(message, USAGE);
+const positiveInt = (name: string, raw: string | undefined, max: number) =>
+  cliPositiveInt(name, raw, max, USAGE);
 
 function parse(argv: string[]) {
   let values: ReturnType<typeof parseOptions>["values"];

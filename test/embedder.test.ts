@@ -6,7 +6,8 @@ import { AutoTokenizer, env } from "@xenova/transformers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../core/config.ts";
 import type { Embedder } from "../core/types.ts";
-import { createEmbedder, dot } from "../embeddings/embedder.ts";
+import { dot } from "../core/vectors.ts";
+import { createEmbedder } from "../embeddings/embedder.ts";
 import { splitSentences } from "../embeddings/sentences.ts";
 import { getEmbedder } from "./helpers/model.ts";
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dot } from "../embeddings/embedder.ts";
+import { dot } from "../core/vectors.ts";
 import { VectorIndex } from "../embeddings/vector-index.ts";
 import { getEmbedder } from "./helpers/model.ts";
 
