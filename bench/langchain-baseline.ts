@@ -16,8 +16,9 @@ import { Document } from "@langchain/core/documents";
 import { RecursiveCharacterTextSplitter } from "@langchain/textsplitters";
 import { env } from "@xenova/transformers";
 import { AppError } from "../core/errors.ts";
+import { answerOccurs } from "../eval/answer-match.ts";
 import { CORPUS_FILE, type EvalQuestion, loadDataset } from "../eval/dataset.ts";
-import { hasAnyAnswer, mean, ndcgAt, rankDocs, recallAt, reciprocalRankAt } from "../eval/metrics.ts";
+import { mean, ndcgAt, rankDocs, recallAt, reciprocalRankAt } from "../eval/metrics.ts";
 import { percentiles } from "./stats.ts";
 
 /** The model our product uses, as transformers.js names it under the models folder. */
@@ -161,7 +162,7 @@ function scoreQuestion(q: EvalQuestion, found: readonly Document[], k: number): 
     recallAt10: recallAt(ranked, gold, DEPTH),
     mrrAt10: reciprocalRankAt(ranked, gold, DEPTH),
     ndcgAt10: ndcgAt(ranked, gold, DEPTH),
-    answerInContextAtK: found.slice(0, k).some((d) => hasAnyAnswer(d.pageContent, q.answers)) ? 1 : 0,
+    answerInContextAtK: found.slice(0, k).some((d) => answerOccurs(d.pageContent, q.answers)) ? 1 : 0,
   };
 }
 

@@ -4,7 +4,7 @@
  * the code it measures.
  */
 import type { Citation, SourceRef } from "../core/protocol.ts";
-import { hasAnyAnswer } from "./metrics.ts";
+import { answerOccurs } from "./answer-match.ts";
 
 export interface CitationCheck {
   /** The cited source exists, holds the sentence verbatim at its offsets, and so does the document. */
@@ -40,7 +40,7 @@ export function checkCitation(
     answer.slice(c.answerStart, c.answerEnd) === c.text;
   return {
     verbatim,
-    answerBearing: answers.length === 0 ? undefined : hasAnyAnswer(c.text, answers),
+    answerBearing: answers.length === 0 ? undefined : answerOccurs(c.text, answers),
   };
 }
 

@@ -5,14 +5,12 @@
 
 import type { AnswerEvent, Citation, SourceRef } from "../core/protocol.ts";
 import type { RetrievalMode } from "../core/retrieval.ts";
+import { answerOccurs, formsContain, matchForms } from "./answer-match.ts";
 import { answerBody, checkCitation } from "./citations.ts";
 import type { EvalQuestion } from "./dataset.ts";
 import {
-  containsAnswer,
-  hasAnyAnswer,
   mean,
   ndcgAt,
-  normalizeAnswer,
   overlaps,
   percentile,
   rankDocs,
@@ -67,7 +65,7 @@ export function scoreRanking(
   const hasGold = gold.length > 0;
   const top = ranked.slice(0, k);
   const goldIndex = docs.findIndex((d) => gold.includes(d));
-  const normAnswers = q.answers.map(normalizeAnswer);
+  const answerForms = q.answers.map(matchForms);
   return {
     docs: docs.slice(0, 10),
     chunks: top.map((c) => c.chunkId),
@@ -81,8 +79,8 @@ export function scoreRanking(
       q.answers.length === 0
         ? null
         : top.some((c) => {
-            const norm = normalizeAnswer(c.text);
-            return normAnswers.some((a) => containsAnswer(norm, a));
+            const forms = matchForms(c.text);
+            return answerForms.some((a) => formsContain(forms, a));
           }),
     passageRecall:
       goldSpans.length === 0
@@ -148,7 +146,7 @@ export function scoreAnswer(
     correct:
       q.answers.length === 0
         ? null
-        : !done.notFound && hasAnyAnswer(answerBody(done.answer, done.citations), q.answers),
+        : !done.notFound && answerOccurs(answerBody(done.answer, done.citations), q.answers),
     citations,
     evidence: evidence.evidence,
     evidenceAgrees: evidence.notFound === done.notFound,
