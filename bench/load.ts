@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { PROJECT_ROOT } from "../core/config.ts";
 import type { Embedder } from "../core/types.ts";
-import { ensureIndex } from "../eval/index-cache.ts";
+import { loadDataset } from "../eval/dataset.ts";
+import { ensureIndex, requireComplete } from "../eval/index-cache.ts";
 import { DEFAULT_CACHE_ROOT } from "../eval/session.ts";
 import type { LoadResult } from "./report.ts";
 import { sample } from "./stats.ts";
@@ -64,12 +65,15 @@ export async function benchLoad(opts: {
   questionsEach: number;
   onLine?: (line: string) => void;
 }): Promise<LoadResult> {
+  const dataset = await loadDataset(opts.datasetDir);
   const cached = await ensureIndex({
-    corpusFile: path.join(opts.datasetDir, "corpus.jsonl"),
+    corpusFile: dataset.corpusFile,
     cacheRoot: DEFAULT_CACHE_ROOT,
     overrides: {},
     embedder: opts.embedder,
+    expectDocuments: dataset.docIds.length,
   });
+  requireComplete(cached, { expectDocuments: dataset.docIds.length, source: dataset.corpusFile });
   const questions = sample(
     readFileSync(path.join(opts.datasetDir, "questions.jsonl"), "utf8")
       .split("\n")

@@ -38,6 +38,8 @@ export interface CalibrateOptions {
   heldOutShare?: number;
   onProgress?: (stage: Stage, p: Progress) => void;
   onNotice?: (line: string) => void;
+  /** Calibrate on the documents that could be indexed instead of stopping at an ingest issue. */
+  allowPartial?: boolean;
   signal?: AbortSignal;
 }
 
@@ -190,6 +192,8 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
     overrides,
     cacheRoot,
     embedder: memo,
+    allowPartial: opts.allowPartial ?? false,
+    source: dataset.corpusFile,
     onIndexProgress: (p: Progress) => opts.onProgress?.("index", p),
     ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -198,12 +202,16 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
   let reduced: Session | undefined;
   const tmp = await mkdtemp(path.join(os.tmpdir(), "citeline-heldout-"));
   try {
-    full = await openSession(dataset.corpusFile, sessionOpts);
+    full = await openSession(dataset.corpusFile, { ...sessionOpts, expectDocuments: dataset.docIds.length });
     if (heldOutDocs.length > 0) {
       opts.onNotice?.(`holding out ${heldOutDocs.length} of ${dataset.docIds.length} documents`);
       const file = path.join(tmp, "corpus.jsonl");
       await writeCorpusWithout(dataset.corpusFile, file, heldOutSet);
-      reduced = await openSession(file, { ...sessionOpts, seedFrom: full.cached.indexDir });
+      reduced = await openSession(file, {
+        ...sessionOpts,
+        expectDocuments: dataset.docIds.length - heldOutDocs.length,
+        seedFrom: full.cached.indexDir,
+      });
     }
 
     const rows: { id: string; group: Group; evidence: number }[] = [];

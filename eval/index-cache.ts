@@ -11,12 +11,14 @@ import { createInterface } from "node:readline";
 import { finished } from "node:stream/promises";
 import type { Config } from "../core/config.ts";
 import { loadConfig } from "../core/config.ts";
+import { AppError } from "../core/errors.ts";
 import type { Embedder } from "../core/types.ts";
 import {
   CHUNKER_VERSION,
   currentVersion,
   FORMAT_VERSION,
   publish,
+  readManifest,
   versionDir,
 } from "../embeddings/index-files.ts";
 import { type BuildSummary, buildIndex, type Progress } from "../embeddings/indexer.ts";
@@ -30,6 +32,13 @@ export interface CachedIndex {
   indexDir: string;
   /** The build that made it, or undefined when a cached index was reused. */
   build: BuildSummary | undefined;
+  /** Documents the index holds. */
+  documents: number;
+  /**
+   * The index holds every document of the corpus and nothing went wrong reading it. Only such an
+   * index gets a cache entry; a partial one is rebuilt by the next run.
+   */
+  complete: boolean;
 }
 
 export interface EnsureIndexOptions {
@@ -40,6 +49,8 @@ export interface EnsureIndexOptions {
   /** Settings besides the folders (model, chunker, ...); env overrides apply beneath them. */
   overrides: Partial<Config>;
   embedder: Embedder;
+  /** Documents in the corpus file, as the dataset loader counted them. */
+  expectDocuments: number;
   /**
    * The index folder of a corpus this one is a subset of. Its published version is copied in
    * first, so the product's incremental build only removes documents instead of embedding anew.
@@ -91,8 +102,17 @@ export async function ensureIndex(opts: EnsureIndexOptions): Promise<CachedIndex
   const indexDir = path.join(dir, "index");
   // The entry is written last, after the index is published.
   const entry = path.join(dir, "cache.json");
-  if (existsSync(entry) && currentVersion(indexDir))
-    return { key, dir, corpusDir, indexDir, build: undefined };
+  const cachedVersion = existsSync(entry) ? currentVersion(indexDir) : undefined;
+  if (cachedVersion) {
+    const documents = readManifest(versionDir(indexDir, cachedVersion)).counts.docs;
+    if (documents === opts.expectDocuments) {
+      return { key, dir, corpusDir, indexDir, build: undefined, documents, complete: true };
+    }
+    // Written before partial indexes were refused: never reuse it.
+    opts.onNotice?.(
+      `the cached index ${key} holds ${documents} of ${opts.expectDocuments} documents; rebuilding it`,
+    );
+  }
 
   await rm(dir, { recursive: true, force: true });
   await mkdir(corpusDir, { recursive: true });
@@ -112,12 +132,54 @@ export async function ensureIndex(opts: EnsureIndexOptions): Promise<CachedIndex
     ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
-  const seed = seedVersion ? { seededFrom: opts.seedFrom } : {};
-  await writeFile(
-    entry,
-    `${JSON.stringify({ source: opts.corpusFile, corpusSha256, ...indexSettings(base), ...seed }, null, 2)}\n`,
-  );
-  return { key, dir, corpusDir, indexDir, build };
+  const complete = build.issues.length === 0 && build.documents === opts.expectDocuments;
+  if (complete) {
+    const seed = seedVersion ? { seededFrom: opts.seedFrom } : {};
+    await writeFile(
+      entry,
+      `${JSON.stringify({ source: opts.corpusFile, corpusSha256, ...indexSettings(base), ...seed }, null, 2)}\n`,
+    );
+  }
+  return { key, dir, corpusDir, indexDir, build, documents: build.documents, complete };
+}
+
+/**
+ * Refuses an index that lacks part of the corpus, naming the file and the reasons, unless
+ * `allowPartial` is set; then it reports them and returns how many documents are missing.
+ * An index without a single document is refused either way: there is nothing to evaluate.
+ */
+export function requireComplete(
+  cached: CachedIndex,
+  opts: {
+    expectDocuments: number;
+    allowPartial?: boolean | undefined;
+    /** The corpus file, named in messages. */
+    source: string;
+    onNotice?: (line: string) => void;
+  },
+): number {
+  if (cached.complete) return 0;
+  const issues = cached.build?.issues ?? [];
+  const dropped = opts.expectDocuments - cached.documents;
+  const what = `${opts.source}: ${dropped} of ${opts.expectDocuments} documents could not be indexed`;
+  const first = issues[0];
+  const reasons =
+    first === undefined
+      ? ""
+      : ` (${first.message}${issues.length > 1 ? `; and ${issues.length - 1} more issues` : ""})`;
+  if (!opts.allowPartial || cached.documents === 0) {
+    const advice =
+      cached.documents === 0
+        ? "nothing is left to evaluate; fix the file"
+        : "fix the file, or pass --allow-partial to evaluate on the rest";
+    throw new AppError(first?.code ?? "INDEX_CORRUPT", `${what}${reasons}; ${advice}`, {
+      dropped,
+      issues: issues.length,
+    });
+  }
+  opts.onNotice?.(`${what}; evaluating on the other ${cached.documents} (--allow-partial)`);
+  for (const issue of issues) opts.onNotice?.(`not indexed: ${issue.code}: ${issue.message}`);
+  return dropped;
 }
 
 /**

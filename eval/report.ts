@@ -34,6 +34,11 @@ export function formatSummary(s: EvalSummary): string {
   const lines = [
     `dataset ${d.name}: ${d.documents} documents, ${d.questions} questions (${d.answerable} answerable, ${d.expectNotFound} expect not found)`,
     `index ${s.index.key}: ${s.index.chunks} chunks, ${s.index.reused ? "reused from cache" : `built in ${s.index.buildSeconds} s`}`,
+    ...(s.index.dropped > 0
+      ? [
+          `PARTIAL: ${s.index.dropped} of ${d.documents} documents could not be indexed and were dropped (--allow-partial); these scores are not comparable with a full run, and the index was not cached`,
+        ]
+      : []),
     `settings: ${settingsLine(s.settings)}`,
     "",
     `retrieval: documents ranked by their first passage in the top ${s.rankingDepth} (product call, cap on); context and passage metrics over the top ${s.k}; times exclude query embedding`,

@@ -50,6 +50,8 @@ export interface EvalOptions {
   outDir?: string | undefined;
   /** Default: data/eval-cache. */
   cacheRoot?: string | undefined;
+  /** Evaluate on the documents that could be indexed instead of stopping at an ingest issue. */
+  allowPartial?: boolean;
   /** Settings on top of defaults and environment. */
   overrides?: Partial<Config>;
   /** A loaded model to use; by default one is loaded from the configuration and disposed after. */
@@ -77,6 +79,8 @@ export interface EvalSummary {
     reused: boolean;
     buildSeconds: number | null;
     documents: number;
+    /** Corpus documents not in the index (non-zero only with allowPartial). */
+    dropped: number;
     chunks: number;
     sentences: number;
   };
@@ -116,6 +120,9 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
       overrides,
       cacheRoot: opts.cacheRoot ?? DEFAULT_CACHE_ROOT,
       embedder: memo,
+      expectDocuments: dataset.docIds.length,
+      allowPartial: opts.allowPartial ?? false,
+      source: dataset.corpusFile,
       onIndexProgress: (p) => opts.onProgress?.("index", p),
       ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
@@ -179,6 +186,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
         reused: session.cached.build === undefined,
         buildSeconds: session.cached.build ? Number(session.cached.build.seconds.toFixed(1)) : null,
         documents: counts.docs,
+        dropped: session.dropped,
         chunks: counts.chunks,
         sentences: counts.sentences,
       },

@@ -8,7 +8,7 @@ import { createEngine, type Engine } from "../core/engine.ts";
 import type { RetrievalDeps } from "../core/retrieval.ts";
 import { IndexHolder } from "../embeddings/index-holder.ts";
 import { chunkerInfo, modelInfo, type Progress } from "../embeddings/indexer.ts";
-import { type CachedIndex, ensureIndex } from "./index-cache.ts";
+import { type CachedIndex, ensureIndex, requireComplete } from "./index-cache.ts";
 import type { MemoEmbedder } from "./memo-embedder.ts";
 
 /** Where cached evaluation indexes live unless told otherwise (`data/` is not committed). */
@@ -19,6 +19,15 @@ export interface SessionOptions {
   overrides: Partial<Config>;
   cacheRoot: string;
   embedder: MemoEmbedder;
+  /** Documents in the corpus file, as the dataset loader counted them. */
+  expectDocuments: number;
+  /**
+   * Evaluate on the documents that could be indexed when some could not. Without it, any ingest
+   * issue stops the evaluation: a score on part of a corpus must never pass for a score on all of it.
+   */
+  allowPartial?: boolean;
+  /** The corpus file to name in messages (default: the file indexed). */
+  source?: string;
   /** An index of a superset of the corpus to start from (see ensureIndex). */
   seedFrom?: string | undefined;
   onIndexProgress?: (p: Progress) => void;
@@ -28,6 +37,8 @@ export interface SessionOptions {
 
 export interface Session {
   cached: CachedIndex;
+  /** Corpus documents the index does not hold (only ever non-zero with `allowPartial`). */
+  dropped: number;
   config: Config;
   engine: Engine;
   indexes: IndexHolder;
@@ -45,14 +56,13 @@ export async function openSession(corpusFile: string, opts: SessionOptions): Pro
     cacheRoot: opts.cacheRoot,
     overrides: opts.overrides,
     embedder: opts.embedder,
+    expectDocuments: opts.expectDocuments,
     seedFrom: opts.seedFrom,
     ...(opts.onIndexProgress ? { onProgress: opts.onIndexProgress } : {}),
     ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
-  for (const issue of cached.build?.issues ?? []) {
-    opts.onNotice?.(`not indexed: ${issue.code}: ${issue.message}`);
-  }
+  const dropped = requireComplete(cached, { ...opts, source: opts.source ?? corpusFile });
   const config = loadConfig({ ...opts.overrides, corpusDir: cached.corpusDir, indexDir: cached.indexDir });
   const indexes = await IndexHolder.open({
     indexDir: cached.indexDir,
@@ -62,6 +72,7 @@ export async function openSession(corpusFile: string, opts: SessionOptions): Pro
   const texts = new Map<string, string | undefined>();
   return {
     cached,
+    dropped,
     config,
     engine,
     indexes,

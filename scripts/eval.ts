@@ -1,6 +1,6 @@
 /**
  * `npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR]
- * [--cache DIR] [--calibrate]`: scores retrieval and answers on a dataset (see eval/), or with
+ * [--cache DIR] [--calibrate] [--allow-partial]`: scores retrieval and answers on a dataset (see eval/), or with
  * --calibrate, the not-found threshold. Ctrl-C stops after the current question.
  */
 import { parseArgs } from "node:util";
@@ -13,7 +13,7 @@ import { positiveInt as cliPositiveInt, runCli, usageError } from "./cli.ts";
 import { formatDuration, progressLine } from "./progress.ts";
 
 const USAGE =
-  "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate]";
+  "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate] [--allow-partial]";
 
 const bad = (message: string) => usageError(message, USAGE);
 const positiveInt = (name: string, raw: string | undefined, max: number) =>
@@ -39,6 +39,7 @@ function parse(argv: string[]) {
     out: values.out,
     cache: values.cache,
     calibrate: values.calibrate ?? false,
+    allowPartial: values["allow-partial"] ?? false,
   };
 }
 
@@ -55,6 +56,7 @@ function parseOptions(argv: string[]) {
       out: { type: "string" },
       cache: { type: "string" },
       calibrate: { type: "boolean" },
+      "allow-partial": { type: "boolean" },
     },
   });
 }
@@ -107,6 +109,7 @@ await runCli(async () => {
     limit: args.limit,
     outDir: args.out,
     cacheRoot: args.cache,
+    allowPartial: args.allowPartial,
     onProgress: (stage: Stage, p: Progress) => progress.report(stage, p),
     onNotice: (line: string) => {
       progress.end();
