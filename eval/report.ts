@@ -43,6 +43,9 @@ export function formatSummary(s: EvalSummary): string {
     "",
     `retrieval: documents ranked by their first passage in the top ${s.rankingDepth} (product call, cap on); context and passage metrics over the top ${s.k}; times exclude query embedding`,
   ];
+  const applies = d.answers.applicable;
+  /** An answer metric, or "n/a" for a dataset whose answers are not text of its documents. */
+  const ans = (text: string) => (applies ? text : "n/a");
   const rows = [
     ["mode", "R@1", "R@5", "R@10", "MRR@10", "nDCG@10", `ans-in-ctx@${s.k}`, `passage@${s.k}`, "p50 / p95"],
   ];
@@ -54,7 +57,7 @@ export function formatSummary(s: EvalSummary): string {
       num(m.recall10),
       num(m.mrr10),
       num(m.ndcg10),
-      num(m.answerInContext.rate),
+      ans(num(m.answerInContext.rate)),
       m.passageRecall ? num(m.passageRecall.rate) : "-",
       ms(m.retrievalMs),
     ]);
@@ -62,20 +65,35 @@ export function formatSummary(s: EvalSummary): string {
   lines.push(table(rows), "");
   const a = s.answer;
   const c = a.citations;
+  const checkable = a.checkable < a.answerable ? " with the answer in a gold document" : "";
   lines.push(
     "answer (engine.answer, hybrid):",
     table([
-      ["answer accuracy", pct(a.accuracy), `of ${a.answerable} answerable`],
+      ["answer accuracy", ans(pct(a.accuracy)), `of ${a.checkable} answerable${checkable}`],
       ["false not-found rate", pct(a.falseNotFoundRate), `of ${a.answerable} answerable`],
       ["not-found rate", pct(a.notFoundRate), `of ${a.expectNotFound} expecting not found`],
-      ["citation precision", pct(c.precision), `verbatim and answer-bearing, of ${c.onAnswerable}`],
+      [
+        "citation precision",
+        ans(pct(c.precision)),
+        `verbatim and answer-bearing, of ${c.sentences} distinct cited sentences`,
+      ],
+      ["  per citation", ans(pct(c.precisionPerCitation)), `of ${c.onAnswerable} citations`],
       ["  verbatim", pct(c.verbatimRate), `of ${c.total} citations`],
-      ["  answer-bearing", pct(c.answerBearingRate), `of ${c.onAnswerable} on answerable questions`],
+      ["  answer-bearing", ans(pct(c.answerBearingRate)), `of ${c.onAnswerable} citations`],
       ["query embedding", ms(a.embedMs), "p50 / p95"],
       ["answer retrieval", ms(a.retrievalMs), "p50 / p95, embedding included"],
       ["answer total", ms(a.totalMs), "p50 / p95"],
     ]),
   );
+  if (!applies) {
+    lines.push(
+      `answer metrics not applicable: no gold answer of the ${d.answers.questions} questions occurs in any of its gold documents (are the answers labels, such as SUPPORT or CONTRADICT?); answer accuracy, answer in context and citation precision are omitted`,
+    );
+  } else if (d.answers.inGold < d.answers.questions) {
+    lines.push(
+      `note: the gold answers of ${d.answers.questions - d.answers.inGold} of ${d.answers.questions} questions occur in none of their gold documents; answer metrics leave those questions out`,
+    );
+  }
   if (a.evidenceDisagreements > 0) {
     lines.push(
       `warning: on ${a.evidenceDisagreements} questions the recomputed evidence disagrees with the engine's not-found verdict; eval/evidence.ts no longer mirrors core/engine.ts`,

@@ -15,6 +15,12 @@ import { type Passage, type RetrievalMode, retrieve } from "../core/retrieval.ts
 import type { Embedder } from "../core/types.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import type { Progress } from "../embeddings/indexer.ts";
+import {
+  type AnswerApplicability,
+  answerApplicability,
+  answerInGold,
+  withoutAnswerVerdicts,
+} from "./applicability.ts";
 import { type Dataset, type EvalQuestion, loadDataset } from "./dataset.ts";
 import { answerEvidence } from "./evidence.ts";
 import { memoEmbedder } from "./memo-embedder.ts";
@@ -72,6 +78,8 @@ export interface EvalSummary {
     /** Questions with gold passages, and gold passages not found verbatim in their document. */
     withGoldPassages: number;
     unlocatedPassages: number;
+    /** Questions whose gold answers occur in their gold documents; answer metrics need them. */
+    answers: AnswerApplicability;
   };
   index: {
     key: string;
@@ -179,6 +187,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
         expectNotFound: questions.filter((q) => q.expectNotFound).length,
         withGoldPassages: questions.filter((q) => q.goldPassageIds.length > 0).length,
         unlocatedPassages: spans.unlocated(),
+        answers: answerApplicability(results),
       },
       index: {
         key: session.cached.key,
@@ -221,6 +230,7 @@ async function runQuestion(
   memo.forget();
   // The answer runs first so that it, like a server request, pays for the query embedding;
   // every later retrieval of this question reuses the vector.
+  const inGold = answerInGold(q, (id) => session.docText(id));
   let answer: QuestionResult["answer"] = null;
   let error: string | null = null;
   try {
@@ -240,18 +250,20 @@ async function runQuestion(
     const ms = performance.now() - t0;
     byMode[mode] = scoreRanking(q, r.passages.map(ranked), k, goldSpans, round2(ms));
   }
-  return {
+  const result: QuestionResult = {
     id: q.id,
     line: q.line,
     question: q.question,
     answers: q.answers,
     goldDocIds: q.goldDocIds,
     expectNotFound: q.expectNotFound,
+    answerInGold: inGold,
     embedMs: round2(embedMs),
     modes: byMode,
     answer,
     error,
   };
+  return inGold === false ? withoutAnswerVerdicts(result) : result;
 }
 
 function withoutToken(config: Config): Omit<Config, "accessToken"> {

@@ -162,6 +162,11 @@ export interface QuestionResult {
   answers: string[];
   goldDocIds: string[];
   expectNotFound: boolean;
+  /**
+   * A gold answer occurs in one of the gold documents; null without answers. When false, the
+   * verdicts that look for the answer are null (see applicability.ts).
+   */
+  answerInGold: boolean | null;
   /** Model time for the question's embedding (once, reused by every mode). */
   embedMs: number;
   modes: Partial<Record<RetrievalMode, ModeResult>>;
@@ -190,7 +195,9 @@ export interface ModeSummary {
 
 export interface AnswerSummary {
   answerable: number;
-  /** Answers holding a gold answer, over answerable questions. */
+  /** Answerable questions whose gold answer occurs in a gold document (accuracy's denominator). */
+  checkable: number;
+  /** Answers holding a gold answer, over checkable questions. */
   accuracy: number | null;
   falseNotFoundRate: number | null;
   expectNotFound: number;
@@ -199,12 +206,19 @@ export interface AnswerSummary {
     total: number;
     verbatim: number;
     verbatimRate: number | null;
-    /** Citations on answerable questions. */
+    /** Citations on checkable questions (answerable, gold answer in a gold document). */
     onAnswerable: number;
     answerBearing: number;
     answerBearingRate: number | null;
-    /** Verbatim and answer-bearing, over citations on answerable questions. */
+    /**
+     * Distinct cited sentences on checkable questions: one per question and document span, however
+     * many sources (overlapping chunks) it was cited through.
+     */
+    sentences: number;
+    /** Distinct cited sentences that are verbatim (every citation of them) and answer-bearing. */
     precision: number | null;
+    /** The same, counted per citation: a sentence cited through two sources counts twice. */
+    precisionPerCitation: number | null;
   };
   /** Questions where the recomputed evidence disagrees with the engine's not-found verdict. */
   evidenceDisagreements: number;
@@ -254,14 +268,17 @@ export function summarizeMode(results: readonly ModeResult[], k: number): ModeSu
 export function summarizeAnswers(questions: readonly QuestionResult[]): AnswerSummary {
   const results = questions.flatMap((r) => (r.answer ? [{ ...r, answer: r.answer }] : []));
   const answerable = results.filter((r) => !r.expectNotFound);
+  const checkable = answerable.filter((r) => r.answer.correct !== null);
   const unanswerable = results.filter((r) => r.expectNotFound);
   const all = results.flatMap((r) => r.answer.citations);
-  const onAnswerable = answerable.flatMap((r) => r.answer.citations);
+  const onAnswerable = answerable.flatMap((r) => r.answer.citations).filter((c) => c.answerBearing !== null);
+  const sentences = answerable.flatMap((r) => citedSentences(r.answer.citations));
   const verbatim = all.filter((c) => c.verbatim).length;
   const bearing = onAnswerable.filter((c) => c.answerBearing).length;
   return {
     answerable: answerable.length,
-    accuracy: round(rate(answerable.filter((r) => r.answer.correct).length, answerable.length)),
+    checkable: checkable.length,
+    accuracy: round(rate(checkable.filter((r) => r.answer.correct).length, checkable.length)),
     falseNotFoundRate: round(rate(answerable.filter((r) => r.answer.notFound).length, answerable.length)),
     expectNotFound: unanswerable.length,
     notFoundRate: round(rate(unanswerable.filter((r) => r.answer.notFound).length, unanswerable.length)),
@@ -272,7 +289,9 @@ export function summarizeAnswers(questions: readonly QuestionResult[]): AnswerSu
       onAnswerable: onAnswerable.length,
       answerBearing: bearing,
       answerBearingRate: round(rate(bearing, onAnswerable.length)),
-      precision: round(
+      sentences: sentences.length,
+      precision: round(rate(sentences.filter((c) => c.verbatim && c.answerBearing).length, sentences.length)),
+      precisionPerCitation: round(
         rate(onAnswerable.filter((c) => c.verbatim && c.answerBearing).length, onAnswerable.length),
       ),
     },
@@ -281,4 +300,24 @@ export function summarizeAnswers(questions: readonly QuestionResult[]): AnswerSu
     retrievalMs: quantiles(results.map((r) => r.answer.retrievalMs)),
     totalMs: quantiles(results.map((r) => r.answer.totalMs)),
   };
+}
+
+/**
+ * One answer's cited sentences, once each (by document and offsets), with answer-checkable
+ * verdicts only: verbatim when every citation of the sentence is.
+ */
+export function citedSentences(
+  citations: readonly CitationResult[],
+): { verbatim: boolean; answerBearing: boolean }[] {
+  const byKey = new Map<string, { verbatim: boolean; answerBearing: boolean }>();
+  for (const c of citations) {
+    if (c.answerBearing === null) continue;
+    const key = `${c.docId}\u0000${c.start}\u0000${c.end}`;
+    const seen = byKey.get(key);
+    byKey.set(key, {
+      verbatim: (seen?.verbatim ?? true) && c.verbatim,
+      answerBearing: (seen?.answerBearing ?? false) || c.answerBearing,
+    });
+  }
+  return [...byKey.values()];
 }

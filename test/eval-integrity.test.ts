@@ -189,3 +189,58 @@ describe("an evaluation corpus that cannot be indexed whole (real model)", () =>
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+describe("a dataset whose answers are labels (real model)", () => {
+  it("reports answer metrics as not applicable when no gold answer occurs in a gold document", async () => {
+    const dir = await dataset("labels", DOCS, [
+      { ...QUESTIONS[0], answers: ["SUPPORT"] },
+      { ...QUESTIONS[1], answers: ["CONTRADICT"] },
+    ]);
+    const summary = await runEval({
+      datasetDir: dir,
+      cacheRoot: path.join(tmp, "cache-labels"),
+      outDir: path.join(tmp, "out-labels"),
+      modes: ["hybrid"],
+      embedder: await getEmbedder(),
+    });
+    expect(summary.dataset.answers).toEqual({ questions: 2, inGold: 0, applicable: false });
+    expect(summary.modes.hybrid).toMatchObject({
+      recall1: 1,
+      answerInContext: { k: 5, questions: 0, rate: null },
+    });
+    expect(summary.answer).toMatchObject({
+      answerable: 2,
+      checkable: 0,
+      accuracy: null,
+      falseNotFoundRate: 0,
+    });
+    expect(summary.answer.citations).toMatchObject({
+      precision: null,
+      precisionPerCitation: null,
+      answerBearingRate: null,
+    });
+    expect(summary.answer.citations.verbatimRate).toBe(1);
+    const text = formatSummary(summary);
+    expect(text).toContain(
+      "answer metrics not applicable: no gold answer of the 2 questions occurs in any of its gold documents",
+    );
+    expect(text).toMatch(/^answer accuracy +n\/a +of 0 answerable with the answer in a gold document$/m);
+  }, 120_000);
+
+  it("leaves out of the answer metrics only the questions whose answers are not in their documents", async () => {
+    const dir = await dataset("mixed", DOCS, [QUESTIONS[0]!, { ...QUESTIONS[1], answers: ["yes"] }]);
+    const summary = await runEval({
+      datasetDir: dir,
+      cacheRoot: path.join(tmp, "cache-labels"),
+      outDir: path.join(tmp, "out-mixed"),
+      modes: ["hybrid"],
+      embedder: await getEmbedder(),
+    });
+    expect(summary.dataset.answers).toEqual({ questions: 2, inGold: 1, applicable: true });
+    expect(summary.answer).toMatchObject({ answerable: 2, checkable: 1, accuracy: 1 });
+    expect(summary.modes.hybrid?.answerInContext).toEqual({ k: 5, questions: 1, rate: 1 });
+    expect(formatSummary(summary)).toContain(
+      "note: the gold answers of 1 of 2 questions occur in none of their gold documents; answer metrics leave those questions out",
+    );
+  }, 120_000);
+});
