@@ -32,7 +32,10 @@ import { ChunkStore, type StoredChunk } from "./store.ts";
 import { VectorIndex } from "./vector-index.ts";
 
 export interface Progress {
-  /** Chunks and sentences embedded or reused so far, of `total`. */
+  /**
+   * Chunks written so far, of `total` (the chunks of the documents to write). Their sentences are
+   * embedded too, but counting them would make one document read "12/12".
+   */
   done: number;
   total: number;
   elapsedS: number;
@@ -227,7 +230,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       const p = prepareDoc(doc, config, embedder);
       for (const c of p.chunks) c.label = nextLabel++;
       prepared.push(p);
-      total += p.chunks.length + p.sentences.length;
+      total += p.chunks.length;
     }
 
     const memo = new Map<string, Float32Array>();
@@ -299,7 +302,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
           }
         }
       });
-      done += size;
+      done += group.reduce((n, p) => n + p.chunks.length, 0);
       emit();
     }
 

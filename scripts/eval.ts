@@ -67,6 +67,7 @@ function progressReporter() {
   let current: Stage | undefined;
   let lastPlain = 0;
   const label = (stage: Stage) => (stage === "index" ? "indexing" : "questions");
+  const unit = (stage: Stage) => (stage === "index" ? " chunks" : "");
   return {
     report(stage: Stage, p: Progress) {
       if (stage !== current) {
@@ -81,7 +82,7 @@ function progressReporter() {
       } else if (p.done === p.total || performance.now() - lastPlain > 5000) {
         lastPlain = performance.now();
         console.error(
-          `${label(stage)} ${p.done}/${p.total}, ${p.rate.toFixed(1)}/s, eta ${formatDuration(p.etaS)}`,
+          `${label(stage)} ${p.done}/${p.total}${unit(stage)}, ${p.rate.toFixed(1)}/s, eta ${formatDuration(p.etaS)}`,
         );
       }
     },

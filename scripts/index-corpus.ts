@@ -33,7 +33,7 @@ await runCli(async () => {
     } else if (p.done === p.total || performance.now() - lastPlain > 2000) {
       lastPlain = performance.now();
       console.error(
-        `indexing ${p.done}/${p.total} texts, ${p.rate.toFixed(1)}/s, eta ${formatDuration(p.etaS)}`,
+        `indexing ${p.done}/${p.total} chunks, ${p.rate.toFixed(1)}/s, eta ${formatDuration(p.etaS)}`,
       );
     }
   };

@@ -13,7 +13,7 @@ import { getEmbedder } from "./helpers/model.ts";
 const SEED = "/work/shared/seed/000_1819b03cfa5cc3af.txt";
 const SEED_ID = "000_1819b03cfa5cc3af";
 const PASSAGES = "/work/shared/eval/squad-dev/passages.jsonl";
-const PROGRESS = /^indexing (\d+)\/(\d+) texts, [\d.]+\/s, eta \S+$/m;
+const PROGRESS = /^indexing (\d+)\/(\d+) chunks, [\d.]+\/s, eta \S+$/m;
 const SUMMARY =
   /^indexed (\d+) documents, (\d+) chunks \((\d+) added, (\d+) changed, (\d+) removed, (\d+) unchanged\); embedded (\d+) texts, reused (\d+); ([\d.]+) s, ([\d.]+) chunks\/s; published (v-[\w-]+)$/m;
 
@@ -229,7 +229,7 @@ describe("npm run index", () => {
     expect(current(dirs)).toBe(version);
     // Not a terminal: plain progress lines, the last one complete.
     const lines = first.stderr.split("\n").filter((l) => PROGRESS.test(l));
-    expect(lines.at(-1)).toMatch(new RegExp(`^indexing ${embedded}/${embedded} texts`));
+    expect(lines.at(-1)).toMatch(new RegExp(`^indexing ${chunks}/${chunks} chunks`));
 
     const second = await runToEnd(dirs);
     expect(second).toMatchObject({ code: 0, signal: null });

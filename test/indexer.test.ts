@@ -212,6 +212,16 @@ describe("buildIndex", () => {
     }
   });
 
+  it("counts progress in chunks, so one document ends at its own chunk count", async () => {
+    const f = await newFixture({ "notes.md": NOTES_MD });
+    const seen: { done: number; total: number }[] = [];
+    const s = await build(f, { onProgress: ({ done, total }) => seen.push({ done, total }) });
+    const index = await open(f);
+    expect(textsOfDoc(index, "notes").sentences).toBeGreaterThan(s.chunks);
+    expect(seen[0]).toEqual({ done: 0, total: s.chunks });
+    expect(seen.at(-1)).toEqual({ done: s.chunks, total: s.chunks });
+  });
+
   it("answers lexical and dense searches from the published index", async () => {
     const index = await open(template);
     expect(lexicalDocs(index, "Pellowmere")).toEqual(["farm/orchard"]);
