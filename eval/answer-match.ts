@@ -16,10 +16,10 @@
  * - punctuation and symbols are removed, letters lower-cased, the articles a/an/the removed, and
  *   whitespace collapsed, as SQuAD does.
  *
- * A hyphen may join ("e-mail", "1990-1995") or separate ("1990 – 1995"), so dashes are tried both
- * ways: deleted, and read as a space. The answer must occur as whole words in one reading, with
- * text and answer read the same way, so "50" is still not found in "500". On ASCII text every
- * match of the SQuAD-normalised check is still a match.
+ * Punctuation may join ("e-mail", "U.S.") or separate ("1990 – 1995", "1978,[citation needed]"),
+ * so it is tried both ways: deleted, and read as a space. The answer must occur as whole words in
+ * one reading, with text and answer read the same way, so "50" is still not found in "500". On
+ * ASCII text every match of the SQuAD-normalised check is still a match.
  */
 
 const SINGLE_QUOTES = /[\u2018\u2019\u201A\u201B\u2032\u2035\u02BC\u0060\u00B4]/g;
@@ -28,18 +28,31 @@ const DOUBLE_QUOTES = /[\u201C\u201D\u201E\u201F\u2033\u2036\u00AB\u00BB]/g;
 const DASHES = /[\p{Pd}\u2212]/gu;
 /** `'s` closing a word, or `'` after a word's final s: the English possessive. */
 const POSSESSIVE = /(?<=[\p{L}\p{N}])'s(?![\p{L}\p{N}])|(?<=[\p{L}]s)'(?![\p{L}\p{N}])/gu;
-/** Punctuation and symbols other than the dash, which is handled on its own. */
 const PUNCTUATION = /[\p{P}\p{S}]/gu;
 const ARTICLES = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/gu;
 
 /**
- * The readings of a text, in a fixed order: the possessive dropped or its apostrophe deleted
- * (SQuAD's "levis" for "Levi's"), times dashes deleted or read as spaces.
+ * The readings of a text, in a fixed order: the possessive dropped or only its apostrophe deleted
+ * (SQuAD's "levis" for "Levi's"), times punctuation deleted or read as a space.
  */
 export type MatchForms = readonly string[];
 
-function finish(s: string): string {
-  return s.replace(PUNCTUATION, "").replace(ARTICLES, " ").split(/\s+/).filter(Boolean).join(" ");
+/** Punctuation deleted, as SQuAD does: "U.S." reads "us", "1990-1995" reads "19901995". */
+function joined(s: string): string {
+  return words(s.replace(PUNCTUATION, ""));
+}
+
+/**
+ * Punctuation read as a space, so "1978,[citation needed]" reads "1978 citation needed" and
+ * "1990 – 1995" reads "1990 1995"; except a comma, point or colon between digits, which is deleted
+ * (in "1,000" or "5.5", "1" and "5" are not numbers of their own).
+ */
+function spaced(s: string): string {
+  return words(s.replace(/(?<=\p{N})[.,:](?=\p{N})/gu, "").replace(PUNCTUATION, " "));
+}
+
+function words(s: string): string {
+  return s.replace(ARTICLES, " ").split(/\s+/).filter(Boolean).join(" ");
 }
 
 /** The normalised readings of a text or an answer. */
@@ -51,8 +64,8 @@ export function matchForms(s: string): MatchForms {
     .replace(DOUBLE_QUOTES, '"')
     .replace(DASHES, "-");
   const forms: string[] = [];
-  for (const apostrophes of [base.replace(POSSESSIVE, ""), base]) {
-    forms.push(finish(apostrophes.replace(/-/g, "")), finish(apostrophes.replace(/-/g, " ")));
+  for (const apostrophes of [base.replace(POSSESSIVE, ""), base.replace(/'/g, "")]) {
+    forms.push(joined(apostrophes), spaced(apostrophes));
   }
   return forms;
 }

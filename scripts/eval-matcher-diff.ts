@@ -4,18 +4,22 @@
  * 14) and with the current one (`answerOccurs`), and counts the verdicts that differ: answers
  * holding a gold answer, answer-bearing citations, and answer in the top-k chunks per mode. Texts
  * come from the run's cached index, read-only. The answer is read without its [n] markers.
+ * It then prints the answer figures the run's results give with the current check, so results
+ * from a run made before a change of the check can be re-scored without asking again.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { AppError } from "../core/errors.ts";
+import type { RetrievalMode } from "../core/retrieval.ts";
 import { currentVersion, DB_FILE, versionDir } from "../embeddings/index-files.ts";
 import { ChunkStore } from "../embeddings/store.ts";
 import { answerOccurs } from "../eval/answer-match.ts";
+import { answerInGold, withoutAnswerVerdicts } from "../eval/applicability.ts";
 import { hasAnyAnswer } from "../eval/metrics.ts";
 import { table } from "../eval/report.ts";
 import type { EvalSummary } from "../eval/run.ts";
-import type { QuestionResult } from "../eval/score.ts";
+import { type QuestionResult, summarizeAnswers, summarizeMode } from "../eval/score.ts";
 import { runCli } from "./cli.ts";
 
 interface Tally {
@@ -63,9 +67,11 @@ await runCli(async () => {
   const contextT = new Map<string, Tally>();
   const examples: string[] = [];
   const lines = readFileSync(summary.files.results, "utf8").split("\n").filter(Boolean);
+  const rescored: QuestionResult[] = [];
   try {
     for (const line of lines) {
       const r = JSON.parse(line) as QuestionResult;
+      rescored.push(rescore(r, docText, (id) => (chunkText.get(id) as string | undefined) ?? ""));
       if (r.expectNotFound || r.answers.length === 0) continue;
       if (r.answer && !r.answer.notFound) {
         const body = r.answer.answer.replace(/\s*\[\d+\]/g, "");
@@ -102,4 +108,51 @@ await runCli(async () => {
   );
   if (examples.length > 0)
     console.log(`\nchanged answer verdicts (first ${examples.length}):\n${examples.join("\n")}`);
+
+  const a = summarizeAnswers(rescored);
+  const inGold = rescored.filter((r) => r.answerInGold === true).length;
+  const checked = rescored.filter((r) => r.answerInGold !== null).length;
+  console.log(
+    `\nwith the current check, over ${rescored.length} results (${inGold} of ${checked} with a gold answer in a gold document):`,
+  );
+  for (const mode of new Set(rescored.flatMap((r) => Object.keys(r.modes) as RetrievalMode[]))) {
+    const ms = rescored.flatMap((r) => r.modes[mode] ?? []);
+    const ctx = summarizeMode(ms, summary.k).answerInContext;
+    console.log(`answer in top-${summary.k} chunks, ${mode}: ${ctx.rate} of ${ctx.questions}`);
+  }
+  const c = a.citations;
+  console.log(
+    `answer accuracy ${a.accuracy} of ${a.checkable}; citation precision ${c.precision} of ${c.sentences} distinct sentences, ${c.precisionPerCitation} of ${c.onAnswerable} citations; answer-bearing ${c.answerBearingRate}`,
+  );
 });
+
+/** A result with every answer verdict recomputed with the current check. */
+function rescore(
+  r: QuestionResult,
+  docText: (id: string) => string,
+  chunkText: (id: string) => string,
+): QuestionResult {
+  const inGold = answerInGold(r, docText);
+  const has = (text: string) => (r.answers.length === 0 ? null : answerOccurs(text, r.answers));
+  const modes: QuestionResult["modes"] = {};
+  for (const mode of Object.keys(r.modes) as RetrievalMode[]) {
+    const m = r.modes[mode];
+    if (!m) continue;
+    const inContext =
+      r.answers.length === 0 ? null : m.chunks.some((id) => answerOccurs(chunkText(id), r.answers));
+    modes[mode] = { ...m, answerInContext: inContext };
+  }
+  const answer = r.answer && {
+    ...r.answer,
+    correct:
+      r.answers.length === 0
+        ? null
+        : !r.answer.notFound && answerOccurs(r.answer.answer.replace(/\s*\[\d+\]/g, ""), r.answers),
+    citations: r.answer.citations.map((c) => ({
+      ...c,
+      answerBearing: has(docText(c.docId).slice(c.start, c.end)),
+    })),
+  };
+  const out: QuestionResult = { ...r, answerInGold: inGold, modes, answer };
+  return inGold === false ? withoutAnswerVerdicts(out) : out;
+}

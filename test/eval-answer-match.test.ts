@@ -28,12 +28,27 @@ const CASES: [string, string, string, boolean][] = [
   ["finds a score with an em dash", "won 24—10 at home", "24-10", true],
   ["reads a minus sign as a hyphen", "temperatures of −40 degrees", "-40 degrees", true],
   ["finds a word joined by a non-breaking hyphen", "an e‑mail address", "e-mail", true],
+  // punctuation that separates words without a space
+  ["finds a year before a citation mark", "opened nearby in 1978,[citation needed] at Olive", "1978", true],
+  [
+    "finds an answer ending in a full stop before a citation mark",
+    "persecution in Switzerland and the Netherlands.[citation needed] A group",
+    "Switzerland and the Netherlands.",
+    true,
+  ],
+  ["finds a word before a footnote number", "discovered by Curie.[12] Later", "Curie", true],
+  ["finds an abbreviation with its dots", "the U.S. Army", "U.S.", true],
+  ["finds an abbreviation without its dots", "the U.S. Army", "US Army", true],
+  ["finds a number written with a thousands separator", "a crowd of 71,088 people", "71088", true],
   // compatibility forms
   ["folds full-width letters", "the ＵＮ agency", "UN", true],
   ["folds decomposed accents", "Beyonce\u0301 sang", "Beyoncé", true],
   // what must still fail
   ["does not find a number inside a longer one", "won 500 games", "50", false],
   ["does not find a word prefix", "in Hangzhous", "Hangzhou", false],
+  ["does not find a number inside a thousands-separated one", "a crowd of 1,000 people", "1", false],
+  ["does not find a number inside a decimal", "grew 5.5 million", "5", false],
+  ["does not find an hour inside a time", "at 3:45 pm", "3", false],
   [
     "does not find a name followed by other letters",
     "George Washingtonian ideals",
