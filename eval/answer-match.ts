@@ -13,8 +13,8 @@
  * - a possessive `'s` (or the bare `'` after a final s) is dropped, so "Washington's" reads
  *   "Washington" and "Jesus'" reads "Jesus"; the apostrophe alone deleted, as SQuAD does
  *   ("levis"), is a second reading;
- * - punctuation and symbols are removed, letters lower-cased, the articles a/an/the removed, and
- *   whitespace collapsed, as SQuAD does.
+ * - punctuation and symbols are removed (in a second reading, read as spaces), letters
+ *   lower-cased, the articles a/an/the removed, and whitespace collapsed, as SQuAD does.
  *
  * Punctuation may join ("e-mail", "U.S.") or separate ("1990 – 1995", "1978,[citation needed]"),
  * so it is tried both ways: deleted, and read as a space. The answer must occur as whole words in
