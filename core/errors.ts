@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   INDEX_MODEL_MISMATCH: "the index was built with another embedding model",
   INDEX_SETTINGS_MISMATCH: "the index was built with other chunker settings",
   INDEX_LOCKED: "another indexer is running",
+  PORT_IN_USE: "the port the server should listen on is taken",
+  LISTEN_FAILED: "the server could not listen on the configured address",
   // corpus
   CORPUS_MISSING: "the corpus folder does not exist",
   FILE_UNREADABLE: "a corpus file could not be read",
