@@ -9,7 +9,8 @@ import type { Config } from "./config.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
 import { Limiter } from "./limiter.ts";
-import type { AnswerEvent, AskRequest, DocumentBody, Health, SourceRef } from "./protocol.ts";
+import type { AnswerEvent, AskRequest, DocumentBody, Health, NotFoundReason, SourceRef } from "./protocol.ts";
+import { emptyRangeMessage, NO_DOCUMENTS_IN_RANGE } from "./range.ts";
 import { type Passage, type RetrievalMode, retrieve } from "./retrieval.ts";
 import type { DateFilter, Embedder } from "./types.ts";
 
@@ -28,6 +29,8 @@ export interface SearchHit extends SourceRef {
 export interface SearchResult {
   query: string;
   hits: SearchHit[];
+  /** Set when the date filters hold no document, so there was nothing to search. */
+  notFoundReason?: NotFoundReason;
   timings: { retrievalMs: number };
 }
 
@@ -58,6 +61,22 @@ function exampleQuestions(titles: string[]): string[] {
   return titles.slice(0, 3).map((t) => `Tell me about ${t.length > 100 ? `${t.slice(0, 97)}…` : t}`);
 }
 
+/** The answer when the date filters hold no document: said as such, with nothing to cite. */
+async function* emptyRangeAnswer(text: string, question: string, t0: number): AsyncGenerator<AnswerEvent> {
+  const reason = { notFound: true, notFoundReason: NO_DOCUMENTS_IN_RANGE } as const;
+  yield { type: "sources", sources: [], ...reason };
+  yield { type: "delta", text };
+  const ms = Math.round((performance.now() - t0) * 10) / 10;
+  yield {
+    type: "done",
+    answer: text,
+    citations: [],
+    ...reason,
+    query: question,
+    timings: { retrievalMs: ms, firstDeltaMs: ms, totalMs: ms },
+  };
+}
+
 export function createEngine(deps: EngineDeps): Engine {
   const { config, embedder, indexes } = deps;
   const queue = new EmbedQueue(embedder);
@@ -70,6 +89,11 @@ export function createEngine(deps: EngineDeps): Engine {
     const lease = indexes.lease();
     try {
       const { index } = lease;
+      const empty = emptyRangeMessage(index.store, req.filters);
+      if (empty !== undefined) {
+        yield* emptyRangeAnswer(empty, req.question, t0);
+        return;
+      }
       const k = req.k ?? config.k;
       const r = await retrieve({ index, embedder, config, embedQuery }, req.question, {
         k,
@@ -125,6 +149,10 @@ export function createEngine(deps: EngineDeps): Engine {
       const t0 = performance.now();
       const lease = indexes.lease();
       try {
+        if (emptyRangeMessage(lease.index.store, opts.filters) !== undefined) {
+          const retrievalMs = Math.round((performance.now() - t0) * 10) / 10;
+          return { query: q, hits: [], notFoundReason: NO_DOCUMENTS_IN_RANGE, timings: { retrievalMs } };
+        }
         const r = await retrieve({ index: lease.index, embedder, config, embedQuery }, q, opts);
         const hits = toSources(r.passages).map((s, i) => {
           const p = r.passages[i] as Passage;

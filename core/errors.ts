@@ -24,6 +24,9 @@ export const ERROR_CODES = {
   // requests
   BAD_JSON: "the request body or message is not valid JSON",
   BAD_REQUEST: "a field is missing or has the wrong type",
+  BODY_EMPTY: "the request body is empty",
+  UNKNOWN_FIELD: "the request has a field or parameter the server does not know",
+  UNKNOWN_ID: "no question with this id is in flight on this connection",
   QUESTION_EMPTY: "the question is empty",
   QUESTION_TOO_LONG: "the question is longer than the limit",
   HISTORY_TOO_LONG: "the conversation history is longer than the limit",

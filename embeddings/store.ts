@@ -264,6 +264,15 @@ export class ChunkStore {
     return row.from_ && row.to_ ? { from: row.from_, to: row.to_ } : null;
   }
 
+  /** Documents dated within the range, ends included; an undated document is in no range. */
+  countInRange(range: { from?: string | undefined; to?: string | undefined }): number {
+    const count = this.db
+      .prepare("SELECT COUNT(*) FROM docs WHERE date IS NOT NULL AND date >= ? AND date <= ?")
+      .pluck()
+      .get(range.from ?? "", range.to ?? "\uffff");
+    return count as number;
+  }
+
   recentTitles(limit: number): string[] {
     return this.stmts.titles.all(limit) as string[];
   }
