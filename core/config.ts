@@ -14,6 +14,10 @@ export interface Config {
   indexDir: string;
   modelsDir: string;
   modelCacheDir: string;
+  /** Largest corpus file read whole (all formats but JSONL, which is read record by record). */
+  maxFileBytes: number;
+  /** Largest JSONL record (one line). */
+  maxRecordBytes: number;
   model: ModelName;
   /** Largest chunk, in model tokens, including the title/date context given to the embedder. */
   chunkMaxTokens: number;
@@ -67,6 +71,8 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   indexDir: path.join(PROJECT_ROOT, "data", "index"),
   modelsDir: path.join(PROJECT_ROOT, "models"),
   modelCacheDir: path.join(os.homedir(), ".cache", "citeline", "models"),
+  maxFileBytes: 50 * 1024 * 1024,
+  maxRecordBytes: 16 * 1024 * 1024,
   model: "bge-small-en-v1.5",
   chunkMaxTokens: 192,
   chunkOverlapTokens: 32,
@@ -163,6 +169,18 @@ export const SETTINGS: readonly Setting[] = [
     env: "CITELINE_MODEL_CACHE_DIR",
     parse: dir,
     doc: "download cache for models fetched from the hub",
+  },
+  {
+    key: "maxFileBytes",
+    env: "CITELINE_MAX_FILE_BYTES",
+    parse: int(1024, 2 ** 31 - 1),
+    doc: "largest corpus file read whole (.txt, .md, .html, .json); JSONL is read record by record",
+  },
+  {
+    key: "maxRecordBytes",
+    env: "CITELINE_MAX_RECORD_BYTES",
+    parse: int(1024, 2 ** 31 - 1),
+    doc: "largest JSONL record (one line); a larger one is reported by file and line and skipped",
   },
   { key: "model", env: "CITELINE_MODEL", parse: oneOf(MODELS), doc: "embedding model" },
   {
