@@ -174,13 +174,13 @@ export const SETTINGS: readonly Setting[] = [
     key: "maxFileBytes",
     env: "CITELINE_MAX_FILE_BYTES",
     parse: int(1024, 2 ** 31 - 1),
-    doc: "largest corpus file read whole (.txt, .md, .html, .json); JSONL is read record by record",
+    doc: "largest corpus file read whole; JSONL is read record by record",
   },
   {
     key: "maxRecordBytes",
     env: "CITELINE_MAX_RECORD_BYTES",
     parse: int(1024, 2 ** 31 - 1),
-    doc: "largest JSONL record (one line); a larger one is reported by file and line and skipped",
+    doc: "largest JSONL record (one line); larger ones are reported and skipped",
   },
   { key: "model", env: "CITELINE_MODEL", parse: oneOf(MODELS), doc: "embedding model" },
   {

@@ -12,6 +12,7 @@ import { Limiter } from "./limiter.ts";
 import type { AnswerEvent, AskRequest, DocumentBody, Health, NotFoundReason, SourceRef } from "./protocol.ts";
 import { emptyRangeMessage, NO_DOCUMENTS_IN_RANGE } from "./range.ts";
 import { type Passage, type RetrievalMode, retrieve } from "./retrieval.ts";
+import { verifiedStarters } from "./starters.ts";
 import type { DateFilter, Embedder } from "./types.ts";
 
 export interface EngineDeps {
@@ -41,6 +42,11 @@ export interface Engine {
   answer(req: AskRequest, signal?: AbortSignal): AsyncGenerator<AnswerEvent>;
   document(id: string): DocumentBody | undefined;
   health(): Health;
+  /**
+   * Works out the starter questions for the current index (health's `examples`): each is asked
+   * and kept only when the index answers it from the document it was made from.
+   */
+  prepareExamples(): Promise<void>;
   readonly limiter: Limiter;
   readonly queue: EmbedQueue;
 }
@@ -54,11 +60,6 @@ export function streamPieces(text: string, wordsPerPiece = 4): string[] {
   const joined = out.join("");
   if (joined.length < text.length) out.push(text.slice(joined.length));
   return out;
-}
-
-/** Starter questions from the newest titles; "Tell me about" adds no terms that dilute the title's. */
-function exampleQuestions(titles: string[]): string[] {
-  return titles.slice(0, 3).map((t) => `Tell me about ${t.length > 100 ? `${t.slice(0, 97)}…` : t}`);
 }
 
 /** The answer when the date filters hold no document: said as such, with nothing to cite. */
@@ -82,6 +83,32 @@ export function createEngine(deps: EngineDeps): Engine {
   const queue = new EmbedQueue(embedder);
   const limiter = new Limiter(config.maxInFlight, config.maxQueue);
   const embedQuery = (text: string, signal?: AbortSignal) => queue.embed(text, signal);
+  /** Starter questions per loaded index; a pending entry while they are being checked. */
+  const starters = new WeakMap<object, string[] | Promise<void>>();
+
+  /** True when the engine answers `question`, citing document `docId`. */
+  const answersFrom = async (question: string, docId: string): Promise<boolean> => {
+    for await (const ev of answer({ question })) {
+      if (ev.type === "done") return !ev.notFound && ev.citations.some((c) => c.docId === docId);
+    }
+    return false;
+  };
+
+  const prepareExamples = (): Promise<void> => {
+    const index = indexes.index;
+    const known = starters.get(index);
+    if (Array.isArray(known)) return Promise.resolve();
+    if (known) return known;
+    const work = verifiedStarters(index.store.recentDocs(8), answersFrom).then(
+      (found) => void starters.set(index, found),
+      (err: unknown) => {
+        starters.set(index, []);
+        deps.log?.("warn", "starter_questions_failed", { error: String(err) });
+      },
+    );
+    starters.set(index, work);
+    return work;
+  };
 
   async function* answer(req: AskRequest, signal?: AbortSignal): AsyncGenerator<AnswerEvent> {
     const t0 = performance.now();
@@ -141,10 +168,19 @@ export function createEngine(deps: EngineDeps): Engine {
     }
   }
 
+  const examplesFor = (index: object): string[] => {
+    const known = starters.get(index);
+    if (Array.isArray(known)) return known;
+    // A newly published index: its questions are checked in the background meanwhile.
+    if (!known) void prepareExamples();
+    return [];
+  };
+
   return {
     limiter,
     queue,
     answer,
+    prepareExamples,
     async search(q, opts) {
       const t0 = performance.now();
       const lease = indexes.lease();
@@ -183,7 +219,7 @@ export function createEngine(deps: EngineDeps): Engine {
         chunks: counts.chunks,
         builtAt: index.manifest.builtAt,
         dateRange: index.store.dateRange(),
-        examples: exampleQuestions(index.store.recentTitles(3)),
+        examples: examplesFor(index),
         authRequired: config.accessToken !== undefined,
         limits: {
           maxQuestionChars: config.maxQuestionChars,

@@ -654,7 +654,10 @@ async function streamJsonl(rel: string, abs: string, maxRecordBytes: number): Pr
   for await (const chunk of createReadStream(abs, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     if (sniffed < BINARY_SNIFF_BYTES) {
       if (chunk.subarray(0, BINARY_SNIFF_BYTES - sniffed).includes(0)) {
-        return { docs: [], issues: [issue(rel, "FILE_BINARY", `${rel}: not text (NUL bytes in the first 8 KiB)`)] };
+        return {
+          docs: [],
+          issues: [issue(rel, "FILE_BINARY", `${rel}: not text (NUL bytes in the first 8 KiB)`)],
+        };
       }
       sniffed += chunk.length;
     }
@@ -669,7 +672,10 @@ async function streamJsonl(rel: string, abs: string, maxRecordBytes: number): Pr
   if (size > 0 || oversized) end();
   if (invalid > 0 && invalid > chars * MAX_INVALID_UTF8_SHARE) {
     const pct = Math.round((invalid / chars) * 100);
-    return { docs: [], issues: [issue(rel, "FILE_BINARY", `${rel}: not text (${pct}% of it is not valid UTF-8)`)] };
+    return {
+      docs: [],
+      issues: [issue(rel, "FILE_BINARY", `${rel}: not text (${pct}% of it is not valid UTF-8)`)],
+    };
   }
   if (out.docs.length === 0 && out.issues.length === 0) {
     out.issues.push(issue(rel, "FILE_EMPTY", `${rel}: no records`));

@@ -273,6 +273,13 @@ export class ChunkStore {
     return count as number;
   }
 
+  /** The newest documents (undated last) with the opening of their text. */
+  recentDocs(limit: number): { id: string; title: string; lead: string }[] {
+    return this.db
+      .prepare("SELECT id, title, substr(text, 1, 600) AS lead FROM docs ORDER BY date DESC, id LIMIT ?")
+      .all(limit) as { id: string; title: string; lead: string }[];
+  }
+
   recentTitles(limit: number): string[] {
     return this.stmts.titles.all(limit) as string[];
   }

@@ -22,7 +22,9 @@ const record = (id: string, text: string) => JSON.stringify({ id, title: `Title 
 
 describe("JSONL read as a stream", () => {
   it("loads a JSONL file larger than the per-file limit, record by record", async () => {
-    const lines = Array.from({ length: 40 }, (_, i) => record(`n${i}`, `Ferry ${i} leaves at dawn. `.repeat(5)));
+    const lines = Array.from({ length: 40 }, (_, i) =>
+      record(`n${i}`, `Ferry ${i} leaves at dawn. `.repeat(5)),
+    );
     await writeFile(path.join(dir, "archive.jsonl"), `${lines.join("\n")}\n`);
     const { docs, issues } = await loadCorpus(dir, { maxFileBytes: 1024 });
     expect(issues).toEqual([]);

@@ -48,6 +48,8 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
   document.body.appendChild(card);
   let cardAnchor: HTMLElement | undefined;
   let cardTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Focus handed back to a chip when the panel closes: no card then, it would cover the page. */
+  let returningFocus = false;
 
   const showCard = (chip: HTMLElement, source: SourceRef, citation: Citation | undefined) => {
     clearTimeout(cardTimer);
@@ -163,8 +165,10 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
     document.body.classList.remove("panel-open");
     const back = opener;
     opener = undefined;
+    returningFocus = true;
     if (back?.isConnected) back.focus();
     else document.getElementById("question")?.focus();
+    returningFocus = false;
   };
   closeButton.addEventListener("click", close);
   scrim.addEventListener("click", close);
@@ -292,7 +296,7 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
     });
     button.addEventListener("focus", () => {
       lightSentence(true);
-      showCard(button, source, citation);
+      if (!returningFocus) showCard(button, source, citation);
     });
     button.addEventListener("blur", () => {
       lightSentence(false);
