@@ -64,10 +64,8 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
         el("span", { class: "source-n", text: String(source.n) }),
         el("span", { class: "cite-card-title", text: source.title }),
       ),
-      el("p", {
-        class: "cite-card-meta",
-        text: [source.date && formatDate(source.date), source.source].filter(Boolean).join(" · "),
-      }),
+      // The date, not the file name: that is in the panel, where the whole document is.
+      source.date && el("p", { class: "cite-card-meta", text: formatDate(source.date) }),
       el(
         "p",
         { class: "cite-card-snippet" },
