@@ -230,6 +230,9 @@ async function loadFile(
     if (formatOf(rel) === "jsonl") return await streamJsonl(rel, abs, limits.maxRecordBytes);
     // Size first, so an oversized file is never pulled into memory.
     const { size } = await stat(abs);
+    if (size > maxFileBytes && formatOf(rel) === "json" && (await startsWithArray(abs))) {
+      return await streamJsonArray(rel, abs, limits.maxRecordBytes);
+    }
     if (size > maxFileBytes) {
       const message = `${rel} is ${fmtCount(size)} bytes; the limit is ${fmtCount(maxFileBytes)} bytes`;
       return { docs: [], issues: [issue(rel, "FILE_TOO_LARGE", message)] };
@@ -680,6 +683,114 @@ async function streamJsonl(rel: string, abs: string, maxRecordBytes: number): Pr
   if (out.docs.length === 0 && out.issues.length === 0) {
     out.issues.push(issue(rel, "FILE_EMPTY", `${rel}: no records`));
   }
+  return out;
+}
+
+/** True when the file's first non-blank character (after a BOM) opens a JSON array. */
+async function startsWithArray(abs: string): Promise<boolean> {
+  for await (const chunk of createReadStream(abs, { start: 0, end: 4095 }) as AsyncIterable<Buffer>) {
+    const text = chunk.toString("utf8").replace(/^\uFEFF/, "");
+    return text.trimStart().startsWith("[");
+  }
+  return false;
+}
+
+/**
+ * A `.json` array too large to read whole, read element by element: the elements are found by a
+ * byte scan that tracks strings and nesting, and each is parsed on its own, so the bound is per
+ * record. Ids and messages are those the whole-file parser gives (`name:N`, `record N`).
+ */
+async function streamJsonArray(rel: string, abs: string, maxRecordBytes: number): Promise<Parsed> {
+  const out: Parsed = { docs: [], issues: [] };
+  const base = stripExt(rel);
+  const decoder = new TextDecoder("utf-8");
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let closed = false;
+  let n = 0;
+  let pieces: Buffer[] = [];
+  let size = 0;
+  let oversized = false;
+
+  const element = () => {
+    const bytes = oversized ? undefined : Buffer.concat(pieces, size);
+    const text = bytes ? decoder.decode(bytes) : "";
+    const count = size;
+    pieces = [];
+    size = 0;
+    oversized = false;
+    if (bytes && isBlank(text)) return;
+    n++;
+    const where = `${rel} record ${n}`;
+    if (!bytes) {
+      const message = `${where} is ${fmtCount(count)} bytes; the limit for one record is ${fmtCount(maxRecordBytes)} bytes (CITELINE_MAX_RECORD_BYTES)`;
+      out.issues.push(issue(rel, "FILE_TOO_LARGE", message));
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      out.issues.push(issue(rel, "FILE_MALFORMED", `${where}: invalid JSON (${errMessage(err)})`));
+      return;
+    }
+    collect(out, recordToDoc(rel, value, where, `${base}:${n}`, rel));
+  };
+  const add = (piece: Buffer) => {
+    if (piece.length === 0) return;
+    size += piece.length;
+    if (oversized) return;
+    if (size > maxRecordBytes) {
+      oversized = true;
+      pieces = [];
+    } else pieces.push(Buffer.from(piece));
+  };
+
+  let sniffed = 0;
+  for await (const chunk of createReadStream(abs, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    if (sniffed < BINARY_SNIFF_BYTES) {
+      if (chunk.subarray(0, BINARY_SNIFF_BYTES - sniffed).includes(0)) {
+        return {
+          docs: [],
+          issues: [issue(rel, "FILE_BINARY", `${rel}: not text (NUL bytes in the first 8 KiB)`)],
+        };
+      }
+      sniffed += chunk.length;
+    }
+    let from = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i]!;
+      if (closed) continue;
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === 0x5c) escaped = true;
+        else if (c === 0x22) inString = false;
+        continue;
+      }
+      if (c === 0x22) inString = true;
+      else if (c === 0x5b || c === 0x7b) {
+        depth++;
+        if (depth === 1) from = i + 1; // the array itself opens: elements start after it
+      } else if (c === 0x5d || c === 0x7d) {
+        depth--;
+        if (depth === 0) {
+          add(chunk.subarray(from, i));
+          element();
+          closed = true;
+        }
+      } else if (c === 0x2c && depth === 1) {
+        add(chunk.subarray(from, i));
+        element();
+        from = i + 1;
+      }
+    }
+    if (!closed && depth >= 1) add(chunk.subarray(from));
+  }
+  if (!closed)
+    out.issues.push(issue(rel, "FILE_MALFORMED", `${rel}: the array is not closed (is the file cut short?)`));
+  if (out.docs.length === 0 && out.issues.length === 0)
+    out.issues.push(issue(rel, "FILE_EMPTY", `${rel}: no records`));
   return out;
 }
 

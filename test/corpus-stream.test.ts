@@ -51,10 +51,43 @@ describe("JSONL read as a stream", () => {
     ]);
   });
 
-  it("still refuses other formats over the per-file limit", async () => {
-    await writeFile(path.join(dir, "big.json"), JSON.stringify([{ text: "x".repeat(3000) }]));
+  it("still refuses other formats, and a JSON object, over the per-file limit", async () => {
+    await writeFile(path.join(dir, "big.md"), `# Big\n\n${"x".repeat(3000)}`);
+    await writeFile(path.join(dir, "one.json"), JSON.stringify({ text: "x".repeat(3000) }));
     const { issues } = await loadCorpus(dir, { maxFileBytes: 1024 });
-    expect(issues.map((i) => i.code)).toEqual(["FILE_TOO_LARGE"]);
+    expect(issues.map((i) => [i.source, i.code])).toEqual([
+      ["big.md", "FILE_TOO_LARGE"],
+      ["one.json", "FILE_TOO_LARGE"],
+    ]);
+  });
+
+  it("reads a JSON array over the per-file limit element by element, as the whole-file parser does", async () => {
+    const records = Array.from({ length: 30 }, (_, i) => ({
+      id: i % 7 === 0 ? undefined : `r${i}`,
+      title: `Brackets [${i}], {braces} and "quotes" \\ too`,
+      text: `Record ${i}, with a comma, a ] and a } inside the string.`,
+      tags: [{ nested: [i, { deeper: "]" }] }],
+    }));
+    const bytes = Buffer.from(`\uFEFF \n${JSON.stringify(records, null, 2)}\n`, "utf8");
+    await writeFile(path.join(dir, "export.json"), bytes);
+    const streamed = await loadCorpus(dir, { maxFileBytes: 1024 });
+    const whole = parseFile("export.json", bytes);
+    expect(streamed.issues).toEqual([]);
+    expect(streamed.docs).toEqual(whole.docs);
+    expect(streamed.docs).toHaveLength(30);
+  });
+
+  it("reports an oversized JSON array element by its record number", async () => {
+    const records = [{ text: "One." }, { text: "word ".repeat(1000) }, { text: "Three." }];
+    await writeFile(path.join(dir, "export.json"), JSON.stringify(records));
+    const { docs, issues } = await loadCorpus(dir, { maxFileBytes: 1024, maxRecordBytes: 2048 });
+    expect(docs.map((d) => d.id)).toEqual(["export:1", "export:3"]);
+    expect(issues.map((i) => [i.code, i.message.replace(/ is [\d,]+ bytes/, " is N bytes")])).toEqual([
+      [
+        "FILE_TOO_LARGE",
+        "export.json record 2 is N bytes; the limit for one record is 2,048 bytes (CITELINE_MAX_RECORD_BYTES)",
+      ],
+    ]);
   });
 
   it("gives the whole-file parser's documents and issues for any line layout", async () => {
