@@ -7,8 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type App,
   ask,
-  launchBrowser,
   lastTurn,
+  launchBrowser,
   type OpenPage,
   openPage,
   SEED_TITLE,
