@@ -86,12 +86,19 @@ export function createEngine(deps: EngineDeps): Engine {
   /** Starter questions per loaded index; a pending entry while they are being checked. */
   const starters = new WeakMap<object, string[] | Promise<void>>();
 
-  /** True when the engine answers `question`, citing document `docId`. */
+  /**
+   * True when the engine answers `question`, citing document `docId`. Composed as `answer` does,
+   * but outside the limiter and the query queue: a background check takes no client's slot.
+   */
   const answersFrom = async (question: string, docId: string): Promise<boolean> => {
-    for await (const ev of answer({ question })) {
-      if (ev.type === "done") return !ev.notFound && ev.citations.some((c) => c.docId === docId);
+    const lease = indexes.lease();
+    try {
+      const r = await retrieve({ index: lease.index, embedder, config }, question, { k: config.k });
+      const composed = answerFrom(lease.index.store, r, question, config);
+      return !composed.notFound && composed.citations.some((c) => c.docId === docId);
+    } finally {
+      lease.release();
     }
-    return false;
   };
 
   const prepareExamples = (): Promise<void> => {

@@ -1,6 +1,7 @@
 /** The HTTP transport: JSON and Server-Sent Events over express. No answer logic lives here. */
 import { randomUUID } from "node:crypto";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { type Config, PROJECT_ROOT } from "../core/config.ts";
 import type { Engine } from "../core/engine.ts";
@@ -81,9 +82,11 @@ export function createApp(deps: AppDeps): express.Express {
   };
   const rawBody = express.raw({ type: () => true, limit: config.maxBodyBytes });
 
-  app.get("/api/health", (req, res) => {
+  app.get("/api/health", async (req, res) => {
     const authed =
       config.accessToken === undefined || tokenMatches(bearerToken(req.headers), config.accessToken);
+    // Just after startup the starter questions may still be being checked: wait a little for them.
+    if (authed) await Promise.race([engine.prepareExamples(), sleep(2000, undefined, { ref: false })]);
     res.json(authed ? engine.health() : { status: "ok", authRequired: true });
   });
 

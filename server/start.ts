@@ -54,8 +54,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   });
   indexes.watch(opts.reloadIntervalMs ?? 1000);
   const engine = createEngine({ config, embedder, indexes, log });
-  // The empty page's starter questions are checked against the index before anyone sees them.
-  await engine.prepareExamples();
+  // The empty page's starter questions are checked against the index before they are offered.
+  void engine.prepareExamples();
   const limiter = new RateLimiter(config.rateLimitPerMinute);
   const inflight = new Set<Promise<unknown>>();
   let draining = false;
