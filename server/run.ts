@@ -34,7 +34,6 @@ export async function runServer(config: Config, opts: RunOptions): Promise<void>
         : `no CITELINE_TOKEN is set and the server listens on ${config.host}: anyone who can reach it can use it`,
     });
   }
-  console.error(`citeline is answering at ${server.url}`);
   let stopping = false;
   const stop = (reason: string) => {
     if (stopping) return;
@@ -46,6 +45,8 @@ export async function runServer(config: Config, opts: RunOptions): Promise<void>
     });
   };
   for (const sig of STOP_SIGNALS) process.on(sig, () => stop(sig));
+  // Said once a stop signal is handled: whoever reads this line may stop the server at once.
+  console.error(`citeline is answering at ${server.url}`);
   if (opts.exitWithParent) {
     const parent = process.ppid;
     setInterval(() => {
