@@ -14,6 +14,10 @@ export interface Config {
   indexDir: string;
   modelsDir: string;
   modelCacheDir: string;
+  /** Largest corpus file read whole (all formats but JSONL, which is read record by record). */
+  maxFileBytes: number;
+  /** Largest JSONL record (one line). */
+  maxRecordBytes: number;
   model: ModelName;
   /** Largest chunk, in model tokens, including the title/date context given to the embedder. */
   chunkMaxTokens: number;
@@ -67,6 +71,8 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   indexDir: path.join(PROJECT_ROOT, "data", "index"),
   modelsDir: path.join(PROJECT_ROOT, "models"),
   modelCacheDir: path.join(os.homedir(), ".cache", "citeline", "models"),
+  maxFileBytes: 50 * 1024 * 1024,
+  maxRecordBytes: 16 * 1024 * 1024,
   model: "bge-small-en-v1.5",
   chunkMaxTokens: 192,
   chunkOverlapTokens: 32,
@@ -106,6 +112,8 @@ interface Setting {
   env: string;
   parse: (raw: string, name: string) => unknown;
   doc: string;
+  /** Conventional names read when the CITELINE_ variable is unset (it wins over them). */
+  aliases?: readonly string[];
 }
 
 const MODELS: readonly ModelName[] = ["bge-small-en-v1.5", "all-MiniLM-L6-v2"];
@@ -162,6 +170,18 @@ export const SETTINGS: readonly Setting[] = [
     parse: dir,
     doc: "download cache for models fetched from the hub",
   },
+  {
+    key: "maxFileBytes",
+    env: "CITELINE_MAX_FILE_BYTES",
+    parse: int(1024, 2 ** 31 - 1),
+    doc: "largest corpus file read whole; JSONL is read record by record",
+  },
+  {
+    key: "maxRecordBytes",
+    env: "CITELINE_MAX_RECORD_BYTES",
+    parse: int(1024, 2 ** 31 - 1),
+    doc: "largest JSONL record (one line); larger ones are reported and skipped",
+  },
   { key: "model", env: "CITELINE_MODEL", parse: oneOf(MODELS), doc: "embedding model" },
   {
     key: "chunkMaxTokens",
@@ -182,8 +202,20 @@ export const SETTINGS: readonly Setting[] = [
     parse: int(1, 64),
     doc: "ONNX Runtime threads per model call (default: cores, at most 4)",
   },
-  { key: "host", env: "CITELINE_HOST", parse: text, doc: "address the server binds to" },
-  { key: "port", env: "CITELINE_PORT", parse: int(0, 65535), doc: "port (0 picks a free one)" },
+  {
+    key: "host",
+    env: "CITELINE_HOST",
+    parse: text,
+    doc: "address the server binds to; `HOST` is read when this is unset",
+    aliases: ["HOST"],
+  },
+  {
+    key: "port",
+    env: "CITELINE_PORT",
+    parse: int(0, 65535),
+    doc: "port (0 picks a free one); `PORT` is read when this is unset",
+    aliases: ["PORT"],
+  },
   { key: "k", env: "CITELINE_K", parse: int(1, 50), doc: "passages retrieved per answer" },
   { key: "maxK", env: "CITELINE_MAX_K", parse: int(1, 200), doc: "largest k a client may ask for" },
   {
@@ -312,8 +344,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: Env = process.e
   const config: Config = { ...DEFAULTS };
   const target = config as unknown as Record<string, unknown>;
   for (const s of SETTINGS) {
-    const raw = env[s.env];
-    if (raw !== undefined && raw !== "") target[s.key] = s.parse(raw, s.env);
+    const name = [s.env, ...(s.aliases ?? [])].find((n) => env[n] !== undefined && env[n] !== "");
+    if (name !== undefined) target[s.key] = s.parse(env[name] as string, name);
   }
   Object.assign(config, overrides);
   if (config.chunkOverlapTokens >= config.chunkMaxTokens / 2) {
@@ -329,4 +361,9 @@ export function loadConfig(overrides: Partial<Config> = {}, env: Env = process.e
     );
   }
   return config;
+}
+
+/** True when this process is an npm script (`npm start`): it should not outlive npm. */
+export function launchedByNpm(env: Env = process.env): boolean {
+  return env.npm_lifecycle_event !== undefined;
 }

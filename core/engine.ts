@@ -9,8 +9,10 @@ import type { Config } from "./config.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
 import { Limiter } from "./limiter.ts";
-import type { AnswerEvent, AskRequest, DocumentBody, Health, SourceRef } from "./protocol.ts";
+import type { AnswerEvent, AskRequest, DocumentBody, Health, NotFoundReason, SourceRef } from "./protocol.ts";
+import { emptyRangeMessage, NO_DOCUMENTS_IN_RANGE } from "./range.ts";
 import { type Passage, type RetrievalMode, retrieve } from "./retrieval.ts";
+import { verifiedStarters } from "./starters.ts";
 import type { DateFilter, Embedder } from "./types.ts";
 
 export interface EngineDeps {
@@ -28,6 +30,8 @@ export interface SearchHit extends SourceRef {
 export interface SearchResult {
   query: string;
   hits: SearchHit[];
+  /** Set when the date filters hold no document, so there was nothing to search. */
+  notFoundReason?: NotFoundReason;
   timings: { retrievalMs: number };
 }
 
@@ -38,6 +42,11 @@ export interface Engine {
   answer(req: AskRequest, signal?: AbortSignal): AsyncGenerator<AnswerEvent>;
   document(id: string): DocumentBody | undefined;
   health(): Health;
+  /**
+   * Works out the starter questions for the current index (health's `examples`): each is asked
+   * and kept only when the index answers it from the document it was made from.
+   */
+  prepareExamples(): Promise<void>;
   readonly limiter: Limiter;
   readonly queue: EmbedQueue;
 }
@@ -53,9 +62,20 @@ export function streamPieces(text: string, wordsPerPiece = 4): string[] {
   return out;
 }
 
-/** Starter questions from the newest titles; "Tell me about" adds no terms that dilute the title's. */
-function exampleQuestions(titles: string[]): string[] {
-  return titles.slice(0, 3).map((t) => `Tell me about ${t.length > 100 ? `${t.slice(0, 97)}…` : t}`);
+/** The answer when the date filters hold no document: said as such, with nothing to cite. */
+async function* emptyRangeAnswer(text: string, question: string, t0: number): AsyncGenerator<AnswerEvent> {
+  const reason = { notFound: true, notFoundReason: NO_DOCUMENTS_IN_RANGE } as const;
+  yield { type: "sources", sources: [], ...reason };
+  yield { type: "delta", text };
+  const ms = Math.round((performance.now() - t0) * 10) / 10;
+  yield {
+    type: "done",
+    answer: text,
+    citations: [],
+    ...reason,
+    query: question,
+    timings: { retrievalMs: ms, firstDeltaMs: ms, totalMs: ms },
+  };
 }
 
 export function createEngine(deps: EngineDeps): Engine {
@@ -63,6 +83,39 @@ export function createEngine(deps: EngineDeps): Engine {
   const queue = new EmbedQueue(embedder);
   const limiter = new Limiter(config.maxInFlight, config.maxQueue);
   const embedQuery = (text: string, signal?: AbortSignal) => queue.embed(text, signal);
+  /** Starter questions per loaded index; a pending entry while they are being checked. */
+  const starters = new WeakMap<object, string[] | Promise<void>>();
+
+  /**
+   * True when the engine answers `question`, citing document `docId`. Composed as `answer` does,
+   * but outside the limiter and the query queue: a background check takes no client's slot.
+   */
+  const answersFrom = async (question: string, docId: string): Promise<boolean> => {
+    const lease = indexes.lease();
+    try {
+      const r = await retrieve({ index: lease.index, embedder, config }, question, { k: config.k });
+      const composed = answerFrom(lease.index.store, r, question, config);
+      return !composed.notFound && composed.citations.some((c) => c.docId === docId);
+    } finally {
+      lease.release();
+    }
+  };
+
+  const prepareExamples = (): Promise<void> => {
+    const index = indexes.index;
+    const known = starters.get(index);
+    if (Array.isArray(known)) return Promise.resolve();
+    if (known) return known;
+    const work = verifiedStarters(index.store.recentDocs(8), answersFrom).then(
+      (found) => void starters.set(index, found),
+      (err: unknown) => {
+        starters.set(index, []);
+        deps.log?.("warn", "starter_questions_failed", { error: String(err) });
+      },
+    );
+    starters.set(index, work);
+    return work;
+  };
 
   async function* answer(req: AskRequest, signal?: AbortSignal): AsyncGenerator<AnswerEvent> {
     const t0 = performance.now();
@@ -70,6 +123,11 @@ export function createEngine(deps: EngineDeps): Engine {
     const lease = indexes.lease();
     try {
       const { index } = lease;
+      const empty = emptyRangeMessage(index.store, req.filters);
+      if (empty !== undefined) {
+        yield* emptyRangeAnswer(empty, req.question, t0);
+        return;
+      }
       const k = req.k ?? config.k;
       const r = await retrieve({ index, embedder, config, embedQuery }, req.question, {
         k,
@@ -117,14 +175,27 @@ export function createEngine(deps: EngineDeps): Engine {
     }
   }
 
+  const examplesFor = (index: object): string[] => {
+    const known = starters.get(index);
+    if (Array.isArray(known)) return known;
+    // A newly published index: its questions are checked in the background meanwhile.
+    if (!known) void prepareExamples();
+    return [];
+  };
+
   return {
     limiter,
     queue,
     answer,
+    prepareExamples,
     async search(q, opts) {
       const t0 = performance.now();
       const lease = indexes.lease();
       try {
+        if (emptyRangeMessage(lease.index.store, opts.filters) !== undefined) {
+          const retrievalMs = Math.round((performance.now() - t0) * 10) / 10;
+          return { query: q, hits: [], notFoundReason: NO_DOCUMENTS_IN_RANGE, timings: { retrievalMs } };
+        }
         const r = await retrieve({ index: lease.index, embedder, config, embedQuery }, q, opts);
         const hits = toSources(r.passages).map((s, i) => {
           const p = r.passages[i] as Passage;
@@ -155,7 +226,7 @@ export function createEngine(deps: EngineDeps): Engine {
         chunks: counts.chunks,
         builtAt: index.manifest.builtAt,
         dateRange: index.store.dateRange(),
-        examples: exampleQuestions(index.store.recentTitles(3)),
+        examples: examplesFor(index),
         authRequired: config.accessToken !== undefined,
         limits: {
           maxQuestionChars: config.maxQuestionChars,

@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   INDEX_MODEL_MISMATCH: "the index was built with another embedding model",
   INDEX_SETTINGS_MISMATCH: "the index was built with other chunker settings",
   INDEX_LOCKED: "another indexer is running",
+  PORT_IN_USE: "the port the server should listen on is taken",
+  LISTEN_FAILED: "the server could not listen on the configured address",
   // corpus
   CORPUS_MISSING: "the corpus folder does not exist",
   FILE_UNREADABLE: "a corpus file could not be read",
@@ -22,6 +24,9 @@ export const ERROR_CODES = {
   // requests
   BAD_JSON: "the request body or message is not valid JSON",
   BAD_REQUEST: "a field is missing or has the wrong type",
+  BODY_EMPTY: "the request body is empty",
+  UNKNOWN_FIELD: "the request has a field or parameter the server does not know",
+  UNKNOWN_ID: "no question with this id is in flight on this connection",
   QUESTION_EMPTY: "the question is empty",
   QUESTION_TOO_LONG: "the question is longer than the limit",
   HISTORY_TOO_LONG: "the conversation history is longer than the limit",

@@ -53,15 +53,22 @@ export interface AskRequest {
   filters?: DateFilter;
 }
 
+/**
+ * Why an answer is "not found" when the evidence is not to blame: `NO_DOCUMENTS_IN_RANGE`, the
+ * date filters leave no document to search. Absent for an ordinary not-found answer.
+ */
+export type NotFoundReason = "NO_DOCUMENTS_IN_RANGE";
+
 /** Events of one answer, in order: sources, delta*, done. */
 export type AnswerEvent =
-  | { type: "sources"; sources: SourceRef[]; notFound: boolean }
+  | { type: "sources"; sources: SourceRef[]; notFound: boolean; notFoundReason?: NotFoundReason }
   | { type: "delta"; text: string }
   | {
       type: "done";
       answer: string;
       citations: Citation[];
       notFound: boolean;
+      notFoundReason?: NotFoundReason;
       /** The query actually used for retrieval (after follow-up rewriting). */
       query: string;
       timings: Timings;
@@ -73,6 +80,7 @@ export interface AnswerResponse {
   citations: Citation[];
   sources: SourceRef[];
   notFound: boolean;
+  notFoundReason?: NotFoundReason;
   query: string;
   timings: Timings;
 }
@@ -90,7 +98,13 @@ export type ClientMessage =
 /** Server → client WebSocket messages. */
 export type ServerMessage =
   | { type: "ready"; auth: "ok" | "required" }
-  | { type: "sources"; id: string; sources: SourceRef[]; notFound: boolean }
+  | {
+      type: "sources";
+      id: string;
+      sources: SourceRef[];
+      notFound: boolean;
+      notFoundReason?: NotFoundReason;
+    }
   | { type: "delta"; id: string; text: string }
   | {
       type: "done";
@@ -98,9 +112,12 @@ export type ServerMessage =
       answer: string;
       citations: Citation[];
       notFound: boolean;
+      notFoundReason?: NotFoundReason;
       query: string;
       timings: Timings;
     }
+  /** The acknowledgement of a `cancel`: the question with this id ends here. */
+  | { type: "cancelled"; id: string }
   | { type: "error"; id?: string; code: string; message: string; retryAfterS?: number };
 
 /** `GET /api/health` */

@@ -8,7 +8,7 @@
  * costs linear time.
  */
 import { createHash } from "node:crypto";
-import type { Dirent, Stats } from "node:fs";
+import { createReadStream, type Dirent, type Stats } from "node:fs";
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
@@ -16,8 +16,13 @@ import { AppError, fmtCount } from "../core/errors.ts";
 import type { Doc, IngestIssue } from "../core/types.ts";
 
 export interface LoadOptions {
-  /** Files larger than this are reported as FILE_TOO_LARGE without being read. Default 50 MiB. */
+  /**
+   * Files larger than this are reported as FILE_TOO_LARGE without being read. Default 50 MiB.
+   * JSONL files are read as a stream, record by record, and have no file limit.
+   */
   maxFileBytes?: number;
+  /** JSONL records (lines) larger than this are reported by file and line and skipped. Default 16 MiB. */
+  maxRecordBytes?: number;
 }
 
 export interface CorpusLoad {
@@ -44,6 +49,7 @@ const FORMATS: Readonly<Record<string, Format>> = {
 };
 
 const DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024;
+const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 const BINARY_SNIFF_BYTES = 8 * 1024;
 /** Share of U+FFFD after decoding above which a file is taken for binary, not mis-encoded text. */
 const MAX_INVALID_UTF8_SHARE = 0.1;
@@ -61,15 +67,22 @@ const READ_CONCURRENCY = 8;
  */
 export async function loadCorpus(dir: string, opts: LoadOptions = {}): Promise<CorpusLoad> {
   const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  if (!Number.isInteger(maxFileBytes) || maxFileBytes <= 0) {
-    throw new AppError("CONFIG_INVALID", `maxFileBytes must be a positive integer; got ${maxFileBytes}`);
+  const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  for (const [name, v] of [
+    ["maxFileBytes", maxFileBytes],
+    ["maxRecordBytes", maxRecordBytes],
+  ] as const) {
+    if (!Number.isInteger(v) || v <= 0) {
+      throw new AppError("CONFIG_INVALID", `${name} must be a positive integer; got ${v}`);
+    }
   }
+  const limits = { maxFileBytes, maxRecordBytes };
   const root = path.resolve(dir);
   const rootReal = await openRoot(root);
   const entries = await walk(root, rootReal);
 
   const loaded = await mapInOrder(entries, READ_CONCURRENCY, (entry) =>
-    "issue" in entry ? Promise.resolve({ docs: [], issues: [entry.issue] }) : loadFile(entry, maxFileBytes),
+    "issue" in entry ? Promise.resolve({ docs: [], issues: [entry.issue] }) : loadFile(entry, limits),
   );
 
   const docs: Doc[] = [];
@@ -207,11 +220,19 @@ async function walk(root: string, rootReal: string): Promise<Entry[]> {
   return out;
 }
 
-async function loadFile(entry: { rel: string; abs: string }, maxFileBytes: number): Promise<Parsed> {
+async function loadFile(
+  entry: { rel: string; abs: string },
+  limits: { maxFileBytes: number; maxRecordBytes: number },
+): Promise<Parsed> {
   const { rel, abs } = entry;
+  const { maxFileBytes } = limits;
   try {
+    if (formatOf(rel) === "jsonl") return await streamJsonl(rel, abs, limits.maxRecordBytes);
     // Size first, so an oversized file is never pulled into memory.
     const { size } = await stat(abs);
+    if (size > maxFileBytes && formatOf(rel) === "json" && (await startsWithArray(abs))) {
+      return await streamJsonArray(rel, abs, limits.maxRecordBytes);
+    }
     if (size > maxFileBytes) {
       const message = `${rel} is ${fmtCount(size)} bytes; the limit is ${fmtCount(maxFileBytes)} bytes`;
       return { docs: [], issues: [issue(rel, "FILE_TOO_LARGE", message)] };
@@ -566,6 +587,210 @@ function parseJsonl(rel: string, src: string): Parsed {
   if (out.docs.length === 0 && out.issues.length === 0) {
     out.issues.push(issue(rel, "FILE_EMPTY", `${rel}: no records`));
   }
+  return out;
+}
+
+/**
+ * A JSONL file read as a stream, line by line, so its size is bounded per record, not per file.
+ * Gives exactly the documents `parseJsonl` gives for the whole file (same lines, same numbers:
+ * lines end at LF, CRLF or a lone CR, as after the whole-file newline normalization).
+ */
+async function streamJsonl(rel: string, abs: string, maxRecordBytes: number): Promise<Parsed> {
+  const out: Parsed = { docs: [], issues: [] };
+  const base = stripExt(rel);
+  // Per line, so a BOM is stripped by hand at the start of the file only, as whole-file decoding does.
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  let lineNo = 0;
+  let chars = 0;
+  let invalid = 0;
+  let sniffed = 0;
+  let first = true;
+
+  const record = (line: string) => {
+    lineNo++;
+    if (isBlank(line)) return;
+    const where = `${rel} line ${lineNo}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      out.issues.push(issue(rel, "FILE_MALFORMED", `${where}: invalid JSON (${errMessage(err)})`));
+      return;
+    }
+    collect(out, recordToDoc(rel, value, where, `${base}:${lineNo}`, `${rel}#L${lineNo}`));
+  };
+  const line = (bytes: Buffer | number) => {
+    if (typeof bytes === "number") {
+      lineNo++;
+      const message = `${rel} line ${lineNo} is ${fmtCount(bytes)} bytes; the limit for one record is ${fmtCount(maxRecordBytes)} bytes (CITELINE_MAX_RECORD_BYTES)`;
+      out.issues.push(issue(rel, "FILE_TOO_LARGE", message));
+      first = false;
+      return;
+    }
+    let raw = bytes;
+    if (first && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf) raw = raw.subarray(3);
+    first = false;
+    if (raw[raw.length - 1] === 0x0d) raw = raw.subarray(0, -1);
+    const text = decoder.decode(raw);
+    chars += text.length + 1;
+    for (let i = text.indexOf("\uFFFD"); i !== -1; i = text.indexOf("\uFFFD", i + 1)) invalid++;
+    for (const part of text.split("\r")) record(part);
+  };
+
+  let pieces: Buffer[] = [];
+  let size = 0;
+  let oversized = false;
+  const end = () => {
+    line(oversized ? size : Buffer.concat(pieces, size));
+    pieces = [];
+    size = 0;
+    oversized = false;
+  };
+  const add = (piece: Buffer) => {
+    size += piece.length;
+    if (oversized) return;
+    if (size > maxRecordBytes) {
+      oversized = true;
+      pieces = [];
+    } else pieces.push(piece);
+  };
+  for await (const chunk of createReadStream(abs, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    if (sniffed < BINARY_SNIFF_BYTES) {
+      if (chunk.subarray(0, BINARY_SNIFF_BYTES - sniffed).includes(0)) {
+        return {
+          docs: [],
+          issues: [issue(rel, "FILE_BINARY", `${rel}: not text (NUL bytes in the first 8 KiB)`)],
+        };
+      }
+      sniffed += chunk.length;
+    }
+    let from = 0;
+    for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, from)) {
+      add(chunk.subarray(from, nl));
+      end();
+      from = nl + 1;
+    }
+    if (from < chunk.length) add(Buffer.from(chunk.subarray(from)));
+  }
+  if (size > 0 || oversized) end();
+  if (invalid > 0 && invalid > chars * MAX_INVALID_UTF8_SHARE) {
+    const pct = Math.round((invalid / chars) * 100);
+    return {
+      docs: [],
+      issues: [issue(rel, "FILE_BINARY", `${rel}: not text (${pct}% of it is not valid UTF-8)`)],
+    };
+  }
+  if (out.docs.length === 0 && out.issues.length === 0) {
+    out.issues.push(issue(rel, "FILE_EMPTY", `${rel}: no records`));
+  }
+  return out;
+}
+
+/** True when the file's first non-blank character (after a BOM) opens a JSON array. */
+async function startsWithArray(abs: string): Promise<boolean> {
+  for await (const chunk of createReadStream(abs, { start: 0, end: 4095 }) as AsyncIterable<Buffer>) {
+    const text = chunk.toString("utf8").replace(/^\uFEFF/, "");
+    return text.trimStart().startsWith("[");
+  }
+  return false;
+}
+
+/**
+ * A `.json` array too large to read whole, read element by element: the elements are found by a
+ * byte scan that tracks strings and nesting, and each is parsed on its own, so the bound is per
+ * record. Ids and messages are those the whole-file parser gives (`name:N`, `record N`).
+ */
+async function streamJsonArray(rel: string, abs: string, maxRecordBytes: number): Promise<Parsed> {
+  const out: Parsed = { docs: [], issues: [] };
+  const base = stripExt(rel);
+  const decoder = new TextDecoder("utf-8");
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let closed = false;
+  let n = 0;
+  let pieces: Buffer[] = [];
+  let size = 0;
+  let oversized = false;
+
+  const element = () => {
+    const bytes = oversized ? undefined : Buffer.concat(pieces, size);
+    const text = bytes ? decoder.decode(bytes) : "";
+    const count = size;
+    pieces = [];
+    size = 0;
+    oversized = false;
+    if (bytes && isBlank(text)) return;
+    n++;
+    const where = `${rel} record ${n}`;
+    if (!bytes) {
+      const message = `${where} is ${fmtCount(count)} bytes; the limit for one record is ${fmtCount(maxRecordBytes)} bytes (CITELINE_MAX_RECORD_BYTES)`;
+      out.issues.push(issue(rel, "FILE_TOO_LARGE", message));
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      out.issues.push(issue(rel, "FILE_MALFORMED", `${where}: invalid JSON (${errMessage(err)})`));
+      return;
+    }
+    collect(out, recordToDoc(rel, value, where, `${base}:${n}`, rel));
+  };
+  const add = (piece: Buffer) => {
+    if (piece.length === 0) return;
+    size += piece.length;
+    if (oversized) return;
+    if (size > maxRecordBytes) {
+      oversized = true;
+      pieces = [];
+    } else pieces.push(Buffer.from(piece));
+  };
+
+  let sniffed = 0;
+  for await (const chunk of createReadStream(abs, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    if (sniffed < BINARY_SNIFF_BYTES) {
+      if (chunk.subarray(0, BINARY_SNIFF_BYTES - sniffed).includes(0)) {
+        return {
+          docs: [],
+          issues: [issue(rel, "FILE_BINARY", `${rel}: not text (NUL bytes in the first 8 KiB)`)],
+        };
+      }
+      sniffed += chunk.length;
+    }
+    let from = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i]!;
+      if (closed) continue;
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === 0x5c) escaped = true;
+        else if (c === 0x22) inString = false;
+        continue;
+      }
+      if (c === 0x22) inString = true;
+      else if (c === 0x5b || c === 0x7b) {
+        depth++;
+        if (depth === 1) from = i + 1; // the array itself opens: elements start after it
+      } else if (c === 0x5d || c === 0x7d) {
+        depth--;
+        if (depth === 0) {
+          add(chunk.subarray(from, i));
+          element();
+          closed = true;
+        }
+      } else if (c === 0x2c && depth === 1) {
+        add(chunk.subarray(from, i));
+        element();
+        from = i + 1;
+      }
+    }
+    if (!closed && depth >= 1) add(chunk.subarray(from));
+  }
+  if (!closed)
+    out.issues.push(issue(rel, "FILE_MALFORMED", `${rel}: the array is not closed (is the file cut short?)`));
+  if (out.docs.length === 0 && out.issues.length === 0)
+    out.issues.push(issue(rel, "FILE_EMPTY", `${rel}: no records`));
   return out;
 }
 

@@ -147,7 +147,10 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   try {
     const stale = await removeStaleStaging(config.indexDir);
     if (stale.length) notice(`removed ${stale.length} unfinished build(s) left by an interrupted run`);
-    const corpus = await loadCorpus(config.corpusDir);
+    const corpus = await loadCorpus(config.corpusDir, {
+      maxFileBytes: config.maxFileBytes,
+      maxRecordBytes: config.maxRecordBytes,
+    });
     const chunker = chunkerInfo(config);
     const model = modelInfo(embedder);
 

@@ -264,6 +264,22 @@ export class ChunkStore {
     return row.from_ && row.to_ ? { from: row.from_, to: row.to_ } : null;
   }
 
+  /** Documents dated within the range, ends included; an undated document is in no range. */
+  countInRange(range: { from?: string | undefined; to?: string | undefined }): number {
+    const count = this.db
+      .prepare("SELECT COUNT(*) FROM docs WHERE date IS NOT NULL AND date >= ? AND date <= ?")
+      .pluck()
+      .get(range.from ?? "", range.to ?? "\uffff");
+    return count as number;
+  }
+
+  /** The newest documents (undated last) with the opening of their text. */
+  recentDocs(limit: number): { id: string; title: string; lead: string }[] {
+    return this.db
+      .prepare("SELECT id, title, substr(text, 1, 600) AS lead FROM docs ORDER BY date DESC, id LIMIT ?")
+      .all(limit) as { id: string; title: string; lead: string }[];
+  }
+
   recentTitles(limit: number): string[] {
     return this.stmts.titles.all(limit) as string[];
   }

@@ -10,7 +10,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { benchIndexing } from "../bench/indexing.ts";
 import { runLangchainBaseline } from "../bench/langchain-baseline.ts";
 import { benchLoad } from "../bench/load.ts";
@@ -19,27 +18,47 @@ import { benchScale } from "../bench/scale.ts";
 import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { runEval } from "../eval/run.ts";
-import { runCli } from "./cli.ts";
+import { parseCommand, positiveInt, runCli, usageError } from "./cli.ts";
 
 const PARTS = ["indexing", "scale", "load", "baseline"] as const;
 
+const COMMAND = {
+  usage:
+    "usage: npm run bench [-- --dataset DIR] [--sizes 1000,10000,100000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--baseline-limit N] [--k N]",
+  summary:
+    "Measures indexing throughput, query latency by index size, WebSocket load, memory and disk, and a LangChain.js baseline; writes bench-results/latest.json and, when every part ran, docs/benchmarks.md.",
+  options: {
+    dataset: { type: "string", default: path.join(PROJECT_ROOT, "..", "shared", "eval", "squad-dev") },
+    sizes: { type: "string", default: "1000,10000,100000" },
+    queries: { type: "string", default: "200" },
+    only: { type: "string", default: PARTS.join(",") },
+    clients: { type: "string", default: "50" },
+    questions: { type: "string", default: "10" },
+    "baseline-limit": { type: "string" },
+    k: { type: "string", default: "5" },
+  },
+  help: [
+    "--dataset DIR          dataset folder (corpus.jsonl, questions.jsonl)",
+    "--sizes LIST           index sizes for the latency part",
+    "--queries N            queries per size",
+    "--only LIST            parts to run: indexing, scale, load, baseline",
+    "--clients N            WebSocket clients in the load part",
+    "--questions N          questions per client in the load part",
+    "--baseline-limit N     questions in the baseline part",
+    "--k N                  passages per question",
+  ],
+} as const;
+
 await runCli(async () => {
-  const { values } = parseArgs({
-    options: {
-      dataset: { type: "string", default: path.join(PROJECT_ROOT, "..", "shared", "eval", "squad-dev") },
-      sizes: { type: "string", default: "1000,10000,100000" },
-      queries: { type: "string", default: "200" },
-      only: { type: "string", default: PARTS.join(",") },
-      clients: { type: "string", default: "50" },
-      questions: { type: "string", default: "10" },
-      "baseline-limit": { type: "string" },
-      k: { type: "string", default: "5" },
-    },
-  });
+  const values = parseCommand(COMMAND, process.argv.slice(2));
+  for (const name of ["queries", "clients", "questions", "k", "baseline-limit"] as const) {
+    positiveInt(`--${name}`, values[name], Number.MAX_SAFE_INTEGER, COMMAND.usage);
+  }
+  for (const size of values.sizes.split(",")) positiveInt("--sizes", size, 10_000_000, COMMAND.usage);
   const only = new Set(values.only.split(","));
   for (const p of only) {
     if (!(PARTS as readonly string[]).includes(p))
-      throw new Error(`unknown part ${p}; parts are ${PARTS.join(", ")}`);
+      throw usageError(`unknown part ${p}; parts are ${PARTS.join(", ")}`, COMMAND.usage);
   }
   const dataset = path.resolve(values.dataset);
   const k = Number(values.k);

@@ -1,22 +1,89 @@
-import { AppError, isAppError } from "../core/errors.ts";
+/**
+ * The one argument parser every command uses, and the one way commands end. `--help` prints the
+ * command's help and exits 0; a usage mistake prints one line plus the usage and exits 2; an
+ * expected failure prints `error CODE: message` and exits 1. None of them prints a stack trace.
+ */
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { isAppError } from "../core/errors.ts";
 
-/** Runs a command-line entry: expected failures print `error CODE: message` and exit 1. */
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** What a command accepts; `usage` is its synopsis, `help` the lines under it (one per option). */
+export interface CommandSpec<O extends Options> {
+  usage: string;
+  summary: string;
+  options: O;
+  help?: readonly string[];
+}
+
+/** A command-line mistake: the caller prints `message` and the usage, and exits 2. */
+export class UsageError extends Error {
+  readonly usage: string;
+  constructor(message: string, usage: string) {
+    super(message);
+    this.name = "UsageError";
+    this.usage = usage;
+  }
+}
+
+/** `--help` was asked for: the caller prints `text` and exits 0. */
+export class HelpRequested extends Error {
+  readonly text: string;
+  constructor(text: string) {
+    super("help requested");
+    this.name = "HelpRequested";
+    this.text = text;
+  }
+}
+
+/** The full help of a command: synopsis, summary, options. */
+export function helpText(spec: CommandSpec<Options>): string {
+  const lines = [spec.usage, "", spec.summary];
+  if (spec.help?.length) lines.push("", "options:", ...spec.help.map((l) => `  ${l}`));
+  lines.push("  --help                 print this help and exit");
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Parses `argv` against `spec` strictly: unknown options, stray arguments and missing values
+ * are usage errors; `--help` or `-h` anywhere asks for the help.
+ */
+export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: readonly string[]) {
+  if (argv.some((a) => a === "--help" || a === "-h")) throw new HelpRequested(helpText(spec));
+  try {
+    return parseArgs({ args: [...argv], options: spec.options, strict: true, allowPositionals: false })
+      .values;
+  } catch (err) {
+    // node:util adds a second sentence about "--" that does not apply to these commands.
+    const message = (err as Error).message.split(/\.\s/)[0] ?? "";
+    throw new UsageError(message.replace(/\.$/, ""), spec.usage);
+  }
+}
+
+/** Runs a command-line entry and maps how it ended to output and an exit code. */
 export async function runCli(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (err) {
-    if (isAppError(err)) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(err.text);
+      process.exitCode = 0;
+    } else if (err instanceof UsageError) {
+      console.error(`error: ${err.message}\n${err.usage}\n(run with --help for details)`);
+      process.exitCode = 2;
+    } else if (isAppError(err)) {
       console.error(`error ${err.code}: ${err.message}`);
+      process.exitCode = 1;
     } else {
       console.error(err);
+      process.exitCode = 1;
     }
-    process.exitCode = 1;
   }
 }
 
-/** A command-line mistake, with the command's usage line appended. */
-export function usageError(message: string, usage: string): AppError {
-  return new AppError("CONFIG_INVALID", `${message}; ${usage}`);
+/** A command-line mistake, with the command's usage line. */
+export function usageError(message: string, usage: string): UsageError {
+  return new UsageError(message, usage);
 }
 
 /** An optional whole-number option from 1 to `max`; undefined when absent. */
@@ -28,7 +95,7 @@ export function positiveInt(
 ): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
+  if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(n) || n < 1 || n > max) {
     throw usageError(
       `${name} is "${raw}"; it must be a whole number from 1 to ${max.toLocaleString("en-US")}`,
       usage,

@@ -3,29 +3,48 @@
  * [--cache DIR] [--calibrate] [--allow-partial]`: scores retrieval and answers on a dataset (see eval/), or with
  * --calibrate, the not-found threshold. Ctrl-C stops after the current question.
  */
-import { parseArgs } from "node:util";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import type { Progress } from "../embeddings/indexer.ts";
 import { runCalibration } from "../eval/calibrate.ts";
 import { formatCalibration, formatSummary } from "../eval/report.ts";
 import { ALL_MODES, runEval, type Stage } from "../eval/run.ts";
-import { positiveInt as cliPositiveInt, runCli, usageError } from "./cli.ts";
+import { positiveInt as cliPositiveInt, parseCommand, runCli, usageError } from "./cli.ts";
 import { formatDuration, progressLine } from "./progress.ts";
 
-const USAGE =
-  "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate] [--allow-partial]";
+const COMMAND = {
+  usage:
+    "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate] [--allow-partial]",
+  summary:
+    "Scores retrieval and answers on a dataset folder holding corpus.jsonl ({id,title,date?,text} per line) and questions.jsonl ({id,question,answers[],gold_doc_ids[]} per line); see docs/evaluation.md.",
+  options: {
+    dataset: { type: "string" },
+    mode: { type: "string" },
+    k: { type: "string" },
+    limit: { type: "string" },
+    out: { type: "string" },
+    cache: { type: "string" },
+    calibrate: { type: "boolean" },
+    "allow-partial": { type: "boolean" },
+  },
+  help: [
+    "--dataset DIR          the dataset folder (required)",
+    "--mode MODE            dense, lexical, hybrid or all (default all)",
+    "--k N                  passages per question (default 5)",
+    "--limit N              only the first N questions",
+    "--out DIR              write the per-question report here",
+    "--cache DIR            reuse indexes built earlier for the same corpus",
+    "--calibrate            fit the not-found threshold instead of scoring",
+    "--allow-partial        evaluate even when some documents could not be indexed",
+  ],
+} as const;
+const USAGE = COMMAND.usage;
 
 const bad = (message: string) => usageError(message, USAGE);
 const positiveInt = (name: string, raw: string | undefined, max: number) =>
   cliPositiveInt(name, raw, max, USAGE);
 
 function parse(argv: string[]) {
-  let values: ReturnType<typeof parseOptions>["values"];
-  try {
-    values = parseOptions(argv).values;
-  } catch (err) {
-    throw bad((err as Error).message);
-  }
+  const values = parseCommand(COMMAND, argv);
   if (!values.dataset) throw bad("--dataset is required");
   const mode = values.mode ?? "all";
   if (mode !== "all" && !(ALL_MODES as readonly string[]).includes(mode)) {
@@ -41,24 +60,6 @@ function parse(argv: string[]) {
     calibrate: values.calibrate ?? false,
     allowPartial: values["allow-partial"] ?? false,
   };
-}
-
-function parseOptions(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      dataset: { type: "string" },
-      mode: { type: "string" },
-      k: { type: "string" },
-      limit: { type: "string" },
-      out: { type: "string" },
-      cache: { type: "string" },
-      calibrate: { type: "boolean" },
-      "allow-partial": { type: "boolean" },
-    },
-  });
 }
 
 /** A progress bar on a terminal, a plain line every few seconds otherwise. */

@@ -5,14 +5,19 @@
 import { loadConfig } from "../core/config.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { buildIndex, type Progress } from "../embeddings/indexer.ts";
-import { runCli } from "./cli.ts";
+import { parseCommand, runCli } from "./cli.ts";
 import { formatDuration, progressLine } from "./progress.ts";
 
+const COMMAND = {
+  usage: "usage: npm run index [-- --full]",
+  summary:
+    "Builds or updates the index of the corpus folder (CITELINE_CORPUS_DIR). Only changed files are embedded again; Ctrl-C stops cleanly and the previous index stays in use.",
+  options: { full: { type: "boolean" } },
+  help: ["--full                 rebuild from scratch instead of updating"],
+} as const;
+
 await runCli(async () => {
-  const args = new Set(process.argv.slice(2));
-  for (const a of args) {
-    if (a !== "--full") throw new Error(`unknown option ${a}; usage: npm run index [-- --full]`);
-  }
+  const args = parseCommand(COMMAND, process.argv.slice(2));
   const config = loadConfig();
   const controller = new AbortController();
   const onSignal = () => {
@@ -43,7 +48,7 @@ await runCli(async () => {
     const s = await buildIndex({
       config,
       embedder,
-      full: args.has("--full"),
+      full: args.full === true,
       onProgress,
       onNotice: (line) => console.error(line),
       signal: controller.signal,

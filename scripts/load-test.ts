@@ -6,17 +6,23 @@
  */
 import { memoryMiB, spawnServer } from "../bench/load.ts";
 import { DEFAULT_QUESTIONS, runLoadTest } from "../bench/ws-load.ts";
-import { runCli } from "./cli.ts";
+import { parseCommand, positiveInt, runCli } from "./cli.ts";
+
+const COMMAND = {
+  usage: "usage: npx tsx scripts/load-test.ts [--clients N] [--questions N]",
+  summary:
+    "Starts a server on the configured index and runs many WebSocket clients asking at once; prints latency percentiles, errors by code and the server's memory as JSON.",
+  options: { clients: { type: "string" }, questions: { type: "string" } },
+  help: [
+    "--clients N            WebSocket clients at once (default 200)",
+    "--questions N          questions each client asks (default 20)",
+  ],
+} as const;
 
 await runCli(async () => {
-  const arg = (name: string, fallback: number) => {
-    const i = process.argv.indexOf(`--${name}`);
-    const n = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number above 0`);
-    return n;
-  };
-  const clients = arg("clients", 200);
-  const questionsEach = arg("questions", 20);
+  const values = parseCommand(COMMAND, process.argv.slice(2));
+  const clients = positiveInt("--clients", values.clients, 100_000, COMMAND.usage) ?? 200;
+  const questionsEach = positiveInt("--questions", values.questions, 100_000, COMMAND.usage) ?? 20;
   const server = await spawnServer({ CITELINE_RATE_LIMIT: "0" });
   const idle = memoryMiB(server.pid);
   let peakRss = idle?.rss ?? 0;

@@ -3,16 +3,24 @@
  * is missing, builds the page when its sources changed, brings the index up to date with the
  * corpus, and serves.
  */
-import { spawn } from "node:child_process";
-import path from "node:path";
-import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
+import { launchedByNpm, loadConfig } from "../core/config.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { buildIndex } from "../embeddings/indexer.ts";
 import { fetchModel } from "../embeddings/model-fetch.ts";
+import { createLogger } from "../server/log.ts";
+import { runServer } from "../server/run.ts";
 import { buildClient } from "./build-client.ts";
-import { runCli } from "./cli.ts";
+import { parseCommand, runCli } from "./cli.ts";
+
+const COMMAND = {
+  usage: "usage: npm start",
+  summary:
+    "Fetches the embedding model if it is missing, builds the page, brings the index up to date with the corpus folder, and serves it. Port: CITELINE_PORT, else PORT, else 8787; address: CITELINE_HOST, else HOST, else 127.0.0.1. SIGTERM, SIGINT or SIGHUP stop the server after answers in flight finish.",
+  options: {},
+} as const;
 
 await runCli(async () => {
+  parseCommand(COMMAND, process.argv.slice(2));
   const config = loadConfig();
   await fetchModel(config, (line) => console.error(line));
   await buildClient();
@@ -25,15 +33,9 @@ await runCli(async () => {
       : `index is up to date: ${s.documents} documents, ${s.chunks} chunks`,
   );
   await embedder.dispose();
-  // The server runs in its own process so signals reach it directly.
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "server", "main.ts")], {
-    stdio: "inherit",
-  });
-  for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => child.kill(sig));
-  await new Promise<void>((resolve) => {
-    child.on("exit", (code) => {
-      process.exitCode = code ?? 0;
-      resolve();
-    });
-  });
+  // The server runs in this process (package.json execs it from npm's shell), so a signal to
+  // npm or to this process reaches it; npm does not forward SIGHUP, so its exit is watched too.
+  await runServer(config, { log: createLogger(config.logLevel), exitWithParent: launchedByNpm() });
 });
+// A failed start may leave the model or index open; nothing else is left to do.
+if (process.exitCode) process.exit();

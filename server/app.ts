@@ -1,20 +1,19 @@
 /** The HTTP transport: JSON and Server-Sent Events over express. No answer logic lives here. */
 import { randomUUID } from "node:crypto";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { type Config, PROJECT_ROOT } from "../core/config.ts";
 import type { Engine } from "../core/engine.ts";
 import { AppError, isAppError } from "../core/errors.ts";
-import type { AnswerEvent, AnswerResponse, Citation, SourceRef, Timings } from "../core/protocol.ts";
-import type { RetrievalMode } from "../core/retrieval.ts";
-import type { DateFilter } from "../core/types.ts";
+import type { AnswerEvent, AnswerResponse, SourceRef, Timings } from "../core/protocol.ts";
 import { eager } from "./eager.ts";
 import { errorBody, httpStatus, publicError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { bearerToken, requestId, SECURITY_HEADERS, tokenMatches } from "./security.ts";
-import { parseAsk, parseFilters, parseJson, parseK, parseQuestion } from "./validate.ts";
+import { parseAsk, parseJson, parseSearch } from "./validate.ts";
 
 export interface AppDeps {
   config: Config;
@@ -83,9 +82,11 @@ export function createApp(deps: AppDeps): express.Express {
   };
   const rawBody = express.raw({ type: () => true, limit: config.maxBodyBytes });
 
-  app.get("/api/health", (req, res) => {
+  app.get("/api/health", async (req, res) => {
     const authed =
       config.accessToken === undefined || tokenMatches(bearerToken(req.headers), config.accessToken);
+    // Just after startup the starter questions may still be being checked: wait a little for them.
+    if (authed) await Promise.race([engine.prepareExamples(), sleep(2000, undefined, { ref: false })]);
     res.json(authed ? engine.health() : { status: "ok", authRequired: true });
   });
 
@@ -95,14 +96,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get("/api/search", requireAuth, rateLimit, async (req, res, next) => {
     try {
-      const q = parseQuestion(req.query.q, config);
-      const k = req.query.k === undefined ? config.k : parseK(req.query.k, config);
-      const mode = req.query.mode ?? "hybrid";
-      if (mode !== "hybrid" && mode !== "dense" && mode !== "lexical") {
-        throw new AppError("BAD_REQUEST", "mode must be hybrid, dense or lexical");
-      }
-      const filters: DateFilter = parseFilters({ from: req.query.from, to: req.query.to });
-      res.json(await engine.search(q, { k, filters, mode: mode as RetrievalMode }));
+      const { q, k, mode, filters } = parseSearch(req.query, config);
+      res.json(await engine.search(q, { k, filters, mode }));
     } catch (err) {
       next(err);
     }
@@ -119,6 +114,11 @@ export function createApp(deps: AppDeps): express.Express {
     let ask: ReturnType<typeof parseAsk>;
     try {
       if (deps.draining()) throw new AppError("SHUTTING_DOWN", "the server is shutting down; retry shortly");
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      // Checked first: with no body, express cannot tell what type it would have had.
+      if (body.length === 0) {
+        throw new AppError("BODY_EMPTY", 'the request body is empty; send JSON such as {"question": "…"}');
+      }
       // Only JSON: a form or text/plain post is what another site's page can send without a
       // CORS preflight, and it would spend this server's CPU.
       if (!req.is("application/json")) {
@@ -127,7 +127,6 @@ export function createApp(deps: AppDeps): express.Express {
           "send the question as JSON with Content-Type: application/json",
         );
       }
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       ask = parseAsk(parseJson(body, config), config);
     } catch (err) {
       return next(err);
@@ -189,6 +188,10 @@ export function createApp(deps: AppDeps): express.Express {
   });
   // Mounted even before the page is built, so a build while the server runs is served.
   app.use(express.static(clientDir, { index: "index.html", maxAge: 0 }));
+  // Any other path is a page that does not exist: a small page back to the chat, not an API error.
+  app.use((_req, res) => {
+    res.status(404).type("html").send(NOT_FOUND_PAGE);
+  });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = mapExpressError(err) ?? publicError(err, log, { requestId: req.id, path: req.path });
@@ -199,6 +202,14 @@ export function createApp(deps: AppDeps): express.Express {
   });
   return app;
 }
+
+const NOT_FOUND_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Not found · citeline</title>
+<meta name="color-scheme" content="light dark"></head>
+<body><h1>Page not found</h1><p>There is no page at this address. <a href="/">Back to citeline</a></p>
+<p>The HTTP API lives under <code>/api/</code>; its description is at <a href="/api/openapi.json">/api/openapi.json</a>.</p></body></html>
+`;
 
 /** Errors raised by express itself (body parser) in our catalogue's terms. */
 function mapExpressError(err: unknown): AppError | undefined {
@@ -225,9 +236,7 @@ function mapExpressError(err: unknown): AppError | undefined {
 
 async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): Promise<Timings> {
   let sources: SourceRef[] = [];
-  let done:
-    | { answer: string; citations: Citation[]; notFound: boolean; query: string; timings: Timings }
-    | undefined;
+  let done: Omit<Extract<AnswerEvent, { type: "done" }>, "type"> | undefined;
   for await (const ev of events) {
     if (ev.type === "sources") sources = ev.sources;
     if (ev.type === "done") done = ev;
@@ -238,6 +247,7 @@ async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): P
     citations: done.citations,
     sources,
     notFound: done.notFound,
+    ...(done.notFoundReason ? { notFoundReason: done.notFoundReason } : {}),
     query: done.query,
     timings: done.timings,
   };

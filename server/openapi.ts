@@ -21,7 +21,7 @@ export function openApiDocument(config: Config): Record<string, unknown> {
       title: "citeline",
       version: "0.1.0",
       description:
-        "Question answering over a local corpus. Every answer sentence is taken verbatim from a retrieved passage and cites it.",
+        "Question answering over a local corpus. Every answer sentence is taken verbatim from a retrieved passage and cites it. The WebSocket at /ws carries the same answers (`sources`, `delta`, `done`); a `cancel` is acknowledged by a `cancelled` frame with the question's id, or an `error` frame with code UNKNOWN_ID when no question with that id is in flight. Unknown /api paths answer 404 with the Error shape.",
     },
     components: {
       securitySchemes: {
@@ -41,6 +41,7 @@ export function openApiDocument(config: Config): Record<string, unknown> {
                 requestId: { type: "string" },
                 retryAfterS: { type: "number" },
                 limit: { type: "number" },
+                field: { type: "string", description: "with UNKNOWN_FIELD: the field that is not known" },
               },
             },
           },
@@ -53,6 +54,9 @@ export function openApiDocument(config: Config): Record<string, unknown> {
         DateFilter: dateFilter,
         AskRequest: {
           type: "object",
+          description:
+            "Unknown fields are refused with 400 UNKNOWN_FIELD naming the field, so a typo (`filter`, `form`) is never silently ignored. An empty body is 400 BODY_EMPTY.",
+          additionalProperties: false,
           required: ["question"],
           properties: {
             question: { type: "string", minLength: 1, maxLength: config.maxQuestionChars },
@@ -108,6 +112,11 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             citations: { type: "array", items: ref("Citation") },
             sources: { type: "array", items: ref("SourceRef") },
             notFound: { type: "boolean" },
+            notFoundReason: {
+              enum: ["NO_DOCUMENTS_IN_RANGE"],
+              description:
+                "set when the answer is not found because no document falls in the date filters (then `sources` is empty)",
+            },
             query: { type: "string" },
             timings: ref("Timings"),
           },
@@ -147,6 +156,8 @@ export function openApiDocument(config: Config): Record<string, unknown> {
       "/api/search": {
         get: {
           summary: "Ranked passages with each retriever's rank and score",
+          description:
+            "Parameters other than these are refused with 400 UNKNOWN_FIELD. When `from`/`to` hold no document, `hits` is empty and `notFoundReason` is NO_DOCUMENTS_IN_RANGE.",
           security: [{ bearer: [] }, {}],
           parameters: [
             { name: "q", in: "query", required: true, schema: { type: "string" } },

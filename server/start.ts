@@ -54,6 +54,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   });
   indexes.watch(opts.reloadIntervalMs ?? 1000);
   const engine = createEngine({ config, embedder, indexes, log });
+  // The empty page's starter questions are checked against the index before they are offered.
+  void engine.prepareExamples();
   const limiter = new RateLimiter(config.rateLimitPerMinute);
   const inflight = new Set<Promise<unknown>>();
   let draining = false;
@@ -68,13 +70,20 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     slowReaderMs: opts.slowReaderMs,
   });
 
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject);
-    http.listen(config.port, config.host, () => {
-      http.off("error", reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject);
+      http.listen(config.port, config.host, () => {
+        http.off("error", reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    chat.wss.close();
+    indexes.close();
+    if (!opts.embedder) await embedder.dispose();
+    throw listenError(err as NodeJS.ErrnoException, config);
+  }
   const { port } = http.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`;
@@ -97,6 +106,30 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     return closing;
   };
   return { url, port, http, engine, indexes, log, close };
+}
+
+/** Why the server could not listen, and what to do about it. */
+function listenError(err: NodeJS.ErrnoException, config: Config): Error {
+  const where = `${config.host}:${config.port}`;
+  if (err.code === "EADDRINUSE") {
+    return new AppError(
+      "PORT_IN_USE",
+      `port ${config.port} on ${config.host} is already in use (is citeline already running?); stop that process or choose another port, e.g. PORT=${config.port === 65535 ? 8788 : config.port + 1} npm start (CITELINE_PORT wins over PORT)`,
+    );
+  }
+  if (err.code === "EACCES") {
+    return new AppError(
+      "LISTEN_FAILED",
+      `not allowed to listen on ${where}; ports below 1024 need privileges: choose another with PORT or CITELINE_PORT`,
+    );
+  }
+  if (err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND") {
+    return new AppError(
+      "LISTEN_FAILED",
+      `${config.host} is not an address of this machine; set HOST or CITELINE_HOST to one that is (127.0.0.1 for this machine only)`,
+    );
+  }
+  return err;
 }
 
 /**

@@ -55,22 +55,31 @@ export function parseJson(
   }
 }
 
-export function parseQuestion(v: unknown, limits: Limits): string {
-  if (typeof v !== "string") throw new AppError("BAD_REQUEST", "question must be a string");
+/** The question; `name` is the field or parameter the client used for it (`question`, `q`). */
+export function parseQuestion(v: unknown, limits: Limits, name = "question"): string {
+  if (v === undefined || v === null) throw new AppError("BAD_REQUEST", `${name} is required`);
+  if (typeof v !== "string") throw new AppError("BAD_REQUEST", `${name} must be a string`);
   const q = v.trim();
-  if (q.length === 0) throw new AppError("QUESTION_EMPTY", "question is empty");
+  if (q.length === 0) throw new AppError("QUESTION_EMPTY", `${name} is empty`);
   if (q.length > limits.maxQuestionChars) {
     throw new AppError(
       "QUESTION_TOO_LONG",
-      `question is ${fmtCount(q.length)} characters; the limit is ${fmtCount(limits.maxQuestionChars)}`,
+      `${name} is ${fmtCount(q.length)} characters; the limit is ${fmtCount(limits.maxQuestionChars)}`,
       { limit: limits.maxQuestionChars },
     );
   }
   return q;
 }
 
+/**
+ * k, as a JSON number. A query string has no types, so `/api/search` turns its text into a
+ * number first (`queryNumber`) and then gets exactly this check: the same codes on every transport.
+ */
 export function parseK(v: unknown, limits: Limits): number {
-  const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+  const n = v;
+  if (typeof n === "string") {
+    throw new AppError("BAD_REQUEST", `k must be a number, not the string ${JSON.stringify(n.slice(0, 20))}`);
+  }
   if (typeof n !== "number" || !Number.isInteger(n))
     throw new AppError("BAD_REQUEST", "k must be a whole number");
   if (n < 1 || n > limits.maxK) {
@@ -111,26 +120,64 @@ export function parseHistory(v: unknown, limits: Limits): HistoryTurn[] {
   return turns;
 }
 
-export function parseFilters(v: unknown): DateFilter {
+/** A query-string value as the JSON value it spells: `8` → 8, `-1` → -1; other text stays text. */
+export function queryNumber(v: unknown): unknown {
+  return typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v;
+}
+
+/** Refuses a field the request may not carry, naming it: a typo must not be silently ignored. */
+export function rejectUnknown(
+  v: Record<string, unknown>,
+  known: readonly string[],
+  where: string,
+  kind = "field",
+): void {
+  for (const key of Object.keys(v)) {
+    if (!known.includes(key)) {
+      throw new AppError(
+        "UNKNOWN_FIELD",
+        `${where} has an unknown ${kind} "${key.slice(0, 64)}"; the known ${kind}s are ${known.join(", ")}`,
+        { field: key.slice(0, 64) },
+      );
+    }
+  }
+}
+
+/** The fields of a question, as every transport accepts them. */
+export const ASK_FIELDS = ["question", "history", "k", "filters"] as const;
+export const FILTER_FIELDS = ["from", "to"] as const;
+
+/** A date range; `prefix` names its fields as the client wrote them (`filters.from`, `from`). */
+export function parseFilters(v: unknown, prefix = "filters."): DateFilter {
   if (!isObject(v)) throw new AppError("BAD_REQUEST", "filters must be an object {from?, to?}");
+  rejectUnknown(v, FILTER_FIELDS, "filters", "key");
   const out: DateFilter = {};
   for (const key of ["from", "to"] as const) {
     if (!has(v, key)) continue;
     const d = v[key];
     if (typeof d !== "string" || !isIsoDate(d)) {
-      throw new AppError("BAD_FILTER", `filters.${key} must be a date written YYYY-MM-DD`);
+      throw new AppError("BAD_FILTER", `${prefix}${key} must be a date written YYYY-MM-DD`);
     }
     out[key] = d;
   }
   if (out.from && out.to && out.from > out.to) {
-    throw new AppError("BAD_FILTER", `filters.from (${out.from}) is after filters.to (${out.to})`);
+    throw new AppError("BAD_FILTER", `${prefix}from (${out.from}) is after ${prefix}to (${out.to})`);
   }
   return out;
 }
 
-/** The fields of a question, from an HTTP body or a WebSocket `ask` message. */
-export function parseAsk(v: unknown, limits: Limits): AskRequest {
+/**
+ * The fields of a question, from an HTTP body or a WebSocket `ask` message (whose envelope
+ * fields, `type` and `id`, come in `envelope`). Unknown fields are refused.
+ */
+export function parseAsk(
+  v: unknown,
+  limits: Limits,
+  envelope: readonly string[] = [],
+  where = "the request body",
+): AskRequest {
   if (!isObject(v)) throw new AppError("BAD_REQUEST", "the body must be a JSON object with a question");
+  rejectUnknown(v, [...envelope, ...ASK_FIELDS], where);
   if (!has(v, "question")) throw new AppError("BAD_REQUEST", "question is required");
   const req: AskRequest = { question: parseQuestion(v.question, limits) };
   if (has(v, "history")) req.history = parseHistory(v.history, limits);
@@ -148,3 +195,23 @@ export function parseId(v: unknown): string {
 }
 
 export { isObject };
+
+/** The parameters of `GET /api/search`, with the codes and messages JSON gets for the same fields. */
+export function parseSearch(
+  query: Record<string, unknown>,
+  limits: Limits & { k: number },
+): { q: string; k: number; mode: "hybrid" | "dense" | "lexical"; filters: DateFilter } {
+  rejectUnknown(query, ["q", "k", "mode", "from", "to"], "the query string", "parameter");
+  const q = parseQuestion(query.q, limits, "q");
+  // Text that spells no number is, in a query string, simply not a whole number.
+  const kv = queryNumber(query.k);
+  const k = kv === undefined ? limits.k : parseK(typeof kv === "string" ? Number.NaN : kv, limits);
+  const mode = query.mode ?? "hybrid";
+  if (mode !== "hybrid" && mode !== "dense" && mode !== "lexical") {
+    throw new AppError("BAD_REQUEST", "mode must be hybrid, dense or lexical");
+  }
+  const dates: Record<string, unknown> = {};
+  if (query.from !== undefined) dates.from = query.from;
+  if (query.to !== undefined) dates.to = query.to;
+  return { q, k, mode, filters: parseFilters(dates, "") };
+}

@@ -13,7 +13,7 @@ import { publicError, rawErrorResponse } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { bearerToken, originAllowed, tokenMatches } from "./security.ts";
-import { isObject, parseAsk, parseId, parseJson } from "./validate.ts";
+import { isObject, parseAsk, parseId, parseJson, rejectUnknown } from "./validate.ts";
 
 export interface ChatDeps {
   config: Config;
@@ -147,7 +147,7 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
         });
       }
       if (deps.draining()) throw new AppError("SHUTTING_DOWN", "the server is shutting down; retry shortly");
-      const req = parseAsk(msg, config);
+      const req = parseAsk(msg, config, ["type", "id"], "the ask message");
       deps.limiter.take(key);
       const controller = new AbortController();
       inflight.set(id, controller);
@@ -165,8 +165,11 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
             send({ ...ev, id });
           }
         } catch (err) {
-          if (controller.signal.aborted) outcome = "cancelled";
-          else {
+          if (controller.signal.aborted) {
+            outcome = "cancelled";
+            // The acknowledgement of a `cancel`: the question ends here (no-op once closed).
+            send({ type: "cancelled", id });
+          } else {
             outcome = "error";
             sendError(err, id);
           }
@@ -212,8 +215,16 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
             await ask(parseId(msg.id), msg);
             return;
           case "cancel": {
+            rejectUnknown(msg, ["type", "id"], "the cancel message");
             const target = parseId(msg.id);
-            inflight.get(target)?.abort();
+            const controller = inflight.get(target);
+            if (!controller) {
+              throw new AppError(
+                "UNKNOWN_ID",
+                `no question with id "${target}" is in flight on this connection (it may have finished already)`,
+              );
+            }
+            controller.abort();
             return;
           }
           default:

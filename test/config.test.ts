@@ -44,6 +44,25 @@ describe("loadConfig", () => {
     );
   });
 
+  it.each([
+    [{ PORT: "9000" }, 9000, "127.0.0.1"],
+    [{ PORT: "9000", CITELINE_PORT: "9001" }, 9001, "127.0.0.1"],
+    [{ HOST: "0.0.0.0", PORT: "" }, 8787, "0.0.0.0"],
+    [{ HOST: "0.0.0.0", CITELINE_HOST: "::1" }, 8787, "::1"],
+  ])("reads the conventional PORT and HOST, with CITELINE_ winning: %j", (env, port, host) => {
+    const config = loadConfig({}, env);
+    expect([config.port, config.host]).toEqual([port, host]);
+  });
+
+  it("names PORT when PORT holds the bad value", () => {
+    expect(() => loadConfig({}, { PORT: "http" })).toThrow(
+      expect.objectContaining({
+        code: "CONFIG_INVALID",
+        message: 'PORT is "http"; it must be a whole number from 0 to 65535',
+      }),
+    );
+  });
+
   it("refuses an overlap of half the chunk size or more", () => {
     expect(() =>
       loadConfig({}, { CITELINE_CHUNK_MAX_TOKENS: "64", CITELINE_CHUNK_OVERLAP_TOKENS: "32" }),

@@ -48,6 +48,8 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
   document.body.appendChild(card);
   let cardAnchor: HTMLElement | undefined;
   let cardTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Focus handed back to a chip when the panel closes: no card then, it would cover the page. */
+  let returningFocus = false;
 
   const showCard = (chip: HTMLElement, source: SourceRef, citation: Citation | undefined) => {
     clearTimeout(cardTimer);
@@ -62,10 +64,8 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
         el("span", { class: "source-n", text: String(source.n) }),
         el("span", { class: "cite-card-title", text: source.title }),
       ),
-      el("p", {
-        class: "cite-card-meta",
-        text: [source.date && formatDate(source.date), source.source].filter(Boolean).join(" · "),
-      }),
+      // The date, not the file name: that is in the panel, where the whole document is.
+      source.date && el("p", { class: "cite-card-meta", text: formatDate(source.date) }),
       el(
         "p",
         { class: "cite-card-snippet" },
@@ -163,8 +163,10 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
     document.body.classList.remove("panel-open");
     const back = opener;
     opener = undefined;
+    returningFocus = true;
     if (back?.isConnected) back.focus();
     else document.getElementById("question")?.focus();
+    returningFocus = false;
   };
   closeButton.addEventListener("click", close);
   scrim.addEventListener("click", close);
@@ -292,7 +294,7 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
     });
     button.addEventListener("focus", () => {
       lightSentence(true);
-      showCard(button, source, citation);
+      if (!returningFocus) showCard(button, source, citation);
     });
     button.addEventListener("blur", () => {
       lightSentence(false);

@@ -49,6 +49,12 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
 
 /** WebSocket failures, while HTTP answers, after which the page streams over HTTP instead. */
 const BLOCKED_STRIKES = 2;
+/**
+ * After falling back to HTTP, the WebSocket is tried again in the background, first after this
+ * long and then at doubling intervals up to the maximum: what blocked it (a captive portal, a
+ * proxy restart) is often gone a minute later.
+ */
+const WS_RETRY = { firstMs: 5_000, maxMs: 300_000 };
 
 export function createConnection(opts: ConnectionOptions): Connection {
   const { baseMs, maxMs } = opts.backoff ?? { baseMs: 500, maxMs: 10_000 };
@@ -66,6 +72,8 @@ export function createConnection(opts: ConnectionOptions): Connection {
   let attempt = 0;
   let blockedStrikes = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let wsRetryMs = WS_RETRY.firstMs;
+  let wsRetryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Questions not sent yet. */
   let queue: AskInput[] = [];
   /** Questions sent and not finished; for HTTP, with the controller that cancels them. */
@@ -194,6 +202,47 @@ export function createConnection(opts: ConnectionOptions): Connection {
     transport = "http";
     ws?.close();
     ws = undefined;
+    opts.onState(state, transport);
+    clearTimeout(timer);
+    connect();
+    if (typeof WebSocket !== "undefined") scheduleWsRetry();
+  };
+
+  const scheduleWsRetry = () => {
+    clearTimeout(wsRetryTimer);
+    wsRetryTimer = setTimeout(probeWebSocket, wsRetryMs);
+    wsRetryMs = Math.min(wsRetryMs * 2, WS_RETRY.maxMs);
+  };
+
+  /** A background WebSocket: once the server speaks on it, the page goes back to WebSockets. */
+  const probeWebSocket = () => {
+    if (transport !== "http") return;
+    let probe: WebSocket;
+    try {
+      probe = new WebSocket(wsUrl.href);
+    } catch {
+      scheduleWsRetry();
+      return;
+    }
+    let works = false;
+    probe.addEventListener("message", () => {
+      if (works) return;
+      works = true;
+      probe.close();
+      useWebSocket();
+    });
+    probe.addEventListener("close", () => {
+      if (!works) scheduleWsRetry();
+    });
+  };
+
+  const useWebSocket = () => {
+    if (transport === "websocket") return;
+    transport = "websocket";
+    blockedStrikes = 0;
+    attempt = 0;
+    usable = false;
+    wsRetryMs = WS_RETRY.firstMs;
     opts.onState(state, transport);
     clearTimeout(timer);
     connect();

@@ -2,7 +2,7 @@
  * The conversation: its turns, how answer messages change a turn (a pure reducer), the history
  * sent with follow-up questions, and persistence in localStorage so a reload keeps everything.
  */
-import type { Citation, ServerMessage, SourceRef, Timings } from "../../core/protocol.ts";
+import type { Citation, NotFoundReason, ServerMessage, SourceRef, Timings } from "../../core/protocol.ts";
 import type { HistoryTurn } from "../../core/types.ts";
 import type { KeyValueStore } from "./storage.ts";
 
@@ -30,6 +30,8 @@ export interface Turn {
   sources: SourceRef[];
   citations: Citation[];
   notFound: boolean;
+  /** Why it is not found, when the date range rather than the evidence is the reason. */
+  notFoundReason?: NotFoundReason;
   status: TurnStatus;
   error?: TurnError;
   /** The retrieval query the server used, when it differs from the question. */
@@ -72,7 +74,13 @@ export function applyMessage(turn: Turn, msg: AnswerMessage): Turn {
   if (!isActive(turn)) return turn;
   switch (msg.type) {
     case "sources":
-      return { ...turn, status: "streaming", sources: msg.sources, notFound: msg.notFound };
+      return {
+        ...turn,
+        status: "streaming",
+        sources: msg.sources,
+        notFound: msg.notFound,
+        ...(msg.notFoundReason ? { notFoundReason: msg.notFoundReason } : {}),
+      };
     case "delta":
       return { ...turn, status: "streaming", answer: turn.answer + msg.text };
     case "done": {
@@ -84,6 +92,7 @@ export function applyMessage(turn: Turn, msg: AnswerMessage): Turn {
         notFound: msg.notFound,
         timings: msg.timings,
       };
+      if (msg.notFoundReason) next.notFoundReason = msg.notFoundReason;
       if (msg.query.trim() !== turn.question.trim()) next.query = msg.query;
       return next;
     }

@@ -5,6 +5,7 @@ import { ApiError, fetchHealth } from "./api.ts";
 import { createCitationUi } from "./citations.ts";
 import { type ConnState, createConnection, type TransportKind } from "./connection.ts";
 import { type AnswerMessage, createConversation, isActive, type Turn } from "./conversation.ts";
+import { createDateRange } from "./date-range.ts";
 import { createTurnView, el, renderEmptyState, replaceChildren, type TurnView } from "./render.ts";
 import { browserStore, createTokenStore } from "./storage.ts";
 
@@ -40,8 +41,11 @@ const ui = {
 };
 
 const store = browserStore();
+const range = createDateRange(byId("range", HTMLDetailsElement));
 const tokens = createTokenStore(store);
-const conversation = createConversation(store);
+// One conversation per tab: a tab's sessionStorage survives its reloads, and two open tabs no
+// longer overwrite each other's saved conversation.
+const conversation = createConversation(browserStore("session"));
 const cites = createCitationUi({ getToken: tokens.get });
 const views = new Map<string, TurnView>();
 let health: Health | undefined;
@@ -98,6 +102,7 @@ async function loadHealth() {
     const h = await fetchHealth(tokens.get());
     // Without a valid token the server only says that one is needed.
     health = typeof h.documents === "number" ? h : undefined;
+    range.setBounds(health?.dateRange ?? null);
     healthProblem = health ? undefined : "This server needs an access token before it shows what it holds.";
   } catch (err) {
     healthProblem =
@@ -150,7 +155,7 @@ function ask(text: string): boolean {
   renderEmpty();
   mountTurn(turn);
   refreshTurns();
-  connection.ask({ id, question, history: conversation.history(id) });
+  connection.ask({ id, question, history: conversation.history(id), ...range.filters() });
   syncComposer();
   scrollToEnd();
   return true;
@@ -164,7 +169,12 @@ function retry(turn: Turn) {
   views.delete(turn.id);
   mountTurn(fresh, old?.root);
   old?.root.remove();
-  connection.ask({ id: fresh.id, question: fresh.question, history: conversation.history(fresh.id) });
+  connection.ask({
+    id: fresh.id,
+    question: fresh.question,
+    history: conversation.history(fresh.id),
+    ...range.filters(),
+  });
   syncComposer();
   scrollToEnd();
 }

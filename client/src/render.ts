@@ -203,9 +203,14 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
     root.dataset.turnId = turn.id;
     root.dataset.status = turn.status;
     root.classList.toggle("not-found", turn.notFound);
+    root.classList.toggle("empty-range", turn.notFoundReason === "NO_DOCUMENTS_IN_RANGE");
     if (turn.question !== prev?.question) question.textContent = turn.question;
-    if (turn.notFound !== prev?.notFound) {
-      heading.textContent = turn.notFound ? "Not in the documents" : "";
+    if (turn.notFound !== prev?.notFound || turn.notFoundReason !== prev?.notFoundReason) {
+      heading.textContent = !turn.notFound
+        ? ""
+        : turn.notFoundReason === "NO_DOCUMENTS_IN_RANGE"
+          ? "No documents in this date range"
+          : "Not in the documents";
       heading.hidden = !turn.notFound;
       // A found answer leads with its sources; a not-found one with the explanation, then the
       // closest passages.
@@ -243,20 +248,23 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
               attrs: {
                 type: "button",
                 "data-n": String(s.n),
-                "aria-label": `Open source ${s.n}: ${s.title}`,
+                "aria-label": `Open source ${s.n}: ${s.title}${s.date ? `, ${formatDate(s.date)}` : ""}`,
+                // The file name helps only now and then (two copies of a story): a tooltip, and in full in the panel.
+                title: `${s.title}\n${s.source}`,
               },
             },
             el(
               "span",
               { class: "source-top" },
               el("span", { class: "source-n", text: String(s.n) }),
-              el("span", { class: "source-title", text: s.title }),
+              el(
+                "span",
+                { class: "source-head" },
+                el("span", { class: "source-title", text: s.title }),
+                s.date && el("span", { class: "source-date", text: formatDate(s.date) }),
+              ),
             ),
             el("span", { class: "source-snippet", text: s.snippet }),
-            el("span", {
-              class: "source-meta",
-              text: [s.date && formatDate(s.date), s.source].filter(Boolean).join(" · "),
-            }),
           );
           button.addEventListener("click", () => deps.openSource(turn, s, button));
           return el("li", {}, button);

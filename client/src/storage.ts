@@ -1,6 +1,6 @@
 /**
- * The browser's localStorage behind a small port that never throws: private modes, disabled
- * storage and full quotas turn into "not saved" instead of a broken page.
+ * The browser's localStorage (or a tab's sessionStorage) behind a small port that never throws:
+ * private modes, disabled storage and full quotas turn into "not saved" instead of a broken page.
  */
 export interface KeyValueStore {
   get(key: string): string | undefined;
@@ -9,10 +9,10 @@ export interface KeyValueStore {
   remove(key: string): void;
 }
 
-export function browserStore(): KeyValueStore {
+export function browserStore(kind: "local" | "session" = "local"): KeyValueStore {
   const storage = (): Storage | undefined => {
     try {
-      return window.localStorage;
+      return kind === "session" ? window.sessionStorage : window.localStorage;
     } catch {
       return undefined;
     }

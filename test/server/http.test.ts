@@ -263,7 +263,7 @@ describe("GET /api/health", () => {
       chunks,
       builtAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       dateRange: { from: "2024-12-09", to: "2024-12-09" },
-      examples: [`Tell me about ${SEED_TITLE}`],
+      examples: ["What did Foreign Minister Wang Yi say?"],
       authRequired: false,
       limits: { maxQuestionChars: 2000, maxHistoryTurns: 20, maxHistoryChars: 20_000, maxK: 50 },
     });

@@ -1,0 +1,26 @@
+/**
+ * A date range that holds no documents is its own answer: saying "not found" there would blame
+ * the question, when the range is what left nothing to search.
+ */
+import type { ChunkStore } from "../embeddings/store.ts";
+import type { DateFilter } from "./types.ts";
+
+/** Why an answer is "not found" when it is not the evidence: no document falls in the range. */
+export const NO_DOCUMENTS_IN_RANGE = "NO_DOCUMENTS_IN_RANGE";
+
+/** The message for a range with no documents, or undefined when the range holds some (or none was set). */
+export function emptyRangeMessage(store: ChunkStore, filters: DateFilter | undefined): string | undefined {
+  if (!filters || (filters.from === undefined && filters.to === undefined)) return undefined;
+  if (store.countInRange(filters) > 0) return undefined;
+  const range =
+    filters.from && filters.to
+      ? `between ${filters.from} and ${filters.to}`
+      : filters.from
+        ? `on or after ${filters.from}`
+        : `on or before ${filters.to}`;
+  const span = store.dateRange();
+  const known = span
+    ? `The indexed documents are dated from ${span.from} to ${span.to}.`
+    : "None of the indexed documents has a date.";
+  return `No documents fall ${range}, so there is nothing to answer from. ${known}`;
+}

@@ -1,0 +1,56 @@
+/**
+ * Runs the server until it is told to stop: the part `npm run serve` and `npm start` share.
+ * SIGTERM, SIGINT and SIGHUP stop it with the graceful drain; so does the death of the process
+ * that launched it, when asked to watch it (npm does not forward SIGHUP).
+ */
+import type { Config } from "../core/config.ts";
+import type { Logger } from "./log.ts";
+import { startServer } from "./start.ts";
+
+export interface RunOptions {
+  log: Logger;
+  /** Stop when this process's parent goes away (it was launched by `npm start`). */
+  exitWithParent?: boolean;
+}
+
+const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+
+/** Starts the server and stops it gracefully on a stop signal; exits the process when stopped. */
+export async function runServer(config: Config, opts: RunOptions): Promise<void> {
+  const { log } = opts;
+  const server = await startServer(config, { log });
+  const counts = server.indexes.index.manifest.counts;
+  log("info", "listening", {
+    url: server.url,
+    documents: counts.docs,
+    chunks: counts.chunks,
+    model: config.model,
+  });
+  if (config.accessToken === undefined) {
+    const local = ["127.0.0.1", "localhost", "::1"].includes(config.host);
+    log(local ? "info" : "warn", "no_access_token", {
+      message: local
+        ? `no CITELINE_TOKEN is set, so the server only listens on ${config.host}; set one before binding to other addresses`
+        : `no CITELINE_TOKEN is set and the server listens on ${config.host}: anyone who can reach it can use it`,
+    });
+  }
+  let stopping = false;
+  const stop = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    log("info", "shutdown", { signal: reason, graceMs: config.shutdownGraceMs });
+    void server.close().then(() => {
+      log("info", "stopped", {});
+      process.exit(0);
+    });
+  };
+  for (const sig of STOP_SIGNALS) process.on(sig, () => stop(sig));
+  // Said once a stop signal is handled: whoever reads this line may stop the server at once.
+  console.error(`citeline is answering at ${server.url}`);
+  if (opts.exitWithParent) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) stop("parent_exited");
+    }, 250).unref();
+  }
+}
