@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { IndexHolder } from "../embeddings/index-holder.ts";
 import { answerFrom, invalidCitations, toSources } from "./answer.ts";
 import type { Config } from "./config.ts";
+import { answerInConversation } from "./conversation.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
 import { Limiter } from "./limiter.ts";
@@ -79,7 +80,9 @@ export function createEngine(deps: EngineDeps): Engine {
       });
       signal?.throwIfAborted();
       const retrievalMs = performance.now() - t0;
-      const composed = answerFrom(index.store, r, req.question, config);
+      const composed = answerInConversation(req.question, req.history, (excluded) =>
+        answerFrom(index.store, r, req.question, config, excluded),
+      );
       const sources = toSources(r.passages);
       const bad = invalidCitations(composed.answer, composed.citations, sources);
       if (bad.length > 0) {
