@@ -11,6 +11,13 @@ import type { HistoryTurn } from "./types.ts";
 export const NOTHING_MORE_TEXT =
   "I found nothing more on this in the indexed documents beyond what I already said. The closest passages are listed as sources.";
 
+/**
+ * A question that asks for more has little of its own to score sentences against, and the best
+ * sentences are the ones already given; the next ones are relevant at a lower bar than a new
+ * question's answer.
+ */
+export const MORE_THRESHOLD_RATIO = 0.75;
+
 /** Questions that ask to go on past what was said ("What else…?", "Tell me more", "And then?"). */
 const MOVES_ON =
   /\b(else|more|other|others|another|further|besides|additionally|continue|go on|keep going|next|and then|then what|what then)\b/i;
@@ -45,17 +52,17 @@ export function asksForMore(question: string): boolean {
 
 /**
  * Answers a question in its conversation. `compose` builds the answer leaving out the sentences
- * it is given. A question that asks for more leaves out everything said before; any other
+ * it is given, at the not-found bar scaled by `thresholdRatio`. A question that asks for more leaves out everything said before; any other
  * follow-up leaves out the previous answer only when it would come back word for word. When
  * nothing new is relevant, the answer says so instead of repeating itself.
  */
 export function answerInConversation(
   question: string,
   history: readonly HistoryTurn[] | undefined,
-  compose: (excluded: ReadonlySet<string>) => Composed,
+  compose: (excluded: ReadonlySet<string>, thresholdRatio: number) => Composed,
 ): Composed {
   const none: ReadonlySet<string> = new Set();
-  if (!history || history.length === 0 || !isFollowUp(question)) return compose(none);
+  if (!history || history.length === 0 || !isFollowUp(question)) return compose(none, 1);
   const given = givenSentences(history);
   const previous = given[given.length - 1] ?? [];
   let first: Composed | undefined;
@@ -63,14 +70,14 @@ export function answerInConversation(
   if (asksForMore(question)) {
     excluded = new Set(given.flat());
   } else {
-    first = compose(none);
+    first = compose(none, 1);
     if (first.notFound || !repeats(first, previous)) return first;
     excluded = new Set(previous);
   }
-  if (excluded.size === 0) return first ?? compose(none);
-  const next = compose(excluded);
+  if (excluded.size === 0) return first ?? compose(none, 1);
+  const next = compose(excluded, MORE_THRESHOLD_RATIO);
   if (!next.notFound) return next;
-  const full = first ?? compose(none);
+  const full = first ?? compose(none, 1);
   // Nothing new clears the bar, yet something already said did: say that, rather than "not found".
   if (full.notFound) return full;
   return {

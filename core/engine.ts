@@ -34,7 +34,10 @@ export interface SearchResult {
 
 export interface Engine {
   /** Ranked passages with each retriever's rank and score. */
-  search(q: string, opts: { k: number; filters?: DateFilter; mode?: RetrievalMode }): Promise<SearchResult>;
+  search(
+    q: string,
+    opts: { k: number; filters?: DateFilter; mode?: RetrievalMode; asOf?: string | undefined },
+  ): Promise<SearchResult>;
   /** The answer as a stream of events: sources, deltas, done. Stops when `signal` aborts. */
   answer(req: AskRequest, signal?: AbortSignal): AsyncGenerator<AnswerEvent>;
   document(id: string): DocumentBody | undefined;
@@ -76,12 +79,19 @@ export function createEngine(deps: EngineDeps): Engine {
         k,
         filters: req.filters,
         history: req.history,
+        asOf: req.asOf,
         signal,
       });
       signal?.throwIfAborted();
       const retrievalMs = performance.now() - t0;
-      const composed = answerInConversation(req.question, req.history, (excluded) =>
-        answerFrom(index.store, r, req.question, config, excluded),
+      const composed = answerInConversation(req.question, req.history, (excluded, ratio) =>
+        answerFrom(
+          index.store,
+          r,
+          req.question,
+          { ...config, notFoundThreshold: config.notFoundThreshold * ratio },
+          excluded,
+        ),
       );
       const sources = toSources(r.passages);
       const bad = invalidCitations(composed.answer, composed.citations, sources);

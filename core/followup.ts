@@ -37,7 +37,8 @@ function withoutTimeWords(phrase: string): string {
 /** Capitalised phrases ("Wang Yi", "Foreign Minister") of a text, which name what a pronoun refers to. */
 export function namedPhrases(text: string, limit = 4): string[] {
   const out: string[] = [];
-  for (const m of text.matchAll(/\b[A-Z][\p{L}’'-]*(?:\s+[A-Z][\p{L}’'-]*)*/gu)) {
+  // "of", "the" and "for" may join capitalised words: "Office of the High Commissioner for Human Rights".
+  for (const m of text.matchAll(/\b[A-Z][\p{L}’'-]*(?:\s+(?:(?:of|the|for)\s+)*[A-Z][\p{L}’'-]*)*/gu)) {
     const phrase = withoutTimeWords(m[0]);
     if (phrase === "") continue;
     // A single capitalised word at a sentence start is usually not a name.

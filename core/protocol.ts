@@ -51,6 +51,9 @@ export interface AskRequest {
   history?: HistoryTurn[];
   k?: number;
   filters?: DateFilter;
+  /** The day the question is asked as of (YYYY-MM-DD): "this week" and "latest" are relative to it,
+   * documents after it are left out. Default: today (the newest document's day for a stale corpus). */
+  asOf?: string;
 }
 
 /** Events of one answer, in order: sources, delta*, done. */
@@ -83,7 +86,15 @@ export interface ErrorBody {
 
 /** Client → server WebSocket messages. */
 export type ClientMessage =
-  | { type: "ask"; id: string; question: string; history?: HistoryTurn[]; filters?: DateFilter; k?: number }
+  | {
+      type: "ask";
+      id: string;
+      question: string;
+      history?: HistoryTurn[];
+      filters?: DateFilter;
+      k?: number;
+      asOf?: string;
+    }
   | { type: "cancel"; id: string }
   | { type: "auth"; token: string };
 

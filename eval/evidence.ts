@@ -14,8 +14,12 @@ export interface Evidence {
 }
 
 /** Retrieves and composes an answer to a question exactly as the engine does, keeping its evidence. */
-export async function answerEvidence(deps: RetrievalDeps, question: string): Promise<Evidence> {
-  const r = await retrieve(deps, question, { k: deps.config.k });
+export async function answerEvidence(
+  deps: RetrievalDeps,
+  question: string,
+  asOf?: string,
+): Promise<Evidence> {
+  const r = await retrieve(deps, question, { k: deps.config.k, asOf });
   const composed = answerFrom(deps.index.store, r, question, deps.config);
   return { evidence: composed.evidence, notFound: composed.notFound };
 }

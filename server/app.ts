@@ -14,7 +14,7 @@ import type { Logger } from "./log.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { bearerToken, requestId, SECURITY_HEADERS, tokenMatches } from "./security.ts";
-import { parseAsk, parseFilters, parseJson, parseK, parseQuestion } from "./validate.ts";
+import { parseAsk, parseAsOf, parseFilters, parseJson, parseK, parseQuestion } from "./validate.ts";
 
 export interface AppDeps {
   config: Config;
@@ -102,7 +102,8 @@ export function createApp(deps: AppDeps): express.Express {
         throw new AppError("BAD_REQUEST", "mode must be hybrid, dense or lexical");
       }
       const filters: DateFilter = parseFilters({ from: req.query.from, to: req.query.to });
-      res.json(await engine.search(q, { k, filters, mode: mode as RetrievalMode }));
+      const asOf = req.query.asOf === undefined ? undefined : parseAsOf(req.query.asOf);
+      res.json(await engine.search(q, { k, filters, mode: mode as RetrievalMode, asOf }));
     } catch (err) {
       next(err);
     }

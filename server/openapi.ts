@@ -59,7 +59,13 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             history: { type: "array", maxItems: config.maxHistoryTurns, items: ref("HistoryTurn") },
             k: { type: "integer", minimum: 1, maximum: config.maxK },
             filters: ref("DateFilter"),
+            asOf: ref("AsOf"),
           },
+        },
+        AsOf: {
+          type: "string",
+          format: "date",
+          description: `the day the question is asked as of (YYYY-MM-DD): "this week", "yesterday", "latest" are relative to it; documents dated after it are left out and documents near it lifted. Default: today, or the newest document's day when that is more than ${config.staleCorpusDays} days ago. Error BAD_AS_OF when not a date.`,
         },
         SourceRef: {
           type: "object",
@@ -154,6 +160,7 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             { name: "mode", in: "query", schema: { enum: ["hybrid", "dense", "lexical"] } },
             { name: "from", in: "query", schema: { type: "string", format: "date" } },
             { name: "to", in: "query", schema: { type: "string", format: "date" } },
+            { name: "asOf", in: "query", schema: ref("AsOf") },
           ],
           responses: {
             "200": { description: "passages", content: json({ type: "object" }) },

@@ -128,6 +128,14 @@ export function parseFilters(v: unknown): DateFilter {
   return out;
 }
 
+/** The day a question is asked as of: a real calendar date written YYYY-MM-DD. */
+export function parseAsOf(v: unknown): string {
+  if (typeof v !== "string" || !isIsoDate(v)) {
+    throw new AppError("BAD_AS_OF", "asOf must be a date written YYYY-MM-DD");
+  }
+  return v;
+}
+
 /** The fields of a question, from an HTTP body or a WebSocket `ask` message. */
 export function parseAsk(v: unknown, limits: Limits): AskRequest {
   if (!isObject(v)) throw new AppError("BAD_REQUEST", "the body must be a JSON object with a question");
@@ -136,6 +144,7 @@ export function parseAsk(v: unknown, limits: Limits): AskRequest {
   if (has(v, "history")) req.history = parseHistory(v.history, limits);
   if (has(v, "k")) req.k = parseK(v.k, limits);
   if (has(v, "filters")) req.filters = parseFilters(v.filters);
+  if (has(v, "asOf")) req.asOf = parseAsOf(v.asOf);
   return req;
 }
 

@@ -50,7 +50,9 @@ const SCORED: ScoredSentence[] = SENTENCES.map(([text, score]) => {
 });
 const OPTS = { maxSentences: 1, threshold: 0.5 };
 const answer = (question: string, history: HistoryTurn[]) =>
-  answerInConversation(question, history, (excluded) => compose(SCORED, PASSAGES, { ...OPTS, excluded }));
+  answerInConversation(question, history, (excluded, ratio) =>
+    compose(SCORED, PASSAGES, { ...OPTS, threshold: OPTS.threshold * ratio, excluded }),
+  );
 
 /** Plays a conversation: each question gets the history of every earlier turn. */
 function play(questions: string[]): string[] {
@@ -100,8 +102,8 @@ describe("a conversation that moves on", () => {
       { role: "user", text: "Who opened the bridge?" },
       { role: "assistant", text: NOT_FOUND_TEXT },
     ];
-    const a = answerInConversation("What else?", history, (excluded) =>
-      compose(weak, PASSAGES, { ...OPTS, excluded }),
+    const a = answerInConversation("What else?", history, (excluded, ratio) =>
+      compose(weak, PASSAGES, { ...OPTS, threshold: OPTS.threshold * ratio, excluded }),
     );
     expect(a.answer).toBe(NOT_FOUND_TEXT);
   });
