@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { IndexHolder } from "../embeddings/index-holder.ts";
 import { answerFrom, invalidCitations, toSources } from "./answer.ts";
+import { boilerplateOf, withBoilerplate } from "./boilerplate.ts";
 import type { Config } from "./config.ts";
 import { answerInConversation } from "./conversation.ts";
 import { EmbedQueue } from "./embed-queue.ts";
@@ -90,7 +91,7 @@ export function createEngine(deps: EngineDeps): Engine {
           r,
           req.question,
           { ...config, notFoundThreshold: config.notFoundThreshold * ratio },
-          excluded,
+          withBoilerplate(excluded, boilerplateOf(index)),
         ),
       );
       const sources = toSources(r.passages);

@@ -5,6 +5,7 @@
  */
 import type { LoadedIndex } from "../embeddings/open-index.ts";
 import type { DocMeta, StoredChunk } from "../embeddings/store.ts";
+import { boilerplateFactor, boilerplateOf } from "./boilerplate.ts";
 import type { Config } from "./config.ts";
 import { type DateIntent, dateIntent, inRange, recencyWeight, resolveAsOf } from "./dates.ts";
 import { rewriteQuery } from "./followup.ts";
@@ -150,6 +151,13 @@ export async function retrieve(
     p.lexical = { rank: i + 1, score: h.score };
     fused.set(h.label, p);
   });
+
+  // Passages made mostly of text repeated across the corpus (newsletter sign-ups, bylines) sink.
+  const boiler = boilerplateOf(index);
+  for (const p of fused.values()) {
+    const share = boiler.share(p.label);
+    if (share > 0) p.score *= boilerplateFactor(share);
+  }
 
   // The period a question names lifts documents of that period above the rest; "latest" lifts
   // newer documents in proportion to their age within the corpus up to the as-of day. Every

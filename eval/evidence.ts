@@ -4,6 +4,7 @@
  * runner checks that the verdict agrees with the engine's on every question.
  */
 import { answerFrom } from "../core/answer.ts";
+import { boilerplateOf, withBoilerplate } from "../core/boilerplate.ts";
 import { type RetrievalDeps, retrieve } from "../core/retrieval.ts";
 
 export interface Evidence {
@@ -20,6 +21,7 @@ export async function answerEvidence(
   asOf?: string,
 ): Promise<Evidence> {
   const r = await retrieve(deps, question, { k: deps.config.k, asOf });
-  const composed = answerFrom(deps.index.store, r, question, deps.config);
+  const excluded = withBoilerplate(new Set(), boilerplateOf(deps.index));
+  const composed = answerFrom(deps.index.store, r, question, deps.config, excluded);
   return { evidence: composed.evidence, notFound: composed.notFound };
 }
