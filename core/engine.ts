@@ -7,6 +7,7 @@ import type { IndexHolder } from "../embeddings/index-holder.ts";
 import { answerFrom, invalidCitations, toSources } from "./answer.ts";
 import { boilerplateOf, withBoilerplate } from "./boilerplate.ts";
 import type { Config } from "./config.ts";
+import { shapeSources } from "./sources.ts";
 import { answerInConversation } from "./conversation.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
@@ -85,7 +86,7 @@ export function createEngine(deps: EngineDeps): Engine {
       });
       signal?.throwIfAborted();
       const retrievalMs = performance.now() - t0;
-      const composed = answerInConversation(req.question, req.history, (excluded, ratio) =>
+      let composed = answerInConversation(req.question, req.history, (excluded, ratio) =>
         answerFrom(
           index.store,
           r,
@@ -94,7 +95,9 @@ export function createEngine(deps: EngineDeps): Engine {
           withBoilerplate(excluded, boilerplateOf(index)),
         ),
       );
-      const sources = toSources(r.passages);
+      const shaped = shapeSources(composed, toSources(r.passages));
+      const { sources, documents } = shaped;
+      composed = shaped.composed;
       const bad = invalidCitations(composed.answer, composed.citations, sources);
       if (bad.length > 0) {
         // A citation that does not check out is a bug; it is never sent.
@@ -104,7 +107,7 @@ export function createEngine(deps: EngineDeps): Engine {
         });
         throw new AppError("INTERNAL", "the answer could not be checked against its sources");
       }
-      yield { type: "sources", sources, notFound: composed.notFound };
+      yield { type: "sources", sources, documents, notFound: composed.notFound };
       let firstDeltaMs = 0;
       for (const piece of composed.pieces.flatMap((p) => streamPieces(p))) {
         signal?.throwIfAborted();

@@ -24,6 +24,17 @@ export interface SourceRef {
   score: number;
 }
 
+/** A document among the sources, with the numbers of its passages (consecutive). */
+export interface SourceGroup {
+  docId: string;
+  title: string;
+  date?: string;
+  url?: string;
+  source: string;
+  /** Numbers of the sources that are passages of this document, in text order. */
+  ns: number[];
+}
+
 /** One cited sentence of the answer. */
 export interface Citation {
   /** The source number this citation points at. */
@@ -58,7 +69,7 @@ export interface AskRequest {
 
 /** Events of one answer, in order: sources, delta*, done. */
 export type AnswerEvent =
-  | { type: "sources"; sources: SourceRef[]; notFound: boolean }
+  | { type: "sources"; sources: SourceRef[]; notFound: boolean; documents?: SourceGroup[] }
   | { type: "delta"; text: string }
   | {
       type: "done";
@@ -75,6 +86,8 @@ export interface AnswerResponse {
   answer: string;
   citations: Citation[];
   sources: SourceRef[];
+  /** The sources grouped by document, in the order of each document's best passage. */
+  documents?: SourceGroup[];
   notFound: boolean;
   query: string;
   timings: Timings;
@@ -101,7 +114,7 @@ export type ClientMessage =
 /** Server → client WebSocket messages. */
 export type ServerMessage =
   | { type: "ready"; auth: "ok" | "required" }
-  | { type: "sources"; id: string; sources: SourceRef[]; notFound: boolean }
+  | { type: "sources"; id: string; sources: SourceRef[]; notFound: boolean; documents?: SourceGroup[] }
   | { type: "delta"; id: string; text: string }
   | {
       type: "done";

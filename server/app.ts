@@ -5,7 +5,14 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { type Config, PROJECT_ROOT } from "../core/config.ts";
 import type { Engine } from "../core/engine.ts";
 import { AppError, isAppError } from "../core/errors.ts";
-import type { AnswerEvent, AnswerResponse, Citation, SourceRef, Timings } from "../core/protocol.ts";
+import type {
+  AnswerEvent,
+  AnswerResponse,
+  Citation,
+  SourceGroup,
+  SourceRef,
+  Timings,
+} from "../core/protocol.ts";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import type { DateFilter } from "../core/types.ts";
 import { eager } from "./eager.ts";
@@ -226,11 +233,15 @@ function mapExpressError(err: unknown): AppError | undefined {
 
 async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): Promise<Timings> {
   let sources: SourceRef[] = [];
+  let documents: SourceGroup[] | undefined;
   let done:
     | { answer: string; citations: Citation[]; notFound: boolean; query: string; timings: Timings }
     | undefined;
   for await (const ev of events) {
-    if (ev.type === "sources") sources = ev.sources;
+    if (ev.type === "sources") {
+      sources = ev.sources;
+      documents = ev.documents;
+    }
     if (ev.type === "done") done = ev;
   }
   if (!done) throw new Error("the answer ended without a done event");
@@ -238,6 +249,7 @@ async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): P
     answer: done.answer,
     citations: done.citations,
     sources,
+    ...(documents ? { documents } : {}),
     notFound: done.notFound,
     query: done.query,
     timings: done.timings,

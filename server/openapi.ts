@@ -84,6 +84,19 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             score: { type: "number" },
           },
         },
+        SourceGroup: {
+          type: "object",
+          description: "a document among the sources; its passages are the sources numbered ns",
+          required: ["docId", "title", "source", "ns"],
+          properties: {
+            docId: { type: "string" },
+            title: { type: "string" },
+            date: { type: "string", format: "date" },
+            url: { type: "string" },
+            source: { type: "string" },
+            ns: { type: "array", items: { type: "integer", minimum: 1 } },
+          },
+        },
         Citation: {
           type: "object",
           required: ["n", "docId", "chunkId", "start", "end", "text", "answerStart", "answerEnd"],
@@ -113,6 +126,7 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             answer: { type: "string" },
             citations: { type: "array", items: ref("Citation") },
             sources: { type: "array", items: ref("SourceRef") },
+            documents: { type: "array", items: ref("SourceGroup") },
             notFound: { type: "boolean" },
             query: { type: "string" },
             timings: ref("Timings"),

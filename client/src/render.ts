@@ -235,31 +235,42 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
       el(
         "ol",
         { class: "source-list" },
-        ...turn.sources.map((s) => {
-          const button = el(
-            "button",
-            {
-              class: "source",
-              attrs: {
-                type: "button",
-                "data-n": String(s.n),
-                "aria-label": `Open source ${s.n}: ${s.title}`,
+        // One card per document: its passages (numbered in a row by the server) under one title.
+        ...groupByDocument(turn.sources).map((group) => {
+          const first = group[0]!;
+          const buttons = group.map((s, i) => {
+            const button = el(
+              "button",
+              {
+                class: i === 0 ? "source" : "source source-more",
+                attrs: {
+                  type: "button",
+                  "data-n": String(s.n),
+                  "aria-label": `Open source ${s.n}: ${s.title}`,
+                },
               },
-            },
-            el(
-              "span",
-              { class: "source-top" },
-              el("span", { class: "source-n", text: String(s.n) }),
-              el("span", { class: "source-title", text: s.title }),
-            ),
-            el("span", { class: "source-snippet", text: s.snippet }),
+              el(
+                "span",
+                { class: "source-top" },
+                el("span", { class: "source-n", text: String(s.n) }),
+                i === 0
+                  ? el("span", { class: "source-title", text: s.title })
+                  : el("span", { class: "source-snippet", text: s.snippet }),
+              ),
+              ...(i === 0 ? [el("span", { class: "source-snippet", text: s.snippet })] : []),
+            );
+            button.addEventListener("click", () => deps.openSource(turn, s, button));
+            return button;
+          });
+          return el(
+            "li",
+            { class: group.length > 1 ? "source-doc grouped" : "source-doc" },
+            ...buttons,
             el("span", {
               class: "source-meta",
-              text: [s.date && formatDate(s.date), s.source].filter(Boolean).join(" · "),
+              text: [first.date && formatDate(first.date), first.source].filter(Boolean).join(" · "),
             }),
           );
-          button.addEventListener("click", () => deps.openSource(turn, s, button));
-          return el("li", {}, button);
         }),
       ),
     );
@@ -402,4 +413,15 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
 
   update(initial, false);
   return { root, update };
+}
+
+/** Sources in runs of one document each: the server numbers a document's passages in a row. */
+export function groupByDocument(sources: readonly SourceRef[]): SourceRef[][] {
+  const groups: SourceRef[][] = [];
+  for (const s of sources) {
+    const last = groups[groups.length - 1];
+    if (last && last[0]!.docId === s.docId) last.push(s);
+    else groups.push([s]);
+  }
+  return groups;
 }

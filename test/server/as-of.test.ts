@@ -53,7 +53,10 @@ describe("questions asked as of a day", () => {
       expect(res.status).toBe(200);
       const body = res.body as unknown as AnswerResponse;
       expect(body.sources[0]?.docId).toBe(first);
-      expect([...new Set(body.sources.map((s) => s.docId))].sort()).toEqual(allowed);
+      for (const s of body.sources) expect(allowed).toContain(s.docId);
+      // Sources come grouped by document, numbered in a row.
+      expect(body.documents?.flatMap((d) => d.ns)).toEqual(body.sources.map((s) => s.n));
+      expect(body.documents?.map((d) => d.docId)).toEqual([...new Set(body.sources.map((s) => s.docId))]);
     },
   );
 
