@@ -7,13 +7,13 @@ import type { IndexHolder } from "../embeddings/index-holder.ts";
 import { answerFrom, invalidCitations, toSources } from "./answer.ts";
 import { boilerplateOf, withBoilerplate } from "./boilerplate.ts";
 import type { Config } from "./config.ts";
-import { shapeSources } from "./sources.ts";
 import { answerInConversation } from "./conversation.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
 import { Limiter } from "./limiter.ts";
 import type { AnswerEvent, AskRequest, DocumentBody, Health, SourceRef } from "./protocol.ts";
 import { type Passage, type RetrievalMode, retrieve } from "./retrieval.ts";
+import { shapeSources } from "./sources.ts";
 import type { DateFilter, Embedder } from "./types.ts";
 
 export interface EngineDeps {
