@@ -6,6 +6,7 @@
 import type { ChunkStore } from "../embeddings/store.ts";
 import type { Config } from "./config.ts";
 import { sentenceKey } from "./conversation.ts";
+import type { SentenceSet } from "./exclusions.ts";
 import type { Citation, SourceRef } from "./protocol.ts";
 import type { Passage, Retrieval } from "./retrieval.ts";
 import { contentTerms, stem, stemSet } from "./text.ts";
@@ -17,8 +18,8 @@ export interface ComposeOptions {
   threshold: number;
   /** A further sentence joins the answer only when it scores at least this share of the best. */
   followerRatio?: number;
-  /** Sentences (as `sentenceKey`s) the answer must not give again: said earlier in the conversation. */
-  excluded?: ReadonlySet<string>;
+  /** Sentences (tested by `sentenceKey`) the answer must not give: said before, boilerplate, headings. */
+  excluded?: SentenceSet;
 }
 
 export interface ScoredSentence {
@@ -142,7 +143,7 @@ export function compose(
   opts: ComposeOptions,
 ): Composed {
   const excluded = opts.excluded;
-  const scored = excluded?.size ? candidates.filter((s) => !excluded.has(sentenceKey(s.text))) : candidates;
+  const scored = excluded ? candidates.filter((s) => !excluded.has(sentenceKey(s.text))) : candidates;
   const best = scored[0];
   const evidence = best?.score ?? 0;
   if (!best || evidence < opts.threshold) {
@@ -222,7 +223,7 @@ export function answerFrom(
   r: Retrieval,
   question: string,
   config: Pick<Config, "answerSentences" | "notFoundThreshold">,
-  excluded?: ReadonlySet<string>,
+  excluded?: SentenceSet,
 ): Composed {
   // A rewritten follow-up also weighs the terms it borrowed from the conversation.
   const weights = termWeights(store, r.query === question ? question : `${question} ${r.query}`);

@@ -81,10 +81,3 @@ function findBoilerplate(index: LoadedIndex): Boilerplate {
   }
   return { sentences, share: (label) => shares.get(label) ?? 0 };
 }
-
-/** The sentences an answer leaves out: those of `excluded` and the boilerplate. */
-export function withBoilerplate(excluded: ReadonlySet<string>, b: Boilerplate): ReadonlySet<string> {
-  if (b.sentences.size === 0) return excluded;
-  if (excluded.size === 0) return b.sentences;
-  return new Set([...b.sentences, ...excluded]);
-}

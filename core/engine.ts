@@ -5,11 +5,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { IndexHolder } from "../embeddings/index-holder.ts";
 import { answerFrom, invalidCitations, toSources } from "./answer.ts";
-import { boilerplateOf, withBoilerplate } from "./boilerplate.ts";
+import { boilerplateOf } from "./boilerplate.ts";
 import type { Config } from "./config.ts";
 import { answerInConversation } from "./conversation.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
+import { unanswerable } from "./exclusions.ts";
 import { Limiter } from "./limiter.ts";
 import type { AnswerEvent, AskRequest, DocumentBody, Health, SourceRef } from "./protocol.ts";
 import { type Passage, type RetrievalMode, retrieve } from "./retrieval.ts";
@@ -92,7 +93,7 @@ export function createEngine(deps: EngineDeps): Engine {
           r,
           req.question,
           { ...config, notFoundThreshold: config.notFoundThreshold * ratio },
-          withBoilerplate(excluded, boilerplateOf(index)),
+          unanswerable(excluded, boilerplateOf(index)),
         ),
       );
       const shaped = shapeSources(composed, toSources(r.passages));

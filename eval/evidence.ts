@@ -4,7 +4,8 @@
  * runner checks that the verdict agrees with the engine's on every question.
  */
 import { answerFrom } from "../core/answer.ts";
-import { boilerplateOf, withBoilerplate } from "../core/boilerplate.ts";
+import { boilerplateOf } from "../core/boilerplate.ts";
+import { unanswerable } from "../core/exclusions.ts";
 import { type RetrievalDeps, retrieve } from "../core/retrieval.ts";
 
 export interface Evidence {
@@ -21,7 +22,7 @@ export async function answerEvidence(
   asOf?: string,
 ): Promise<Evidence> {
   const r = await retrieve(deps, question, { k: deps.config.k, asOf });
-  const excluded = withBoilerplate(new Set(), boilerplateOf(deps.index));
+  const excluded = unanswerable(new Set(), boilerplateOf(deps.index));
   const composed = answerFrom(deps.index.store, r, question, deps.config, excluded);
   return { evidence: composed.evidence, notFound: composed.notFound };
 }
