@@ -3,7 +3,8 @@
  * quote marks, fences and inline HTML tags are dropped, the words stay. The result is the
  * document text that offsets, citations and the page refer to, so no syntax can reach an answer.
  * Line structure is kept (a heading stays a line of its own, which ends its sentence). Pure;
- * line by line, with no regular expression that can backtrack badly.
+ * line by line; every pattern is bounded (an emphasis span is at most 300 characters), so the
+ * cost stays linear in the text length whatever the input.
  */
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
@@ -79,8 +80,8 @@ export function inline(s: string): string {
   return (
     held
       // ![alt](target) and [text](target "title"), [text][ref]: the words, not the target
-      .replace(/!\[([^\]\n]{0,500})\]\([^)\n]{0,2000}\)/g, "$1")
-      .replace(/\[([^\]\n]{0,500})\]\([^)\n]{0,2000}\)/g, "$1")
+      .replace(/!\[([^\]\n]{0,500})\]\((?:[^()\n]|\([^()\n]{0,500}\)){0,2000}\)/g, "$1")
+      .replace(/\[([^\]\n]{0,500})\]\((?:[^()\n]|\([^()\n]{0,500}\)){0,2000}\)/g, "$1")
       .replace(/\[([^\]\n]{1,500})\]\[[^\]\n]{0,200}\]/g, "$1")
       // <https://…> autolinks keep the address; other tags go
       .replace(/<((?:https?|mailto):[^>\s]{1,2000})>/g, "$1")
@@ -88,10 +89,10 @@ export function inline(s: string): string {
       // `code`
       .replace(/(`+)([^`\n]{1,2000}?)\1/g, "$2")
       // **strong**, __strong__, *em*, _em_ (not inside words), ~~struck~~
-      .replace(/(\*\*|__)(?=\S)([^\n]{0,2000}?\S)\1/g, "$2")
-      .replace(/(^|[^\p{L}\p{N}*])\*(?=\S)([^*\n]{0,2000}?\S)\*(?![\p{L}\p{N}*])/gu, "$1$2")
-      .replace(/(^|[^\p{L}\p{N}_])_(?=\S)([^_\n]{0,2000}?\S)_(?![\p{L}\p{N}_])/gu, "$1$2")
-      .replace(/~~(?=\S)([^~\n]{0,2000}?\S)~~/g, "$1")
+      .replace(/(\*\*|__)(?=\S)([^\n]{0,300}?\S)\1/g, "$2")
+      .replace(/(^|[^\p{L}\p{N}*])\*(?=\S)([^*\n]{0,300}?\S)\*(?![\p{L}\p{N}*])/gu, "$1$2")
+      .replace(/(^|[^\p{L}\p{N}_])_(?=\S)([^_\n]{0,300}?\S)_(?![\p{L}\p{N}_])/gu, "$1$2")
+      .replace(/~~(?=\S)([^~\n]{0,300}?\S)~~/g, "$1")
       .replace(/\u{F8FF}(\d+)\u{F8FF}/gu, (_m, i: string) => escaped[Number(i)] ?? "")
   );
 }

@@ -17,6 +17,7 @@ describe("Markdown as the text a reader sees", () => {
       'See [the site](https://quill.example/about "About") or <https://quill.example>.',
       "See the site or https://quill.example.",
     ],
+    ["targets with parentheses", "See [the form](javascript:alert(1)) now.", "See the form now."],
     ["images keep their alt text", "![The Quill dome](dome.png) stands tall.", "The Quill dome stands tall."],
     [
       "reference links and their definitions",
