@@ -4,6 +4,7 @@
  * named here out of its candidates.
  */
 import type { Composed } from "./answer.ts";
+import type { SentenceSet } from "./exclusions.ts";
 import { isFollowUp } from "./followup.ts";
 import type { HistoryTurn } from "./types.ts";
 
@@ -45,6 +46,22 @@ export function givenSentences(history: readonly HistoryTurn[]): string[][] {
     );
 }
 
+/** Shortest sentence matched inside an earlier answer's text rather than only as a whole sentence. */
+const MIN_CONTAINED = 20;
+
+/**
+ * The sentences of earlier answers as a set: each sentence cut at its markers, and, for a client
+ * that sent an answer without markers, any longer sentence found inside an answer's text.
+ */
+export function saidIn(answers: readonly string[][]): SentenceSet & { readonly size: number } {
+  const keys = new Set(answers.flat());
+  const texts = answers.map((a) => a.join(" "));
+  return {
+    size: keys.size,
+    has: (key) => keys.has(key) || (key.length >= MIN_CONTAINED && texts.some((t) => t.includes(key))),
+  };
+}
+
 /** True when the question asks to go beyond what the conversation already said. */
 export function asksForMore(question: string): boolean {
   return MOVES_ON.test(question);
@@ -52,27 +69,28 @@ export function asksForMore(question: string): boolean {
 
 /**
  * Answers a question in its conversation. `compose` builds the answer leaving out the sentences
- * it is given, at the not-found bar scaled by `thresholdRatio`. A question that asks for more leaves out everything said before; any other
- * follow-up leaves out the previous answer only when it would come back word for word. When
- * nothing new is relevant, the answer says so instead of repeating itself.
+ * it is given, at the not-found bar scaled by `thresholdRatio`. A question that asks for more
+ * leaves out everything said before; any other follow-up leaves out the previous answer only when
+ * it would come back word for word. When nothing new is relevant, the answer says so instead of
+ * repeating itself.
  */
 export function answerInConversation(
   question: string,
   history: readonly HistoryTurn[] | undefined,
-  compose: (excluded: ReadonlySet<string>, thresholdRatio: number) => Composed,
+  compose: (excluded: SentenceSet, thresholdRatio: number) => Composed,
 ): Composed {
-  const none: ReadonlySet<string> = new Set();
+  const none = saidIn([]);
   if (!history || history.length === 0 || !isFollowUp(question)) return compose(none, 1);
   const given = givenSentences(history);
   const previous = given[given.length - 1] ?? [];
   let first: Composed | undefined;
-  let excluded: ReadonlySet<string>;
+  let excluded: ReturnType<typeof saidIn>;
   if (asksForMore(question)) {
-    excluded = new Set(given.flat());
+    excluded = saidIn(given);
   } else {
     first = compose(none, 1);
-    if (first.notFound || !repeats(first, previous)) return first;
-    excluded = new Set(previous);
+    excluded = saidIn([previous]);
+    if (first.notFound || !repeats(first, excluded)) return first;
   }
   if (excluded.size === 0) return first ?? compose(none, 1);
   const next = compose(excluded, MORE_THRESHOLD_RATIO);
@@ -90,9 +108,8 @@ export function answerInConversation(
   };
 }
 
-/** True when the answer gives exactly the sentences of `previous` (in any order). */
-function repeats(answer: Composed, previous: readonly string[]): boolean {
-  if (previous.length === 0 || answer.sentences.length === 0) return false;
-  const before = new Set(previous);
-  return answer.sentences.every((s) => before.has(sentenceKey(s.text)));
+/** True when every sentence of the answer was in the previous one. */
+function repeats(answer: Composed, previous: ReturnType<typeof saidIn>): boolean {
+  if (previous.size === 0 || answer.sentences.length === 0) return false;
+  return answer.sentences.every((s) => previous.has(sentenceKey(s.text)));
 }

@@ -30,7 +30,7 @@ export function isQuestion(text: string): boolean {
 }
 
 /** The sentences an answer leaves out: `given` (earlier answers), boilerplate, headings, questions. */
-export function unanswerable(given: ReadonlySet<string>, boilerplate: Boilerplate): SentenceSet {
+export function unanswerable(given: SentenceSet, boilerplate: Boilerplate): SentenceSet {
   return {
     has: (key) => given.has(key) || boilerplate.sentences.has(key) || isHeadingLike(key) || isQuestion(key),
   };

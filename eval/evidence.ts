@@ -22,7 +22,7 @@ export async function answerEvidence(
   asOf?: string,
 ): Promise<Evidence> {
   const r = await retrieve(deps, question, { k: deps.config.k, asOf });
-  const excluded = unanswerable(new Set(), boilerplateOf(deps.index));
+  const excluded = unanswerable(new Set<string>(), boilerplateOf(deps.index));
   const composed = answerFrom(deps.index.store, r, question, deps.config, excluded);
   return { evidence: composed.evidence, notFound: composed.notFound };
 }

@@ -108,6 +108,14 @@ describe("a conversation that moves on", () => {
     expect(a.answer).toBe(NOT_FOUND_TEXT);
   });
 
+  it("knows a sentence was given even when a client sent the answer without its markers", () => {
+    const history: HistoryTurn[] = [
+      { role: "user", text: "Who opened the Quillby bridge?" },
+      { role: "assistant", text: `${SENTENCES[0]![0]} ${SENTENCES[1]![0]}` },
+    ];
+    expect(answer("What else?", history).answer).toBe(`${SENTENCES[2]![0]} [1]`);
+  });
+
   it("recovers the sentences of earlier answers verbatim by cutting at their markers", () => {
     expect(
       givenSentences([
