@@ -225,7 +225,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "recencyHalfLifeDays",
-    env: "CITELINE_RECENCY_HALF_LIFE_DAYS",
+    env: "CITELINE_RECENCY_HALFLIFE",
     parse: num(0.1, 3650),
     doc: "days over which the recency prior halves",
   },
