@@ -96,7 +96,8 @@ export function createEngine(deps: EngineDeps): Engine {
           unanswerable(excluded, boilerplateOf(index)),
         ),
       );
-      const shaped = shapeSources(composed, toSources(r.passages));
+      // A client that names k gets k passages; otherwise the weak ones are left out.
+      const shaped = shapeSources(composed, toSources(r.passages), req.k === undefined ? undefined : 0);
       const { sources, documents } = shaped;
       composed = shaped.composed;
       const bad = invalidCitations(composed.answer, composed.citations, sources);

@@ -98,6 +98,12 @@ describe("the sources an answer shows", () => {
     );
   });
 
+  it("keeps every passage when asked to (a request that names k)", () => {
+    const passages = [passage("bridge", OPENED, 1, 0), passage("chess", COACH, 0.1, 1)];
+    const composed = compose([], passages, { maxSentences: 1, threshold: 0.5 });
+    expect(shapeSources(composed, toSources(passages), 0).sources).toHaveLength(2);
+  });
+
   it("keeps the best passage when nothing is cited (not found) and drops the far ones", () => {
     const out = shaped(
       [
