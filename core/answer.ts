@@ -5,6 +5,8 @@
  */
 import type { ChunkStore } from "../embeddings/store.ts";
 import type { Config } from "./config.ts";
+import { sentenceKey } from "./conversation.ts";
+import type { SentenceSet } from "./exclusions.ts";
 import type { Citation, SourceRef } from "./protocol.ts";
 import type { Passage, Retrieval } from "./retrieval.ts";
 import { contentTerms, stem, stemSet } from "./text.ts";
@@ -16,6 +18,8 @@ export interface ComposeOptions {
   threshold: number;
   /** A further sentence joins the answer only when it scores at least this share of the best. */
   followerRatio?: number;
+  /** Sentences (tested by `sentenceKey`) the answer must not give: said before, boilerplate, headings. */
+  excluded?: SentenceSet;
 }
 
 export interface ScoredSentence {
@@ -134,10 +138,12 @@ function supporting(sentence: ScoredSentence, passages: readonly Passage[]): num
 
 /** Builds the answer from scored sentences; marks it not found when the evidence is weak. */
 export function compose(
-  scored: readonly ScoredSentence[],
+  candidates: readonly ScoredSentence[],
   passages: readonly Passage[],
   opts: ComposeOptions,
 ): Composed {
+  const excluded = opts.excluded;
+  const scored = excluded ? candidates.filter((s) => !excluded.has(sentenceKey(s.text))) : candidates;
   const best = scored[0];
   const evidence = best?.score ?? 0;
   if (!best || evidence < opts.threshold) {
@@ -217,6 +223,7 @@ export function answerFrom(
   r: Retrieval,
   question: string,
   config: Pick<Config, "answerSentences" | "notFoundThreshold">,
+  excluded?: SentenceSet,
 ): Composed {
   // A rewritten follow-up also weighs the terms it borrowed from the conversation.
   const weights = termWeights(store, r.query === question ? question : `${question} ${r.query}`);
@@ -225,5 +232,6 @@ export function answerFrom(
   return compose(scored, r.passages, {
     maxSentences: config.answerSentences,
     threshold: config.notFoundThreshold,
+    ...(excluded ? { excluded } : {}),
   });
 }

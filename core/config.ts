@@ -41,6 +41,14 @@ export interface Config {
   denseWeight: number;
   /** Most passages one document may place in the top k. */
   perDocCap: number;
+  /**
+   * Strength of the recency prior: a document dated on the question's as-of day gains this much
+   * fused score (in units of one retriever's best hit), halving every `recencyHalfLifeDays`.
+   */
+  recencyPrior: number;
+  recencyHalfLifeDays: number;
+  /** Without `asOf`, questions are asked as of today unless the newest document is older than this. */
+  staleCorpusDays: number;
   /** Evidence score under which the answer is "not found". */
   notFoundThreshold: number;
   /** Most sentences in a composed answer. */
@@ -87,6 +95,9 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   rrfK: 60,
   denseWeight: 0.5,
   perDocCap: 5,
+  recencyPrior: 0.1,
+  recencyHalfLifeDays: 7,
+  staleCorpusDays: 30,
   notFoundThreshold: 0.45,
   answerSentences: 2,
   streamDelayMs: 0,
@@ -238,6 +249,24 @@ export const SETTINGS: readonly Setting[] = [
     doc: "dense share of the fused score",
   },
   { key: "perDocCap", env: "CITELINE_PER_DOC_CAP", parse: int(1, 50), doc: "most passages per document" },
+  {
+    key: "recencyPrior",
+    env: "CITELINE_RECENCY_PRIOR",
+    parse: num(0, 1),
+    doc: "fused score a document dated on the as-of day gains (0 turns the prior off)",
+  },
+  {
+    key: "recencyHalfLifeDays",
+    env: "CITELINE_RECENCY_HALFLIFE",
+    parse: num(0.1, 3650),
+    doc: "days over which the recency prior halves",
+  },
+  {
+    key: "staleCorpusDays",
+    env: "CITELINE_STALE_CORPUS_DAYS",
+    parse: int(0, 36500),
+    doc: "without asOf: ask as of the newest document when it is older than this many days",
+  },
   {
     key: "notFoundThreshold",
     env: "CITELINE_NOT_FOUND_THRESHOLD",

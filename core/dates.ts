@@ -61,13 +61,12 @@ export function isIsoDate(s: string): boolean {
 
 /**
  * Reads the period a question names. Relative words ("last week", "yesterday", a day without a
- * year) are read against `newest`, the date of the newest document, since a news corpus is
- * asked about as of its own latest day.
+ * year) are read against `asOf`, the day the question is asked as of (see {@link resolveAsOf}).
  */
-export function dateIntent(question: string, newest: string | undefined): DateIntent {
+export function dateIntent(question: string, asOf: string | undefined): DateIntent {
   const q = question.toLowerCase();
   const recency = /\b(latest|most recent|newest|recently|recent|last time)\b/.test(q);
-  const anchor = newest && isIsoDate(newest) ? parseIso(newest) : new Date();
+  const anchor = asOf && isIsoDate(asOf) ? parseIso(asOf) : new Date();
   const anchorYear = anchor.getUTCFullYear();
   const day = (from: Date, to: Date, matched: string): DateIntent => ({
     range: { from: isoDay(from), to: isoDay(to) },
@@ -133,6 +132,39 @@ export function dateIntent(question: string, newest: string | undefined): DateIn
   if (/\bthis\s+year\b/.test(q))
     return { range: { from: `${anchorYear}-01-01`, to: `${anchorYear}-12-31` }, recency };
   return { recency };
+}
+
+/**
+ * The day a question is asked as of: `asOf` when the client gives one; otherwise today, unless
+ * the newest document is more than `staleDays` older than today (an archive, or a corpus not
+ * updated for a while), in which case the newest document's day, so that "this week" still
+ * finds something.
+ */
+export function resolveAsOf(
+  asOf: string | undefined,
+  newest: string | undefined,
+  today: Date,
+  staleDays: number,
+): string {
+  if (asOf !== undefined && isIsoDate(asOf)) return asOf;
+  const now = isoDay(today);
+  if (newest && isIsoDate(newest) && daysBetween(newest, now) > staleDays) return newest;
+  return now;
+}
+
+/** Whole days from `from` to `to` (both YYYY-MM-DD); negative when `to` is earlier. */
+export function daysBetween(from: string, to: string): number {
+  return Math.round((parseIso(to).getTime() - parseIso(from).getTime()) / 86_400_000);
+}
+
+/**
+ * How near a document's day is to the day the question is asked: 1 on that day, halving every
+ * `halfLifeDays` before it; 0 for undated documents and for documents after it (which retrieval
+ * leaves out).
+ */
+export function recencyWeight(date: string | undefined, asOf: string, halfLifeDays: number): number {
+  if (!date || date > asOf) return 0;
+  return 0.5 ** (daysBetween(date, asOf) / halfLifeDays);
 }
 
 /** True when `date` (YYYY-MM-DD) lies within the filter; undated documents never do. */

@@ -5,13 +5,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { IndexHolder } from "../embeddings/index-holder.ts";
 import { answerFrom, invalidCitations, toSources } from "./answer.ts";
+import { boilerplateOf } from "./boilerplate.ts";
 import type { Config } from "./config.ts";
+import { answerInConversation } from "./conversation.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
+import { unanswerable } from "./exclusions.ts";
 import { Limiter } from "./limiter.ts";
 import type { AnswerEvent, AskRequest, DocumentBody, Health, NotFoundReason, SourceRef } from "./protocol.ts";
 import { emptyRangeMessage, NO_DOCUMENTS_IN_RANGE } from "./range.ts";
 import { type Passage, type RetrievalMode, retrieve } from "./retrieval.ts";
+import { shapeSources } from "./sources.ts";
 import { verifiedStarters } from "./starters.ts";
 import type { DateFilter, Embedder } from "./types.ts";
 
@@ -37,7 +41,10 @@ export interface SearchResult {
 
 export interface Engine {
   /** Ranked passages with each retriever's rank and score. */
-  search(q: string, opts: { k: number; filters?: DateFilter; mode?: RetrievalMode }): Promise<SearchResult>;
+  search(
+    q: string,
+    opts: { k: number; filters?: DateFilter; mode?: RetrievalMode; asOf?: string | undefined },
+  ): Promise<SearchResult>;
   /** The answer as a stream of events: sources, deltas, done. Stops when `signal` aborts. */
   answer(req: AskRequest, signal?: AbortSignal): AsyncGenerator<AnswerEvent>;
   document(id: string): DocumentBody | undefined;
@@ -133,12 +140,24 @@ export function createEngine(deps: EngineDeps): Engine {
         k,
         filters: req.filters,
         history: req.history,
+        asOf: req.asOf,
         signal,
       });
       signal?.throwIfAborted();
       const retrievalMs = performance.now() - t0;
-      const composed = answerFrom(index.store, r, req.question, config);
-      const sources = toSources(r.passages);
+      let composed = answerInConversation(req.question, req.history, (excluded, ratio) =>
+        answerFrom(
+          index.store,
+          r,
+          req.question,
+          { ...config, notFoundThreshold: config.notFoundThreshold * ratio },
+          unanswerable(excluded, boilerplateOf(index)),
+        ),
+      );
+      // A client that names k gets k passages; otherwise the weak ones are left out.
+      const shaped = shapeSources(composed, toSources(r.passages), req.k === undefined ? undefined : 0);
+      const { sources, documents } = shaped;
+      composed = shaped.composed;
       const bad = invalidCitations(composed.answer, composed.citations, sources);
       if (bad.length > 0) {
         // A citation that does not check out is a bug; it is never sent.
@@ -148,7 +167,7 @@ export function createEngine(deps: EngineDeps): Engine {
         });
         throw new AppError("INTERNAL", "the answer could not be checked against its sources");
       }
-      yield { type: "sources", sources, notFound: composed.notFound };
+      yield { type: "sources", sources, documents, notFound: composed.notFound };
       let firstDeltaMs = 0;
       for (const piece of composed.pieces.flatMap((p) => streamPieces(p))) {
         signal?.throwIfAborted();

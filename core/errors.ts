@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   HISTORY_TOO_LONG: "the conversation history is longer than the limit",
   K_OUT_OF_RANGE: "k is outside the allowed range",
   BAD_FILTER: "a date filter is not a valid date",
+  BAD_AS_OF: "asOf is not a valid date",
   PAYLOAD_TOO_LARGE: "the request body or message is larger than the limit",
   UNKNOWN_MESSAGE: "the message type is not one the server knows",
   BINARY_FRAME: "the server accepts only text frames",

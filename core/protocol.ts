@@ -24,6 +24,17 @@ export interface SourceRef {
   score: number;
 }
 
+/** A document among the sources, with the numbers of its passages (consecutive). */
+export interface SourceGroup {
+  docId: string;
+  title: string;
+  date?: string;
+  url?: string;
+  source: string;
+  /** Numbers of the sources that are passages of this document, in text order. */
+  ns: number[];
+}
+
 /** One cited sentence of the answer. */
 export interface Citation {
   /** The source number this citation points at. */
@@ -51,6 +62,9 @@ export interface AskRequest {
   history?: HistoryTurn[];
   k?: number;
   filters?: DateFilter;
+  /** The day the question is asked as of (YYYY-MM-DD): "this week" and "latest" are relative to it,
+   * documents after it are left out. Default: today (the newest document's day for a stale corpus). */
+  asOf?: string;
 }
 
 /**
@@ -61,7 +75,13 @@ export type NotFoundReason = "NO_DOCUMENTS_IN_RANGE";
 
 /** Events of one answer, in order: sources, delta*, done. */
 export type AnswerEvent =
-  | { type: "sources"; sources: SourceRef[]; notFound: boolean; notFoundReason?: NotFoundReason }
+  | {
+      type: "sources";
+      sources: SourceRef[];
+      notFound: boolean;
+      notFoundReason?: NotFoundReason;
+      documents?: SourceGroup[];
+    }
   | { type: "delta"; text: string }
   | {
       type: "done";
@@ -79,6 +99,8 @@ export interface AnswerResponse {
   answer: string;
   citations: Citation[];
   sources: SourceRef[];
+  /** The sources grouped by document, in the order of each document's best passage. */
+  documents?: SourceGroup[];
   notFound: boolean;
   notFoundReason?: NotFoundReason;
   query: string;
@@ -91,7 +113,15 @@ export interface ErrorBody {
 
 /** Client → server WebSocket messages. */
 export type ClientMessage =
-  | { type: "ask"; id: string; question: string; history?: HistoryTurn[]; filters?: DateFilter; k?: number }
+  | {
+      type: "ask";
+      id: string;
+      question: string;
+      history?: HistoryTurn[];
+      filters?: DateFilter;
+      k?: number;
+      asOf?: string;
+    }
   | { type: "cancel"; id: string }
   | { type: "auth"; token: string };
 
@@ -104,6 +134,7 @@ export type ServerMessage =
       sources: SourceRef[];
       notFound: boolean;
       notFoundReason?: NotFoundReason;
+      documents?: SourceGroup[];
     }
   | { type: "delta"; id: string; text: string }
   | {

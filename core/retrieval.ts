@@ -5,8 +5,9 @@
  */
 import type { LoadedIndex } from "../embeddings/open-index.ts";
 import type { DocMeta, StoredChunk } from "../embeddings/store.ts";
+import { boilerplateFactor, boilerplateOf } from "./boilerplate.ts";
 import type { Config } from "./config.ts";
-import { type DateIntent, dateIntent, inRange } from "./dates.ts";
+import { type DateIntent, dateIntent, inRange, recencyWeight, resolveAsOf } from "./dates.ts";
 import { rewriteQuery } from "./followup.ts";
 import { contentTerms } from "./text.ts";
 import type { DateFilter, Embedder, HistoryTurn } from "./types.ts";
@@ -30,6 +31,8 @@ export interface RetrieveOptions {
   history?: readonly HistoryTurn[] | undefined;
   mode?: RetrievalMode;
   signal?: AbortSignal | undefined;
+  /** The day the question is asked as of (YYYY-MM-DD); see `resolveAsOf` for the default. */
+  asOf?: string | undefined;
   /** Skip the per-document cap (evaluation of raw rankings). */
   noCap?: boolean;
 }
@@ -39,6 +42,8 @@ export interface Retrieval {
   query: string;
   queryVector: Float32Array | undefined;
   intent: DateIntent;
+  /** The day the question was asked as of: documents after it were left out. */
+  asOf: string;
   passages: Passage[];
 }
 
@@ -92,10 +97,22 @@ export async function retrieve(
   const mode = opts.mode ?? "hybrid";
   const query = rewriteQuery(question, opts.history);
   const cat = catalog(index);
-  const intent = dateIntent(question, cat.newest);
+  const asOf = resolveAsOf(opts.asOf, cat.newest, new Date(), config.staleCorpusDays);
+  const intent = dateIntent(question, asOf);
   const filter =
     opts.filters && (opts.filters.from !== undefined || opts.filters.to !== undefined)
       ? opts.filters
+      : undefined;
+  // News published after the day a question is asked could not have been its answer.
+  const future = cat.newest !== undefined && cat.newest > asOf;
+  const notAfter = (label: number) => {
+    const date = cat.labelDate.get(label);
+    return date === undefined || date <= asOf;
+  };
+  const accepts =
+    filter || future
+      ? (label: number) =>
+          (!filter || inRange(cat.labelDate.get(label), filter)) && (!future || notAfter(label))
       : undefined;
   const pool = Math.max(config.candidates, opts.k * 3);
 
@@ -106,11 +123,11 @@ export async function retrieve(
       ? await deps.embedQuery(query, opts.signal)
       : (await deps.embedder.embed([query], "query"))[0]!;
     opts.signal?.throwIfAborted();
-    const accept = filter ? (label: number) => inRange(cat.labelDate.get(label), filter) : undefined;
-    dense = index.vectors.search(queryVector, pool, accept);
+    dense = index.vectors.search(queryVector, pool, accepts);
   }
-  const lexical =
+  const lexicalHits =
     mode === "dense" ? [] : index.store.lexicalSearch(contentTerms(query).slice(0, 32), pool, filter);
+  const lexical = future ? lexicalHits.filter((h) => notAfter(h.label)) : lexicalHits;
 
   const fused = new Map<number, Omit<Passage, "chunk" | "doc">>();
   const w = mode === "hybrid" ? config.denseWeight : mode === "dense" ? 1 : 0;
@@ -135,16 +152,27 @@ export async function retrieve(
     fused.set(h.label, p);
   });
 
+  // Passages made mostly of text repeated across the corpus (newsletter sign-ups, bylines) sink.
+  const boiler = boilerplateOf(index);
+  for (const p of fused.values()) {
+    const share = boiler.share(p.label);
+    if (share > 0) p.score *= boilerplateFactor(share);
+  }
+
   // The period a question names lifts documents of that period above the rest; "latest" lifts
-  // newer documents in proportion to their age within the corpus.
+  // newer documents in proportion to their age within the corpus up to the as-of day. Every
+  // question also carries a mild prior for documents near the day it is asked.
   const boost = config.fusion === "rrf" ? 1 / (config.rrfK + 1) : 1;
-  if (intent.range || intent.recency) {
-    const span = cat.newest && cat.oldest ? Date.parse(cat.newest) - Date.parse(cat.oldest) : 0;
+  const prior = cat.newest !== undefined ? config.recencyPrior * boost : 0;
+  if (intent.range || intent.recency || prior > 0) {
+    const oldest = cat.oldest ? Date.parse(cat.oldest) : 0;
+    const span = cat.oldest ? Date.parse(asOf) - oldest : 0;
     for (const p of fused.values()) {
       const date = cat.labelDate.get(p.label);
       if (intent.range && inRange(date, intent.range)) p.score += boost;
       if (intent.recency && date && span > 0)
-        p.score += (boost * (Date.parse(date) - Date.parse(cat.oldest!))) / span;
+        p.score += boost * Math.min(1, Math.max(0, (Date.parse(date) - oldest) / span));
+      if (prior > 0) p.score += prior * recencyWeight(date, asOf, config.recencyHalfLifeDays);
     }
   }
 
@@ -180,5 +208,5 @@ export async function retrieve(
     if (passages.length >= opts.k) break;
     passages.push(p);
   }
-  return { query, queryVector, intent, passages };
+  return { query, queryVector, intent, asOf, passages };
 }

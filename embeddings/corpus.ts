@@ -14,6 +14,7 @@ import path from "node:path";
 import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
 import { AppError, fmtCount } from "../core/errors.ts";
 import type { Doc, IngestIssue } from "../core/types.ts";
+import { inline, markdownToText } from "./markdown.ts";
 
 export interface LoadOptions {
   /**
@@ -320,10 +321,12 @@ function parseText(src: string, format: "text" | "markdown"): Fields {
   const heading = firstHeading(src, start);
   let title = meta.title;
   if (heading && !title) {
-    title = heading.title;
+    title = format === "markdown" ? cleanTitle(inline(heading.title)) : heading.title;
     if (heading.leading) start = heading.next;
   }
-  const text = finishBody(src, start);
+  // Markdown is stored as the text a reader sees, so no syntax reaches an answer or a highlight.
+  const body = finishBody(src, start);
+  const text = format === "markdown" ? markdownToText(body) : body;
   return { ...meta, title: title || lineTitle(text), text };
 }
 

@@ -6,6 +6,7 @@
 import { createReadStream, existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { isIsoDate } from "../core/dates.ts";
 import { AppError } from "../core/errors.ts";
 
 export const CORPUS_FILE = "corpus.jsonl";
@@ -23,6 +24,8 @@ export interface EvalQuestion {
   goldPassageIds: string[];
   /** Line in questions.jsonl, for messages and results. */
   line: number;
+  /** The day the question was asked (YYYY-MM-DD), passed to the engine as `asOf`. */
+  date?: string;
 }
 
 export interface EvalPassage {
@@ -124,6 +127,9 @@ export async function loadDataset(dir: string): Promise<Dataset> {
         throw malformed(where, `"gold_passage_ids" names "${p}", which is not in ${PASSAGES_FILE}`);
       }
     }
+    if (rec.date != null && (typeof rec.date !== "string" || !isIsoDate(rec.date))) {
+      throw malformed(where, `"date" must be a date written YYYY-MM-DD`);
+    }
     questions.push({
       id,
       question: rec.question,
@@ -132,6 +138,7 @@ export async function loadDataset(dir: string): Promise<Dataset> {
       expectNotFound,
       goldPassageIds,
       line,
+      ...(typeof rec.date === "string" ? { date: rec.date } : {}),
     });
   });
   if (questions.length === 0) throw new AppError("FILE_EMPTY", `${questionsFile}: no questions`);

@@ -4,6 +4,8 @@
  * runner checks that the verdict agrees with the engine's on every question.
  */
 import { answerFrom } from "../core/answer.ts";
+import { boilerplateOf } from "../core/boilerplate.ts";
+import { unanswerable } from "../core/exclusions.ts";
 import { type RetrievalDeps, retrieve } from "../core/retrieval.ts";
 
 export interface Evidence {
@@ -14,8 +16,13 @@ export interface Evidence {
 }
 
 /** Retrieves and composes an answer to a question exactly as the engine does, keeping its evidence. */
-export async function answerEvidence(deps: RetrievalDeps, question: string): Promise<Evidence> {
-  const r = await retrieve(deps, question, { k: deps.config.k });
-  const composed = answerFrom(deps.index.store, r, question, deps.config);
+export async function answerEvidence(
+  deps: RetrievalDeps,
+  question: string,
+  asOf?: string,
+): Promise<Evidence> {
+  const r = await retrieve(deps, question, { k: deps.config.k, asOf });
+  const excluded = unanswerable(new Set<string>(), boilerplateOf(deps.index));
+  const composed = answerFrom(deps.index.store, r, question, deps.config, excluded);
   return { evidence: composed.evidence, notFound: composed.notFound };
 }

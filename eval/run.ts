@@ -235,8 +235,9 @@ async function runQuestion(
   let error: string | null = null;
   try {
     const events: AnswerEvent[] = [];
-    for await (const e of session.engine.answer({ question: q.question })) events.push(e);
-    const evidence = await answerEvidence(session.deps, q.question);
+    const ask = q.date === undefined ? { question: q.question } : { question: q.question, asOf: q.date };
+    for await (const e of session.engine.answer(ask)) events.push(e);
+    const evidence = await answerEvidence(session.deps, q.question, q.date);
     answer = scoreAnswer(q, events, (id) => session.docText(id), evidence);
   } catch (err) {
     if (!isAppError(err)) throw err;
@@ -246,7 +247,7 @@ async function runQuestion(
   const byMode: Partial<Record<RetrievalMode, ModeResult>> = {};
   for (const mode of modes) {
     const t0 = performance.now();
-    const r = await retrieve(session.deps, q.question, { k: depth, mode });
+    const r = await retrieve(session.deps, q.question, { k: depth, mode, asOf: q.date });
     const ms = performance.now() - t0;
     byMode[mode] = scoreRanking(q, r.passages.map(ranked), k, goldSpans, round2(ms));
   }

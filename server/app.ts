@@ -6,7 +6,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { type Config, PROJECT_ROOT } from "../core/config.ts";
 import type { Engine } from "../core/engine.ts";
 import { AppError, isAppError } from "../core/errors.ts";
-import type { AnswerEvent, AnswerResponse, SourceRef, Timings } from "../core/protocol.ts";
+import type { AnswerEvent, AnswerResponse, SourceGroup, SourceRef, Timings } from "../core/protocol.ts";
 import { eager } from "./eager.ts";
 import { errorBody, httpStatus, publicError } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -96,8 +96,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get("/api/search", requireAuth, rateLimit, async (req, res, next) => {
     try {
-      const { q, k, mode, filters } = parseSearch(req.query, config);
-      res.json(await engine.search(q, { k, filters, mode }));
+      const { q, k, mode, filters, asOf } = parseSearch(req.query, config);
+      res.json(await engine.search(q, { k, filters, mode, asOf }));
     } catch (err) {
       next(err);
     }
@@ -236,9 +236,13 @@ function mapExpressError(err: unknown): AppError | undefined {
 
 async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): Promise<Timings> {
   let sources: SourceRef[] = [];
+  let documents: SourceGroup[] | undefined;
   let done: Omit<Extract<AnswerEvent, { type: "done" }>, "type"> | undefined;
   for await (const ev of events) {
-    if (ev.type === "sources") sources = ev.sources;
+    if (ev.type === "sources") {
+      sources = ev.sources;
+      documents = ev.documents;
+    }
     if (ev.type === "done") done = ev;
   }
   if (!done) throw new Error("the answer ended without a done event");
@@ -246,6 +250,7 @@ async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): P
     answer: done.answer,
     citations: done.citations,
     sources,
+    ...(documents ? { documents } : {}),
     notFound: done.notFound,
     ...(done.notFoundReason ? { notFoundReason: done.notFoundReason } : {}),
     query: done.query,

@@ -63,7 +63,13 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             history: { type: "array", maxItems: config.maxHistoryTurns, items: ref("HistoryTurn") },
             k: { type: "integer", minimum: 1, maximum: config.maxK },
             filters: ref("DateFilter"),
+            asOf: ref("AsOf"),
           },
+        },
+        AsOf: {
+          type: "string",
+          format: "date",
+          description: `the day the question is asked as of (YYYY-MM-DD): "this week", "yesterday", "latest" are relative to it; documents dated after it are left out and documents near it lifted. Default: today, or the newest document's day when that is more than ${config.staleCorpusDays} days ago. Error BAD_AS_OF when not a date.`,
         },
         SourceRef: {
           type: "object",
@@ -80,6 +86,19 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             end: { type: "integer" },
             snippet: { type: "string" },
             score: { type: "number" },
+          },
+        },
+        SourceGroup: {
+          type: "object",
+          description: "a document among the sources; its passages are the sources numbered ns",
+          required: ["docId", "title", "source", "ns"],
+          properties: {
+            docId: { type: "string" },
+            title: { type: "string" },
+            date: { type: "string", format: "date" },
+            url: { type: "string" },
+            source: { type: "string" },
+            ns: { type: "array", items: { type: "integer", minimum: 1 } },
           },
         },
         Citation: {
@@ -111,6 +130,7 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             answer: { type: "string" },
             citations: { type: "array", items: ref("Citation") },
             sources: { type: "array", items: ref("SourceRef") },
+            documents: { type: "array", items: ref("SourceGroup") },
             notFound: { type: "boolean" },
             notFoundReason: {
               enum: ["NO_DOCUMENTS_IN_RANGE"],
@@ -165,6 +185,7 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             { name: "mode", in: "query", schema: { enum: ["hybrid", "dense", "lexical"] } },
             { name: "from", in: "query", schema: { type: "string", format: "date" } },
             { name: "to", in: "query", schema: { type: "string", format: "date" } },
+            { name: "asOf", in: "query", schema: ref("AsOf") },
           ],
           responses: {
             "200": { description: "passages", content: json({ type: "object" }) },

@@ -144,7 +144,7 @@ export function rejectUnknown(
 }
 
 /** The fields of a question, as every transport accepts them. */
-export const ASK_FIELDS = ["question", "history", "k", "filters"] as const;
+export const ASK_FIELDS = ["question", "history", "k", "filters", "asOf"] as const;
 export const FILTER_FIELDS = ["from", "to"] as const;
 
 /** A date range; `prefix` names its fields as the client wrote them (`filters.from`, `from`). */
@@ -166,6 +166,14 @@ export function parseFilters(v: unknown, prefix = "filters."): DateFilter {
   return out;
 }
 
+/** The day a question is asked as of: a real calendar date written YYYY-MM-DD. */
+export function parseAsOf(v: unknown): string {
+  if (typeof v !== "string" || !isIsoDate(v)) {
+    throw new AppError("BAD_AS_OF", "asOf must be a date written YYYY-MM-DD");
+  }
+  return v;
+}
+
 /**
  * The fields of a question, from an HTTP body or a WebSocket `ask` message (whose envelope
  * fields, `type` and `id`, come in `envelope`). Unknown fields are refused.
@@ -183,6 +191,7 @@ export function parseAsk(
   if (has(v, "history")) req.history = parseHistory(v.history, limits);
   if (has(v, "k")) req.k = parseK(v.k, limits);
   if (has(v, "filters")) req.filters = parseFilters(v.filters);
+  if (has(v, "asOf")) req.asOf = parseAsOf(v.asOf);
   return req;
 }
 
@@ -200,8 +209,14 @@ export { isObject };
 export function parseSearch(
   query: Record<string, unknown>,
   limits: Limits & { k: number },
-): { q: string; k: number; mode: "hybrid" | "dense" | "lexical"; filters: DateFilter } {
-  rejectUnknown(query, ["q", "k", "mode", "from", "to"], "the query string", "parameter");
+): {
+  q: string;
+  k: number;
+  mode: "hybrid" | "dense" | "lexical";
+  filters: DateFilter;
+  asOf: string | undefined;
+} {
+  rejectUnknown(query, ["q", "k", "mode", "from", "to", "asOf"], "the query string", "parameter");
   const q = parseQuestion(query.q, limits, "q");
   // Text that spells no number is, in a query string, simply not a whole number.
   const kv = queryNumber(query.k);
@@ -213,5 +228,6 @@ export function parseSearch(
   const dates: Record<string, unknown> = {};
   if (query.from !== undefined) dates.from = query.from;
   if (query.to !== undefined) dates.to = query.to;
-  return { q, k, mode, filters: parseFilters(dates, "") };
+  const asOf = query.asOf === undefined ? undefined : parseAsOf(query.asOf);
+  return { q, k, mode, filters: parseFilters(dates, ""), asOf };
 }

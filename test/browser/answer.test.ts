@@ -169,7 +169,7 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
 
   it("marks an answer the documents do not hold and shows the closest passages", async () => {
     open = await openPage(browser, app);
-    const { page } = open;
+    const { page, log } = open;
     await ask(page, "What is the boiling point of mercury?");
     await waitForStatus(page);
     const turn = lastTurn(page);
@@ -177,6 +177,13 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
     await expect(turn.locator(".a-heading").textContent()).resolves.toBe("Not in the documents");
     await expect(turn.locator(".sources-title").textContent()).resolves.toMatch(/^Closest passages · \d+$/);
     await expect(turn.locator(".source").count()).resolves.toBeGreaterThan(0);
+    // Passages of one document share one card, with the title shown once.
+    const frame = log.received.find((m) => m.type === "sources");
+    if (frame?.type !== "sources") throw new Error("no sources frame");
+    const docs = new Set(frame.sources.map((s) => s.docId)).size;
+    await expect(turn.locator(".source").count()).resolves.toBe(frame.sources.length);
+    await expect(turn.locator(".source-doc").count()).resolves.toBe(docs);
+    await expect(turn.locator(".source-title").count()).resolves.toBe(docs);
   });
 
   it("starts a new conversation that forgets the old one", async () => {

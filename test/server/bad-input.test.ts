@@ -182,6 +182,14 @@ const CASES: Case[] = [
     wsHasId: true,
   },
   {
+    name: "an asOf that is not a calendar date",
+    fields: { question: WANG_YI, asOf: "2023-02-30" },
+    status: 400,
+    code: "BAD_AS_OF",
+    message: "asOf must be a date written YYYY-MM-DD",
+    wsHasId: true,
+  },
+  {
     name: "a from date after the to date",
     fields: { question: WANG_YI, filters: { from: "2024-12-10", to: "2024-12-01" } },
     status: 400,

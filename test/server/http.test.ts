@@ -196,6 +196,7 @@ describe("GET /api/search", () => {
     ["k=abc", "BAD_REQUEST"],
     ["mode=fuzzy", "BAD_REQUEST"],
     ["from=2024-13-01", "BAD_FILTER"],
+    ["asOf=yesterday", "BAD_AS_OF"],
   ])("refuses %s with 400 %s", async (param, code) => {
     const { url } = await start();
     const res = await getJson(`${url}/api/search?q=Wang&${param}`);
