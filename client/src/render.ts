@@ -273,11 +273,7 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
             button.addEventListener("click", () => deps.openSource(turn, s, button));
             return button;
           });
-          return el(
-            "li",
-            { class: group.length > 1 ? "source-doc grouped" : "source-doc" },
-            ...buttons,
-          );
+          return el("li", { class: group.length > 1 ? "source-doc grouped" : "source-doc" }, ...buttons);
         }),
       ),
     );
