@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { IndexHolder } from "../embeddings/index-holder.ts";
-import { answerFrom, invalidCitations, toSources } from "./answer.ts";
+import { answerFrom, invalidCitations, type Selector, shortAnswerChecks, toSources } from "./answer.ts";
 import type { Config } from "./config.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
@@ -17,6 +17,8 @@ export interface EngineDeps {
   config: Config;
   embedder: Embedder;
   indexes: IndexHolder;
+  /** The answer-sentence selector; the committed one by default (evaluation passes fold models). */
+  selector?: Selector;
   log?: (level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -79,7 +81,13 @@ export function createEngine(deps: EngineDeps): Engine {
       });
       signal?.throwIfAborted();
       const retrievalMs = performance.now() - t0;
-      const composed = answerFrom(index.store, r, req.question, config);
+      const composed = answerFrom(
+        index.store,
+        r,
+        req.question,
+        config,
+        deps.selector ? { model: deps.selector } : {},
+      );
       const sources = toSources(r.passages);
       const bad = invalidCitations(composed.answer, composed.citations, sources);
       if (bad.length > 0) {
@@ -89,6 +97,10 @@ export function createEngine(deps: EngineDeps): Engine {
           chunkIds: bad.map((c) => c.chunkId),
         });
         throw new AppError("INTERNAL", "the answer could not be checked against its sources");
+      }
+      if (composed.shortAnswer && !shortAnswerChecks(composed.shortAnswer, composed.citations)) {
+        deps.log?.("error", "short_answer_check_failed", { docId: composed.shortAnswer.docId });
+        delete composed.shortAnswer;
       }
       yield { type: "sources", sources, notFound: composed.notFound };
       let firstDeltaMs = 0;
@@ -104,6 +116,7 @@ export function createEngine(deps: EngineDeps): Engine {
         answer: composed.answer,
         citations: composed.citations,
         notFound: composed.notFound,
+        ...(composed.shortAnswer ? { shortAnswer: composed.shortAnswer } : {}),
         query: r.query,
         timings: {
           retrievalMs: round(retrievalMs),

@@ -40,6 +40,17 @@ export interface Citation {
   answerEnd: number;
 }
 
+/**
+ * The exact words that answer a question asking for a name, place, date, number or quantity: a
+ * span of the first cited sentence, verbatim (`doc.text.slice(start, end) === text`).
+ */
+export interface ShortAnswer {
+  text: string;
+  docId: string;
+  start: number;
+  end: number;
+}
+
 export interface Timings {
   retrievalMs: number;
   firstDeltaMs: number;
@@ -62,6 +73,8 @@ export type AnswerEvent =
       answer: string;
       citations: Citation[];
       notFound: boolean;
+      /** Present when the question asks for a name, place, date, number or quantity and one was found. */
+      shortAnswer?: ShortAnswer;
       /** The query actually used for retrieval (after follow-up rewriting). */
       query: string;
       timings: Timings;
@@ -73,6 +86,7 @@ export interface AnswerResponse {
   citations: Citation[];
   sources: SourceRef[];
   notFound: boolean;
+  shortAnswer?: ShortAnswer;
   query: string;
   timings: Timings;
 }
@@ -98,6 +112,7 @@ export type ServerMessage =
       answer: string;
       citations: Citation[];
       notFound: boolean;
+      shortAnswer?: ShortAnswer;
       query: string;
       timings: Timings;
     }

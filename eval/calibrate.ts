@@ -36,6 +36,13 @@ export interface CalibrateOptions {
   embedder?: Embedder;
   /** Share of documents held out (default 0.2). */
   heldOutShare?: number;
+  /**
+   * Another dataset over the same corpus whose `expect: "not_found"` questions are also asked
+   * (e.g. squad2-unanswerable beside squad-dev).
+   */
+  unanswerableDir?: string | undefined;
+  /** Largest share of answerable questions refused at the operating threshold (default 0.02). */
+  maxFalseRefusal?: number;
   onProgress?: (stage: Stage, p: Progress) => void;
   onNotice?: (line: string) => void;
   signal?: AbortSignal;
@@ -72,7 +79,44 @@ export interface CalibrationReport {
   unanswerable: Distribution & { heldOut: number; expectNotFound: number };
   histogram: { from: number; to: number; answerable: number; unanswerable: number }[];
   thresholds: ThresholdRow[];
+  /** The highest threshold that refuses at most `maxFalseRefusal` of answerable questions. */
+  operating: OperatingPoint;
   files: { results: string; summary: string };
+}
+
+export interface OperatingPoint {
+  maxFalseRefusal: number;
+  threshold: number;
+  falseRefusalRate: number | null;
+  /** Refusal rate per kind of unanswerable question at that threshold. */
+  refused: { group: string; questions: number; rate: number | null }[];
+}
+
+/**
+ * The operating point: the highest threshold (evidence below it is refused) at which at most
+ * `maxFalse` of the answerable questions are refused, with each unanswerable group's refusal rate.
+ */
+export function operatingPoint(
+  rows: readonly { group: string; evidence: number }[],
+  maxFalse: number,
+): OperatingPoint {
+  const ans = rows
+    .filter((r) => r.group === "answerable")
+    .map((r) => r.evidence)
+    .sort((a, b) => a - b);
+  const threshold = ans.length === 0 ? 0 : ans[Math.min(ans.length - 1, Math.floor(maxFalse * ans.length))]!;
+  const share = (xs: readonly number[]) =>
+    xs.length === 0 ? null : Number((xs.filter((x) => x < threshold).length / xs.length).toFixed(4));
+  const groups = [...new Set(rows.map((r) => r.group))].filter((g) => g !== "answerable").sort();
+  return {
+    maxFalseRefusal: maxFalse,
+    threshold: Number(threshold.toFixed(4)),
+    falseRefusalRate: share(ans),
+    refused: groups.map((g) => {
+      const xs = rows.filter((r) => r.group === g).map((r) => r.evidence);
+      return { group: g, questions: xs.length, rate: share(xs) };
+    }),
+  };
 }
 
 /** Documents to hold out: the `share` of ids with the smallest sha256, so reruns agree. */
@@ -159,7 +203,7 @@ function histogram(answerable: readonly number[], unanswerable: readonly number[
   return bins;
 }
 
-type Group = "answerable" | "held-out" | "not_found";
+type Group = "answerable" | "held-out" | "not_found" | "extra_not_found";
 
 /** Runs the calibration and writes `calibration.jsonl` and `calibration.json`. */
 export async function runCalibration(opts: CalibrateOptions): Promise<CalibrationReport> {
@@ -207,6 +251,21 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
     }
 
     const rows: { id: string; group: Group; evidence: number }[] = [];
+    if (opts.unanswerableDir) {
+      const extra = limit(
+        (await loadDataset(opts.unanswerableDir)).questions.filter((q) => q.expectNotFound),
+      );
+      for (const [i, q] of extra.entries()) {
+        if (opts.signal?.aborted)
+          throw new AppError("CANCELLED", `calibration interrupted after ${i} questions`);
+        memo.forget();
+        const { evidence } = await answerEvidence(full.deps, q.question);
+        rows.push({ id: q.id, group: "extra_not_found", evidence });
+        if ((i + 1) % 200 === 0 || i + 1 === extra.length) {
+          opts.onNotice?.(`${i + 1}/${extra.length} questions of ${path.basename(opts.unanswerableDir)}`);
+        }
+      }
+    }
     const t0 = performance.now();
     for (const [i, q] of work.entries()) {
       if (opts.signal?.aborted)
@@ -264,6 +323,7 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
       },
       histogram: histogram(ans, un),
       thresholds,
+      operating: operatingPoint(rows, opts.maxFalseRefusal ?? 0.02),
       files,
     };
     await writeFile(files.summary, `${JSON.stringify(report, null, 2)}\n`);

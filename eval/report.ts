@@ -1,4 +1,5 @@
 /** Terminal tables for evaluation and calibration summaries. Pure: summaries in, text out. */
+import { formatAnswerQuality } from "./answer-quality.ts";
 import type { CalibrationReport } from "./calibrate.ts";
 import type { EvalSummary } from "./run.ts";
 import type { Quantiles } from "./score.ts";
@@ -58,7 +59,7 @@ export function formatSummary(s: EvalSummary): string {
   const a = s.answer;
   const c = a.citations;
   lines.push(
-    "answer (engine.answer, hybrid):",
+    `answer (engine.answer, hybrid; ${s.selector === "out-of-fold" ? "each question answered by a selector trained without its article" : "the committed selector"}):`,
     table([
       ["answer accuracy", pct(a.accuracy), `of ${a.answerable} answerable`],
       ["false not-found rate", pct(a.falseNotFoundRate), `of ${a.answerable} answerable`],
@@ -71,6 +72,7 @@ export function formatSummary(s: EvalSummary): string {
       ["answer total", ms(a.totalMs), "p50 / p95"],
     ]),
   );
+  lines.push(...formatAnswerQuality(s.answerQuality));
   if (a.evidenceDisagreements > 0) {
     lines.push(
       `warning: on ${a.evidenceDisagreements} questions the recomputed evidence disagrees with the engine's not-found verdict; eval/evidence.ts no longer mirrors core/engine.ts`,
@@ -153,6 +155,7 @@ export function formatCalibration(r: CalibrationReport): string {
       ]),
     ]),
     "",
+    `operating threshold ${r.operating.threshold} (at most ${pct(r.operating.maxFalseRefusal)} of answerable refused): ${pct(r.operating.falseRefusalRate)} of answerable refused; ${r.operating.refused.map((g) => `${pct(g.rate)} of ${g.questions} ${g.group} refused`).join("; ")}`,
     `recommended threshold ${r.recommended.toFixed(3)}: the largest gap between not-found on unanswerable and false not-found on answerable questions (Youden's J)`,
     `current threshold ${r.current}; results in ${r.files.results}, report in ${r.files.summary}`,
   ];

@@ -1,19 +1,20 @@
 /**
  * `npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR]
- * [--cache DIR] [--calibrate]`: scores retrieval and answers on a dataset (see eval/), or with
+ * [--cache DIR] [--calibrate [--unanswerable DIR]] [--selector-folds FILE]`: scores retrieval and answers on a dataset (see eval/), or with
  * --calibrate, the not-found threshold. Ctrl-C stops after the current question.
  */
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import type { Progress } from "../embeddings/indexer.ts";
 import { runCalibration } from "../eval/calibrate.ts";
 import { formatCalibration, formatSummary } from "../eval/report.ts";
-import { ALL_MODES, runEval, type Stage } from "../eval/run.ts";
+import { ALL_MODES, runEval, type SelectorFolds, type Stage } from "../eval/run.ts";
 import { positiveInt as cliPositiveInt, runCli, usageError } from "./cli.ts";
 import { formatDuration, progressLine } from "./progress.ts";
 
 const USAGE =
-  "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate]";
+  "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate [--unanswerable DIR]] [--selector-folds FILE]";
 
 const bad = (message: string) => usageError(message, USAGE);
 const positiveInt = (name: string, raw: string | undefined, max: number) =>
@@ -39,6 +40,8 @@ function parse(argv: string[]) {
     out: values.out,
     cache: values.cache,
     calibrate: values.calibrate ?? false,
+    unanswerable: values.unanswerable,
+    selectorFolds: values["selector-folds"],
   };
 }
 
@@ -55,6 +58,8 @@ function parseOptions(argv: string[]) {
       out: { type: "string" },
       cache: { type: "string" },
       calibrate: { type: "boolean" },
+      unanswerable: { type: "string" },
+      "selector-folds": { type: "string" },
     },
   });
 }
@@ -116,8 +121,17 @@ await runCli(async () => {
   };
   try {
     const text = args.calibrate
-      ? formatCalibration(await runCalibration(common))
-      : formatSummary(await runEval({ ...common, modes: args.modes, k: args.k }));
+      ? formatCalibration(await runCalibration({ ...common, unanswerableDir: args.unanswerable }))
+      : formatSummary(
+          await runEval({
+            ...common,
+            modes: args.modes,
+            k: args.k,
+            selectorFolds: args.selectorFolds
+              ? (JSON.parse(await readFile(args.selectorFolds, "utf8")) as SelectorFolds)
+              : undefined,
+          }),
+        );
     progress.end();
     console.log(text);
   } finally {

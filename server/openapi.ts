@@ -92,6 +92,18 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             answerEnd: { type: "integer" },
           },
         },
+        ShortAnswer: {
+          type: "object",
+          description:
+            "the exact words answering a question that asks for a name, place, date, number or quantity: a verbatim span of the first cited sentence",
+          required: ["text", "docId", "start", "end"],
+          properties: {
+            text: { type: "string", description: "verbatim: the document text from start to end" },
+            docId: { type: "string" },
+            start: { type: "integer", description: "offset in the document text" },
+            end: { type: "integer" },
+          },
+        },
         Timings: {
           type: "object",
           properties: {
@@ -108,6 +120,7 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             citations: { type: "array", items: ref("Citation") },
             sources: { type: "array", items: ref("SourceRef") },
             notFound: { type: "boolean" },
+            shortAnswer: ref("ShortAnswer"),
             query: { type: "string" },
             timings: ref("Timings"),
           },

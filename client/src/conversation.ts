@@ -2,7 +2,7 @@
  * The conversation: its turns, how answer messages change a turn (a pure reducer), the history
  * sent with follow-up questions, and persistence in localStorage so a reload keeps everything.
  */
-import type { Citation, ServerMessage, SourceRef, Timings } from "../../core/protocol.ts";
+import type { Citation, ServerMessage, ShortAnswer, SourceRef, Timings } from "../../core/protocol.ts";
 import type { HistoryTurn } from "../../core/types.ts";
 import type { KeyValueStore } from "./storage.ts";
 
@@ -30,6 +30,8 @@ export interface Turn {
   sources: SourceRef[];
   citations: Citation[];
   notFound: boolean;
+  /** The exact words that answer the question, when it asks for a name, date, number... */
+  shortAnswer?: ShortAnswer;
   status: TurnStatus;
   error?: TurnError;
   /** The retrieval query the server used, when it differs from the question. */
@@ -84,6 +86,7 @@ export function applyMessage(turn: Turn, msg: AnswerMessage): Turn {
         notFound: msg.notFound,
         timings: msg.timings,
       };
+      if (msg.shortAnswer) next.shortAnswer = msg.shortAnswer;
       if (msg.query.trim() !== turn.question.trim()) next.query = msg.query;
       return next;
     }
