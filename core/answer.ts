@@ -14,7 +14,7 @@ import { shortAnswer } from "./short-answer.ts";
 
 export interface ComposeOptions {
   maxSentences: number;
-  /** Probability under which the answer is "not found". */
+  /** Match strength (see matchStrength) of the best sentence under which the answer is "not found". */
   threshold: number;
   /** A further sentence joins the answer only when its probability reaches this. */
   follower: number;
@@ -22,9 +22,13 @@ export interface ComposeOptions {
 
 export interface Composed {
   notFound: boolean;
-  /** Probability that the best sentence answers the question: how well the corpus answers it. */
+  /** Match strength of the best sentence: how well the corpus answers the question. */
   evidence: number;
+  /** The selector's probability that the best sentence answers the question. */
+  probability: number;
   sentences: Candidate[];
+  /** The best-ranked candidate, said or not (for calibration). */
+  best?: Candidate;
   /** The answer as pieces, in order: sentence text, then its markers. Joined, they are `answer`. */
   pieces: string[];
   answer: string;
@@ -35,6 +39,17 @@ export interface Composed {
 
 export const NOT_FOUND_TEXT =
   "I could not find the answer in the indexed documents. The closest passages are listed as sources.";
+
+/**
+ * How strongly a sentence matches the question in absolute terms: 0.6 × cosine + 0.4 × the
+ * IDF-weighted share of question terms. Not-found is decided on this for the selector's best
+ * sentence: measured on held-out articles and squad2-unanswerable it separates unanswerable
+ * questions better than the selector's probability, whose features are mostly relative to the
+ * other candidates (docs/evaluation.md).
+ */
+export function matchStrength(c: { dense: number; lexical: number }): number {
+  return 0.6 * c.dense + 0.4 * c.lexical;
+}
 
 /** A selector model with the probability a second sentence needs to join the answer. */
 export type Selector = SelectorModel & { follower: number };
@@ -80,11 +95,13 @@ export function compose(
   opts: ComposeOptions,
 ): Composed {
   const best = ranked[0];
-  const evidence = best?.probability ?? 0;
+  const evidence = best ? matchStrength(best) : 0;
+  const probability = best?.probability ?? 0;
   if (!best || evidence < opts.threshold) {
     return {
       notFound: true,
       evidence,
+      probability,
       sentences: [],
       pieces: [NOT_FOUND_TEXT],
       answer: NOT_FOUND_TEXT,
@@ -127,7 +144,15 @@ export function compose(
       });
     }
   });
-  return { notFound: false, evidence, sentences: chosen, pieces, answer: pieces.join(""), citations };
+  return {
+    notFound: false,
+    evidence,
+    probability,
+    sentences: chosen,
+    pieces,
+    answer: pieces.join(""),
+    citations,
+  };
 }
 
 /**
@@ -188,6 +213,7 @@ export function answerFrom(
     threshold: config.notFoundThreshold,
     follower: model.follower,
   });
+  if (ranked[0]) composed.best = ranked[0];
   const first = composed.sentences[0];
   if (first) {
     const short = shortAnswer(question, answerType(question), first);

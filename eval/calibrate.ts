@@ -250,7 +250,7 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
       reduced = await openSession(file, { ...sessionOpts, seedFrom: full.cached.indexDir });
     }
 
-    const rows: { id: string; group: Group; evidence: number }[] = [];
+    const rows: { id: string; group: Group; evidence: number; dense?: number; lexical?: number }[] = [];
     if (opts.unanswerableDir) {
       const extra = limit(
         (await loadDataset(opts.unanswerableDir)).questions.filter((q) => q.expectNotFound),
@@ -259,8 +259,7 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
         if (opts.signal?.aborted)
           throw new AppError("CANCELLED", `calibration interrupted after ${i} questions`);
         memo.forget();
-        const { evidence } = await answerEvidence(full.deps, q.question);
-        rows.push({ id: q.id, group: "extra_not_found", evidence });
+        rows.push({ id: q.id, group: "extra_not_found", ...(await answerEvidence(full.deps, q.question)) });
         if ((i + 1) % 200 === 0 || i + 1 === extra.length) {
           opts.onNotice?.(`${i + 1}/${extra.length} questions of ${path.basename(opts.unanswerableDir)}`);
         }
@@ -272,22 +271,13 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
         throw new AppError("CANCELLED", `calibration interrupted after ${i} questions`);
       memo.forget();
       if (notFoundQs.has(q)) {
-        rows.push({
-          id: q.id,
-          group: "not_found",
-          evidence: (await answerEvidence(full.deps, q.question)).evidence,
-        });
+        rows.push({ id: q.id, group: "not_found", ...(await answerEvidence(full.deps, q.question)) });
       }
       if (answerableSet.has(q)) {
-        rows.push({
-          id: q.id,
-          group: "answerable",
-          evidence: (await answerEvidence(full.deps, q.question)).evidence,
-        });
+        rows.push({ id: q.id, group: "answerable", ...(await answerEvidence(full.deps, q.question)) });
       }
       if (reduced && heldOutQs.has(q)) {
-        const { evidence } = await answerEvidence(reduced.deps, q.question);
-        rows.push({ id: q.id, group: "held-out", evidence });
+        rows.push({ id: q.id, group: "held-out", ...(await answerEvidence(reduced.deps, q.question)) });
       }
       const elapsedS = (performance.now() - t0) / 1000;
       const rate = (i + 1) / Math.max(elapsedS, 1e-3);

@@ -11,6 +11,10 @@ export interface Evidence {
   evidence: number;
   /** Not found at the configured threshold. */
   notFound: boolean;
+  /** The selector's probability for the best candidate, its cosine and IDF-weighted term share. */
+  probability?: number;
+  dense?: number;
+  lexical?: number;
 }
 
 /** Retrieves and composes an answer to a question exactly as the engine does, keeping its evidence. */
@@ -27,5 +31,11 @@ export async function answerEvidence(
     deps.config,
     selector ? { model: selector } : {},
   );
-  return { evidence: composed.evidence, notFound: composed.notFound };
+  const out: Evidence = { evidence: composed.evidence, notFound: composed.notFound };
+  out.probability = Number(composed.probability.toFixed(4));
+  if (composed.best) {
+    out.dense = Number(composed.best.dense.toFixed(4));
+    out.lexical = Number(composed.best.lexical.toFixed(4));
+  }
+  return out;
 }
