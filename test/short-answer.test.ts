@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { shortAnswerChecks } from "../core/answer.ts";
 import { annotate, answerType } from "../core/nlp.ts";
 import { shortAnswer } from "../core/short-answer.ts";
 
@@ -81,5 +82,36 @@ describe("shortAnswer", () => {
   it("prefers a span the question does not already name", () => {
     const a = short("Where did Wang Yi speak?", "Wang Yi spoke in Beijing on Tuesday.");
     expect(a?.text).toBe("Beijing");
+  });
+});
+
+describe("shortAnswerChecks", () => {
+  const sentence = "The dialogue was held in Hangzhou on Monday.";
+  const citation = {
+    n: 1,
+    docId: "d",
+    chunkId: "d#0",
+    start: 100,
+    end: 100 + sentence.length,
+    text: sentence,
+    answerStart: 0,
+    answerEnd: sentence.length,
+  };
+  const at = sentence.indexOf("Hangzhou") + 100;
+  it.each([
+    [
+      "accepts a verbatim span inside the first cited sentence",
+      { text: "Hangzhou", docId: "d", start: at, end: at + 8 },
+      true,
+    ],
+    [
+      "refuses a span whose text differs from the sentence there",
+      { text: "Beijing", docId: "d", start: at, end: at + 8 },
+      false,
+    ],
+    ["refuses a span outside the sentence", { text: "Hangzhou", docId: "d", start: 10, end: 18 }, false],
+    ["refuses a span of another document", { text: "Hangzhou", docId: "e", start: at, end: at + 8 }, false],
+  ])("%s", (_name, short, ok) => {
+    expect(shortAnswerChecks(short, [citation])).toBe(ok);
   });
 });
