@@ -7,50 +7,59 @@ import type { ChunkStore } from "../embeddings/store.ts";
 import type { Config } from "./config.ts";
 import { sentenceKey } from "./conversation.ts";
 import type { SentenceSet } from "./exclusions.ts";
-import type { Citation, SourceRef } from "./protocol.ts";
+import { answerType } from "./nlp.ts";
+import type { Citation, ShortAnswer, SourceRef } from "./protocol.ts";
 import type { Passage, Retrieval } from "./retrieval.ts";
-import { contentTerms, stem, stemSet } from "./text.ts";
-import { dot } from "./vectors.ts";
+import { type Candidate, candidates, rank, type SelectorModel, termWeights } from "./selector.ts";
+import selectorModel from "./selector-model.json" with { type: "json" };
+import { shortAnswer } from "./short-answer.ts";
 
 export interface ComposeOptions {
   maxSentences: number;
-  /** Evidence under which the answer is "not found". */
+  /** Match strength (see matchStrength) of the best sentence under which the answer is "not found". */
   threshold: number;
-  /** A further sentence joins the answer only when it scores at least this share of the best. */
-  followerRatio?: number;
+  /** A further sentence joins the answer only when its probability reaches this. */
+  follower: number;
   /** Sentences (tested by `sentenceKey`) the answer must not give: said before, boilerplate, headings. */
   excluded?: SentenceSet;
 }
 
-export interface ScoredSentence {
-  docId: string;
-  start: number;
-  end: number;
-  text: string;
-  /** Index into the passages of the first passage holding the sentence. */
-  passage: number;
-  dense: number;
-  lexical: number;
-  score: number;
-}
-
 export interface Composed {
   notFound: boolean;
-  /** Score of the best sentence: how well the corpus answers the question. */
+  /** Match strength of the best sentence: how well the corpus answers the question. */
   evidence: number;
-  sentences: ScoredSentence[];
+  /** The selector's probability that the best sentence answers the question. */
+  probability: number;
+  sentences: Candidate[];
+  /** The best-ranked candidate, said or not (for calibration). */
+  best?: Candidate;
   /** The answer as pieces, in order: sentence text, then its markers. Joined, they are `answer`. */
   pieces: string[];
   answer: string;
   citations: Citation[];
+  /** The span of the first sentence that answers a question asking for a name, date, number... */
+  shortAnswer?: ShortAnswer;
 }
 
 export const NOT_FOUND_TEXT =
   "I could not find the answer in the indexed documents. The closest passages are listed as sources.";
 
-export const SENTENCE_DENSE_WEIGHT = 0.6;
-/** A further sentence joins the answer only when it scores close to the best one. */
-export const FOLLOWER_RATIO = 0.9;
+/**
+ * How strongly a sentence matches the question in absolute terms: 0.6 × cosine + 0.4 × the
+ * IDF-weighted share of question terms. Not-found is decided on this for the selector's best
+ * sentence: measured on held-out articles and squad2-unanswerable it separates unanswerable
+ * questions better than the selector's probability, whose features are mostly relative to the
+ * other candidates (docs/evaluation.md).
+ */
+export function matchStrength(c: { dense: number; lexical: number }): number {
+  return 0.6 * c.dense + 0.4 * c.lexical;
+}
+
+/** A selector model with the probability a second sentence needs to join the answer. */
+export type Selector = SelectorModel & { follower: number };
+
+/** The committed selector (see `npm run train`). */
+export const SELECTOR: Selector = selectorModel;
 
 /** Numbered sources for the passages, in rank order. */
 export function toSources(passages: readonly Passage[]): SourceRef[] {
@@ -72,61 +81,8 @@ export function toSources(passages: readonly Passage[]): SourceRef[] {
   });
 }
 
-/** Inverse document frequency of each question term over the chunks. */
-export function termWeights(store: ChunkStore, question: string): Map<string, number> {
-  const total = Math.max(1, store.counts().chunks);
-  const weights = new Map<string, number>();
-  for (const term of contentTerms(question).slice(0, 32)) {
-    const df = store.docFreq(term);
-    weights.set(stem(term), Math.log(1 + (total - df + 0.5) / (df + 0.5)));
-  }
-  return weights;
-}
-
-/**
- * Scores every sentence of the top passages against the question: cosine similarity of the
- * sentence vector to the query vector, and the IDF-weighted share of question terms it holds.
- */
-export function scoreSentences(
-  store: ChunkStore,
-  passages: readonly Passage[],
-  queryVector: Float32Array | undefined,
-  weights: Map<string, number>,
-  considered: number,
-  denseWeight = SENTENCE_DENSE_WEIGHT,
-): ScoredSentence[] {
-  const totalWeight = [...weights.values()].reduce((a, b) => a + b, 0);
-  const seen = new Set<string>();
-  const out: ScoredSentence[] = [];
-  passages.slice(0, considered).forEach((p, pi) => {
-    const text = p.chunk.text;
-    for (const s of store.sentencesIn(p.doc.id, p.chunk.start, p.chunk.end)) {
-      const key = `${p.doc.id}:${s.start}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const sentence = text.slice(s.start - p.chunk.start, s.end - p.chunk.start);
-      const stems = stemSet(sentence);
-      let hit = 0;
-      for (const [term, w] of weights) if (stems.has(term)) hit += w;
-      const lexical = totalWeight > 0 ? hit / totalWeight : 0;
-      const dense = queryVector ? dot(queryVector, s.vector) : lexical;
-      out.push({
-        docId: p.doc.id,
-        start: s.start,
-        end: s.end,
-        text: sentence,
-        passage: pi,
-        dense,
-        lexical,
-        score: denseWeight * dense + (1 - denseWeight) * lexical,
-      });
-    }
-  });
-  return out.sort((a, b) => b.score - a.score || a.passage - b.passage || a.start - b.start);
-}
-
 /** Source numbers of every passage that holds the sentence verbatim. */
-function supporting(sentence: ScoredSentence, passages: readonly Passage[]): number[] {
+function supporting(sentence: Candidate, passages: readonly Passage[]): number[] {
   const ns: number[] = [];
   passages.forEach((p, i) => {
     const sameSpan =
@@ -136,31 +92,33 @@ function supporting(sentence: ScoredSentence, passages: readonly Passage[]): num
   return ns;
 }
 
-/** Builds the answer from scored sentences; marks it not found when the evidence is weak. */
+/** Builds the answer from ranked candidates; marks it not found when the best is unlikely to answer. */
 export function compose(
-  candidates: readonly ScoredSentence[],
+  candidates: readonly Candidate[],
   passages: readonly Passage[],
   opts: ComposeOptions,
 ): Composed {
   const excluded = opts.excluded;
-  const scored = excluded ? candidates.filter((s) => !excluded.has(sentenceKey(s.text))) : candidates;
-  const best = scored[0];
-  const evidence = best?.score ?? 0;
+  const ranked = excluded ? candidates.filter((s) => !excluded.has(sentenceKey(s.text))) : candidates;
+  const best = ranked[0];
+  const evidence = best ? matchStrength(best) : 0;
+  const probability = best?.probability ?? 0;
   if (!best || evidence < opts.threshold) {
     return {
       notFound: true,
       evidence,
+      probability,
       sentences: [],
       pieces: [NOT_FOUND_TEXT],
       answer: NOT_FOUND_TEXT,
       citations: [],
     };
   }
-  const chosen: ScoredSentence[] = [];
+  const chosen: Candidate[] = [];
   const texts = new Set<string>();
-  for (const s of scored) {
+  for (const s of ranked) {
     if (chosen.length >= opts.maxSentences) break;
-    if (chosen.length > 0 && s.score < best.score * (opts.followerRatio ?? FOLLOWER_RATIO)) break;
+    if (chosen.length > 0 && s.probability < opts.follower) break;
     const norm = s.text.replace(/\s+/g, " ");
     if (texts.has(norm)) continue;
     texts.add(norm);
@@ -192,7 +150,15 @@ export function compose(
       });
     }
   });
-  return { notFound: false, evidence, sentences: chosen, pieces, answer: pieces.join(""), citations };
+  return {
+    notFound: false,
+    evidence,
+    probability,
+    sentences: chosen,
+    pieces,
+    answer: pieces.join(""),
+    citations,
+  };
 }
 
 /**
@@ -214,8 +180,21 @@ export function invalidCitations(
   });
 }
 
-/** Sentences the answer may draw from: those of the top passages. */
-const PASSAGES_CONSIDERED = 5;
+/** The short answer lies inside the first cited sentence and is verbatim there. */
+export function shortAnswerChecks(short: ShortAnswer, citations: readonly Citation[]): boolean {
+  const first = citations[0];
+  if (!first || first.docId !== short.docId) return false;
+  if (short.start < first.start || short.end > first.end || short.end <= short.start) return false;
+  return first.text.slice(short.start - first.start, short.end - first.start) === short.text;
+}
+
+export interface AnswerOptions {
+  /** `${docId}:${start}:${end}` of sentences already given, which are not said again. */
+  exclude?: ReadonlySet<string>;
+  /** Sentences (tested by `sentenceKey` of their text) never said: given before, boilerplate, headings. */
+  excluded?: SentenceSet;
+  model?: Selector;
+}
 
 /** The answer to `question` from a retrieval, as the engine composes it. */
 export function answerFrom(
@@ -223,15 +202,31 @@ export function answerFrom(
   r: Retrieval,
   question: string,
   config: Pick<Config, "answerSentences" | "notFoundThreshold">,
-  excluded?: SentenceSet,
+  opts: AnswerOptions = {},
 ): Composed {
+  const model = opts.model ?? SELECTOR;
   // A rewritten follow-up also weighs the terms it borrowed from the conversation.
   const weights = termWeights(store, r.query === question ? question : `${question} ${r.query}`);
-  const considered = Math.min(PASSAGES_CONSIDERED, r.passages.length);
-  const scored = scoreSentences(store, r.passages, r.queryVector, weights, considered);
-  return compose(scored, r.passages, {
+  const ranked = rank(
+    model,
+    candidates(store, r.passages, r.queryVector, question, {
+      weights,
+      passages: model.passages,
+      prefilter: model.prefilter,
+      exclude: opts.exclude,
+      excluded: opts.excluded,
+    }),
+  );
+  const composed = compose(ranked, r.passages, {
     maxSentences: config.answerSentences,
     threshold: config.notFoundThreshold,
-    ...(excluded ? { excluded } : {}),
+    follower: model.follower,
   });
+  if (ranked[0]) composed.best = ranked[0];
+  const first = composed.sentences[0];
+  if (first) {
+    const short = shortAnswer(question, answerType(question), first);
+    if (short) composed.shortAnswer = short;
+  }
+  return composed;
 }

@@ -271,7 +271,7 @@ export const SETTINGS: readonly Setting[] = [
     key: "notFoundThreshold",
     env: "CITELINE_NOT_FOUND_THRESHOLD",
     parse: num(0, 1),
-    doc: "evidence score below which the answer is 'not found'",
+    doc: "match strength (0.6 × cosine + 0.4 × IDF term share) of the best sentence below which the answer is 'not found'",
   },
   {
     key: "answerSentences",

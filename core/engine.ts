@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { IndexHolder } from "../embeddings/index-holder.ts";
-import { answerFrom, invalidCitations, toSources } from "./answer.ts";
+import { answerFrom, invalidCitations, type Selector, shortAnswerChecks, toSources } from "./answer.ts";
 import { boilerplateOf } from "./boilerplate.ts";
 import type { Config } from "./config.ts";
 import { answerInConversation } from "./conversation.ts";
@@ -23,6 +23,8 @@ export interface EngineDeps {
   config: Config;
   embedder: Embedder;
   indexes: IndexHolder;
+  /** The answer-sentence selector; the committed one by default (evaluation passes fold models). */
+  selector?: Selector;
   log?: (level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -151,7 +153,10 @@ export function createEngine(deps: EngineDeps): Engine {
           r,
           req.question,
           { ...config, notFoundThreshold: config.notFoundThreshold * ratio },
-          unanswerable(excluded, boilerplateOf(index)),
+          {
+            excluded: unanswerable(excluded, boilerplateOf(index)),
+            ...(deps.selector ? { model: deps.selector } : {}),
+          },
         ),
       );
       // A client that names k gets k passages; otherwise the weak ones are left out.
@@ -167,6 +172,10 @@ export function createEngine(deps: EngineDeps): Engine {
         });
         throw new AppError("INTERNAL", "the answer could not be checked against its sources");
       }
+      if (composed.shortAnswer && !shortAnswerChecks(composed.shortAnswer, composed.citations)) {
+        deps.log?.("error", "short_answer_check_failed", { docId: composed.shortAnswer.docId });
+        delete composed.shortAnswer;
+      }
       yield { type: "sources", sources, documents, notFound: composed.notFound };
       let firstDeltaMs = 0;
       for (const piece of composed.pieces.flatMap((p) => streamPieces(p))) {
@@ -181,6 +190,7 @@ export function createEngine(deps: EngineDeps): Engine {
         answer: composed.answer,
         citations: composed.citations,
         notFound: composed.notFound,
+        ...(composed.shortAnswer ? { shortAnswer: composed.shortAnswer } : {}),
         query: r.query,
         timings: {
           retrievalMs: round(retrievalMs),

@@ -51,6 +51,17 @@ export interface Citation {
   answerEnd: number;
 }
 
+/**
+ * The exact words that answer a question asking for a name, place, date, number or quantity: a
+ * span of the first cited sentence, verbatim (`doc.text.slice(start, end) === text`).
+ */
+export interface ShortAnswer {
+  text: string;
+  docId: string;
+  start: number;
+  end: number;
+}
+
 export interface Timings {
   retrievalMs: number;
   firstDeltaMs: number;
@@ -89,6 +100,8 @@ export type AnswerEvent =
       citations: Citation[];
       notFound: boolean;
       notFoundReason?: NotFoundReason;
+      /** Present when the question asks for a name, place, date, number or quantity and one was found. */
+      shortAnswer?: ShortAnswer;
       /** The query actually used for retrieval (after follow-up rewriting). */
       query: string;
       timings: Timings;
@@ -103,6 +116,7 @@ export interface AnswerResponse {
   documents?: SourceGroup[];
   notFound: boolean;
   notFoundReason?: NotFoundReason;
+  shortAnswer?: ShortAnswer;
   query: string;
   timings: Timings;
 }
@@ -144,6 +158,7 @@ export type ServerMessage =
       citations: Citation[];
       notFound: boolean;
       notFoundReason?: NotFoundReason;
+      shortAnswer?: ShortAnswer;
       query: string;
       timings: Timings;
     }

@@ -36,6 +36,13 @@ export interface CalibrateOptions {
   embedder?: Embedder;
   /** Share of documents held out (default 0.2). */
   heldOutShare?: number;
+  /**
+   * Another dataset over the same corpus whose `expect: "not_found"` questions are also asked
+   * (e.g. squad2-unanswerable beside squad-dev).
+   */
+  unanswerableDir?: string | undefined;
+  /** Largest share of answerable questions refused at the operating threshold (default 0.02). */
+  maxFalseRefusal?: number;
   onProgress?: (stage: Stage, p: Progress) => void;
   onNotice?: (line: string) => void;
   /** Calibrate on the documents that could be indexed instead of stopping at an ingest issue. */
@@ -74,7 +81,44 @@ export interface CalibrationReport {
   unanswerable: Distribution & { heldOut: number; expectNotFound: number };
   histogram: { from: number; to: number; answerable: number; unanswerable: number }[];
   thresholds: ThresholdRow[];
+  /** The highest threshold that refuses at most `maxFalseRefusal` of answerable questions. */
+  operating: OperatingPoint;
   files: { results: string; summary: string };
+}
+
+export interface OperatingPoint {
+  maxFalseRefusal: number;
+  threshold: number;
+  falseRefusalRate: number | null;
+  /** Refusal rate per kind of unanswerable question at that threshold. */
+  refused: { group: string; questions: number; rate: number | null }[];
+}
+
+/**
+ * The operating point: the highest threshold (evidence below it is refused) at which at most
+ * `maxFalse` of the answerable questions are refused, with each unanswerable group's refusal rate.
+ */
+export function operatingPoint(
+  rows: readonly { group: string; evidence: number }[],
+  maxFalse: number,
+): OperatingPoint {
+  const ans = rows
+    .filter((r) => r.group === "answerable")
+    .map((r) => r.evidence)
+    .sort((a, b) => a - b);
+  const threshold = ans.length === 0 ? 0 : ans[Math.min(ans.length - 1, Math.floor(maxFalse * ans.length))]!;
+  const share = (xs: readonly number[]) =>
+    xs.length === 0 ? null : Number((xs.filter((x) => x < threshold).length / xs.length).toFixed(4));
+  const groups = [...new Set(rows.map((r) => r.group))].filter((g) => g !== "answerable").sort();
+  return {
+    maxFalseRefusal: maxFalse,
+    threshold: Number(threshold.toFixed(4)),
+    falseRefusalRate: share(ans),
+    refused: groups.map((g) => {
+      const xs = rows.filter((r) => r.group === g).map((r) => r.evidence);
+      return { group: g, questions: xs.length, rate: share(xs) };
+    }),
+  };
 }
 
 /** Documents to hold out: the `share` of ids with the smallest sha256, so reruns agree. */
@@ -161,7 +205,7 @@ function histogram(answerable: readonly number[], unanswerable: readonly number[
   return bins;
 }
 
-type Group = "answerable" | "held-out" | "not_found";
+type Group = "answerable" | "held-out" | "not_found" | "extra_not_found";
 
 /** Runs the calibration and writes `calibration.jsonl` and `calibration.json`. */
 export async function runCalibration(opts: CalibrateOptions): Promise<CalibrationReport> {
@@ -214,29 +258,34 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
       });
     }
 
-    const rows: { id: string; group: Group; evidence: number }[] = [];
+    const rows: { id: string; group: Group; evidence: number; dense?: number; lexical?: number }[] = [];
+    if (opts.unanswerableDir) {
+      const extra = limit(
+        (await loadDataset(opts.unanswerableDir)).questions.filter((q) => q.expectNotFound),
+      );
+      for (const [i, q] of extra.entries()) {
+        if (opts.signal?.aborted)
+          throw new AppError("CANCELLED", `calibration interrupted after ${i} questions`);
+        memo.forget();
+        rows.push({ id: q.id, group: "extra_not_found", ...(await answerEvidence(full.deps, q.question)) });
+        if ((i + 1) % 200 === 0 || i + 1 === extra.length) {
+          opts.onNotice?.(`${i + 1}/${extra.length} questions of ${path.basename(opts.unanswerableDir)}`);
+        }
+      }
+    }
     const t0 = performance.now();
     for (const [i, q] of work.entries()) {
       if (opts.signal?.aborted)
         throw new AppError("CANCELLED", `calibration interrupted after ${i} questions`);
       memo.forget();
       if (notFoundQs.has(q)) {
-        rows.push({
-          id: q.id,
-          group: "not_found",
-          evidence: (await answerEvidence(full.deps, q.question)).evidence,
-        });
+        rows.push({ id: q.id, group: "not_found", ...(await answerEvidence(full.deps, q.question)) });
       }
       if (answerableSet.has(q)) {
-        rows.push({
-          id: q.id,
-          group: "answerable",
-          evidence: (await answerEvidence(full.deps, q.question)).evidence,
-        });
+        rows.push({ id: q.id, group: "answerable", ...(await answerEvidence(full.deps, q.question)) });
       }
       if (reduced && heldOutQs.has(q)) {
-        const { evidence } = await answerEvidence(reduced.deps, q.question);
-        rows.push({ id: q.id, group: "held-out", evidence });
+        rows.push({ id: q.id, group: "held-out", ...(await answerEvidence(reduced.deps, q.question)) });
       }
       const elapsedS = (performance.now() - t0) / 1000;
       const rate = (i + 1) / Math.max(elapsedS, 1e-3);
@@ -272,6 +321,7 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
       },
       histogram: histogram(ans, un),
       thresholds,
+      operating: operatingPoint(rows, opts.maxFalseRefusal ?? 0.02),
       files,
     };
     await writeFile(files.summary, `${JSON.stringify(report, null, 2)}\n`);

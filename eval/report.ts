@@ -1,4 +1,5 @@
 /** Terminal tables for evaluation and calibration summaries. Pure: summaries in, text out. */
+import { formatAnswerQuality } from "./answer-quality.ts";
 import type { CalibrationReport } from "./calibrate.ts";
 import type { EvalSummary } from "./run.ts";
 import type { Quantiles } from "./score.ts";
@@ -67,7 +68,7 @@ export function formatSummary(s: EvalSummary): string {
   const c = a.citations;
   const checkable = a.checkable < a.answerable ? " with the answer in a gold document" : "";
   lines.push(
-    "answer (engine.answer, hybrid):",
+    `answer (engine.answer, hybrid; ${s.selector === "out-of-fold" ? "each question answered by a selector trained without its article" : "the committed selector"}):`,
     table([
       ["answer accuracy", ans(pct(a.accuracy)), `of ${a.checkable} answerable${checkable}`],
       ["false not-found rate", pct(a.falseNotFoundRate), `of ${a.answerable} answerable`],
@@ -94,6 +95,7 @@ export function formatSummary(s: EvalSummary): string {
       `note: the gold answers of ${d.answers.questions - d.answers.inGold} of ${d.answers.questions} questions occur in none of their gold documents; answer metrics leave those questions out`,
     );
   }
+  lines.push(...formatAnswerQuality(s.answerQuality));
   if (a.evidenceDisagreements > 0) {
     lines.push(
       `warning: on ${a.evidenceDisagreements} questions the recomputed evidence disagrees with the engine's not-found verdict; eval/evidence.ts no longer mirrors core/engine.ts`,
@@ -176,6 +178,7 @@ export function formatCalibration(r: CalibrationReport): string {
       ]),
     ]),
     "",
+    `operating threshold ${r.operating.threshold} (at most ${pct(r.operating.maxFalseRefusal)} of answerable refused): ${pct(r.operating.falseRefusalRate)} of answerable refused; ${r.operating.refused.map((g) => `${pct(g.rate)} of ${g.questions} ${g.group} refused`).join("; ")}`,
     `recommended threshold ${r.recommended.toFixed(3)}: the largest gap between not-found on unanswerable and false not-found on answerable questions (Youden's J)`,
     `current threshold ${r.current}; results in ${r.files.results}, report in ${r.files.summary}`,
   ];

@@ -8,7 +8,9 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
+import type { Selector } from "../core/answer.ts";
 import { type Config, loadConfig, PROJECT_ROOT } from "../core/config.ts";
+import { createEngine, type Engine } from "../core/engine.ts";
 import { AppError, isAppError } from "../core/errors.ts";
 import type { AnswerEvent } from "../core/protocol.ts";
 import { type Passage, type RetrievalMode, retrieve } from "../core/retrieval.ts";
@@ -21,6 +23,7 @@ import {
   answerInGold,
   withoutAnswerVerdicts,
 } from "./applicability.ts";
+import { type AnswerQualitySummary, summarizeAnswerQuality } from "./answer-quality.ts";
 import { type Dataset, type EvalQuestion, loadDataset } from "./dataset.ts";
 import { answerEvidence } from "./evidence.ts";
 import { memoEmbedder } from "./memo-embedder.ts";
@@ -65,6 +68,17 @@ export interface EvalOptions {
   onProgress?: (stage: Stage, p: Progress) => void;
   onNotice?: (line: string) => void;
   signal?: AbortSignal;
+  /**
+   * Selector models trained without some articles, and the model for each article: each question
+   * is answered by the model that never saw its gold article (out-of-fold figures).
+   */
+  selectorFolds?: SelectorFolds | undefined;
+}
+
+export interface SelectorFolds {
+  /** Article id → index into `models`. */
+  foldOf: Record<string, number>;
+  models: Selector[];
 }
 
 export interface EvalSummary {
@@ -100,6 +114,10 @@ export interface EvalSummary {
   rankingDepth: number;
   modes: Partial<Record<RetrievalMode, ModeSummary>>;
   answer: AnswerSummary;
+  /** First sentence, short answer and refusals. */
+  answerQuality: AnswerQualitySummary;
+  /** Whether answers came from fold models that never saw the question's article. */
+  selector: "committed" | "out-of-fold";
   /** Questions whose answer failed with an error (listed in the results). */
   errors: number;
   startedAt: string;
@@ -140,6 +158,17 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
     // pool beyond what the product uses (retrieve takes max(candidates, 3k) per retriever).
     const rankingDepth = Math.max(k, config.k, 10, Math.floor(config.candidates / 3));
     const spans = goldSpanLookup(dataset, session);
+    const open = session;
+    const foldEngines = opts.selectorFolds?.models.map((selector) => ({
+      selector,
+      engine: createEngine({ config, embedder: memo, indexes: open.indexes, selector }),
+    }));
+    // A question without a gold article (an unanswerable one) is answered by the committed model.
+    const answering = (q: EvalQuestion): Answering => {
+      const fold = opts.selectorFolds?.foldOf[q.goldDocIds[0] ?? ""];
+      const f = fold === undefined ? undefined : foldEngines?.[fold];
+      return f ?? { engine: open.engine, selector: undefined };
+    };
 
     await mkdir(outDir, { recursive: true });
     const resultsFile = path.join(outDir, RESULTS_FILE);
@@ -162,7 +191,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
       if (opts.signal?.aborted) {
         throw new AppError("CANCELLED", `evaluation interrupted after ${i} questions; see ${resultsFile}`);
       }
-      const result = await runQuestion(q, session, memo, modes, k, rankingDepth, spans.of(q));
+      const result = await runQuestion(q, session, answering(q), memo, modes, k, rankingDepth, spans.of(q));
       results.push(result);
       if (!out.write(`${JSON.stringify(result)}\n`)) await once(out, "drain");
       progress(i + 1);
@@ -203,7 +232,22 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
       k,
       rankingDepth,
       modes: modeSummaries,
+      selector: opts.selectorFolds ? "out-of-fold" : "committed",
       answer: summarizeAnswers(results),
+      answerQuality: summarizeAnswerQuality(
+        results.flatMap((r) =>
+          r.answer
+            ? [
+                {
+                  expectNotFound: r.expectNotFound,
+                  answers: r.answers,
+                  notFound: r.answer.notFound,
+                  quality: r.answer.quality,
+                },
+              ]
+            : [],
+        ),
+      ),
       errors: results.filter((r) => r.error !== null).length,
       startedAt,
       wallSeconds: Number(((performance.now() - started) / 1000).toFixed(1)),
@@ -218,9 +262,15 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
   }
 }
 
+interface Answering {
+  engine: Engine;
+  selector: Selector | undefined;
+}
+
 async function runQuestion(
   q: EvalQuestion,
   session: Session,
+  answering: Answering,
   memo: ReturnType<typeof memoEmbedder>,
   modes: readonly RetrievalMode[],
   k: number,
@@ -236,8 +286,8 @@ async function runQuestion(
   try {
     const events: AnswerEvent[] = [];
     const ask = q.date === undefined ? { question: q.question } : { question: q.question, asOf: q.date };
-    for await (const e of session.engine.answer(ask)) events.push(e);
-    const evidence = await answerEvidence(session.deps, q.question, q.date);
+    for await (const e of answering.engine.answer(ask)) events.push(e);
+    const evidence = await answerEvidence(session.deps, q.question, q.date, answering.selector);
     answer = scoreAnswer(q, events, (id) => session.docText(id), evidence);
   } catch (err) {
     if (!isAppError(err)) throw err;

@@ -6,6 +6,7 @@
 import type { AnswerEvent, Citation, SourceRef } from "../core/protocol.ts";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import { answerOccurs, formsContain, matchForms } from "./answer-match.ts";
+import { type AnswerQuality, scoreAnswerQuality } from "./answer-quality.ts";
 import { answerBody, checkCitation } from "./citations.ts";
 import type { EvalQuestion } from "./dataset.ts";
 import {
@@ -113,6 +114,8 @@ export interface AnswerResult {
   /** As the engine measured them (query embedding included). */
   retrievalMs: number;
   totalMs: number;
+  /** First sentence and short answer (see answer-quality.ts). */
+  quality: AnswerQuality;
 }
 
 /** Scores the engine's answer events for a question. */
@@ -152,6 +155,7 @@ export function scoreAnswer(
     evidenceAgrees: evidence.notFound === done.notFound,
     retrievalMs: done.timings.retrievalMs,
     totalMs: done.timings.totalMs,
+    quality: scoreAnswerQuality(q, done),
   };
 }
 

@@ -1,19 +1,20 @@
 /**
  * `npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR]
- * [--cache DIR] [--calibrate] [--allow-partial]`: scores retrieval and answers on a dataset (see eval/), or with
+ * [--cache DIR] [--calibrate [--unanswerable DIR]] [--selector-folds FILE] [--allow-partial]`: scores retrieval and answers on a dataset (see eval/), or with
  * --calibrate, the not-found threshold. Ctrl-C stops after the current question.
  */
+import { readFile } from "node:fs/promises";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import type { Progress } from "../embeddings/indexer.ts";
 import { runCalibration } from "../eval/calibrate.ts";
 import { formatCalibration, formatSummary } from "../eval/report.ts";
-import { ALL_MODES, runEval, type Stage } from "../eval/run.ts";
+import { ALL_MODES, runEval, type SelectorFolds, type Stage } from "../eval/run.ts";
 import { positiveInt as cliPositiveInt, parseCommand, runCli, usageError } from "./cli.ts";
 import { formatDuration, progressLine } from "./progress.ts";
 
 const COMMAND = {
   usage:
-    "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate] [--allow-partial]",
+    "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate [--unanswerable DIR]] [--selector-folds FILE] [--allow-partial]",
   summary:
     "Scores retrieval and answers on a dataset folder holding corpus.jsonl ({id,title,date?,text} per line) and questions.jsonl ({id,question,answers[],gold_doc_ids[]} per line); see docs/evaluation.md.",
   options: {
@@ -24,6 +25,8 @@ const COMMAND = {
     out: { type: "string" },
     cache: { type: "string" },
     calibrate: { type: "boolean" },
+    unanswerable: { type: "string" },
+    "selector-folds": { type: "string" },
     "allow-partial": { type: "boolean" },
   },
   help: [
@@ -34,6 +37,8 @@ const COMMAND = {
     "--out DIR              write the per-question report here",
     "--cache DIR            reuse indexes built earlier for the same corpus",
     "--calibrate            fit the not-found threshold instead of scoring",
+    "--unanswerable DIR     with --calibrate: also ask this dataset's not-found questions",
+    "--selector-folds FILE  score each question with the selector fold that never saw its article",
     "--allow-partial        evaluate even when some documents could not be indexed",
   ],
 } as const;
@@ -59,6 +64,8 @@ function parse(argv: string[]) {
     cache: values.cache,
     calibrate: values.calibrate ?? false,
     allowPartial: values["allow-partial"] ?? false,
+    unanswerable: values.unanswerable,
+    selectorFolds: values["selector-folds"],
   };
 }
 
@@ -121,8 +128,17 @@ await runCli(async () => {
   };
   try {
     const text = args.calibrate
-      ? formatCalibration(await runCalibration(common))
-      : formatSummary(await runEval({ ...common, modes: args.modes, k: args.k }));
+      ? formatCalibration(await runCalibration({ ...common, unanswerableDir: args.unanswerable }))
+      : formatSummary(
+          await runEval({
+            ...common,
+            modes: args.modes,
+            k: args.k,
+            selectorFolds: args.selectorFolds
+              ? (JSON.parse(await readFile(args.selectorFolds, "utf8")) as SelectorFolds)
+              : undefined,
+          }),
+        );
     progress.end();
     console.log(text);
   } finally {

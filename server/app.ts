@@ -253,6 +253,7 @@ async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): P
     ...(documents ? { documents } : {}),
     notFound: done.notFound,
     ...(done.notFoundReason ? { notFoundReason: done.notFoundReason } : {}),
+    ...(done.shortAnswer ? { shortAnswer: done.shortAnswer } : {}),
     query: done.query,
     timings: done.timings,
   };

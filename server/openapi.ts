@@ -115,6 +115,18 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             answerEnd: { type: "integer" },
           },
         },
+        ShortAnswer: {
+          type: "object",
+          description:
+            "the exact words answering a question that asks for a name, place, date, number or quantity: a verbatim span of the first cited sentence",
+          required: ["text", "docId", "start", "end"],
+          properties: {
+            text: { type: "string", description: "verbatim: the document text from start to end" },
+            docId: { type: "string" },
+            start: { type: "integer", description: "offset in the document text" },
+            end: { type: "integer" },
+          },
+        },
         Timings: {
           type: "object",
           properties: {
@@ -137,6 +149,7 @@ export function openApiDocument(config: Config): Record<string, unknown> {
               description:
                 "set when the answer is not found because no document falls in the date filters (then `sources` is empty)",
             },
+            shortAnswer: ref("ShortAnswer"),
             query: { type: "string" },
             timings: ref("Timings"),
           },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compose, NOT_FOUND_TEXT, type ScoredSentence } from "../core/answer.ts";
+import { compose, NOT_FOUND_TEXT } from "../core/answer.ts";
 import {
   answerInConversation,
   asksForMore,
@@ -8,6 +8,7 @@ import {
 } from "../core/conversation.ts";
 import { rewriteQuery } from "../core/followup.ts";
 import type { Passage } from "../core/retrieval.ts";
+import type { Candidate } from "../core/selector.ts";
 import type { HistoryTurn } from "../core/types.ts";
 
 // One passage holding four sentences of a made-up article; the scores stand for what the
@@ -35,7 +36,7 @@ const PASSAGES = [
     doc: { id: "quillby", title: "Quillby bridge", source: "quillby.txt", hash: "x" },
   },
 ] as Passage[];
-const SCORED: ScoredSentence[] = SENTENCES.map(([text, score]) => {
+const SCORED: Candidate[] = SENTENCES.map(([text, score]) => {
   const start = TEXT.indexOf(text);
   return {
     docId: "quillby",
@@ -44,11 +45,13 @@ const SCORED: ScoredSentence[] = SENTENCES.map(([text, score]) => {
     text,
     passage: 0,
     dense: score,
-    lexical: 0,
-    score,
+    lexical: score,
+    features: [],
+    probability: score,
+    annotation: { spans: [], tokens: [] },
   };
 });
-const OPTS = { maxSentences: 1, threshold: 0.5 };
+const OPTS = { maxSentences: 1, threshold: 0.5, follower: 0.5 };
 const answer = (question: string, history: HistoryTurn[]) =>
   answerInConversation(question, history, (excluded, ratio) =>
     compose(SCORED, PASSAGES, { ...OPTS, threshold: OPTS.threshold * ratio, excluded }),

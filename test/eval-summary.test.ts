@@ -27,6 +27,7 @@ function question(id: string, citations: CitationResult[], correct: boolean | nu
     answer: "…",
     notFound: false,
     correct,
+    quality: { firstSentenceCorrect: null, shortAnswer: null },
     citations,
     evidence: 0.7,
     evidenceAgrees: true,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { compose, invalidCitations, type ScoredSentence, toSources } from "../core/answer.ts";
+import { compose, invalidCitations, toSources } from "../core/answer.ts";
 import type { Passage } from "../core/retrieval.ts";
+import type { Candidate } from "../core/selector.ts";
 import { shapeSources } from "../core/sources.ts";
 
 // Two made-up documents; each passage is one sentence at a known offset.
@@ -37,7 +38,7 @@ function passage(docId: string, sentence: string, score: number, label: number):
 /** Passages in rank order: [docId, sentence, fused score]. */
 function shaped(ranked: [string, string, number][], cite: number[]) {
   const passages = ranked.map(([d, s, score], i) => passage(d, s, score, i));
-  const scored: ScoredSentence[] = cite.map((n, i) => {
+  const scored: Candidate[] = cite.map((n, i) => {
     const p = passages[n - 1]!;
     return {
       docId: p.doc.id,
@@ -47,10 +48,12 @@ function shaped(ranked: [string, string, number][], cite: number[]) {
       passage: n - 1,
       dense: 1,
       lexical: 1,
-      score: 1 - i * 0.01,
+      features: [],
+      probability: 1 - i * 0.01,
+      annotation: { spans: [], tokens: [] },
     };
   });
-  const composed = compose(scored, passages, { maxSentences: 3, threshold: 0.5 });
+  const composed = compose(scored, passages, { maxSentences: 3, threshold: 0.5, follower: 0 });
   return shapeSources(composed, toSources(passages));
 }
 
@@ -100,7 +103,7 @@ describe("the sources an answer shows", () => {
 
   it("keeps every passage when asked to (a request that names k)", () => {
     const passages = [passage("bridge", OPENED, 1, 0), passage("chess", COACH, 0.1, 1)];
-    const composed = compose([], passages, { maxSentences: 1, threshold: 0.5 });
+    const composed = compose([], passages, { maxSentences: 1, threshold: 0.5, follower: 0.5 });
     expect(shapeSources(composed, toSources(passages), 0).sources).toHaveLength(2);
   });
 

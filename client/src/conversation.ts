@@ -2,7 +2,14 @@
  * The conversation: its turns, how answer messages change a turn (a pure reducer), the history
  * sent with follow-up questions, and persistence in localStorage so a reload keeps everything.
  */
-import type { Citation, NotFoundReason, ServerMessage, SourceRef, Timings } from "../../core/protocol.ts";
+import type {
+  Citation,
+  NotFoundReason,
+  ServerMessage,
+  ShortAnswer,
+  SourceRef,
+  Timings,
+} from "../../core/protocol.ts";
 import type { HistoryTurn } from "../../core/types.ts";
 import type { KeyValueStore } from "./storage.ts";
 
@@ -32,6 +39,8 @@ export interface Turn {
   notFound: boolean;
   /** Why it is not found, when the date range rather than the evidence is the reason. */
   notFoundReason?: NotFoundReason;
+  /** The exact words that answer the question, when it asks for a name, date, number... */
+  shortAnswer?: ShortAnswer;
   status: TurnStatus;
   error?: TurnError;
   /** The retrieval query the server used, when it differs from the question. */
@@ -93,6 +102,7 @@ export function applyMessage(turn: Turn, msg: AnswerMessage): Turn {
         timings: msg.timings,
       };
       if (msg.notFoundReason) next.notFoundReason = msg.notFoundReason;
+      if (msg.shortAnswer) next.shortAnswer = msg.shortAnswer;
       if (msg.query.trim() !== turn.question.trim()) next.query = msg.query;
       return next;
     }

@@ -173,6 +173,7 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
   const heading = el("h2", { class: "a-heading" });
   const sources = el("div", { class: "sources" });
   const body = el("div", { class: "a-body", attrs: { "aria-live": "polite" } });
+  const short = el("p", { class: "a-short" });
   const status = el("div", { class: "a-status" });
   const actions = el("div", { class: "a-actions" });
   const meta = el("p", { class: "a-meta" });
@@ -188,6 +189,7 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
         "div",
         { class: "a-main" },
         heading,
+        short,
         sources,
         body,
         status,
@@ -218,6 +220,7 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
       else body.before(sources);
     }
     if (turn.sources !== prev?.sources || turn.notFound !== prev?.notFound) renderSources(turn);
+    if (turn.shortAnswer !== prev?.shortAnswer || turn.notFound !== prev?.notFound) renderShort(turn);
     if (turn.answer !== prev?.answer || turn.citations !== prev?.citations || turn.status !== prev?.status) {
       renderBody(turn);
     }
@@ -228,6 +231,14 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
     }
     prev = turn;
     prevLast = isLast;
+  };
+
+  // The short answer leads, in bold, above the sources and the cited sentence that is its evidence.
+  const renderShort = (turn: Turn) => {
+    const text = turn.notFound ? undefined : turn.shortAnswer?.text;
+    short.hidden = text === undefined;
+    if (text === undefined) return short.replaceChildren();
+    replaceChildren(short, el("strong", { text }));
   };
 
   const renderSources = (turn: Turn) => {

@@ -100,6 +100,37 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
     await expect(chip.evaluate((c) => c === document.activeElement)).resolves.toBe(true);
   });
 
+  it("shows the short answer first, in bold, above the cited sentence that holds it", async () => {
+    open = await openPage(browser, app);
+    const { page, log } = open;
+    await ask(page, "Where was the Hernán Santa Cruz Dialogue held?");
+    await waitForStatus(page);
+    const done = doneFrame(log);
+    expect(done.shortAnswer?.text).toBe("Hangzhou");
+    const doc = await (
+      await fetch(`${app.url}/api/documents/${encodeURIComponent(done.shortAnswer!.docId)}`)
+    ).json();
+    expect(doc.text.slice(done.shortAnswer!.start, done.shortAnswer!.end)).toBe("Hangzhou");
+    const turn = lastTurn(page);
+    await expect(turn.locator(".a-short strong").textContent()).resolves.toBe("Hangzhou");
+    await expect(turn.locator(".a-body").textContent()).resolves.toContain("Hangzhou");
+    const order = await turn.evaluate((t) => {
+      const short = t.querySelector(".a-short");
+      const body = t.querySelector(".a-body");
+      return short && body ? short.compareDocumentPosition(body) & Node.DOCUMENT_POSITION_FOLLOWING : 0;
+    });
+    expect(order).toBeGreaterThan(0);
+  });
+
+  it("gives no short answer to a question that asks for a description", async () => {
+    open = await openPage(browser, app);
+    const { page, log } = open;
+    await ask(page, "What does ESCR stand for?");
+    await waitForStatus(page);
+    expect(doneFrame(log).shortAnswer).toBeUndefined();
+    await expect(lastTurn(page).locator(".a-short").isHidden()).resolves.toBe(true);
+  });
+
   it("opens a source from the source list with its passage highlighted", async () => {
     open = await openPage(browser, app);
     const { page, log } = open;

@@ -1,0 +1,365 @@
+/**
+ * The answer-sentence selector: features of the candidate sentences of the top passages and a
+ * logistic model over them (trained by `npm run train`, stored in core/selector-model.json) that
+ * gives each the probability that it answers the question.
+ *
+ * Two stages keep it cheap: every sentence of the considered passages gets the vector and term
+ * features (a dot product and a set lookup each); only the best `prefilter` of them by a fixed
+ * blend of those are annotated by the NLP model, which the cache spares for repeated passages.
+ */
+import { sentenceKey } from "./conversation.ts";
+import type { SentenceSet } from "./exclusions.ts";
+import type { ChunkStore } from "../embeddings/store.ts";
+import { type Annotation, AnnotationCache, type AnswerType, answerType, isNew, kindsFor } from "./nlp.ts";
+import type { Passage } from "./retrieval.ts";
+import { contentTerms, isStopword, stem, stemSet, words } from "./text.ts";
+import { dot } from "./vectors.ts";
+
+/** Feature names, in the order of the model's weights. */
+export const FEATURES = [
+  "dense",
+  "denseGap",
+  "lexical",
+  "lexicalGap",
+  "bigram",
+  "windowDensity",
+  "typeKnown",
+  "typeMatch",
+  "typeMissing",
+  "passageRank",
+  "passageScore",
+  "positionInPassage",
+  "logLength",
+  "neighbourDense",
+  "novelty",
+  "prefilterRank",
+  "localLexical",
+  "localLexicalGap",
+  "rarestTerm",
+  "typeNear",
+  "denseRank",
+  "lexicalRank",
+] as const;
+
+export type FeatureName = (typeof FEATURES)[number];
+
+/** A logistic model over standardised features; what `npm run train` writes. */
+export interface SelectorModel {
+  features: readonly string[];
+  mean: readonly number[];
+  scale: readonly number[];
+  weights: readonly number[];
+  bias: number;
+  /** Sentences annotated and scored by the model per question. */
+  prefilter: number;
+  /** Passages whose sentences are candidates. */
+  passages: number;
+}
+
+export interface Candidate {
+  docId: string;
+  start: number;
+  end: number;
+  text: string;
+  /** Index into the passages of the first passage holding the sentence. */
+  passage: number;
+  dense: number;
+  lexical: number;
+  features: number[];
+  /** Probability that the sentence answers the question; set by {@link rank}. */
+  probability: number;
+  annotation: Annotation;
+}
+
+export interface CandidateOptions {
+  /** IDF weight of each stemmed question term. */
+  weights: ReadonlyMap<string, number>;
+  passages: number;
+  prefilter: number;
+  /** `${docId}:${start}:${end}` of sentences not to say again (already given in a conversation). */
+  exclude?: ReadonlySet<string> | undefined;
+  /** Sentences never to offer, by `sentenceKey` of their text (said before, boilerplate, headings). */
+  excluded?: SentenceSet | undefined;
+}
+
+/** Blend that orders sentences before the model sees them (the earlier hand-weighted score). */
+const PREFILTER_DENSE_WEIGHT = 0.6;
+
+const caches = new WeakMap<ChunkStore, AnnotationCache>();
+function cacheFor(store: ChunkStore): AnnotationCache {
+  let c = caches.get(store);
+  if (!c) {
+    c = new AnnotationCache();
+    caches.set(store, c);
+  }
+  return c;
+}
+
+/** Inverse document frequency of each question term over the chunks. */
+export function termWeights(store: ChunkStore, question: string): Map<string, number> {
+  const total = Math.max(1, store.counts().chunks);
+  const weights = new Map<string, number>();
+  for (const term of contentTerms(question).slice(0, 32)) {
+    const df = store.docFreq(term);
+    weights.set(stem(term), Math.log(1 + (total - df + 0.5) / (df + 0.5)));
+  }
+  return weights;
+}
+
+/** Stemmed bigrams of consecutive content words. */
+function bigrams(text: string): Set<string> {
+  const ts = contentTerms(text).map(stem);
+  const out = new Set<string>();
+  for (let i = 1; i < ts.length; i++) out.add(`${ts[i - 1]} ${ts[i]}`);
+  return out;
+}
+
+/** Distinct question terms matched, over the length in words of the smallest window holding them all. */
+function windowDensity(sentenceWords: readonly string[], terms: ReadonlySet<string>): number {
+  const positions: { i: number; t: string }[] = [];
+  sentenceWords.forEach((w, i) => {
+    const t = stem(w);
+    if (terms.has(t)) positions.push({ i, t });
+  });
+  const distinct = new Set(positions.map((p) => p.t)).size;
+  if (distinct === 0) return 0;
+  const counts = new Map<string, number>();
+  let covered = 0;
+  let best = Number.POSITIVE_INFINITY;
+  let lo = 0;
+  for (const p of positions) {
+    counts.set(p.t, (counts.get(p.t) ?? 0) + 1);
+    if (counts.get(p.t) === 1) covered++;
+    while (covered === distinct) {
+      const first = positions[lo]!;
+      best = Math.min(best, p.i - first.i + 1);
+      const n = counts.get(first.t)! - 1;
+      counts.set(first.t, n);
+      if (n === 0) covered--;
+      lo++;
+    }
+  }
+  return distinct / best;
+}
+
+/** True when the sentence holds a span of a kind the question asks for that the question does not itself hold. */
+export function holdsAnswerType(
+  sentence: string,
+  annotation: Annotation,
+  type: AnswerType,
+  questionStems: ReadonlySet<string>,
+): boolean {
+  const kinds = kindsFor(type);
+  return annotation.spans.some(
+    (s) => kinds.has(s.kind) && isNew(sentence.slice(s.start, s.end), questionStems),
+  );
+}
+
+/** Prepositions that introduce a place, for the typeNear feature. */
+const PLACE_PREPOSITIONS = new Set(["in", "at", "near", "from", "to", "into", "on", "outside", "inside"]);
+
+/**
+ * The typed span of a sentence nearest the question's words, for the typeNear feature: `score`
+ * is minus its distance in tokens from the nearest question word, 3 less when the span repeats
+ * a question word, 2 more for a place after a preposition of place. (The short answer refines
+ * this choice; this feature keeps the form the committed model was trained with.)
+ */
+export function nearestTypedSpan(
+  question: string,
+  type: AnswerType,
+  text: string,
+  annotation: Annotation,
+): { start: number; end: number; score: number } | undefined {
+  const kinds = kindsFor(type);
+  if (kinds.size === 0) return undefined;
+  const questionStems = new Set(
+    words(question)
+      .filter((w) => !isStopword(w))
+      .map(stem),
+  );
+  const tokens = annotation.tokens;
+  const anchors: number[] = [];
+  tokens.forEach((t, i) => {
+    const w = text.slice(t.start, t.end).toLowerCase();
+    if (!isStopword(w) && questionStems.has(stem(w))) anchors.push(i);
+  });
+  let best: { start: number; end: number; score: number } | undefined;
+  for (const s of annotation.spans) {
+    if (!kinds.has(s.kind)) continue;
+    const spanText = text.slice(s.start, s.end);
+    if (!isNew(spanText, questionStems)) continue;
+    const first = tokens.findIndex((t) => t.start >= s.start);
+    let last = first;
+    while (last + 1 < tokens.length && tokens[last + 1]!.end <= s.end) last++;
+    let distance = anchors.length === 0 ? 0 : Number.POSITIVE_INFINITY;
+    for (const a of anchors) distance = Math.min(distance, a < first ? first - a : a > last ? a - last : 0);
+    let score = -distance;
+    if (words(spanText).some((w) => questionStems.has(stem(w)))) score -= 3;
+    const before = tokens[first - 1];
+    if (
+      type === "place" &&
+      before &&
+      PLACE_PREPOSITIONS.has(text.slice(before.start, before.end).toLowerCase())
+    )
+      score += 2;
+    if (!best || score > best.score) best = { start: s.start, end: s.end, score };
+  }
+  return best;
+}
+
+/**
+ * The candidate sentences of the top passages with their features, best first by the prefilter
+ * blend; the model's probabilities are not yet set.
+ */
+export function candidates(
+  store: ChunkStore,
+  passages: readonly Passage[],
+  queryVector: Float32Array | undefined,
+  question: string,
+  opts: CandidateOptions,
+): Candidate[] {
+  const weights = opts.weights;
+  const totalWeight = [...weights.values()].reduce((a, b) => a + b, 0);
+  const questionStems = new Set(words(question).map(stem));
+  const questionBigrams = bigrams(question);
+  const termSet = new Set(weights.keys());
+  const type = answerType(question);
+  const topScore = passages[0]?.score || 1;
+
+  interface Raw {
+    docId: string;
+    start: number;
+    end: number;
+    text: string;
+    passage: number;
+    dense: number;
+    lexical: number;
+    position: number;
+    neighbour: number;
+    stems: Set<string>;
+  }
+  const seen = new Set<string>();
+  const raws: Raw[] = [];
+  passages.slice(0, opts.passages).forEach((p, pi) => {
+    const sentences = store.sentencesIn(p.doc.id, p.chunk.start, p.chunk.end);
+    const denses = sentences.map((s) => (queryVector ? dot(queryVector, s.vector) : 0));
+    sentences.forEach((s, si) => {
+      const key = `${p.doc.id}:${s.start}:${s.end}`;
+      if (seen.has(key) || opts.exclude?.has(key)) return;
+      seen.add(key);
+      const text = p.chunk.text.slice(s.start - p.chunk.start, s.end - p.chunk.start);
+      if (opts.excluded?.has(sentenceKey(text))) return;
+      const stems = stemSet(text);
+      let hit = 0;
+      for (const [term, w] of weights) if (stems.has(term)) hit += w;
+      const lexical = totalWeight > 0 ? hit / totalWeight : 0;
+      raws.push({
+        docId: p.doc.id,
+        start: s.start,
+        end: s.end,
+        text,
+        passage: pi,
+        dense: queryVector ? denses[si]! : lexical,
+        lexical,
+        position: sentences.length > 1 ? si / (sentences.length - 1) : 0,
+        neighbour: Math.max(denses[si - 1] ?? 0, denses[si + 1] ?? 0),
+        stems,
+      });
+    });
+  });
+  const blend = (r: Raw) => PREFILTER_DENSE_WEIGHT * r.dense + (1 - PREFILTER_DENSE_WEIGHT) * r.lexical;
+  raws.sort((a, b) => blend(b) - blend(a) || a.passage - b.passage || a.start - b.start);
+  const top = raws.slice(0, opts.prefilter);
+  const maxDense = Math.max(...top.map((r) => r.dense));
+  const maxLexical = Math.max(...top.map((r) => r.lexical));
+  // Question terms weighted by how few of the candidate sentences hold them: the words that tell
+  // the candidates apart, whatever their frequency in the whole corpus.
+  const local = new Map<string, number>();
+  for (const t of termSet) {
+    const df = raws.filter((r) => r.stems.has(t)).length;
+    if (df > 0) local.set(t, Math.log(1 + raws.length / df));
+  }
+  const localTotal = [...local.values()].reduce((a, b) => a + b, 0);
+  const rarest = [...local.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0];
+  const localOf = (r: Raw) => {
+    let hit = 0;
+    for (const [t, w] of local) if (r.stems.has(t)) hit += w;
+    return localTotal > 0 ? hit / localTotal : 0;
+  };
+  const locals = top.map(localOf);
+  const maxLocal = Math.max(...locals);
+  const rankOf = (values: number[]) => {
+    const order = values.map((_, i) => i).sort((a, b) => values[b]! - values[a]! || a - b);
+    const out = new Array<number>(values.length).fill(0);
+    order.forEach((j, k) => {
+      out[j] = 1 / (k + 1);
+    });
+    return out;
+  };
+  const denseRanks = rankOf(top.map((r) => r.dense));
+  const lexicalRanks = rankOf(top.map((r) => r.lexical));
+  const cache = cacheFor(store);
+  return top.map((r, rank) => {
+    const annotation = cache.get(`${r.docId}:${r.start}:${r.end}`, r.text);
+    const sentenceWords = words(r.text);
+    const sentenceBigrams = bigrams(r.text);
+    let bigramHits = 0;
+    for (const b of questionBigrams) if (sentenceBigrams.has(b)) bigramHits++;
+    const novel = sentenceWords.filter((w) => !questionStems.has(stem(w))).length;
+    const typeKnown = type !== "none";
+    const typeMatch = typeKnown && holdsAnswerType(r.text, annotation, type, questionStems);
+    const near = typeMatch ? nearestTypedSpan(question, type, r.text, annotation) : undefined;
+    const f: Record<FeatureName, number> = {
+      dense: r.dense,
+      denseGap: r.dense - maxDense,
+      lexical: r.lexical,
+      lexicalGap: r.lexical - maxLexical,
+      bigram: questionBigrams.size > 0 ? bigramHits / questionBigrams.size : 0,
+      windowDensity: windowDensity(sentenceWords, termSet),
+      typeKnown: typeKnown ? 1 : 0,
+      typeMatch: typeMatch ? 1 : 0,
+      typeMissing: typeKnown && !typeMatch ? 1 : 0,
+      passageRank: 1 / (r.passage + 1),
+      passageScore: (passages[r.passage]?.score ?? 0) / topScore,
+      positionInPassage: r.position,
+      logLength: Math.log(1 + sentenceWords.length),
+      neighbourDense: r.neighbour,
+      novelty: sentenceWords.length > 0 ? novel / sentenceWords.length : 0,
+      prefilterRank: 1 / (rank + 1),
+      localLexical: locals[rank]!,
+      localLexicalGap: locals[rank]! - maxLocal,
+      rarestTerm: rarest !== undefined && r.stems.has(rarest) ? 1 : 0,
+      // 1 for a typed span beside the question's words, falling with its distance from them.
+      typeNear: near ? Math.exp(near.score / 3) : 0,
+      denseRank: denseRanks[rank]!,
+      lexicalRank: lexicalRanks[rank]!,
+    };
+    return {
+      docId: r.docId,
+      start: r.start,
+      end: r.end,
+      text: r.text,
+      passage: r.passage,
+      dense: r.dense,
+      lexical: r.lexical,
+      features: FEATURES.map((n) => f[n]),
+      probability: 0,
+      annotation,
+    };
+  });
+}
+
+/** The model's probability for one feature vector. */
+export function probability(model: SelectorModel, x: readonly number[]): number {
+  let z = model.bias;
+  for (let i = 0; i < x.length; i++) {
+    z += (model.weights[i] ?? 0) * ((x[i]! - (model.mean[i] ?? 0)) / (model.scale[i] || 1));
+  }
+  return 1 / (1 + Math.exp(-z));
+}
+
+/** Sets each candidate's probability and sorts them best first. */
+export function rank(model: SelectorModel, cs: Candidate[]): Candidate[] {
+  for (const c of cs) c.probability = probability(model, c.features);
+  return cs.sort((a, b) => b.probability - a.probability || a.passage - b.passage || a.start - b.start);
+}

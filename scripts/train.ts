@@ -1,0 +1,229 @@
+/**
+ * `npm run train -- [--dataset DIR] [--cache DIR] [--folds N] [--limit N] [--out FILE]`: trains
+ * the answer-sentence selector on a dataset's answerable questions and writes the model with its
+ * provenance and out-of-fold figures (folds of articles) to core/selector-model.json.
+ * Candidate features are cached under data/train-cache, keyed by the code that computes them.
+ */
+import { createHash } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
+import { probability, type SelectorModel } from "../core/selector.ts";
+import { createEmbedder } from "../embeddings/embedder.ts";
+import { loadDataset } from "../eval/dataset.ts";
+import { DEFAULT_CACHE_ROOT } from "../eval/session.ts";
+import {
+  articleFolds,
+  extractRows,
+  featureKey,
+  fitLogistic,
+  PASSAGES,
+  PREFILTER,
+  readRows,
+  type TrainRow,
+  writeRows,
+} from "../eval/train.ts";
+import { positiveInt, runCli, usageError } from "./cli.ts";
+import { formatDuration } from "./progress.ts";
+
+const USAGE =
+  "usage: npm run train -- [--dataset DIR] [--cache DIR] [--folds N] [--limit N] [--out FILE] [--features FILE]";
+const L2 = 1;
+/** A second sentence may cost at most this much of the share of cited sentences that hold an answer. */
+const CITED_PRECISION_COST = 0.02;
+/** Code whose change changes the features. */
+const FEATURE_SOURCES = ["core/selector.ts", "core/nlp.ts", "core/text.ts", "core/retrieval.ts"];
+
+interface FoldFigures {
+  questions: number;
+  /** The best candidate holds a gold answer. */
+  top1: number;
+  /** The same for the earlier hand-weighted blend (the prefilter order). */
+  baselineTop1: number;
+  /** Some candidate holds a gold answer (the ceiling of any selector). */
+  ceiling: number;
+  logLoss: number;
+  /** With a second sentence when its probability reaches each threshold. */
+  followers: { threshold: number; accuracy: number; citedPrecision: number }[];
+}
+
+function figures(rows: readonly TrainRow[], probs: readonly number[][]): FoldFigures {
+  let top1 = 0;
+  let baseline = 0;
+  let ceiling = 0;
+  let loss = 0;
+  let n = 0;
+  rows.forEach((r, i) => {
+    const p = probs[i]!;
+    const order = p.map((_, j) => j).sort((a, b) => p[b]! - p[a]! || a - b);
+    if (r.y[order[0] ?? -1] === 1) top1++;
+    if (r.y[0] === 1) baseline++;
+    if (r.y.includes(1)) ceiling++;
+    r.y.forEach((y, j) => {
+      const q = Math.min(1 - 1e-9, Math.max(1e-9, p[j]!));
+      loss -= y * Math.log(q) + (1 - y) * Math.log(1 - q);
+      n++;
+    });
+  });
+  const followers = [...Array.from({ length: 16 }, (_, i) => 0.2 + i * 0.05), 1.01].map((threshold) => {
+    let correct = 0;
+    let cited = 0;
+    let bearing = 0;
+    rows.forEach((r, i) => {
+      const p = probs[i]!;
+      const order = p.map((_, j) => j).sort((a, b) => p[b]! - p[a]! || a - b);
+      const chosen = [order[0]!];
+      if (order[1] !== undefined && p[order[1]]! >= threshold) chosen.push(order[1]);
+      cited += chosen.length;
+      const hits = chosen.filter((j) => r.y[j] === 1).length;
+      bearing += hits;
+      if (hits > 0) correct++;
+    });
+    return {
+      threshold: round(threshold),
+      accuracy: round(correct / rows.length),
+      citedPrecision: round(bearing / cited),
+    };
+  });
+  return {
+    questions: rows.length,
+    top1: round(top1 / rows.length),
+    baselineTop1: round(baseline / rows.length),
+    ceiling: round(ceiling / rows.length),
+    logLoss: round(loss / Math.max(1, n)),
+    followers,
+  };
+}
+
+const round = (x: number) => Number(x.toFixed(4));
+
+await runCli(async () => {
+  let values: ReturnType<typeof options>["values"];
+  try {
+    values = options(process.argv.slice(2)).values;
+  } catch (err) {
+    throw usageError((err as Error).message, USAGE);
+  }
+  const datasetDir = path.resolve(
+    values.dataset ?? path.join(PROJECT_ROOT, "..", "shared", "eval", "squad-dev"),
+  );
+  const folds = positiveInt("--folds", values.folds, 20, USAGE) ?? 4;
+  const limit = positiveInt("--limit", values.limit, Number.MAX_SAFE_INTEGER, USAGE);
+  const out = path.resolve(values.out ?? path.join(PROJECT_ROOT, "core", "selector-model.json"));
+  const dataset = await loadDataset(datasetDir);
+
+  const sources = createHash("sha256");
+  for (const f of FEATURE_SOURCES) sources.update(await readFile(path.join(PROJECT_ROOT, f), "utf8"));
+  const cacheFile = path.join(
+    PROJECT_ROOT,
+    "data",
+    "train-cache",
+    `${dataset.name}-${featureKey(datasetDir, sources.digest("hex"))}${limit ? `-${limit}` : ""}.jsonl`,
+  );
+  let rows = await readRows(values.features ? path.resolve(values.features) : cacheFile);
+  if (rows) console.error(`features from ${path.relative(PROJECT_ROOT, values.features ?? cacheFile)}`);
+  else {
+    const config = loadConfig({});
+    const embedder = await createEmbedder(config);
+    let last = 0;
+    try {
+      rows = await extractRows({
+        datasetDir,
+        cacheRoot: values.cache ?? DEFAULT_CACHE_ROOT,
+        overrides: {},
+        embedder,
+        limit,
+        onProgress: (p) => {
+          if (p.done === p.total || performance.now() - last > 10_000) {
+            last = performance.now();
+            console.error(
+              `features ${p.done}/${p.total}, ${p.rate.toFixed(1)}/s, eta ${formatDuration(p.etaS)}`,
+            );
+          }
+        },
+      });
+    } finally {
+      await embedder.dispose();
+    }
+    await writeRows(cacheFile, rows);
+  }
+
+  console.error(`feature cache for this code: ${path.relative(PROJECT_ROOT, cacheFile)}`);
+  const foldOf = articleFolds(
+    rows.map((r) => r.article),
+    folds,
+  );
+  const oof: number[][] = rows.map((r) => r.y.map(() => 0));
+  const foldModels: SelectorModel[] = [];
+  for (let f = 0; f < folds; f++) {
+    const train = rows.filter((r) => foldOf.get(r.article) !== f);
+    const m = fitLogistic(
+      train.flatMap((r) => r.x),
+      train.flatMap((r) => r.y),
+      L2,
+    );
+    const model: SelectorModel = { ...m, prefilter: PREFILTER, passages: PASSAGES };
+    foldModels.push(model);
+    rows.forEach((r, i) => {
+      if (foldOf.get(r.article) === f) oof[i] = r.x.map((x) => probability(model, x));
+    });
+  }
+  const outOfFold = figures(rows, oof);
+  const final = fitLogistic(
+    rows.flatMap((r) => r.x),
+    rows.flatMap((r) => r.y),
+    L2,
+  );
+  // The follower threshold: the most accurate whose cited sentences stay precise enough.
+  const allowed = outOfFold.followers.filter(
+    (f) => f.citedPrecision >= outOfFold.top1 - CITED_PRECISION_COST,
+  );
+  const follower = (allowed.length > 0 ? allowed : outOfFold.followers.slice(-1)).reduce((a, b) =>
+    b.accuracy > a.accuracy ? b : a,
+  ).threshold;
+  const model = {
+    ...final,
+    follower,
+    prefilter: PREFILTER,
+    passages: PASSAGES,
+    provenance: {
+      command: `npm run train -- --dataset <eval>/${dataset.name} --folds ${folds}${limit ? ` --limit ${limit}` : ""}`,
+      dataset: dataset.name,
+      questions: rows.length,
+      articles: foldOf.size,
+      candidates: rows.reduce((s, r) => s + r.y.length, 0),
+      label: "the sentence holds a gold answer (SQuAD normalisation, whole words)",
+      model: `logistic regression, standardised features, L2 ${L2} (bias unpenalised), Newton's method`,
+      folds: { count: folds, by: "article (sorted ids dealt round-robin)" },
+      follower: `a second sentence when its probability reaches the threshold with the best out-of-fold accuracy whose share of cited sentences holding an answer is at most ${CITED_PRECISION_COST} below the first sentence's`,
+      outOfFold,
+    },
+  };
+  await writeFile(out, `${JSON.stringify(model, null, 2)}\n`);
+  // The fold models, for out-of-fold figures from `npm run eval -- --selector-folds`.
+  const foldsFile = path.join(PROJECT_ROOT, "data", `selector-folds-${dataset.name}.json`);
+  await writeFile(
+    foldsFile,
+    `${JSON.stringify({ foldOf: Object.fromEntries(foldOf), models: foldModels.map((m) => ({ ...m, follower })) })}\n`,
+  );
+  console.error(`fold models written to ${path.relative(PROJECT_ROOT, foldsFile)}`);
+  console.log(JSON.stringify(model.provenance.outOfFold, null, 2));
+  console.log(`model written to ${path.relative(PROJECT_ROOT, out)}`);
+});
+
+function options(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      dataset: { type: "string" },
+      cache: { type: "string" },
+      folds: { type: "string" },
+      limit: { type: "string" },
+      out: { type: "string" },
+      features: { type: "string" },
+    },
+  });
+}
