@@ -7,9 +7,10 @@
  * features (a dot product and a set lookup each); only the best `prefilter` of them by a fixed
  * blend of those are annotated by the NLP model, which the cache spares for repeated passages.
  */
+
+import type { ChunkStore } from "../embeddings/store.ts";
 import { sentenceKey } from "./conversation.ts";
 import type { SentenceSet } from "./exclusions.ts";
-import type { ChunkStore } from "../embeddings/store.ts";
 import { type Annotation, AnnotationCache, type AnswerType, answerType, isNew, kindsFor } from "./nlp.ts";
 import type { Passage } from "./retrieval.ts";
 import { contentTerms, isStopword, stem, stemSet, words } from "./text.ts";

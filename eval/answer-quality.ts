@@ -4,8 +4,8 @@
  * Pure.
  */
 import type { AnswerEvent } from "../core/protocol.ts";
-import type { EvalQuestion } from "./dataset.ts";
 import { answerOccurs } from "./answer-match.ts";
+import type { EvalQuestion } from "./dataset.ts";
 import { normalizeAnswer, rate } from "./metrics.ts";
 
 export interface AnswerQuality {

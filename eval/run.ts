@@ -17,13 +17,13 @@ import { type Passage, type RetrievalMode, retrieve } from "../core/retrieval.ts
 import type { Embedder } from "../core/types.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import type { Progress } from "../embeddings/indexer.ts";
+import { type AnswerQualitySummary, summarizeAnswerQuality } from "./answer-quality.ts";
 import {
   type AnswerApplicability,
   answerApplicability,
   answerInGold,
   withoutAnswerVerdicts,
 } from "./applicability.ts";
-import { type AnswerQualitySummary, summarizeAnswerQuality } from "./answer-quality.ts";
 import { type Dataset, type EvalQuestion, loadDataset } from "./dataset.ts";
 import { answerEvidence } from "./evidence.ts";
 import { memoEmbedder } from "./memo-embedder.ts";
