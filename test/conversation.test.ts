@@ -100,7 +100,7 @@ describe("a conversation that moves on", () => {
   });
 
   it("says not found, not 'nothing more', when nothing was relevant in the first place", () => {
-    const weak = SCORED.map((s) => ({ ...s, score: 0.1 }));
+    const weak = SCORED.map((s) => ({ ...s, dense: 0.1, lexical: 0.1, probability: 0.1 }));
     const history: HistoryTurn[] = [
       { role: "user", text: "Who opened the bridge?" },
       { role: "assistant", text: NOT_FOUND_TEXT },

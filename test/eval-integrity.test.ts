@@ -89,10 +89,10 @@ describe("an evaluation corpus that cannot be indexed whole (real model)", () =>
     expect(existsSync(path.join(tmp, "out-broken", "summary.json"))).toBe(false);
   }, 120_000);
 
-  it("stops at a corpus file over the loader's size limit, which leaves nothing to evaluate", async () => {
+  it("stops at a corpus record over the loader's size limit, which leaves nothing to evaluate", async () => {
     const dir = path.join(tmp, "huge");
     await mkdir(dir, { recursive: true });
-    // One 51 MiB record: over the corpus loader's 50 MiB per-file limit.
+    // One 51 MiB record: over the corpus loader's 16 MiB per-record limit (JSONL is streamed).
     const text = "The harbour of Brindle reopened on Monday. ".repeat(Math.ceil((51 * 1024 * 1024) / 43));
     await writeFile(path.join(dir, "corpus.jsonl"), `${JSON.stringify({ id: "harbour", text })}\n`);
     await writeFile(path.join(dir, "questions.jsonl"), jsonl([QUESTIONS[0]!]));
@@ -107,7 +107,7 @@ describe("an evaluation corpus that cannot be indexed whole (real model)", () =>
       code: "FILE_TOO_LARGE",
       message: expect.stringMatching(
         new RegExp(
-          `^${escapeRegExp(path.join(dir, "corpus.jsonl"))}: 1 of 1 documents could not be indexed \\(corpus\\.jsonl is [\\d,]+ bytes; the limit is 52,428,800 bytes\\); nothing is left to evaluate; fix the file$`,
+          `^${escapeRegExp(path.join(dir, "corpus.jsonl"))}: 1 of 1 documents could not be indexed \\(corpus\\.jsonl line 1 is [\\d,]+ bytes; the limit for one record is 16,777,216 bytes \\(CITELINE_MAX_RECORD_BYTES\\)\\); nothing is left to evaluate; fix the file$`,
         ),
       ),
     });

@@ -127,7 +127,7 @@ describe("unknown fields", () => {
       code: "UNKNOWN_FIELD",
       field: "filter",
       message:
-        'the request body has an unknown field "filter"; the known fields are question, history, k, filters',
+        'the request body has an unknown field "filter"; the known fields are question, history, k, filters, asOf',
     });
     const client = await connect();
     const frame = await client.ask("u", WANG_YI, { filter: {} });
@@ -136,7 +136,7 @@ describe("unknown fields", () => {
       id: "u",
       code: "UNKNOWN_FIELD",
       message:
-        'the ask message has an unknown field "filter"; the known fields are type, id, question, history, k, filters',
+        'the ask message has an unknown field "filter"; the known fields are type, id, question, history, k, filters, asOf',
     });
   });
 
@@ -164,7 +164,7 @@ describe("unknown fields", () => {
     expect(body.error).toMatchObject({
       code: "UNKNOWN_FIELD",
       message:
-        'the query string has an unknown parameter "form"; the known parameters are q, k, mode, from, to',
+        'the query string has an unknown parameter "form"; the known parameters are q, k, mode, from, to, asOf',
     });
   });
 });
