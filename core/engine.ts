@@ -8,8 +8,17 @@ import { answerFrom, invalidCitations, toSources } from "./answer.ts";
 import type { Config } from "./config.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
+import type { Answerer } from "./generate/answerer.ts";
 import { Limiter } from "./limiter.ts";
-import type { AnswerEvent, AskRequest, DocumentBody, Health, SourceRef } from "./protocol.ts";
+import type {
+  AnswerEvent,
+  AskRequest,
+  Citation,
+  DocumentBody,
+  Generation,
+  Health,
+  SourceRef,
+} from "./protocol.ts";
 import { type Passage, type RetrievalMode, retrieve } from "./retrieval.ts";
 import type { DateFilter, Embedder } from "./types.ts";
 
@@ -18,6 +27,8 @@ export interface EngineDeps {
   embedder: Embedder;
   indexes: IndexHolder;
   log?: (level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>) => void;
+  /** Writes verified generated answers; without it (the default) every answer is extractive. */
+  generator?: Answerer | undefined;
 }
 
 export interface SearchHit extends SourceRef {
@@ -92,17 +103,40 @@ export function createEngine(deps: EngineDeps): Engine {
       }
       yield { type: "sources", sources, notFound: composed.notFound };
       let firstDeltaMs = 0;
-      for (const piece of composed.pieces.flatMap((p) => streamPieces(p))) {
-        signal?.throwIfAborted();
-        if (config.streamDelayMs > 0) await sleep(config.streamDelayMs, undefined, { signal });
-        if (firstDeltaMs === 0) firstDeltaMs = performance.now() - t0;
-        yield { type: "delta", text: piece };
+      // Not-found stays the extractive decision: the model is not asked without evidence.
+      let generated: { text: string; citations: Citation[] } | undefined;
+      let generation: Generation | undefined;
+      if (deps.generator && !composed.notFound) {
+        const input = {
+          store: index.store,
+          passages: r.passages,
+          question: req.question,
+          history: req.history ?? [],
+        };
+        for await (const ev of deps.generator.answer(input, signal)) {
+          if (ev.type === "result") {
+            generated = ev.answer;
+            generation = ev.generation;
+            continue;
+          }
+          if (firstDeltaMs === 0) firstDeltaMs = performance.now() - t0;
+          yield ev;
+        }
+      }
+      if (!generated) {
+        for (const piece of composed.pieces.flatMap((p) => streamPieces(p))) {
+          signal?.throwIfAborted();
+          if (config.streamDelayMs > 0) await sleep(config.streamDelayMs, undefined, { signal });
+          if (firstDeltaMs === 0) firstDeltaMs = performance.now() - t0;
+          yield { type: "delta", text: piece };
+        }
       }
       const round = (ms: number) => Math.round(ms * 10) / 10;
       yield {
         type: "done",
-        answer: composed.answer,
-        citations: composed.citations,
+        answer: generated?.text ?? composed.answer,
+        citations: generated?.citations ?? composed.citations,
+        ...(generation ? { generation } : {}),
         notFound: composed.notFound,
         query: r.query,
         timings: {

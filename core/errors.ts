@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   INDEX_MODEL_MISMATCH: "the index was built with another embedding model",
   INDEX_SETTINGS_MISMATCH: "the index was built with other chunker settings",
   INDEX_LOCKED: "another indexer is running",
+  LLM_UNAVAILABLE: "the configured language model or its runtime could not be loaded",
   // corpus
   CORPUS_MISSING: "the corpus folder does not exist",
   FILE_UNREADABLE: "a corpus file could not be read",

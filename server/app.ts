@@ -5,7 +5,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { type Config, PROJECT_ROOT } from "../core/config.ts";
 import type { Engine } from "../core/engine.ts";
 import { AppError, isAppError } from "../core/errors.ts";
-import type { AnswerEvent, AnswerResponse, Citation, SourceRef, Timings } from "../core/protocol.ts";
+import type { AnswerEvent, AnswerResponse, SourceRef, Timings } from "../core/protocol.ts";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import type { DateFilter } from "../core/types.ts";
 import { eager } from "./eager.ts";
@@ -225,9 +225,7 @@ function mapExpressError(err: unknown): AppError | undefined {
 
 async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): Promise<Timings> {
   let sources: SourceRef[] = [];
-  let done:
-    | { answer: string; citations: Citation[]; notFound: boolean; query: string; timings: Timings }
-    | undefined;
+  let done: Omit<AnswerResponse, "sources"> | undefined;
   for await (const ev of events) {
     if (ev.type === "sources") sources = ev.sources;
     if (ev.type === "done") done = ev;
@@ -240,6 +238,7 @@ async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): P
     notFound: done.notFound,
     query: done.query,
     timings: done.timings,
+    ...(done.generation ? { generation: done.generation } : {}),
   };
   res.json(body);
   return done.timings;
