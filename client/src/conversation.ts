@@ -2,7 +2,7 @@
  * The conversation: its turns, how answer messages change a turn (a pure reducer), the history
  * sent with follow-up questions, and persistence in localStorage so a reload keeps everything.
  */
-import type { Citation, ServerMessage, SourceRef, Timings } from "../../core/protocol.ts";
+import type { Citation, Generation, ServerMessage, SourceRef, Timings } from "../../core/protocol.ts";
 import type { HistoryTurn } from "../../core/types.ts";
 import type { KeyValueStore } from "./storage.ts";
 
@@ -35,6 +35,8 @@ export interface Turn {
   /** The retrieval query the server used, when it differs from the question. */
   query?: string;
   timings?: Timings;
+  /** Who wrote the answer, when the server has a language model configured. */
+  generation?: Generation;
   askedAt: number;
 }
 
@@ -85,6 +87,7 @@ export function applyMessage(turn: Turn, msg: AnswerMessage): Turn {
         timings: msg.timings,
       };
       if (msg.query.trim() !== turn.question.trim()) next.query = msg.query;
+      if (msg.generation) next.generation = msg.generation;
       return next;
     }
     case "error": {
