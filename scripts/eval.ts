@@ -1,19 +1,21 @@
 /**
  * `npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR]
- * [--cache DIR] [--calibrate]`: scores retrieval and answers on a dataset (see eval/), or with
- * --calibrate, the not-found threshold. Ctrl-C stops after the current question.
+ * [--cache DIR] [--calibrate] [--llm]`: scores retrieval and answers on a dataset (see eval/), or with
+ * --calibrate, the not-found threshold, or with --llm, generated answers beside extractive ones
+ * (eval/llm.ts). Ctrl-C stops after the current question.
  */
 import { parseArgs } from "node:util";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import type { Progress } from "../embeddings/indexer.ts";
 import { runCalibration } from "../eval/calibrate.ts";
+import { formatLlmSummary, runLlmEval } from "../eval/llm.ts";
 import { formatCalibration, formatSummary } from "../eval/report.ts";
 import { ALL_MODES, runEval, type Stage } from "../eval/run.ts";
 import { positiveInt as cliPositiveInt, runCli, usageError } from "./cli.ts";
 import { formatDuration, progressLine } from "./progress.ts";
 
 const USAGE =
-  "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate]";
+  "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate] [--llm]";
 
 const bad = (message: string) => usageError(message, USAGE);
 const positiveInt = (name: string, raw: string | undefined, max: number) =>
@@ -39,6 +41,7 @@ function parse(argv: string[]) {
     out: values.out,
     cache: values.cache,
     calibrate: values.calibrate ?? false,
+    llm: values.llm ?? false,
   };
 }
 
@@ -55,6 +58,7 @@ function parseOptions(argv: string[]) {
       out: { type: "string" },
       cache: { type: "string" },
       calibrate: { type: "boolean" },
+      llm: { type: "boolean" },
     },
   });
 }
@@ -115,9 +119,11 @@ await runCli(async () => {
     signal: controller.signal,
   };
   try {
-    const text = args.calibrate
-      ? formatCalibration(await runCalibration(common))
-      : formatSummary(await runEval({ ...common, modes: args.modes, k: args.k }));
+    const text = args.llm
+      ? formatLlmSummary(await runLlmEval(common))
+      : args.calibrate
+        ? formatCalibration(await runCalibration(common))
+        : formatSummary(await runEval({ ...common, modes: args.modes, k: args.k }));
     progress.end();
     console.log(text);
   } finally {
