@@ -18,6 +18,7 @@ import {
   postAnswer,
   startTestServer,
   type Workspace,
+  waitFor,
 } from "./helpers/server.ts";
 
 const EIFFEL =
@@ -150,7 +151,9 @@ describe("OpenAI-compatible server (llama.cpp via xllamacpp)", () => {
       } else expect(generation.fallback).toBeDefined();
 
       const client = await ChatClient.connect(server.wsUrl);
-      const done = await client.ask("q1", "When was the Eiffel Tower completed?");
+      client.sendJson({ type: "ask", id: "q1", question: "When was the Eiffel Tower completed?" });
+      // A model on a loaded machine can take a while: wait longer than the helper's default.
+      const done = await client.settled("q1", 120_000);
       const streamed = client
         .framesFor("q1")
         .filter((f) => f.type === "delta")
@@ -185,4 +188,36 @@ describe("OpenAI-compatible server (llama.cpp via xllamacpp)", () => {
       await down.close();
     }
   }, 120_000);
+
+  it("stops the model's answer when the WebSocket client cancels it", async () => {
+    const server = await startTestServer(ws, {
+      llmGguf: TEST_GGUF,
+      llmThreads: 1,
+      llmPassages: 1,
+      llmMaxTokens: 48,
+    });
+    try {
+      const client = await ChatClient.connect(server.wsUrl);
+      client.sendJson({ type: "ask", id: "c1", question: "Describe the Eiffel Tower in detail." });
+      await client.next((f) => f.id === "c1" && f.type === "sources", 0, 60_000);
+      client.sendJson({ type: "cancel", id: "c1" });
+      await waitFor(
+        "the answer to stop",
+        () => (server.server.engine.limiter.load.active === 0 ? true : undefined),
+        60_000,
+      );
+      const logged = await waitFor("the answer log line", () =>
+        server.logs.find((l) => l.event === "answer" && l.fields.id === "c1"),
+      );
+      expect(logged.fields.outcome).toBe("cancelled");
+      expect(client.framesFor("c1").map((f) => f.type)).not.toContain("done");
+      // The model is free again: the next question is answered.
+      client.sendJson({ type: "ask", id: "c2", question: "When was the Eiffel Tower completed?" });
+      const next = await client.settled("c2", 120_000);
+      expect(next).toMatchObject({ type: "done", generation: { provider: "llama" } });
+      client.socket.close();
+    } finally {
+      await server.close();
+    }
+  }, 180_000);
 });
