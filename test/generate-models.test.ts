@@ -96,6 +96,28 @@ describe("in-process model (node-llama-cpp)", () => {
       next.push(t);
     expect(next.join("").length).toBeGreaterThan(0);
   }, 120_000);
+
+  it("gives up a queued answer as soon as it is cancelled, without disturbing the one running", async () => {
+    const running = provider
+      .stream([{ role: "user", content: "Count from one to twenty in words." }], {
+        maxTokens: 24,
+        signal: new AbortController().signal,
+      })
+      [Symbol.asyncIterator]();
+    await running.next(); // holds the model, unread
+    const controller = new AbortController();
+    const queued = (async () => {
+      for await (const _ of provider.stream([{ role: "user", content: "Hi" }], {
+        maxTokens: 4,
+        signal: controller.signal,
+      }));
+    })();
+    controller.abort(new Error("gave up waiting"));
+    await expect(queued).rejects.toThrow("gave up waiting");
+    let rest = "";
+    for (let r = await running.next(); !r.done; r = await running.next()) rest += r.value;
+    expect(rest.length).toBeGreaterThan(0);
+  }, 120_000);
 });
 
 describe("OpenAI-compatible server (llama.cpp via xllamacpp)", () => {

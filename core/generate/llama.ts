@@ -67,6 +67,19 @@ async function loadRuntime(): Promise<Runtime> {
   return (await import(pathToFileURL(LLAMA_RUNTIME).href)) as Runtime;
 }
 
+/** Waits for `p`, or rejects as soon as `signal` aborts: a cancelled or timed-out answer stops queueing. */
+function abortable(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    });
+  });
+}
+
 /** Loads the model once; answers take turns on its one context. */
 export async function createLlamaProvider(opts: LlamaOptions): Promise<LlmProvider> {
   try {
@@ -89,10 +102,17 @@ export async function createLlamaProvider(opts: LlamaOptions): Promise<LlmProvid
   async function* stream(messages: readonly ChatMessage[], { maxTokens, signal }: StreamOptions) {
     let release!: () => void;
     const previous = turn;
-    turn = new Promise((r) => {
+    const mine = new Promise<void>((r) => {
       release = r;
     });
-    await previous;
+    // The next answer waits for this one and for everything before it, even if this one gives up early.
+    turn = previous.then(() => mine);
+    try {
+      await abortable(previous, signal);
+    } catch (err) {
+      release();
+      throw err;
+    }
     const stop = new AbortController();
     const onAbort = () => stop.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
