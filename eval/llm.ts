@@ -107,10 +107,14 @@ export async function runLlmEval(opts: LlmEvalOptions) {
   const outDir = path.resolve(opts.outDir ?? path.join(PROJECT_ROOT, "eval-results", `${dataset.name}-llm`));
   const embedder = memoEmbedder(await createEmbedder(base));
   const rejections = new Map<string, number>();
+  const examples: { reason: string; detail: string; sentence: string }[] = [];
   const log = (_level: string, event: string, fields: Record<string, unknown>) => {
     if (event === "generated_sentence_rejected") {
       const reason = String(fields.reason);
       rejections.set(reason, (rejections.get(reason) ?? 0) + 1);
+      if (examples.length < 20) {
+        examples.push({ reason, detail: String(fields.detail), sentence: String(fields.sentence) });
+      }
     }
   };
   const generator = await createGenerator(base, log);
@@ -224,6 +228,8 @@ export async function runLlmEval(opts: LlmEvalOptions) {
         passRate: round(rate(verified, verified + rejected)),
       },
       rejections: Object.fromEntries(rejections),
+      /** The first rejected sentences, to see what the model writes (summary.json only). */
+      rejectedExamples: examples,
       /** Shown generated sentences whose cited source sentence failed the independent recheck. */
       ungroundedCitations: results.reduce((n, r) => n + r.generated.ungrounded, 0),
       /** On the questions the model answered: its accuracy, and the extractive answer's there. */

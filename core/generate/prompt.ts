@@ -9,6 +9,10 @@ export const SYSTEM_PROMPT =
   "in brackets, like [2]. Copy names, numbers and dates exactly as the passages write them. " +
   "Do not add anything the passages do not say.";
 
+/** Small models follow the last instruction they read best. */
+const REMINDER =
+  "Answer in one or two short sentences. End each sentence with the number of its passage, like [1].";
+
 /** One worked example: small models follow the marker format far more reliably after seeing it. */
 const EXAMPLE_USER = [
   "Passages:",
@@ -16,6 +20,8 @@ const EXAMPLE_USER = [
   "[2] Mount Kenya is the second-highest mountain in Africa.",
   "",
   "Question: How long is the Nile?",
+  "",
+  REMINDER,
 ].join("\n");
 const EXAMPLE_ANSWER = "The Nile is about 6,650 km long [1].";
 
@@ -44,7 +50,7 @@ export function buildMessages(
     }
     lines.push("");
   }
-  lines.push("Passages:", ...passages.map(passageBlock), "", `Question: ${question}`);
+  lines.push("Passages:", ...passages.map(passageBlock), "", `Question: ${question}`, "", REMINDER);
   return [
     { role: "system", content: SYSTEM_PROMPT },
     { role: "user", content: EXAMPLE_USER },
