@@ -55,6 +55,7 @@ describe("verifySentence", () => {
     ["a negation its passage lacks", "The Eiffel Tower was never completed [1].", "UNSUPPORTED_NEGATION"],
     ["a rare word its passage lacks", "The Eiffel Tower was demolished in 1889 [1].", "UNSUPPORTED_WORD"],
     ["nothing but a marker", "It was. [1]", "NO_CONTENT"],
+    ["a cut-off ending", "The Eiffel Tower was completed in 1889 for the. [1]", "INCOMPLETE"],
   ];
   it.each(rejected)("rejects a sentence with %s", (_, sentence, reason) => {
     expect(verifySentence(sentence, PASSAGES)).toMatchObject({ ok: false, reason });

@@ -34,6 +34,7 @@ export type RejectReason =
   | "NO_CITATION"
   | "UNKNOWN_SOURCE"
   | "NO_CONTENT"
+  | "INCOMPLETE"
   | "UNSUPPORTED_NUMBER"
   | "UNSUPPORTED_NAME"
   | "UNSUPPORTED_NEGATION"
@@ -58,6 +59,12 @@ export interface VerifyOptions {
 
 const MARKER = /\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]/g;
 const NUMBER = /\d+(?:[.,]\d+)*/g;
+/** A sentence that stops on one of these was cut off ("The name of the game is."). */
+const DANGLING = new Set(
+  "a an the is are was were be of to in on at by for with from and or but as that which who whose than".split(
+    " ",
+  ),
+);
 const NEGATIONS = new Set(["not", "no", "never", "none", "neither", "nor", "without", "cannot"]);
 
 /** The cited numbers of a sentence, in order of first appearance, and its text without markers. */
@@ -155,6 +162,9 @@ export function verifySentence(
   const claimNumbers = numbersIn(claim);
   if (content.length === 0 && claimNumbers.length === 0)
     return reject("NO_CONTENT", "the sentence says nothing");
+  const last = claimWords.at(-1);
+  if (last !== undefined && DANGLING.has(last))
+    return reject("INCOMPLETE", `the sentence stops at "${last}"`);
 
   const number = claimNumbers.find((x) => !evidenceNumbers.has(x));
   if (number !== undefined) return reject("UNSUPPORTED_NUMBER", `"${number}" is not in the cited passages`);
