@@ -72,6 +72,21 @@ export interface Config {
   /** A WebSocket whose unsent data exceeds this many bytes is treated as a slow reader. */
   wsMaxBufferedBytes: number;
   logLevel: LogLevel;
+  /** Base URL of an OpenAI-compatible server for generated answers (off when unset). */
+  llmUrl: string | undefined;
+  llmModel: string | undefined;
+  llmApiKey: string | undefined;
+  /** A GGUF file run in-process for generated answers (off when unset). */
+  llmGguf: string | undefined;
+  /** Longest a generated answer may take before the extractive answer is used. */
+  llmTimeoutMs: number;
+  llmMaxTokens: number;
+  /** CPU threads of the in-process model. */
+  llmThreads: number;
+  /** Context window of the in-process model, in tokens. */
+  llmContextSize: number;
+  /** Top passages the model is given. */
+  llmPassages: number;
 }
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
@@ -114,6 +129,15 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   heartbeatMs: 30_000,
   wsMaxBufferedBytes: 1024 * 1024,
   logLevel: "info",
+  llmUrl: undefined,
+  llmModel: undefined,
+  llmApiKey: undefined,
+  llmGguf: undefined,
+  llmTimeoutMs: 60_000,
+  llmMaxTokens: 160,
+  llmThreads: Math.max(1, Math.min(4, os.availableParallelism())),
+  llmContextSize: 4096,
+  llmPassages: 3,
 });
 
 type Env = Record<string, string | undefined>;
@@ -164,6 +188,16 @@ function oneOf<T extends string>(values: readonly T[]) {
 
 const dir = (raw: string) => path.resolve(PROJECT_ROOT, raw);
 const text = (raw: string) => raw;
+function httpUrl(raw: string, name: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {}
+  if (url?.protocol !== "http:" && url?.protocol !== "https:") {
+    throw new AppError("CONFIG_INVALID", `${name} is "${raw}"; it must be an http:// or https:// URL`);
+  }
+  return raw;
+}
 const list = (raw: string) =>
   raw
     .split(",")
@@ -363,6 +397,55 @@ export const SETTINGS: readonly Setting[] = [
     doc: "unsent bytes before a client counts as slow",
   },
   { key: "logLevel", env: "CITELINE_LOG_LEVEL", parse: oneOf(LEVELS), doc: "log level" },
+  {
+    key: "llmUrl",
+    env: "CITELINE_LLM_URL",
+    parse: httpUrl,
+    doc: "OpenAI-compatible API base URL for generated answers, e.g. http://127.0.0.1:8080/v1 (off when unset)",
+  },
+  { key: "llmModel", env: "CITELINE_LLM_MODEL", parse: text, doc: "model name sent to CITELINE_LLM_URL" },
+  {
+    key: "llmApiKey",
+    env: "CITELINE_LLM_API_KEY",
+    parse: text,
+    doc: "API key for CITELINE_LLM_URL, if it needs one",
+  },
+  {
+    key: "llmGguf",
+    env: "CITELINE_LLM_GGUF",
+    parse: dir,
+    doc: "GGUF model run in-process for generated answers (needs npm run llm:install; off when unset)",
+  },
+  {
+    key: "llmTimeoutMs",
+    env: "CITELINE_LLM_TIMEOUT_MS",
+    parse: int(100, 600_000),
+    doc: "longest a generated answer may take before the extractive answer is used",
+  },
+  {
+    key: "llmMaxTokens",
+    env: "CITELINE_LLM_MAX_TOKENS",
+    parse: int(8, 4096),
+    doc: "most tokens the model may write per answer",
+  },
+  {
+    key: "llmThreads",
+    env: "CITELINE_LLM_THREADS",
+    parse: int(1, 64),
+    doc: "CPU threads of the in-process model (default: cores, at most 4)",
+  },
+  {
+    key: "llmContextSize",
+    env: "CITELINE_LLM_CONTEXT",
+    parse: int(512, 131_072),
+    doc: "context window of the in-process model, in tokens",
+  },
+  {
+    key: "llmPassages",
+    env: "CITELINE_LLM_PASSAGES",
+    parse: int(1, 20),
+    doc: "top passages given to the model",
+  },
 ];
 
 /**
@@ -387,6 +470,15 @@ export function loadConfig(overrides: Partial<Config> = {}, env: Env = process.e
     throw new AppError(
       "CONFIG_INVALID",
       `CITELINE_K is ${config.k}; it must not exceed CITELINE_MAX_K (${config.maxK})`,
+    );
+  }
+  if (config.llmUrl !== undefined && config.llmGguf !== undefined) {
+    throw new AppError("CONFIG_INVALID", "CITELINE_LLM_URL and CITELINE_LLM_GGUF are both set; choose one");
+  }
+  if (config.llmUrl !== undefined && config.llmModel === undefined) {
+    throw new AppError(
+      "CONFIG_INVALID",
+      "CITELINE_LLM_URL is set but CITELINE_LLM_MODEL is not; name the model the server should run",
     );
   }
   return config;

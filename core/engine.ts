@@ -11,8 +11,18 @@ import { answerInConversation } from "./conversation.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
 import { unanswerable } from "./exclusions.ts";
+import type { Answerer } from "./generate/answerer.ts";
 import { Limiter } from "./limiter.ts";
-import type { AnswerEvent, AskRequest, DocumentBody, Health, NotFoundReason, SourceRef } from "./protocol.ts";
+import type {
+  AnswerEvent,
+  AskRequest,
+  Citation,
+  DocumentBody,
+  Generation,
+  Health,
+  NotFoundReason,
+  SourceRef,
+} from "./protocol.ts";
 import { emptyRangeMessage, NO_DOCUMENTS_IN_RANGE } from "./range.ts";
 import { type Passage, type RetrievalMode, retrieve } from "./retrieval.ts";
 import { shapeSources } from "./sources.ts";
@@ -26,6 +36,8 @@ export interface EngineDeps {
   /** The answer-sentence selector; the committed one by default (evaluation passes fold models). */
   selector?: Selector;
   log?: (level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>) => void;
+  /** Writes verified generated answers; without it (the default) every answer is extractive. */
+  generator?: Answerer | undefined;
 }
 
 export interface SearchHit extends SourceRef {
@@ -178,19 +190,46 @@ export function createEngine(deps: EngineDeps): Engine {
       }
       yield { type: "sources", sources, documents, notFound: composed.notFound };
       let firstDeltaMs = 0;
-      for (const piece of composed.pieces.flatMap((p) => streamPieces(p))) {
-        signal?.throwIfAborted();
-        if (config.streamDelayMs > 0) await sleep(config.streamDelayMs, undefined, { signal });
-        if (firstDeltaMs === 0) firstDeltaMs = performance.now() - t0;
-        yield { type: "delta", text: piece };
+      // Not-found stays the extractive decision: the model is not asked without evidence.
+      let generated: { text: string; citations: Citation[] } | undefined;
+      let generation: Generation | undefined;
+      if (deps.generator && !composed.notFound) {
+        // The model numbers passages as the sources are numbered (pruned and grouped by document).
+        const byChunk = new Map(r.passages.map((p) => [p.chunk.id, p]));
+        const input = {
+          store: index.store,
+          passages: sources.flatMap((s) => byChunk.get(s.chunkId) ?? []),
+          question: req.question,
+          history: req.history ?? [],
+        };
+        for await (const ev of deps.generator.answer(input, signal)) {
+          if (ev.type === "result") {
+            generated = ev.answer;
+            generation = ev.generation;
+            continue;
+          }
+          if (firstDeltaMs === 0) firstDeltaMs = performance.now() - t0;
+          yield ev;
+        }
+      }
+      if (!generated) {
+        for (const piece of composed.pieces.flatMap((p) => streamPieces(p))) {
+          signal?.throwIfAborted();
+          if (config.streamDelayMs > 0) await sleep(config.streamDelayMs, undefined, { signal });
+          if (firstDeltaMs === 0) firstDeltaMs = performance.now() - t0;
+          yield { type: "delta", text: piece };
+        }
       }
       const round = (ms: number) => Math.round(ms * 10) / 10;
       yield {
         type: "done",
-        answer: composed.answer,
-        citations: composed.citations,
+        answer: generated?.text ?? composed.answer,
+        citations: generated?.citations ?? composed.citations,
+        ...(generation ? { generation } : {}),
         notFound: composed.notFound,
-        ...(composed.shortAnswer ? { shortAnswer: composed.shortAnswer } : {}),
+        // The short answer is a span of the extractive answer's first sentence; a generated answer
+        // did not say that sentence.
+        ...(composed.shortAnswer && !generated ? { shortAnswer: composed.shortAnswer } : {}),
         query: r.query,
         timings: {
           retrievalMs: round(retrievalMs),

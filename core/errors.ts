@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   INDEX_LOCKED: "another indexer is running",
   PORT_IN_USE: "the port the server should listen on is taken",
   LISTEN_FAILED: "the server could not listen on the configured address",
+  LLM_UNAVAILABLE: "the configured language model or its runtime could not be loaded",
   // corpus
   CORPUS_MISSING: "the corpus folder does not exist",
   FILE_UNREADABLE: "a corpus file could not be read",

@@ -62,6 +62,29 @@ export interface ShortAnswer {
   end: number;
 }
 
+/**
+ * Who wrote the answer's text, present when a language model is configured. A generated
+ * answer's citations name, for each sentence, the source sentence that supports it: `text` and
+ * `start`/`end` are that source sentence, `answerStart`/`answerEnd` the generated sentence.
+ */
+export interface Generation {
+  /** "generated": the model's sentences, each verified against the passages it cites before it
+   * was sent. "extractive": sentences quoted from the sources, because none of the model's passed
+   * or the model failed (see `fallback`). */
+  mode: "generated" | "extractive";
+  provider: "openai" | "llama";
+  model: string;
+  /** The model's sentences that passed verification (and were shown, unless repeated). */
+  verified: number;
+  /** The model's sentences that failed verification and were withheld. */
+  rejected: number;
+  fallback?: "no_verified_sentence" | "timeout" | "provider_error";
+  /** Why a generated answer stopped early; the sentences before it were verified. */
+  stopped?: "timeout" | "provider_error";
+  /** Milliseconds from the request to the model's first token. */
+  firstTokenMs?: number;
+}
+
 export interface Timings {
   retrievalMs: number;
   firstDeltaMs: number;
@@ -105,6 +128,7 @@ export type AnswerEvent =
       /** The query actually used for retrieval (after follow-up rewriting). */
       query: string;
       timings: Timings;
+      generation?: Generation;
     };
 
 /** Body of `POST /api/answer` when JSON is asked for. */
@@ -119,6 +143,7 @@ export interface AnswerResponse {
   shortAnswer?: ShortAnswer;
   query: string;
   timings: Timings;
+  generation?: Generation;
 }
 
 export interface ErrorBody {
@@ -161,6 +186,7 @@ export type ServerMessage =
       shortAnswer?: ShortAnswer;
       query: string;
       timings: Timings;
+      generation?: Generation;
     }
   /** The acknowledgement of a `cancel`: the question with this id ends here. */
   | { type: "cancelled"; id: string }

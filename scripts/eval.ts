@@ -1,12 +1,15 @@
 /**
  * `npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR]
- * [--cache DIR] [--calibrate [--unanswerable DIR]] [--selector-folds FILE] [--allow-partial]`: scores retrieval and answers on a dataset (see eval/), or with
- * --calibrate, the not-found threshold. Ctrl-C stops after the current question.
+ * [--cache DIR] [--calibrate [--unanswerable DIR]] [--selector-folds FILE] [--allow-partial] [--llm]`:
+ * scores retrieval and answers on a dataset (see eval/), or with --calibrate, the not-found
+ * threshold, or with --llm, generated answers beside extractive ones (eval/llm.ts). Ctrl-C stops
+ * after the current question.
  */
 import { readFile } from "node:fs/promises";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import type { Progress } from "../embeddings/indexer.ts";
 import { runCalibration } from "../eval/calibrate.ts";
+import { formatLlmSummary, runLlmEval } from "../eval/llm.ts";
 import { formatCalibration, formatSummary } from "../eval/report.ts";
 import { ALL_MODES, runEval, type SelectorFolds, type Stage } from "../eval/run.ts";
 import { positiveInt as cliPositiveInt, parseCommand, runCli, usageError } from "./cli.ts";
@@ -14,7 +17,7 @@ import { formatDuration, progressLine } from "./progress.ts";
 
 const COMMAND = {
   usage:
-    "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate [--unanswerable DIR]] [--selector-folds FILE] [--allow-partial]",
+    "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate [--unanswerable DIR]] [--selector-folds FILE] [--allow-partial] [--llm]",
   summary:
     "Scores retrieval and answers on a dataset folder holding corpus.jsonl ({id,title,date?,text} per line) and questions.jsonl ({id,question,answers[],gold_doc_ids[]} per line); see docs/evaluation.md.",
   options: {
@@ -28,6 +31,7 @@ const COMMAND = {
     unanswerable: { type: "string" },
     "selector-folds": { type: "string" },
     "allow-partial": { type: "boolean" },
+    llm: { type: "boolean" },
   },
   help: [
     "--dataset DIR          the dataset folder (required)",
@@ -40,6 +44,7 @@ const COMMAND = {
     "--unanswerable DIR     with --calibrate: also ask this dataset's not-found questions",
     "--selector-folds FILE  score each question with the selector fold that never saw its article",
     "--allow-partial        evaluate even when some documents could not be indexed",
+    "--llm                  generated answers (CITELINE_LLM_*) beside extractive ones",
   ],
 } as const;
 const USAGE = COMMAND.usage;
@@ -66,6 +71,7 @@ function parse(argv: string[]) {
     allowPartial: values["allow-partial"] ?? false,
     unanswerable: values.unanswerable,
     selectorFolds: values["selector-folds"],
+    llm: values.llm ?? false,
   };
 }
 
@@ -127,18 +133,20 @@ await runCli(async () => {
     signal: controller.signal,
   };
   try {
-    const text = args.calibrate
-      ? formatCalibration(await runCalibration({ ...common, unanswerableDir: args.unanswerable }))
-      : formatSummary(
-          await runEval({
-            ...common,
-            modes: args.modes,
-            k: args.k,
-            selectorFolds: args.selectorFolds
-              ? (JSON.parse(await readFile(args.selectorFolds, "utf8")) as SelectorFolds)
-              : undefined,
-          }),
-        );
+    const text = args.llm
+      ? formatLlmSummary(await runLlmEval(common))
+      : args.calibrate
+        ? formatCalibration(await runCalibration({ ...common, unanswerableDir: args.unanswerable }))
+        : formatSummary(
+            await runEval({
+              ...common,
+              modes: args.modes,
+              k: args.k,
+              selectorFolds: args.selectorFolds
+                ? (JSON.parse(await readFile(args.selectorFolds, "utf8")) as SelectorFolds)
+                : undefined,
+            }),
+          );
     progress.end();
     console.log(text);
   } finally {

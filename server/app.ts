@@ -237,7 +237,7 @@ function mapExpressError(err: unknown): AppError | undefined {
 async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): Promise<Timings> {
   let sources: SourceRef[] = [];
   let documents: SourceGroup[] | undefined;
-  let done: Omit<Extract<AnswerEvent, { type: "done" }>, "type"> | undefined;
+  let done: Omit<AnswerResponse, "sources"> | undefined;
   for await (const ev of events) {
     if (ev.type === "sources") {
       sources = ev.sources;
@@ -256,6 +256,7 @@ async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): P
     ...(done.shortAnswer ? { shortAnswer: done.shortAnswer } : {}),
     query: done.query,
     timings: done.timings,
+    ...(done.generation ? { generation: done.generation } : {}),
   };
   res.json(body);
   return done.timings;

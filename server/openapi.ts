@@ -152,6 +152,23 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             shortAnswer: ref("ShortAnswer"),
             query: { type: "string" },
             timings: ref("Timings"),
+            generation: ref("Generation"),
+          },
+        },
+        Generation: {
+          type: "object",
+          description:
+            "Present when a language model is configured: who wrote the answer. For a generated sentence, each citation's text/start/end is the source sentence that supports it and answerStart/answerEnd the generated sentence.",
+          required: ["mode", "provider", "model", "verified", "rejected"],
+          properties: {
+            mode: { enum: ["generated", "extractive"] },
+            provider: { enum: ["openai", "llama"] },
+            model: { type: "string" },
+            verified: { type: "integer", description: "model sentences that passed verification" },
+            rejected: { type: "integer", description: "model sentences withheld because they failed it" },
+            fallback: { enum: ["no_verified_sentence", "timeout", "provider_error"] },
+            stopped: { enum: ["timeout", "provider_error"] },
+            firstTokenMs: { type: "number" },
           },
         },
       },

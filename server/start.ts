@@ -5,6 +5,7 @@ import type { Duplex } from "node:stream";
 import type { Config } from "../core/config.ts";
 import { createEngine, type Engine } from "../core/engine.ts";
 import { AppError } from "../core/errors.ts";
+import { type Answerer, createGenerator } from "../core/generate/answerer.ts";
 import type { Embedder } from "../core/types.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { IndexHolder } from "../embeddings/index-holder.ts";
@@ -26,6 +27,8 @@ export interface StartOptions {
   authTimeoutMs?: number;
   /** How long a WebSocket client may leave its replies unread before it is dropped (default 30 s). */
   slowReaderMs?: number;
+  /** A loaded answer generator to share (tests); otherwise the configured one, if any, is loaded. */
+  generator?: Answerer;
 }
 
 export interface RunningServer {
@@ -53,7 +56,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     log,
   });
   indexes.watch(opts.reloadIntervalMs ?? 1000);
-  const engine = createEngine({ config, embedder, indexes, log });
+  // Off unless CITELINE_LLM_GGUF or CITELINE_LLM_URL is set; its modules load only then.
+  const generator = opts.generator ?? (await createGenerator(config, log));
+  const engine = createEngine({ config, embedder, indexes, log, generator });
   // The empty page's starter questions are checked against the index before they are offered.
   void engine.prepareExamples();
   const limiter = new RateLimiter(config.rateLimitPerMinute);
@@ -102,6 +107,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       for (const ws of chat.wss.clients) ws.terminate();
       chat.wss.close();
       indexes.close();
+      if (!opts.generator) await generator?.close();
     })();
     return closing;
   };

@@ -4,6 +4,7 @@
  */
 import type {
   Citation,
+  Generation,
   NotFoundReason,
   ServerMessage,
   ShortAnswer,
@@ -46,6 +47,8 @@ export interface Turn {
   /** The retrieval query the server used, when it differs from the question. */
   query?: string;
   timings?: Timings;
+  /** Who wrote the answer, when the server has a language model configured. */
+  generation?: Generation;
   askedAt: number;
 }
 
@@ -104,6 +107,7 @@ export function applyMessage(turn: Turn, msg: AnswerMessage): Turn {
       if (msg.notFoundReason) next.notFoundReason = msg.notFoundReason;
       if (msg.shortAnswer) next.shortAnswer = msg.shortAnswer;
       if (msg.query.trim() !== turn.question.trim()) next.query = msg.query;
+      if (msg.generation) next.generation = msg.generation;
       return next;
     }
     case "error": {

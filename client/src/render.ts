@@ -167,6 +167,12 @@ const STATUS_TEXT: Partial<Record<Turn["status"], string>> = {
   interrupted: "Interrupted",
 };
 
+const FALLBACK = {
+  no_verified_sentence: "none of the model's sentences could be verified",
+  timeout: "the model did not answer in time",
+  provider_error: "the model could not be reached",
+} as const;
+
 /** One question and its answer, updated in place as the answer streams in. */
 export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
   const question = el("div", { class: "q-bubble" });
@@ -177,6 +183,7 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
   const status = el("div", { class: "a-status" });
   const actions = el("div", { class: "a-actions" });
   const meta = el("p", { class: "a-meta" });
+  const origin = el("p", { class: "a-origin" });
   const root = el(
     "article",
     { class: "turn" },
@@ -191,6 +198,7 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
         heading,
         short,
         sources,
+        origin,
         body,
         status,
         el("div", { class: "a-foot" }, actions, meta),
@@ -228,6 +236,7 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
       renderStatus(turn, isLast);
       renderActions(turn, isLast);
       renderMeta(turn);
+      renderOrigin(turn);
     }
     prev = turn;
     prevLast = isLast;
@@ -423,6 +432,24 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
     }
     meta.textContent = bits.join(" · ");
     meta.hidden = bits.length === 0;
+  };
+
+  /** Generated and extractive text look different, and the page says which model wrote what. */
+  const renderOrigin = (turn: Turn) => {
+    const g = turn.generation;
+    root.classList.toggle("generated", g?.mode === "generated");
+    root.classList.toggle("extractive", g?.mode === "extractive");
+    origin.hidden = g === undefined || turn.notFound;
+    if (!g) return;
+    const by = `${g.model} (${g.provider === "llama" ? "in-process" : "OpenAI-compatible server"})`;
+    origin.textContent =
+      g.mode === "generated"
+        ? `Written by ${by}; every sentence was checked against the source it cites`
+        : `Quoted from the sources: ${FALLBACK[g.fallback ?? "no_verified_sentence"]} (${by})`;
+    origin.title =
+      g.rejected > 0
+        ? `${g.rejected} generated sentence(s) failed the check against the sources and were not shown`
+        : "";
   };
 
   update(initial, false);

@@ -1,0 +1,137 @@
+/**
+ * The engine's hook for generated answers: turns a retrieval into the model's evidence, runs the
+ * verified generation, and turns its sentences into the product's citations. Built once at
+ * start when a provider is configured; the engine falls back to the extractive answer whenever
+ * this yields no sentence.
+ */
+import type { ChunkStore } from "../../embeddings/store.ts";
+import type { Config } from "../config.ts";
+import type { Citation, Generation } from "../protocol.ts";
+import type { Passage } from "../retrieval.ts";
+import type { HistoryTurn } from "../types.ts";
+import { generateVerified } from "./generate.ts";
+import { createProvider, type LlmProvider } from "./provider.ts";
+import type { EvidencePassage } from "./verify.ts";
+
+type Log = (
+  level: "debug" | "info" | "warn" | "error",
+  event: string,
+  fields: Record<string, unknown>,
+) => void;
+
+export interface AnswerInput {
+  store: Pick<ChunkStore, "sentencesIn" | "docFreq" | "counts">;
+  passages: readonly Passage[];
+  question: string;
+  history: readonly HistoryTurn[];
+}
+
+export type AnswererEvent =
+  | { type: "delta"; text: string }
+  /** `answer` is absent when no sentence survived: the caller gives the extractive answer. */
+  | { type: "result"; answer?: { text: string; citations: Citation[] }; generation: Generation };
+
+export interface Answerer {
+  readonly provider: LlmProvider;
+  answer(input: AnswerInput, signal?: AbortSignal): AsyncGenerator<AnswererEvent>;
+  close(): Promise<void>;
+}
+
+export type AnswererConfig = Pick<Config, "llmMaxTokens" | "llmTimeoutMs" | "llmPassages">;
+
+/** The model's evidence: the top passages, numbered as the answer's sources are. */
+export function evidenceFrom(store: AnswerInput["store"], passages: readonly Passage[], count: number) {
+  return passages.slice(0, count).map(
+    (p, i): EvidencePassage => ({
+      n: i + 1,
+      docId: p.doc.id,
+      chunkId: p.chunk.id,
+      start: p.chunk.start,
+      text: p.chunk.text,
+      sentences: store
+        .sentencesIn(p.doc.id, p.chunk.start, p.chunk.end)
+        .map(({ start, end }) => ({ start, end })),
+    }),
+  );
+}
+
+/** Words found in at least 1% of the chunks (and 5 of them) may be paraphrased without a source. */
+function commonWords(store: AnswerInput["store"]): (word: string) => boolean {
+  const chunks = store.counts().chunks;
+  const floor = Math.max(5, chunks * 0.01);
+  const memo = new Map<string, boolean>();
+  return (word) => {
+    let common = memo.get(word);
+    if (common === undefined) {
+      common = store.docFreq(word) >= floor;
+      memo.set(word, common);
+    }
+    return common;
+  };
+}
+
+export function createAnswerer(config: AnswererConfig, provider: LlmProvider, log?: Log): Answerer {
+  return {
+    provider,
+    close: () => provider.close(),
+    async *answer(input, signal) {
+      const passages = evidenceFrom(input.store, input.passages, config.llmPassages);
+      const base = { provider: provider.kind, model: provider.model };
+      for await (const ev of generateVerified(
+        { question: input.question, history: input.history, passages },
+        {
+          provider,
+          maxTokens: config.llmMaxTokens,
+          timeoutMs: config.llmTimeoutMs,
+          isCommon: commonWords(input.store),
+          ...(log ? { log } : {}),
+        },
+        signal,
+      )) {
+        if (ev.type === "delta") {
+          yield ev;
+          continue;
+        }
+        const counts = { verified: ev.sentences.length, rejected: ev.rejected };
+        const timing = ev.firstTokenMs === undefined ? {} : { firstTokenMs: Math.round(ev.firstTokenMs) };
+        if (ev.sentences.length === 0) {
+          const fallback = ev.outcome === "complete" ? "no_verified_sentence" : ev.outcome;
+          log?.("info", "generation_fallback", { ...base, ...counts, fallback });
+          yield {
+            type: "result",
+            generation: { mode: "extractive", ...base, ...counts, ...timing, fallback },
+          };
+          return;
+        }
+        const citations = ev.sentences.flatMap((s) =>
+          s.support.map(
+            (sup): Citation => ({
+              n: sup.n,
+              docId: sup.docId,
+              chunkId: sup.chunkId,
+              start: sup.start,
+              end: sup.end,
+              text: sup.text,
+              answerStart: s.answerStart,
+              answerEnd: s.answerEnd,
+            }),
+          ),
+        );
+        const generation: Generation = { mode: "generated", ...base, ...counts, ...timing };
+        if (ev.outcome !== "complete") generation.stopped = ev.outcome;
+        yield { type: "result", answer: { text: ev.answer, citations }, generation };
+      }
+    },
+  };
+}
+
+/** The configured answerer, or undefined when no model is configured (the default). */
+export async function createGenerator(
+  config: AnswererConfig & Parameters<typeof createProvider>[0],
+  log?: Log,
+): Promise<Answerer | undefined> {
+  const provider = await createProvider(config);
+  if (!provider) return undefined;
+  log?.("info", "generation_enabled", { provider: provider.kind, model: provider.model });
+  return createAnswerer(config, provider, log);
+}

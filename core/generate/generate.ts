@@ -1,0 +1,145 @@
+/**
+ * Generated answers, one verified sentence at a time: the model's output is buffered until a
+ * sentence completes, the sentence is checked against the passages it cites, and only then is it
+ * streamed. Rejected sentences are counted and never shown.
+ */
+import type { HistoryTurn } from "../types.ts";
+import { buildMessages } from "./prompt.ts";
+import type { LlmProvider } from "./provider.ts";
+import { type EvidencePassage, type Support, sentenceEnd, type Verdict, verifySentence } from "./verify.ts";
+
+export interface GeneratedSentence {
+  /** The sentence as shown, markers included. */
+  text: string;
+  /** Offsets of the sentence's words (markers excluded) in the answer. */
+  answerStart: number;
+  answerEnd: number;
+  support: Support[];
+}
+
+/** How the model's part of an answer ended. */
+export type GenerationOutcome = "complete" | "timeout" | "provider_error";
+
+export type GenerationEvent =
+  | { type: "delta"; text: string }
+  | {
+      type: "end";
+      answer: string;
+      sentences: GeneratedSentence[];
+      /** Sentences the model wrote that failed verification. */
+      rejected: number;
+      outcome: GenerationOutcome;
+      /** Milliseconds from the call to the model's first token; undefined when none came. */
+      firstTokenMs: number | undefined;
+    };
+
+export interface GenerateRequest {
+  question: string;
+  history: readonly HistoryTurn[];
+  passages: readonly EvidencePassage[];
+}
+
+export interface GeneratorOptions {
+  provider: LlmProvider;
+  maxTokens: number;
+  /** The whole generation, first token to last. */
+  timeoutMs: number;
+  isCommon?: (word: string) => boolean;
+  log?: (level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>) => void;
+}
+
+/** Pieces of one word each, leading space kept, so a verified sentence still streams. */
+function wordPieces(text: string): string[] {
+  return text.match(/\s*\S+/g) ?? [];
+}
+
+/**
+ * Streams the verified sentences of the model's answer, then an `end` event. Cancelling
+ * `signal` stops the model and throws; a timeout or a provider failure ends the stream with
+ * the sentences verified so far and the outcome saying why.
+ */
+export async function* generateVerified(
+  req: GenerateRequest,
+  opts: GeneratorOptions,
+  signal?: AbortSignal,
+): AsyncGenerator<GenerationEvent> {
+  const t0 = performance.now();
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(new Error("timeout")), opts.timeoutMs);
+  const onAbort = () => stop.abort(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const verifyOpts = opts.isCommon ? { isCommon: opts.isCommon } : {};
+  const sentences: GeneratedSentence[] = [];
+  const seen = new Set<string>();
+  let answer = "";
+  let rejected = 0;
+  let firstTokenMs: number | undefined;
+  let outcome: GenerationOutcome = "complete";
+
+  // Returns the pieces to stream for one completed sentence, or none when it fails.
+  const accept = (raw: string): string[] => {
+    const sentence = raw.trim();
+    if (sentence === "") return [];
+    const v: Verdict = verifySentence(sentence, req.passages, verifyOpts);
+    if (!v.ok) {
+      rejected += 1;
+      opts.log?.("debug", "generated_sentence_rejected", {
+        reason: v.reason,
+        detail: v.detail,
+        sentence,
+      });
+      return [];
+    }
+    // Small models repeat themselves; a repeated sentence is dropped, not counted as a failure.
+    if (seen.has(v.claim.toLowerCase())) return [];
+    seen.add(v.claim.toLowerCase());
+    const lead = answer === "" ? "" : " ";
+    const answerStart = answer.length + lead.length;
+    sentences.push({
+      text: v.text,
+      answerStart,
+      answerEnd: answerStart + v.claim.length,
+      support: v.support,
+    });
+    answer += lead + v.text;
+    return wordPieces(lead + v.text);
+  };
+
+  try {
+    let buf = "";
+    const messages = buildMessages(req.question, req.history, req.passages);
+    try {
+      for await (const piece of opts.provider.stream(messages, {
+        maxTokens: opts.maxTokens,
+        signal: stop.signal,
+      })) {
+        firstTokenMs ??= performance.now() - t0;
+        buf += piece;
+        for (let end = sentenceEnd(buf); end >= 0; end = sentenceEnd(buf)) {
+          const sentence = buf.slice(0, end);
+          buf = buf.slice(end);
+          for (const text of accept(sentence)) {
+            signal?.throwIfAborted();
+            yield { type: "delta", text };
+          }
+        }
+      }
+      for (const text of accept(buf.slice(0, Math.max(0, sentenceEnd(buf, true)))))
+        yield { type: "delta", text };
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      outcome = stop.signal.aborted ? "timeout" : "provider_error";
+      opts.log?.("warn", "generation_failed", {
+        outcome,
+        provider: opts.provider.kind,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    signal?.throwIfAborted();
+    yield { type: "end", answer, sentences, rejected, outcome, firstTokenMs };
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+    stop.abort();
+  }
+}
