@@ -124,7 +124,7 @@ describe("the connection to the server", { timeout: TIMEOUT }, () => {
     await ask(page, "What else did he say?");
     const sent = (await body).postDataJSON() as { history?: unknown[] };
     expect(sent.history).toHaveLength(2);
-    await lastTurn(page).locator(".a-text").waitFor();
+    // Stop while the request is in flight (a short follow-up answer can finish within a few deltas).
     await page.locator("#stop").click();
     await waitForStatus(page, "stopped");
     expect(log.errors).toEqual([]);
