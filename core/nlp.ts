@@ -159,3 +159,30 @@ export function isNew(span: string, questionStems: ReadonlySet<string>): boolean
   const ws = words(span);
   return ws.length > 0 && ws.some((w) => !questionStems.has(stem(w)));
 }
+
+/**
+ * How well a typed span at tokens `first`..`last` sits as the answer: minus its distance in tokens
+ * from the nearest question word (`anchors`; a span among them is as near as can be), 3 less when it
+ * repeats a question word, 2 more for a place right after one of `placePrepositions`.
+ */
+export function typedSpanScore(
+  text: string,
+  tokens: readonly { start: number; end: number }[],
+  first: number,
+  last: number,
+  anchors: readonly number[],
+  opts: { type: AnswerType; repeatsQuestion: boolean; placePrepositions: ReadonlySet<string> },
+): number {
+  let distance = anchors.length === 0 ? 0 : Number.POSITIVE_INFINITY;
+  for (const a of anchors) distance = Math.min(distance, a < first ? first - a : a > last ? a - last : 0);
+  let score = -distance;
+  if (opts.repeatsQuestion) score -= 3;
+  const before = tokens[first - 1];
+  if (
+    opts.type === "place" &&
+    before &&
+    opts.placePrepositions.has(text.slice(before.start, before.end).toLowerCase())
+  )
+    score += 2;
+  return score;
+}

@@ -11,7 +11,15 @@
 import type { ChunkStore } from "../embeddings/store.ts";
 import { sentenceKey } from "./conversation.ts";
 import type { SentenceSet } from "./exclusions.ts";
-import { type Annotation, AnnotationCache, type AnswerType, answerType, isNew, kindsFor } from "./nlp.ts";
+import {
+  type Annotation,
+  AnnotationCache,
+  type AnswerType,
+  answerType,
+  isNew,
+  kindsFor,
+  typedSpanScore,
+} from "./nlp.ts";
 import type { Passage } from "./retrieval.ts";
 import { contentTerms, isStopword, stem, stemSet, words } from "./text.ts";
 import { dot } from "./vectors.ts";
@@ -192,17 +200,11 @@ export function nearestTypedSpan(
     const first = tokens.findIndex((t) => t.start >= s.start);
     let last = first;
     while (last + 1 < tokens.length && tokens[last + 1]!.end <= s.end) last++;
-    let distance = anchors.length === 0 ? 0 : Number.POSITIVE_INFINITY;
-    for (const a of anchors) distance = Math.min(distance, a < first ? first - a : a > last ? a - last : 0);
-    let score = -distance;
-    if (words(spanText).some((w) => questionStems.has(stem(w)))) score -= 3;
-    const before = tokens[first - 1];
-    if (
-      type === "place" &&
-      before &&
-      PLACE_PREPOSITIONS.has(text.slice(before.start, before.end).toLowerCase())
-    )
-      score += 2;
+    const score = typedSpanScore(text, tokens, first, last, anchors, {
+      type,
+      repeatsQuestion: words(spanText).some((w) => questionStems.has(stem(w))),
+      placePrepositions: PLACE_PREPOSITIONS,
+    });
     if (!best || score > best.score) best = { start: s.start, end: s.end, score };
   }
   return best;

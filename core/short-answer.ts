@@ -3,7 +3,7 @@
  * the chosen sentence that says it, verbatim, with document offsets. Pure over an annotation.
  */
 import type { Annotation, AnswerType } from "./nlp.ts";
-import { isNew, kindsFor } from "./nlp.ts";
+import { isNew, kindsFor, typedSpanScore } from "./nlp.ts";
 import type { ShortAnswer } from "./protocol.ts";
 import { isStopword, stem, words } from "./text.ts";
 
@@ -95,20 +95,12 @@ export function bestSpan(
     const end = tokens[last]!.end;
     const spanText = text.slice(start, end);
     if (!isNew(spanText, questionStems)) continue;
-    // Distance in tokens to the nearest word shared with the question; a span in the middle of
-    // those words is as near as can be.
-    let distance = anchors.length === 0 ? 0 : Number.POSITIVE_INFINITY;
-    for (const a of anchors) distance = Math.min(distance, a < first ? first - a : a > last ? a - last : 0);
-    let score = -distance;
     // A span that repeats part of the question answers it less than one that is wholly new.
-    if (words(whole).some((w) => questionStems.has(stem(w)))) score -= 3;
-    const before = tokens[first - 1];
-    if (
-      type === "place" &&
-      before &&
-      PLACE_PREPOSITIONS.has(text.slice(before.start, before.end).toLowerCase())
-    )
-      score += 2;
+    const score = typedSpanScore(text, tokens, first, last, anchors, {
+      type,
+      repeatsQuestion: words(whole).some((w) => questionStems.has(stem(w))),
+      placePrepositions: PLACE_PREPOSITIONS,
+    });
     if (!best || score > best.score) best = { start, end, score };
   }
   return best;
