@@ -568,6 +568,20 @@ function fromCodePoint(cp: number): string {
 // ---------------------------------------------------------------------------------------------
 // JSON and JSONL records
 
+/** One JSONL line, numbered `lineNo`, into `out`: a document, an issue, or nothing when blank. */
+function jsonlRecord(out: Parsed, rel: string, base: string, line: string, lineNo: number): void {
+  if (isBlank(line)) return;
+  const where = `${rel} line ${lineNo}`;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (err) {
+    out.issues.push(issue(rel, "FILE_MALFORMED", `${where}: invalid JSON (${errMessage(err)})`));
+    return;
+  }
+  collect(out, recordToDoc(rel, value, where, `${base}:${lineNo}`, `${rel}#L${lineNo}`));
+}
+
 function parseJsonl(rel: string, src: string): Parsed {
   const out: Parsed = { docs: [], issues: [] };
   const base = stripExt(rel);
@@ -576,16 +590,7 @@ function parseJsonl(rel: string, src: string): Parsed {
     const { line, next } = lineAt(src, pos);
     pos = next;
     lineNo++;
-    if (isBlank(line)) continue;
-    const where = `${rel} line ${lineNo}`;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      out.issues.push(issue(rel, "FILE_MALFORMED", `${where}: invalid JSON (${errMessage(err)})`));
-      continue;
-    }
-    collect(out, recordToDoc(rel, value, where, `${base}:${lineNo}`, `${rel}#L${lineNo}`));
+    jsonlRecord(out, rel, base, line, lineNo);
   }
   if (out.docs.length === 0 && out.issues.length === 0) {
     out.issues.push(issue(rel, "FILE_EMPTY", `${rel}: no records`));
@@ -611,16 +616,7 @@ async function streamJsonl(rel: string, abs: string, maxRecordBytes: number): Pr
 
   const record = (line: string) => {
     lineNo++;
-    if (isBlank(line)) return;
-    const where = `${rel} line ${lineNo}`;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      out.issues.push(issue(rel, "FILE_MALFORMED", `${where}: invalid JSON (${errMessage(err)})`));
-      return;
-    }
-    collect(out, recordToDoc(rel, value, where, `${base}:${lineNo}`, `${rel}#L${lineNo}`));
+    jsonlRecord(out, rel, base, line, lineNo);
   };
   const line = (bytes: Buffer | number) => {
     if (typeof bytes === "number") {
