@@ -189,8 +189,6 @@ export function shortAnswerChecks(short: ShortAnswer, citations: readonly Citati
 }
 
 export interface AnswerOptions {
-  /** `${docId}:${start}:${end}` of sentences already given, which are not said again. */
-  exclude?: ReadonlySet<string>;
   /** Sentences (tested by `sentenceKey` of their text) never said: given before, boilerplate, headings. */
   excluded?: SentenceSet;
   model?: Selector;
@@ -213,7 +211,6 @@ export function answerFrom(
       weights,
       passages: model.passages,
       prefilter: model.prefilter,
-      exclude: opts.exclude,
       excluded: opts.excluded,
     }),
   );

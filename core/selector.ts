@@ -85,8 +85,6 @@ export interface CandidateOptions {
   weights: ReadonlyMap<string, number>;
   passages: number;
   prefilter: number;
-  /** `${docId}:${start}:${end}` of sentences not to say again (already given in a conversation). */
-  exclude?: ReadonlySet<string> | undefined;
   /** Sentences never to offer, by `sentenceKey` of their text (said before, boilerplate, headings). */
   excluded?: SentenceSet | undefined;
 }
@@ -248,7 +246,7 @@ export function candidates(
     const denses = sentences.map((s) => (queryVector ? dot(queryVector, s.vector) : 0));
     sentences.forEach((s, si) => {
       const key = `${p.doc.id}:${s.start}:${s.end}`;
-      if (seen.has(key) || opts.exclude?.has(key)) return;
+      if (seen.has(key)) return;
       seen.add(key);
       const text = p.chunk.text.slice(s.start - p.chunk.start, s.end - p.chunk.start);
       if (opts.excluded?.has(sentenceKey(text))) return;
