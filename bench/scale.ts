@@ -17,6 +17,8 @@ import { loadCorpus } from "../embeddings/corpus.ts";
 import { IndexHolder } from "../embeddings/index-holder.ts";
 import { buildIndex, chunkerInfo, modelInfo, prepareDoc } from "../embeddings/indexer.ts";
 import { round } from "./indexing.ts";
+import { benchServer, type ServerLoadOptions } from "./load.ts";
+import type { LoadResult } from "./report.ts";
 import { mib, type Percentiles, percentiles, sample } from "./stats.ts";
 
 const run = promisify(execFile);
@@ -32,6 +34,8 @@ export interface ScalePoint {
   retrievalMs: Percentiles;
   answerMs: Percentiles;
   firstDeltaMs: Percentiles;
+  /** A real server on this index under closed- and open-loop load (at the `loadAt` size). */
+  load?: LoadResult;
 }
 
 interface Rec {
@@ -81,6 +85,9 @@ export async function benchScale(opts: {
   embedder: Embedder;
   targets: number[];
   queries: number;
+  /** Run the server load at the first size with at least this many chunks. */
+  loadAt?: number;
+  serverLoad?: Omit<ServerLoadOptions, "indexDir" | "corpusDir" | "questions" | "onLine">;
   onLine?: (line: string) => void;
 }): Promise<ScalePoint[]> {
   const { config, embedder } = opts;
@@ -160,6 +167,21 @@ export async function benchScale(opts: {
         firstDeltaMs: percentiles(firstDelta),
       };
       indexes.close();
+      if (
+        opts.serverLoad &&
+        opts.loadAt !== undefined &&
+        build.chunks >= opts.loadAt &&
+        !points.some((p) => p.load)
+      ) {
+        say(`server load on the ${build.chunks}-chunk index`);
+        point.load = await benchServer({
+          ...opts.serverLoad,
+          indexDir,
+          corpusDir,
+          questions,
+          onLine: say,
+        });
+      }
       points.push(point);
       say(
         `${point.chunks} chunks: retrieval p50 ${point.retrievalMs.p50} ms, first delta p50 ${point.firstDeltaMs.p50} ms, answer p95 ${point.answerMs.p95} ms`,

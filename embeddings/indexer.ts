@@ -83,6 +83,26 @@ export interface BuildSummary {
 /** Texts given to the model per group; each group is written in one transaction. */
 export const GROUP_CHUNKS = 256;
 
+/** Model batches queued at once: enough to keep every embedding worker busy. */
+const EMBED_AHEAD = 8;
+
+/** Runs at most `n` of the given tasks at once, first come first served. */
+function slotLimiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    else active++;
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
 export function chunkerInfo(config: Config): ChunkerInfo {
   return {
     maxTokens: config.chunkMaxTokens,
@@ -236,31 +256,53 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       total += p.chunks.length;
     }
 
-    const memo = new Map<string, Float32Array>();
+    // Vectors by text hash, settled or still being computed, so identical text is embedded once
+    // even when the next group is prepared while this one is still in the model.
+    const memo = new Map<string, Promise<Float32Array>>();
     let done = 0;
     let embedded = 0;
     let reused = 0;
-    const embedAll = async (texts: string[], lookup: (h: string) => Float32Array | undefined) => {
+    const cancelled = () =>
+      new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
+    const slots = slotLimiter(EMBED_AHEAD);
+    const embedAll = (texts: string[], lookup: (h: string) => Float32Array | undefined) => {
       const hashes = texts.map(ehash);
-      const out: (Float32Array | undefined)[] = hashes.map((h) => memo.get(h) ?? lookup(h));
-      const missing = [...new Set(hashes.filter((_, i) => !out[i]))];
-      reused += texts.length - hashes.filter((_, i) => !out[i]).length;
-      const firstText = new Map(hashes.map((h, i) => [h, texts[i]!]));
-      // Similar lengths together waste less on padding; then one model batch at a time, so an
-      // interrupt is honoured within a batch, not a group.
+      const firstText = new Map<string, string>();
+      for (const [i, h] of hashes.entries()) {
+        if (firstText.has(h)) continue;
+        if (memo.has(h)) {
+          reused++;
+          continue;
+        }
+        const cached = lookup(h);
+        if (cached) {
+          memo.set(h, Promise.resolve(cached));
+          reused++;
+        } else firstText.set(h, texts[i]!);
+      }
+      const missing = [...firstText.keys()];
+      // Similar lengths together waste less on padding; then one model batch per call, several
+      // calls in flight so every worker has one, and an interrupt is honoured at the next batch.
       missing.sort((a, b) => firstText.get(a)!.length - firstText.get(b)!.length);
       for (let i = 0; i < missing.length; i += config.embedBatchSize) {
         const slice = missing.slice(i, i + config.embedBatchSize);
-        const vecs = await embedder.embed(
-          slice.map((h) => firstText.get(h)!),
-          "passage",
-        );
-        for (const [j, h] of slice.entries()) memo.set(h, vecs[j]!);
-        embedded += slice.length;
-        if (signal?.aborted)
-          throw new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
+        const vecs = slots(async () => {
+          if (signal?.aborted) throw cancelled();
+          const out = await embedder.embed(
+            slice.map((h) => firstText.get(h)!),
+            "passage",
+          );
+          embedded += slice.length;
+          return out;
+        });
+        for (const [j, h] of slice.entries()) {
+          const v = vecs.then((out) => out[j]!);
+          // Awaited below or by a later group; a cancelled build must not leave it unhandled.
+          v.catch(() => {});
+          memo.set(h, v);
+        }
       }
-      return hashes.map((h, i) => ({ hash: h, vector: out[i] ?? memo.get(h)! }));
+      return Promise.all(hashes.map(async (h) => ({ hash: h, vector: await memo.get(h)! })));
     };
 
     const emit = () => {
@@ -269,6 +311,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       opts.onProgress?.({ done, total, elapsedS, rate, etaS: rate > 0 ? (total - done) / rate : 0 });
     };
     emit();
+    const groups: PreparedDoc[][] = [];
     for (let i = 0; i < prepared.length; ) {
       const group: PreparedDoc[] = [];
       let size = 0;
@@ -277,18 +320,29 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
         group.push(p);
         size += p.chunks.length + p.sentences.length;
       }
-      if (signal?.aborted)
-        throw new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
-      const chunkVecs = await embedAll(
-        group.flatMap((p) => p.chunkInputs),
-        (h) => cache?.cachedChunkVector(h),
-      );
-      const sentVecs = await embedAll(
-        group.flatMap((p) => p.sentences.map((s) => s.text)),
-        (h) => cache?.cachedSentenceVector(h),
-      );
-      if (signal?.aborted)
-        throw new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
+      groups.push(group);
+    }
+    const embedGroup = (group: PreparedDoc[]) => {
+      const both = Promise.all([
+        embedAll(
+          group.flatMap((p) => p.chunkInputs),
+          (h) => cache?.cachedChunkVector(h),
+        ),
+        embedAll(
+          group.flatMap((p) => p.sentences.map((s) => s.text)),
+          (h) => cache?.cachedSentenceVector(h),
+        ),
+      ]);
+      both.catch(() => {});
+      return both;
+    };
+    // The next group is queued while this one is written, so the workers never wait for SQLite.
+    let ahead = groups[0] ? embedGroup(groups[0]) : undefined;
+    for (const [gi, group] of groups.entries()) {
+      if (signal?.aborted) throw cancelled();
+      const [chunkVecs, sentVecs] = await ahead!;
+      ahead = groups[gi + 1] ? embedGroup(groups[gi + 1]!) : undefined;
+      if (signal?.aborted) throw cancelled();
       let ci = 0;
       let si = 0;
       writeStore.transaction(() => {
