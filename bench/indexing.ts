@@ -2,7 +2,7 @@
  * Indexing throughput: the whole pipeline (ingest, chunk, embed, write SQLite and HNSW, publish)
  * against the same model batches run alone, so the pipeline's own overhead is visible.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -32,8 +32,8 @@ export async function corpusFolder(datasetDir: string): Promise<string> {
 }
 
 /**
- * A smaller copy of a dataset for smoke runs: its first `docs` documents and the questions whose
- * gold documents are all among them. The caller removes the folder.
+ * A smaller copy of a dataset for smoke runs: its first `docs` documents, their passages and the
+ * questions whose gold documents are all among them. The caller removes the folder.
  */
 export async function subsetDataset(datasetDir: string, docs: number): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "citeline-bench-subset-"));
@@ -49,6 +49,12 @@ export async function subsetDataset(datasetDir: string, docs: number): Promise<s
   });
   await writeFile(path.join(dir, "corpus.jsonl"), `${corpus.join("\n")}\n`);
   await writeFile(path.join(dir, "questions.jsonl"), `${questions.join("\n")}\n`);
+  if (existsSync(path.join(datasetDir, "passages.jsonl"))) {
+    const passages = lines("passages.jsonl").filter((l) =>
+      ids.has((JSON.parse(l) as { doc_id: string }).doc_id),
+    );
+    await writeFile(path.join(dir, "passages.jsonl"), `${passages.join("\n")}\n`);
+  }
   return dir;
 }
 

@@ -6,7 +6,7 @@
 
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -88,6 +88,8 @@ export async function benchScale(opts: {
   /** Run the server load at the first size with at least this many chunks. */
   loadAt?: number;
   serverLoad?: Omit<ServerLoadOptions, "indexDir" | "corpusDir" | "questions" | "onLine">;
+  /** Keep the largest index (and its corpus) in this folder, for runs against it later. */
+  keepDir?: string | undefined;
   onLine?: (line: string) => void;
 }): Promise<ScalePoint[]> {
   const { config, embedder } = opts;
@@ -186,6 +188,13 @@ export async function benchScale(opts: {
       say(
         `${point.chunks} chunks: retrieval p50 ${point.retrievalMs.p50} ms, first delta p50 ${point.firstDeltaMs.p50} ms, answer p95 ${point.answerMs.p95} ms`,
       );
+    }
+    if (opts.keepDir) {
+      await rm(opts.keepDir, { recursive: true, force: true });
+      await mkdir(opts.keepDir, { recursive: true });
+      await cp(indexDir, path.join(opts.keepDir, "index"), { recursive: true });
+      await cp(corpusDir, path.join(opts.keepDir, "corpus"), { recursive: true });
+      say(`kept the ${points.at(-1)?.chunks}-chunk index in ${opts.keepDir}`);
     }
   } finally {
     await rm(corpusDir, { recursive: true, force: true });

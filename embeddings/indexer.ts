@@ -163,6 +163,8 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   const release = await acquireLock(config.indexDir);
   let staging: string | undefined;
   let store: ChunkStore | undefined;
+  // Set when the build ends for any reason, so batches still queued are not computed for nothing.
+  let finished = false;
   let cache: ChunkStore | undefined;
   try {
     const stale = await removeStaleStaging(config.indexDir);
@@ -287,7 +289,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       for (let i = 0; i < missing.length; i += config.embedBatchSize) {
         const slice = missing.slice(i, i + config.embedBatchSize);
         const vecs = slots(async () => {
-          if (signal?.aborted) throw cancelled();
+          if (signal?.aborted || finished) throw cancelled();
           const out = await embedder.embed(
             slice.map((h) => firstText.get(h)!),
             "passage",
@@ -400,6 +402,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       chunksPerSecond: written / seconds,
     };
   } finally {
+    finished = true;
     store?.close();
     cache?.close();
     if (staging && existsSync(staging)) await fsp.rm(staging, { recursive: true, force: true });

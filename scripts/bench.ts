@@ -26,7 +26,7 @@ const PARTS = ["indexing", "scale", "load", "baseline"] as const;
 
 const COMMAND = {
   usage:
-    "usage: npm run bench [-- --dataset DIR] [--seed DIR] [--sizes 1000,10000,100000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--rates LIST] [--open-seconds N] [--load-at N] [--baseline-limit N] [--k N] [--docs N] [--quick]",
+    "usage: npm run bench [-- --dataset DIR] [--seed DIR] [--sizes 1000,10000,100000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--rates LIST] [--open-seconds N] [--load-at N] [--baseline-limit N] [--k N] [--docs N] [--keep-index DIR] [--quick]",
   summary:
     "Measures indexing throughput, query latency by index size, WebSocket load, memory and disk, and a LangChain.js baseline; writes bench-results/latest.json and, when every part ran, docs/benchmarks.md.",
   options: {
@@ -43,6 +43,7 @@ const COMMAND = {
     "baseline-limit": { type: "string" },
     k: { type: "string", default: "5" },
     docs: { type: "string" },
+    "keep-index": { type: "string" },
     quick: { type: "boolean", default: false },
   },
   help: [
@@ -58,6 +59,7 @@ const COMMAND = {
     "--load-at N            server load also at the first size of at least N chunks (default 100000)",
     "--baseline-limit N     questions in the baseline part",
     "--k N                  passages per question",
+    "--keep-index DIR       keep the scale part's largest index (and corpus) in DIR",
     "--docs N               only the dataset's first N documents (and their questions)",
     "--quick                CI smoke: small sizes and short loads; docs/benchmarks.md is left alone",
   ],
@@ -146,6 +148,7 @@ await runCli(async () => {
       queries: Number(queries),
       loadAt: Number(loadAt),
       serverLoad,
+      keepDir: values["keep-index"] === undefined ? undefined : path.resolve(values["keep-index"]),
       onLine: say,
     });
   }
