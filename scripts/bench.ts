@@ -23,6 +23,8 @@ import { runEval } from "../eval/run.ts";
 import { parseCommand, positiveInt, runCli, usageError } from "./cli.ts";
 
 const PARTS = ["indexing", "scale", "load", "baseline"] as const;
+/** docs/benchmarks.md keeps everything from this line on when the bench rewrites the page. */
+const KEEP_MARKER = "<!-- notes kept across bench runs -->";
 
 const COMMAND = {
   usage:
@@ -214,7 +216,11 @@ await runCli(async () => {
   await mkdir(outDir, { recursive: true });
   await writeFile(latest, `${JSON.stringify(results, null, 2)}\n`);
   if (!quick && !docs && results.indexing && results.scale && results.load && results.baseline) {
-    await writeFile(path.join(PROJECT_ROOT, "docs", "benchmarks.md"), `${markdown}\n`);
+    // Hand-written notes below the marker (before/after comparisons) survive a regenerated page.
+    const docFile = path.join(PROJECT_ROOT, "docs", "benchmarks.md");
+    const old = existsSync(docFile) ? readFileSync(docFile, "utf8") : "";
+    const kept = old.includes(KEEP_MARKER) ? old.slice(old.indexOf(KEEP_MARKER)) : "";
+    await writeFile(docFile, `${markdown}\n${kept}`);
     say("wrote docs/benchmarks.md and bench-results/latest.json");
   } else {
     say("wrote bench-results/latest.json (docs/benchmarks.md needs every part)");
