@@ -69,7 +69,10 @@ export async function createEmbedPool(size: number, session: SessionOptions): Pr
     }
   };
 
+  // A worker that dies takes the pool with it: later batches are refused, not left waiting.
+  let broken: Error | undefined;
   const failAll = (err: Error) => {
+    broken ??= err;
     for (const slot of slots) {
       slot.job?.reject(err);
       slot.job = undefined;
@@ -122,6 +125,7 @@ export async function createEmbedPool(size: number, session: SessionOptions): Pr
     size,
     run(batch) {
       if (closed) return Promise.reject(new Error("the embedder was disposed"));
+      if (broken) return Promise.reject(broken);
       return new Promise((resolve, reject) => {
         queue.push({ batch, resolve, reject });
         dispatch();
