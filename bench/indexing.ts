@@ -2,7 +2,8 @@
  * Indexing throughput: the whole pipeline (ingest, chunk, embed, write SQLite and HNSW, publish)
  * against the same model batches run alone, so the pipeline's own overhead is visible.
  */
-import { copyFile, mkdtemp, rm } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Config } from "../core/config.ts";
@@ -27,6 +28,33 @@ export interface IndexingResult {
 export async function corpusFolder(datasetDir: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "citeline-bench-corpus-"));
   await copyFile(path.join(datasetDir, "corpus.jsonl"), path.join(dir, "corpus.jsonl"));
+  return dir;
+}
+
+/**
+ * A smaller copy of a dataset for smoke runs: its first `docs` documents, their passages and the
+ * questions whose gold documents are all among them. The caller removes the folder.
+ */
+export async function subsetDataset(datasetDir: string, docs: number): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "citeline-bench-subset-"));
+  const lines = (file: string) =>
+    readFileSync(path.join(datasetDir, file), "utf8")
+      .split("\n")
+      .filter((l) => l.trim());
+  const corpus = lines("corpus.jsonl").slice(0, docs);
+  const ids = new Set(corpus.map((l) => (JSON.parse(l) as { id: string }).id));
+  const questions = lines("questions.jsonl").filter((l) => {
+    const gold = (JSON.parse(l) as { gold_doc_ids?: string[] }).gold_doc_ids ?? [];
+    return gold.length > 0 && gold.every((id) => ids.has(id));
+  });
+  await writeFile(path.join(dir, "corpus.jsonl"), `${corpus.join("\n")}\n`);
+  await writeFile(path.join(dir, "questions.jsonl"), `${questions.join("\n")}\n`);
+  if (existsSync(path.join(datasetDir, "passages.jsonl"))) {
+    const passages = lines("passages.jsonl").filter((l) =>
+      ids.has((JSON.parse(l) as { doc_id: string }).doc_id),
+    );
+    await writeFile(path.join(dir, "passages.jsonl"), `${passages.join("\n")}\n`);
+  }
   return dir;
 }
 
@@ -63,17 +91,17 @@ export async function benchIndexing(
         group.push(p);
         size += p.chunks.length + p.sentences.length;
       }
-      for (const batch of [
+      // Chunks and sentences of a group side by side, as the pipeline queues them for the workers.
+      const batches = [
         unique(group.flatMap((p) => p.chunkInputs)),
         unique(group.flatMap((p) => p.sentences.map((s) => s.text))),
-      ]) {
-        if (batch.length === 0) continue;
-        const t0 = performance.now();
-        await raw.embed(batch, "passage");
-        rawSeconds += (performance.now() - t0) / 1000;
-        texts += batch.length;
-      }
+      ].filter((b) => b.length > 0);
+      const t0 = performance.now();
+      await Promise.all(batches.map((b) => raw.embed(b, "passage")));
+      rawSeconds += (performance.now() - t0) / 1000;
+      texts += batches.reduce((n, b) => n + b.length, 0);
     }
+    await raw.dispose();
     return {
       documents: summary.documents,
       chunks: summary.chunks,

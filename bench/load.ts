@@ -1,18 +1,18 @@
 /**
  * WebSocket load against a real server process: the server runs as `npm run serve` would, on an
- * index of the dataset, while many clients ask at once; its memory is read from /proc.
+ * index, while many clients ask at once (closed loop) or questions arrive at a fixed rate (open
+ * loop); its memory is read from /proc.
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { PROJECT_ROOT } from "../core/config.ts";
+import { type Config, PROJECT_ROOT } from "../core/config.ts";
 import type { Embedder } from "../core/types.ts";
-import { loadDataset } from "../eval/dataset.ts";
-import { ensureIndex, requireComplete } from "../eval/index-cache.ts";
-import { DEFAULT_CACHE_ROOT } from "../eval/session.ts";
+import { buildIndex } from "../embeddings/indexer.ts";
 import type { LoadResult } from "./report.ts";
-import { sample } from "./stats.ts";
-import { runLoadTest } from "./ws-load.ts";
+import { DEFAULT_QUESTIONS, type OpenLoopResult, runLoadTest, runOpenLoop } from "./ws-load.ts";
 
 /** Resident and peak memory of a process in MiB, from /proc (Linux). */
 export function memoryMiB(pid: number): { rss: number; peak: number } | undefined {
@@ -58,33 +58,28 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   };
 }
 
-export async function benchLoad(opts: {
-  datasetDir: string;
-  embedder: Embedder;
+export interface ServerLoadOptions {
+  indexDir: string;
+  corpusDir: string;
+  questions: readonly string[];
+  /** Closed loop: clients asking one question after another. */
   clients: number;
   questionsEach: number;
+  /** Open loop: arrival rates in questions per second, each held for `openSeconds`. */
+  rates: readonly number[];
+  openSeconds: number;
   onLine?: (line: string) => void;
-}): Promise<LoadResult> {
-  const dataset = await loadDataset(opts.datasetDir);
-  const cached = await ensureIndex({
-    corpusFile: dataset.corpusFile,
-    cacheRoot: DEFAULT_CACHE_ROOT,
-    overrides: {},
-    embedder: opts.embedder,
-    expectDocuments: dataset.docIds.length,
-  });
-  requireComplete(cached, { expectDocuments: dataset.docIds.length, source: dataset.corpusFile });
-  const questions = sample(
-    readFileSync(path.join(opts.datasetDir, "questions.jsonl"), "utf8")
-      .split("\n")
-      .filter((l) => l.trim())
-      .map((l) => (JSON.parse(l) as { question: string }).question),
-    500,
-  );
+}
+
+/**
+ * A real server process on an index, measured closed loop (saturation throughput) and then open
+ * loop at each rate (latency under a steady arrival rate).
+ */
+export async function benchServer(opts: ServerLoadOptions): Promise<LoadResult> {
   // Rate limiting off: this measures capacity, not the limiter.
   const server = await spawnServer({
-    CITELINE_INDEX_DIR: cached.indexDir,
-    CITELINE_CORPUS_DIR: cached.corpusDir,
+    CITELINE_INDEX_DIR: opts.indexDir,
+    CITELINE_CORPUS_DIR: opts.corpusDir,
     CITELINE_RATE_LIMIT: "0",
   });
   try {
@@ -93,27 +88,79 @@ export async function benchLoad(opts: {
     const sampler = setInterval(() => {
       peak = Math.max(peak, memoryMiB(server.pid)?.rss ?? 0);
     }, 100);
+    // A short warm-up, so the first measured answers do not pay for cold caches.
+    await runLoadTest({ url: server.url, clients: 4, questionsEach: 5, questions: opts.questions });
     const r = await runLoadTest({
       url: server.url,
       clients: opts.clients,
       questionsEach: opts.questionsEach,
-      questions,
+      questions: opts.questions,
     });
+    opts.onLine?.(
+      `closed loop: ${r.complete} complete answers in ${r.wallS} s (${r.answersPerS}/s); first delta p50 ${r.firstDeltaMs.p50} ms`,
+    );
+    const open: OpenLoopResult[] = [];
+    for (const rate of opts.rates) {
+      const o = await runOpenLoop({
+        url: server.url,
+        rate,
+        durationS: opts.openSeconds,
+        questions: opts.questions,
+      });
+      open.push(o);
+      opts.onLine?.(
+        `open loop ${rate} q/s: first delta p50 ${o.firstDeltaMs.p50} / p99 ${o.firstDeltaMs.p99} ms, ${o.answersPerS} answers/s`,
+      );
+    }
     clearInterval(sampler);
     const after = memoryMiB(server.pid)?.rss ?? 0;
-    opts.onLine?.(`${r.complete} complete answers in ${r.wallS} s; first delta p50 ${r.firstDeltaMs.p50} ms`);
     return {
       clients: r.clients,
       questionsEach: opts.questionsEach,
       seconds: r.wallS,
       answers: r.complete,
+      answersPerS: r.answersPerS,
       incomplete: r.incomplete,
       errors: r.errors,
       firstDeltaMs: r.firstDeltaMs,
       doneMs: r.doneMs,
       serverRssMiB: { before, peak, after },
+      open,
     };
   } finally {
     await server.stop();
+  }
+}
+
+/** The seed corpus (one news article), indexed in a temporary folder for the load part. */
+export async function benchLoad(opts: {
+  seedDir: string;
+  config: Config;
+  embedder: Embedder;
+  clients: number;
+  questionsEach: number;
+  rates: readonly number[];
+  openSeconds: number;
+  onLine?: (line: string) => void;
+}): Promise<LoadResult & { index: string; chunks: number }> {
+  const indexDir = await mkdtemp(path.join(os.tmpdir(), "citeline-load-index-"));
+  try {
+    const build = await buildIndex({
+      config: { ...opts.config, corpusDir: opts.seedDir, indexDir },
+      embedder: opts.embedder,
+    });
+    const r = await benchServer({
+      indexDir,
+      corpusDir: opts.seedDir,
+      questions: DEFAULT_QUESTIONS,
+      clients: opts.clients,
+      questionsEach: opts.questionsEach,
+      rates: opts.rates,
+      openSeconds: opts.openSeconds,
+      ...(opts.onLine ? { onLine: opts.onLine } : {}),
+    });
+    return { ...r, index: "seed", chunks: build.chunks };
+  } finally {
+    await rm(indexDir, { recursive: true, force: true });
   }
 }

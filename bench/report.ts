@@ -3,6 +3,7 @@ import os from "node:os";
 import type { IndexingResult } from "./indexing.ts";
 import type { ScalePoint } from "./scale.ts";
 import type { Percentiles } from "./stats.ts";
+import type { OpenLoopResult } from "./ws-load.ts";
 
 export interface LoadResult {
   clients: number;
@@ -10,11 +11,14 @@ export interface LoadResult {
   seconds: number;
   /** Answers that arrived complete and well-formed. */
   answers: number;
+  answersPerS: number;
   incomplete: number;
   errors: Record<string, number>;
   firstDeltaMs: { p50: number; p99: number; max: number };
   doneMs: { p50: number; p99: number; max: number };
   serverRssMiB: { before: number; peak: number; after: number };
+  /** Open loop at fixed arrival rates. */
+  open: OpenLoopResult[];
 }
 
 export interface RetrievalFigures {
@@ -52,7 +56,7 @@ export interface BenchResults {
   commands: string[];
   indexing?: IndexingResult & { dataset: string };
   scale?: ScalePoint[];
-  load?: LoadResult;
+  load?: LoadResult & { index: string; chunks: number };
   baseline?: BaselineComparison;
 }
 
@@ -74,6 +78,58 @@ function table(head: string[], rows: (string | number)[][]): string {
 
 const pct = (p: Percentiles) => `${p.p50} / ${p.p95} / ${p.p99}`;
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "n/a");
+
+const errorList = (errors: Record<string, number>) =>
+  Object.entries(errors)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(", ") || "none";
+
+function loadTables(name: string, l: LoadResult): string[] {
+  const rows: (string | number)[][] = [
+    [
+      `closed, ${l.clients} clients`,
+      l.answersPerS,
+      `${l.firstDeltaMs.p50} / ${l.firstDeltaMs.p99} / ${l.firstDeltaMs.max}`,
+      `${l.doneMs.p50} / ${l.doneMs.p99}`,
+      `${l.answers} (${l.incomplete})`,
+      errorList(l.errors),
+    ],
+    ...l.open.map((o) => [
+      `open, ${o.rate} q/s`,
+      o.answersPerS,
+      `${o.firstDeltaMs.p50} / ${o.firstDeltaMs.p99} / ${o.firstDeltaMs.max}`,
+      `${o.doneMs.p50} / ${o.doneMs.p99}`,
+      `${o.complete} of ${o.sent} (${o.incomplete})`,
+      errorList(o.errors),
+    ]),
+  ];
+  return [
+    `On ${name}; server RSS ${l.serverRssMiB.before} MiB before, ${l.serverRssMiB.peak} MiB at peak, ${l.serverRssMiB.after} MiB after.`,
+    "",
+    table(
+      [
+        "load",
+        "answers/s",
+        "first delta ms (p50/p99/max)",
+        "done ms (p50/p99)",
+        "complete (incomplete)",
+        "errors",
+      ],
+      rows,
+    ),
+    "",
+  ];
+}
+
+/** A small ASCII bar chart: one row per label, each bar as long as its value relative to the largest. */
+export function asciiBars(rows: { label: string; value: number; unit: string }[], width = 40): string[] {
+  const max = Math.max(...rows.map((r) => r.value), 1e-9);
+  const pad = Math.max(...rows.map((r) => r.label.length));
+  return rows.map(
+    (r) =>
+      `${r.label.padStart(pad)} | ${"#".repeat(Math.max(1, Math.round((r.value / max) * width)))} ${r.value} ${r.unit}`,
+  );
+}
 
 /** Markdown for docs/benchmarks.md (also printed on the terminal). */
 export function renderMarkdown(r: BenchResults): string {
@@ -107,10 +163,18 @@ export function renderMarkdown(r: BenchResults): string {
     out.push(
       "## Query latency by index size",
       "",
-      "One client, questions sampled from the dataset, in-process engine (ms, p50 / p95 / p99). Larger corpora repeat the dataset's documents under new ids; the indexer reuses the vectors of identical text, so building them costs inserts, not model time.",
+      "One client, questions sampled from the dataset, in-process engine (ms, p50 / p95 / p99). Larger corpora repeat the dataset's documents under new ids; the indexer reuses the vectors of identical text, so building them costs inserts, not model time. Each size is an incremental build on the one before: build s is the time to add its new chunks.",
       "",
       table(
-        ["chunks", "retrieval only", "first delta", "full answer", "index on disk", "index RSS", "build s"],
+        [
+          "chunks",
+          "retrieval only",
+          "first delta",
+          "full answer",
+          "index on disk",
+          "index RSS",
+          "build s (added chunks)",
+        ],
         r.scale.map((p) => [
           p.chunks,
           pct(p.retrievalMs),
@@ -123,6 +187,21 @@ export function renderMarkdown(r: BenchResults): string {
       ),
       "",
     );
+    const charts: [string, (p: ScalePoint) => number, string][] = [
+      ["first delta p50", (p) => p.firstDeltaMs.p50, "ms"],
+      ["retrieval p50", (p) => p.retrievalMs.p50, "ms"],
+      ["index on disk", (p) => p.diskMiB, "MiB"],
+      ["index RSS", (p) => p.indexRssMiB, "MiB"],
+    ];
+    out.push("Growth with corpus size (chunks on the left):", "", "```text");
+    for (const [title, get, unit] of charts) {
+      out.push(
+        title,
+        ...asciiBars(r.scale.map((p) => ({ label: String(p.chunks), value: get(p), unit }))),
+        "",
+      );
+    }
+    out.push("```", "");
     const big = r.scale[r.scale.length - 1]!;
     const per100k = 100_000 / big.chunks;
     out.push(
@@ -131,32 +210,15 @@ export function renderMarkdown(r: BenchResults): string {
     );
   }
   if (r.load) {
-    const l = r.load;
     out.push(
       "## WebSocket load",
       "",
-      `${l.clients} concurrent clients × ${l.questionsEach} questions against a real server process on loopback: ${l.answers} complete answers (${l.incomplete} incomplete) in ${l.seconds} s.`,
+      `A real server process on loopback, rate limit off. Closed loop: ${r.load.clients} clients, each asking ${r.load.questionsEach} questions one after another (throughput at saturation). Open loop: questions arrive at a fixed rate whatever the answers do, spread over 64 connections; latency counts from each question's scheduled arrival.`,
       "",
-      table(
-        [
-          "time to first delta ms (p50/p99/max)",
-          "time to done ms (p50/p99/max)",
-          "errors",
-          "server RSS MiB (before/peak/after)",
-        ],
-        [
-          [
-            `${l.firstDeltaMs.p50} / ${l.firstDeltaMs.p99} / ${l.firstDeltaMs.max}`,
-            `${l.doneMs.p50} / ${l.doneMs.p99} / ${l.doneMs.max}`,
-            Object.entries(l.errors)
-              .map(([k, v]) => `${k}: ${v}`)
-              .join(", ") || "none",
-            `${l.serverRssMiB.before} / ${l.serverRssMiB.peak} / ${l.serverRssMiB.after}`,
-          ],
-        ],
-      ),
-      "",
+      ...loadTables(`the seed index (${r.load.chunks} chunks)`, r.load),
     );
+    const big = r.scale?.find((p) => p.load);
+    if (big?.load) out.push(...loadTables(`the ${big.chunks}-chunk index`, big.load));
   }
   if (r.baseline) {
     const b = r.baseline;

@@ -6,7 +6,7 @@
 
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -18,6 +18,8 @@ import { loadCorpus } from "../embeddings/corpus.ts";
 import { versionDir } from "../embeddings/index-files.ts";
 import { buildIndex, prepareDoc } from "../embeddings/indexer.ts";
 import { round } from "./indexing.ts";
+import { benchServer, type ServerLoadOptions } from "./load.ts";
+import type { LoadResult } from "./report.ts";
 import { mib, type Percentiles, percentiles, sample } from "./stats.ts";
 
 const run = promisify(execFile);
@@ -33,6 +35,8 @@ export interface ScalePoint {
   retrievalMs: Percentiles;
   answerMs: Percentiles;
   firstDeltaMs: Percentiles;
+  /** A real server on this index under closed- and open-loop load (at the `loadAt` size). */
+  load?: LoadResult;
 }
 
 interface Rec {
@@ -82,6 +86,11 @@ export async function benchScale(opts: {
   embedder: Embedder;
   targets: number[];
   queries: number;
+  /** Run the server load at the first size with at least this many chunks. */
+  loadAt?: number;
+  serverLoad?: Omit<ServerLoadOptions, "indexDir" | "corpusDir" | "questions" | "onLine">;
+  /** Keep the largest index (and its corpus) in this folder, for runs against it later. */
+  keepDir?: string | undefined;
   onLine?: (line: string) => void;
 }): Promise<ScalePoint[]> {
   const { config, embedder } = opts;
@@ -158,10 +167,32 @@ export async function benchScale(opts: {
         firstDeltaMs: percentiles(firstDelta),
       };
       await backend.close();
+      if (
+        opts.serverLoad &&
+        opts.loadAt !== undefined &&
+        build.chunks >= opts.loadAt &&
+        !points.some((p) => p.load)
+      ) {
+        say(`server load on the ${build.chunks}-chunk index`);
+        point.load = await benchServer({
+          ...opts.serverLoad,
+          indexDir,
+          corpusDir,
+          questions,
+          onLine: say,
+        });
+      }
       points.push(point);
       say(
         `${point.chunks} chunks: retrieval p50 ${point.retrievalMs.p50} ms, first delta p50 ${point.firstDeltaMs.p50} ms, answer p95 ${point.answerMs.p95} ms`,
       );
+    }
+    if (opts.keepDir) {
+      await rm(opts.keepDir, { recursive: true, force: true });
+      await mkdir(opts.keepDir, { recursive: true });
+      await cp(indexDir, path.join(opts.keepDir, "index"), { recursive: true });
+      await cp(corpusDir, path.join(opts.keepDir, "corpus"), { recursive: true });
+      say(`kept the ${points.at(-1)?.chunks}-chunk index in ${opts.keepDir}`);
     }
   } finally {
     await rm(corpusDir, { recursive: true, force: true });

@@ -162,3 +162,132 @@ export const DEFAULT_QUESTIONS: readonly string[] = [
   "When did Wang Yi send the written message?",
   "What is the capital of Peru?",
 ];
+
+export interface OpenLoopOptions {
+  url: string;
+  /** Questions per second, sent on schedule whether or not earlier answers have finished. */
+  rate: number;
+  durationS: number;
+  questions: readonly string[];
+  /** WebSocket connections the questions are spread over (default 64). */
+  connections?: number;
+  token?: string;
+  answerTimeoutMs?: number;
+}
+
+export interface OpenLoopResult {
+  rate: number;
+  sent: number;
+  complete: number;
+  incomplete: number;
+  errors: Record<string, number>;
+  /** From each question's scheduled send time, so a stalled sender cannot hide queueing. */
+  firstDeltaMs: Spread & { p95: number };
+  doneMs: Spread;
+  /** Complete answers per second of the run. */
+  answersPerS: number;
+}
+
+/** A server's per-connection cap on questions in flight (server/ws.ts). */
+const PER_CONNECTION = 16;
+
+/**
+ * Open loop: questions arrive at a fixed rate (one every 1/rate s), each on the least busy of a
+ * set of connections, the way independent users arrive, instead of each client waiting for its
+ * previous answer. Latency counts from the scheduled arrival, so queueing shows in full.
+ */
+export async function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
+  const wsUrl = `${opts.url.replace(/^http/, "ws")}/ws`;
+  const answerTimeoutMs = opts.answerTimeoutMs ?? 60_000;
+  const headers: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
+  const errors: Record<string, number> = {};
+  const count = (code: string) => {
+    errors[code] = (errors[code] ?? 0) + 1;
+  };
+  const firstDelta: number[] = [];
+  const done: number[] = [];
+  let complete = 0;
+  let incomplete = 0;
+
+  interface Pending {
+    scheduled: number;
+    first: number;
+    frames: Frame[];
+    finish: () => void;
+    timer: NodeJS.Timeout;
+  }
+  const conns = await Promise.all(
+    Array.from({ length: opts.connections ?? 64 }, async () => {
+      const ws = new WebSocket(wsUrl, { headers });
+      const pending = new Map<string, Pending>();
+      ws.on("message", (data) => {
+        const f = JSON.parse(String(data)) as Frame;
+        const p = f.id === undefined ? undefined : pending.get(f.id);
+        if (!p) return;
+        p.frames.push(f);
+        if (f.type === "delta" && p.first === 0) p.first = performance.now() - p.scheduled;
+        if (f.type === "done" || f.type === "error") {
+          pending.delete(f.id!);
+          clearTimeout(p.timer);
+          if (f.type === "error") count(f.code ?? "UNKNOWN");
+          else if (isComplete(p.frames)) {
+            complete++;
+            firstDelta.push(p.first);
+            done.push(performance.now() - p.scheduled);
+          } else incomplete++;
+          p.finish();
+        }
+      });
+      ws.on("error", () => {});
+      await new Promise<void>((resolve, reject) => {
+        ws.on("message", function ready(data) {
+          if ((JSON.parse(String(data)) as Frame).type !== "ready") return;
+          ws.off("message", ready);
+          resolve();
+        });
+        ws.on("close", () => reject(new Error("a load-test connection closed before ready")));
+      });
+      return { ws, pending };
+    }),
+  );
+
+  const answers: Promise<void>[] = [];
+  const total = Math.round(opts.rate * opts.durationS);
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const scheduled = t0 + (i * 1000) / opts.rate;
+    const wait = scheduled - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const conn = conns.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    if (conn.pending.size >= PER_CONNECTION) {
+      count("CLIENT_SATURATED");
+      continue;
+    }
+    const id = `o${i}`;
+    answers.push(
+      new Promise<void>((finish) => {
+        const timer = setTimeout(() => {
+          conn.pending.delete(id);
+          count("TIMEOUT");
+          finish();
+        }, answerTimeoutMs);
+        conn.pending.set(id, { scheduled, first: 0, frames: [], finish, timer });
+      }),
+    );
+    conn.ws.send(JSON.stringify({ type: "ask", id, question: opts.questions[i % opts.questions.length]! }));
+  }
+  await Promise.all(answers);
+  const wallS = (performance.now() - t0) / 1000;
+  for (const c of conns) c.ws.close(1000);
+  const first = spread(firstDelta);
+  return {
+    rate: opts.rate,
+    sent: answers.length,
+    complete,
+    incomplete,
+    errors,
+    firstDeltaMs: { ...first, p95: percentiles(firstDelta).p95 },
+    doneMs: spread(done),
+    answersPerS: Math.round((complete / wallS) * 10) / 10,
+  };
+}

@@ -29,7 +29,9 @@ export interface Config {
   /** Tokens of trailing context repeated at the start of the next chunk (whole sentences). */
   chunkOverlapTokens: number;
   embedBatchSize: number;
-  /** ONNX Runtime threads per model call. */
+  /** Embedding worker threads, each with its own ONNX session. */
+  embedWorkers: number;
+  /** ONNX Runtime intra-op threads per embedding worker. */
   embedThreads: number;
   host: string;
   port: number;
@@ -106,7 +108,8 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   chunkMaxTokens: 192,
   chunkOverlapTokens: 32,
   embedBatchSize: 32,
-  embedThreads: Math.max(1, Math.min(4, os.availableParallelism())),
+  embedWorkers: Math.max(1, Math.min(4, os.availableParallelism())),
+  embedThreads: 1,
   host: "127.0.0.1",
   port: 8787,
   k: 8,
@@ -254,10 +257,16 @@ export const SETTINGS: readonly Setting[] = [
   },
   { key: "embedBatchSize", env: "CITELINE_EMBED_BATCH", parse: int(1, 512), doc: "texts per model call" },
   {
+    key: "embedWorkers",
+    env: "CITELINE_EMBED_WORKERS",
+    parse: int(1, 64),
+    doc: "embedding worker threads, each with its own ONNX session (default: cores, at most 4)",
+  },
+  {
     key: "embedThreads",
     env: "CITELINE_EMBED_THREADS",
     parse: int(1, 64),
-    doc: "ONNX Runtime threads per model call (default: cores, at most 4)",
+    doc: "ONNX Runtime threads per embedding worker (default 1)",
   },
   {
     key: "host",

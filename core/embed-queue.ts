@@ -2,8 +2,9 @@ import type { Embedder } from "./types.ts";
 
 /**
  * Queues query embeddings from concurrent requests and runs them as one model call per batch,
- * so simultaneous questions share the CPU instead of contending for it. One batch runs at a
- * time; whatever arrives meanwhile forms the next batch.
+ * so simultaneous questions share the CPU instead of contending for it. Up to `parallel` batches
+ * run at once (the embedder's workers compute them side by side); whatever arrives meanwhile
+ * forms the next batch.
  */
 export class EmbedQueue {
   private pending: {
@@ -12,25 +13,26 @@ export class EmbedQueue {
     reject: (e: unknown) => void;
     signal?: AbortSignal | undefined;
   }[] = [];
-  private running = false;
+  private running = 0;
   /** Model calls made and texts embedded, for benchmarks and tests. */
   readonly stats = { batches: 0, texts: 0 };
 
   constructor(
     private readonly embedder: Embedder,
     private readonly maxBatch = 32,
+    private readonly parallel = 2,
   ) {}
 
   /** Embeds a query; one whose signal has aborted by the time its batch forms is skipped. */
   embed(text: string, signal?: AbortSignal): Promise<Float32Array> {
     return new Promise((resolve, reject) => {
       this.pending.push({ text, resolve, reject, signal });
-      if (!this.running) void this.drain();
+      if (this.running < this.parallel) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
+    this.running++;
     try {
       while (this.pending.length > 0) {
         // Let requests that arrive in the same turn of the event loop join the batch.
@@ -55,7 +57,7 @@ export class EmbedQueue {
         }
       }
     } finally {
-      this.running = false;
+      this.running--;
     }
   }
 }

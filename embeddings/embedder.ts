@@ -1,11 +1,13 @@
 import os from "node:os";
 import path from "node:path";
 import { AutoModel, AutoTokenizer, env, type PreTrainedTokenizer } from "@xenova/transformers";
-import ort from "onnxruntime-node";
 import type { ModelName } from "../core/config.ts";
 import { AppError } from "../core/errors.ts";
 import type { Embedder, EmbedKind } from "../core/types.ts";
+import { createEmbedPool, type EmbedPool } from "./embed-pool.ts";
 import { hasModelFiles, MODEL_SPECS, type ModelSpec, modelFolder } from "./models.ts";
+
+export { normalize } from "./pooling.ts";
 
 export interface EmbedderOptions {
   model: ModelName;
@@ -16,17 +18,14 @@ export interface EmbedderOptions {
   embedBatchSize: number;
   /** Allow downloading from the model hub when the files are not local (default true). */
   allowDownload?: boolean;
-  /** ONNX Runtime threads per model call (default: the cores, at most 4). */
+  /** Worker threads, each with its own ONNX session (default: the cores, at most 4). */
+  embedWorkers?: number;
+  /** ONNX Runtime intra-op threads per worker (default 1). */
   embedThreads?: number;
 }
 
 /** Token ids remembered between counting and embedding (about 30 MB at most). */
 const ID_CACHE_SIZE = 200_000;
-
-interface Tensor {
-  data: Float32Array | BigInt64Array;
-  dims: number[];
-}
 
 /**
  * Loads the configured model with transformers.js (ONNX Runtime on the CPU) and returns an
@@ -43,7 +42,7 @@ export async function createEmbedder(opts: EmbedderOptions): Promise<Embedder> {
   env.localModelPath = root ?? opts.modelsDir;
   env.allowRemoteModels = !root && (opts.allowDownload ?? true);
   let tokenizer: PreTrainedTokenizer;
-  let session: ort.InferenceSession;
+  let pool: EmbedPool;
   try {
     tokenizer = await AutoTokenizer.from_pretrained(spec.hubId);
     if (!root) {
@@ -51,18 +50,15 @@ export async function createEmbedder(opts: EmbedderOptions): Promise<Embedder> {
       await (await AutoModel.from_pretrained(spec.hubId, { quantized: true })).dispose();
       root = opts.modelCacheDir;
     }
-    // Our own session rather than transformers.js's: its default thread pool follows the host's
-    // core count, not this machine's, and runs the model many times slower on 2 cores.
-    const threads = opts.embedThreads ?? Math.max(1, Math.min(4, os.availableParallelism()));
-    session = await ort.InferenceSession.create(
-      path.join(modelFolder(root, spec), "onnx", "model_quantized.onnx"),
-      {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: "sequential",
-        graphOptimizationLevel: "all",
-      },
-    );
+    // Our own sessions rather than transformers.js's: its default thread pool follows the host's
+    // core count and runs the model many times slower on 2 cores. One single-threaded session per
+    // worker thread: on 2-core machines, two intra-op threads in one session were a third slower
+    // than one on some hosts, while separate workers never wait for each other.
+    pool = await createEmbedPool(opts.embedWorkers ?? Math.max(1, Math.min(4, os.availableParallelism())), {
+      modelPath: path.join(modelFolder(root, spec), "onnx", "model_quantized.onnx"),
+      threads: opts.embedThreads ?? 1,
+      pooling: spec.pooling,
+    });
   } catch (err) {
     throw new AppError(
       "MODEL_MISSING",
@@ -70,7 +66,7 @@ export async function createEmbedder(opts: EmbedderOptions): Promise<Embedder> {
       { model: spec.name },
     );
   }
-  return new TransformersEmbedder(spec, tokenizer, session, opts.embedBatchSize);
+  return new TransformersEmbedder(spec, tokenizer, pool, opts.embedBatchSize);
 }
 
 class TransformersEmbedder implements Embedder {
@@ -82,7 +78,7 @@ class TransformersEmbedder implements Embedder {
   constructor(
     private readonly spec: ModelSpec,
     private readonly tokenizer: PreTrainedTokenizer,
-    private readonly session: ort.InferenceSession,
+    private readonly pool: EmbedPool,
     private readonly batchSize: number,
   ) {
     this.modelId = spec.name;
@@ -118,83 +114,42 @@ class TransformersEmbedder implements Embedder {
 
   async embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]> {
     const inputs = kind === "query" ? texts.map((t) => this.spec.queryInstruction + t) : texts;
-    // Batches of similar length waste less work on padding.
+    // Batches of similar length waste less work on padding. Every batch is queued at once, so
+    // the pool's workers take them side by side.
     const order = inputs.map((_, i) => i).sort((a, b) => inputs[a]!.length - inputs[b]!.length);
     const out = new Array<Float32Array>(inputs.length);
+    const batches: Promise<void>[] = [];
     for (let i = 0; i < order.length; i += this.batchSize) {
       const idx = order.slice(i, i + this.batchSize);
-      const vectors = await this.embedBatch(idx.map((j) => inputs[j]!));
-      // ONNX Runtime computes on the main thread; yielding between batches lets signals and
-      // timers run during long embedding jobs.
-      await new Promise((r) => setImmediate(r));
-      idx.forEach((j, b) => {
-        out[j] = vectors[b]!;
-      });
+      batches.push(
+        this.pool.run(this.tokenBatch(idx.map((j) => inputs[j]!))).then((flat) => {
+          idx.forEach((j, b) => {
+            out[j] = flat.slice(b * this.dim, (b + 1) * this.dim);
+          });
+        }),
+      );
     }
+    await Promise.all(batches);
     return out;
   }
 
-  private async embedBatch(batch: string[]): Promise<Float32Array[]> {
-    // [CLS] ids [SEP], truncated to the model's length, padded to the longest in the batch.
+  /** [CLS] ids [SEP], truncated to the model's length, padded to the longest in the batch. */
+  private tokenBatch(batch: string[]) {
     const rows = batch.map((t) => this.ids(t).slice(0, this.maxTokens - 2));
-    const seqLen = Math.max(...rows.map((r) => r.length)) + 2;
-    const inputIds = new BigInt64Array(batch.length * seqLen);
-    const attention = new BigInt64Array(batch.length * seqLen);
+    const seq = Math.max(...rows.map((r) => r.length)) + 2;
+    const ids = new BigInt64Array(batch.length * seq);
+    const lengths = new Int32Array(batch.length);
     rows.forEach((r, b) => {
-      const off = b * seqLen;
-      inputIds[off] = this.cls;
-      for (let i = 0; i < r.length; i++) inputIds[off + 1 + i] = BigInt(r[i]!);
-      inputIds[off + r.length + 1] = this.sep;
-      attention.fill(1n, off, off + r.length + 2);
+      const off = b * seq;
+      ids[off] = this.cls;
+      for (let i = 0; i < r.length; i++) ids[off + 1 + i] = BigInt(r[i]!);
+      ids[off + r.length + 1] = this.sep;
+      lengths[b] = r.length + 2;
     });
-    const dims = [batch.length, seqLen];
-    const tensors: Record<string, BigInt64Array> = {
-      input_ids: inputIds,
-      attention_mask: attention,
-      token_type_ids: new BigInt64Array(batch.length * seqLen),
-    };
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const name of this.session.inputNames) {
-      const data = tensors[name];
-      if (!data) throw new Error(`${this.spec.name} wants an input ${name} this embedder does not make`);
-      feeds[name] = new ort.Tensor("int64", data, dims);
-    }
-    const output = await this.session.run(feeds);
-    const hidden = (output.last_hidden_state ?? Object.values(output)[0]) as unknown as Tensor;
-    const mask = { data: attention };
-    const [n, seq, dim] = hidden.dims as [number, number, number];
-    const data = hidden.data as Float32Array;
-    const result: Float32Array[] = [];
-    for (let b = 0; b < n; b++) {
-      const v = new Float32Array(dim);
-      const base = b * seq * dim;
-      if (this.pooling === "cls") {
-        v.set(data.subarray(base, base + dim));
-      } else {
-        let count = 0;
-        for (let t = 0; t < seq; t++) {
-          if (mask.data[b * seq + t] === 0n) continue;
-          count++;
-          const off = base + t * dim;
-          for (let d = 0; d < dim; d++) v[d]! += data[off + d]!;
-        }
-        for (let d = 0; d < dim; d++) v[d]! /= Math.max(count, 1);
-      }
-      result.push(normalize(v));
-    }
-    return result;
+    return { ids, lengths, seq };
   }
 
   async dispose(): Promise<void> {
-    // onnxruntime-node 1.14 frees a session when it is garbage-collected; nothing to release.
+    await this.pool.close();
   }
-}
-
-/** Scales a vector to unit length in place. */
-export function normalize(v: Float32Array): Float32Array {
-  let sum = 0;
-  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
-  const norm = Math.sqrt(sum) || 1;
-  for (let i = 0; i < v.length; i++) v[i]! /= norm;
-  return v;
 }

@@ -65,6 +65,26 @@ export const GROUP_CHUNKS = 256;
 
 export { chunkerInfo, modelInfo };
 
+/** Model batches queued at once: enough to keep every embedding worker busy. */
+const EMBED_AHEAD = 8;
+
+/** Runs at most `n` of the given tasks at once, first come first served. */
+function slotLimiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    else active++;
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
 /** The context the embedder sees before a chunk's text; it is not part of the chunk offsets. */
 export function chunkPrefix(doc: Pick<Doc, "title">): string {
   const title = doc.title.length > 200 ? `${doc.title.slice(0, 200)}…` : doc.title;
@@ -109,6 +129,8 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   const { config, embedder, signal } = opts;
   const notice = opts.onNotice ?? (() => {});
   const started = performance.now();
+  // Set when the build ends for any reason, so batches still queued are not computed for nothing.
+  let finished = false;
   const cancelled = () =>
     new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
   const writerOptions: OpenWriterOptions = {
@@ -170,34 +192,50 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       total += p.chunks.length;
     }
 
-    const memo = new Map<string, Float32Array>();
+    const memo = new Map<string, Promise<Float32Array>>();
     let done = 0;
     let embedded = 0;
     let reused = 0;
+    const slots = slotLimiter(EMBED_AHEAD);
     const embedAll = async (texts: string[], kind: "chunk" | "sentence") => {
       const hashes = texts.map(ehash);
-      const stored = await writer.reusableVectors(
-        kind,
-        hashes.filter((h) => !memo.has(h)),
-      );
-      const out: (Float32Array | undefined)[] = hashes.map((h) => memo.get(h) ?? stored.get(h));
-      const missing = [...new Set(hashes.filter((_, i) => !out[i]))];
-      reused += texts.length - hashes.filter((_, i) => !out[i]).length;
-      const firstText = new Map(hashes.map((h, i) => [h, texts[i]!]));
-      // Similar lengths together waste less on padding; then one model batch at a time, so an
-      // interrupt is honoured within a batch, not a group.
+      const stored = await writer.reusableVectors(kind, [...new Set(hashes.filter((h) => !memo.has(h)))]);
+      const firstText = new Map<string, string>();
+      for (const [i, h] of hashes.entries()) {
+        if (firstText.has(h)) continue;
+        if (memo.has(h)) {
+          reused++;
+          continue;
+        }
+        const vector = stored.get(h);
+        if (vector) {
+          memo.set(h, Promise.resolve(vector));
+          reused++;
+        } else firstText.set(h, texts[i]!);
+      }
+      const missing = [...firstText.keys()];
+      // Similar lengths together waste less on padding; then one model batch per call, several
+      // calls in flight so every worker has one, and an interrupt is honoured at the next batch.
       missing.sort((a, b) => firstText.get(a)!.length - firstText.get(b)!.length);
       for (let i = 0; i < missing.length; i += config.embedBatchSize) {
         const slice = missing.slice(i, i + config.embedBatchSize);
-        const vecs = await embedder.embed(
-          slice.map((h) => firstText.get(h)!),
-          "passage",
-        );
-        for (const [j, h] of slice.entries()) memo.set(h, vecs[j]!);
-        embedded += slice.length;
-        if (signal?.aborted) throw cancelled();
+        const vecs = slots(async () => {
+          if (signal?.aborted || finished) throw cancelled();
+          const out = await embedder.embed(
+            slice.map((h) => firstText.get(h)!),
+            "passage",
+          );
+          embedded += slice.length;
+          return out;
+        });
+        for (const [j, h] of slice.entries()) {
+          const v = vecs.then((out) => out[j]!);
+          // Awaited below or by a later group; a cancelled build must not leave it unhandled.
+          v.catch(() => {});
+          memo.set(h, v);
+        }
       }
-      return hashes.map((h, i) => ({ ehash: h, vector: out[i] ?? memo.get(h)! }));
+      return Promise.all(hashes.map(async (h) => ({ ehash: h, vector: await memo.get(h)! })));
     };
 
     const emit = () => {
@@ -206,6 +244,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       opts.onProgress?.({ done, total, elapsedS, rate, etaS: rate > 0 ? (total - done) / rate : 0 });
     };
     emit();
+    const groups: PreparedDoc[][] = [];
     for (let i = 0; i < prepared.length; ) {
       const group: PreparedDoc[] = [];
       let size = 0;
@@ -214,15 +253,28 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
         group.push(p);
         size += p.chunks.length + p.sentences.length;
       }
+      groups.push(group);
+    }
+    const embedGroup = (group: PreparedDoc[]) => {
+      const both = Promise.all([
+        embedAll(
+          group.flatMap((p) => p.chunkInputs),
+          "chunk",
+        ),
+        embedAll(
+          group.flatMap((p) => p.sentences.map((s) => s.text)),
+          "sentence",
+        ),
+      ]);
+      both.catch(() => {});
+      return both;
+    };
+    // The next group is queued while this one is written, so the workers never wait for the writer.
+    let ahead = groups[0] ? embedGroup(groups[0]) : undefined;
+    for (const [gi, group] of groups.entries()) {
       if (signal?.aborted) throw cancelled();
-      const chunkVecs = await embedAll(
-        group.flatMap((p) => p.chunkInputs),
-        "chunk",
-      );
-      const sentVecs = await embedAll(
-        group.flatMap((p) => p.sentences.map((s) => s.text)),
-        "sentence",
-      );
+      const [chunkVecs, sentVecs] = await ahead!;
+      ahead = groups[gi + 1] ? embedGroup(groups[gi + 1]!) : undefined;
       if (signal?.aborted) throw cancelled();
       let ci = 0;
       let si = 0;
@@ -254,6 +306,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       chunksPerSecond: written / seconds,
     };
   } finally {
+    finished = true;
     await writer.close();
   }
 }

@@ -1,16 +1,18 @@
 /**
- * `npm run bench [-- --dataset DIR] [--sizes 1000,10000,100000] [--queries 200] [--only a,b]
- * [--clients 50] [--questions 10] [--baseline-limit N]`
+ * `npm run bench [-- --dataset DIR] [--sizes 1000,10000,100000,300000] [--queries 200] [--only a,b]
+ * [--clients 200] [--questions 20] [--rates 25,50,100] [--baseline-limit N] [--quick]`
  *
- * Speed, measured: indexing throughput against the raw model, query latency by index size,
- * WebSocket load, memory and disk, and a LangChain.js pipeline side by side. Prints a table,
+ * Speed, measured: indexing throughput against the raw model, query latency, memory and disk by
+ * index size, WebSocket load closed loop (saturation) and open loop (fixed arrival rates) on the
+ * seed index and on the largest index, and a LangChain.js pipeline side by side. Prints a table,
  * writes bench-results/latest.json and docs/benchmarks.md. Parts: indexing, scale, load, baseline;
- * a run of some parts (--only) keeps the previous run's other parts.
+ * a run of some parts (--only) keeps the previous run's other parts. `--quick` is a CI smoke run:
+ * small sizes, few questions, a short load; its figures are not written to docs/benchmarks.md.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { benchIndexing } from "../bench/indexing.ts";
+import { benchIndexing, subsetDataset } from "../bench/indexing.ts";
 import { runLangchainBaseline } from "../bench/langchain-baseline.ts";
 import { benchLoad } from "../bench/load.ts";
 import { type BenchResults, machineInfo, renderMarkdown } from "../bench/report.ts";
@@ -21,46 +23,92 @@ import { runEval } from "../eval/run.ts";
 import { parseCommand, positiveInt, runCli, usageError } from "./cli.ts";
 
 const PARTS = ["indexing", "scale", "load", "baseline"] as const;
+/** docs/benchmarks.md keeps everything from this line on when the bench rewrites the page. */
+const KEEP_MARKER = "<!-- notes kept across bench runs -->";
 
 const COMMAND = {
   usage:
-    "usage: npm run bench [-- --dataset DIR] [--sizes 1000,10000,100000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--baseline-limit N] [--k N]",
+    "usage: npm run bench [-- --dataset DIR] [--seed DIR] [--sizes 1000,10000,100000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--rates LIST] [--open-seconds N] [--load-at N] [--baseline-limit N] [--k N] [--docs N] [--keep-index DIR] [--quick]",
   summary:
     "Measures indexing throughput, query latency by index size, WebSocket load, memory and disk, and a LangChain.js baseline; writes bench-results/latest.json and, when every part ran, docs/benchmarks.md.",
   options: {
     dataset: { type: "string", default: path.join(PROJECT_ROOT, "..", "shared", "eval", "squad-dev") },
-    sizes: { type: "string", default: "1000,10000,100000" },
-    queries: { type: "string", default: "200" },
+    seed: { type: "string", default: path.join(PROJECT_ROOT, "..", "shared", "seed") },
+    sizes: { type: "string" },
+    queries: { type: "string" },
     only: { type: "string", default: PARTS.join(",") },
-    clients: { type: "string", default: "50" },
-    questions: { type: "string", default: "10" },
+    clients: { type: "string" },
+    questions: { type: "string" },
+    rates: { type: "string" },
+    "open-seconds": { type: "string" },
+    "load-at": { type: "string" },
     "baseline-limit": { type: "string" },
     k: { type: "string", default: "5" },
+    docs: { type: "string" },
+    "keep-index": { type: "string" },
+    quick: { type: "boolean", default: false },
   },
   help: [
     "--dataset DIR          dataset folder (corpus.jsonl, questions.jsonl)",
-    "--sizes LIST           index sizes for the latency part",
-    "--queries N            queries per size",
+    "--seed DIR             corpus folder of the load part's small index (default ../shared/seed)",
+    "--sizes LIST           index sizes in chunks for the scale part (default 1000,10000,100000)",
+    "--queries N            one-client queries per size (default 200)",
     "--only LIST            parts to run: indexing, scale, load, baseline",
-    "--clients N            WebSocket clients in the load part",
-    "--questions N          questions per client in the load part",
+    "--clients N            closed-loop WebSocket clients (default 200)",
+    "--questions N          questions per closed-loop client (default 20)",
+    "--rates LIST           open-loop arrival rates, questions/s (default 25,50,100)",
+    "--open-seconds N       seconds each open-loop rate is held (default 10)",
+    "--load-at N            server load also at the first size of at least N chunks (default 100000)",
     "--baseline-limit N     questions in the baseline part",
     "--k N                  passages per question",
+    "--keep-index DIR       keep the scale part's largest index (and corpus) in DIR",
+    "--docs N               only the dataset's first N documents (and their questions)",
+    "--quick                CI smoke: small sizes and short loads; docs/benchmarks.md is left alone",
   ],
 } as const;
 
 await runCli(async () => {
   const values = parseCommand(COMMAND, process.argv.slice(2));
-  for (const name of ["queries", "clients", "questions", "k", "baseline-limit"] as const) {
-    positiveInt(`--${name}`, values[name], Number.MAX_SAFE_INTEGER, COMMAND.usage);
+  const quick = values.quick;
+  // --quick changes the defaults only; explicit options still win.
+  const pick = (given: string | undefined, full: string, small: string) => given ?? (quick ? small : full);
+  const sizes = pick(values.sizes, "1000,10000,100000", "500,2000");
+  const queries = pick(values.queries, "200", "10");
+  const clients = pick(values.clients, "200", "20");
+  const questionsEach = pick(values.questions, "20", "3");
+  const rates = pick(values.rates, "25,50,100", "10");
+  const openSeconds = pick(values["open-seconds"], "10", "2");
+  const loadAt = pick(values["load-at"], "100000", "2000");
+  const baselineLimit = values["baseline-limit"] ?? (quick ? "50" : undefined);
+  for (const [name, raw] of [
+    ["--queries", queries],
+    ["--clients", clients],
+    ["--questions", questionsEach],
+    ["--open-seconds", openSeconds],
+    ["--load-at", loadAt],
+    ["--k", values.k],
+    ["--baseline-limit", baselineLimit],
+  ] as const) {
+    positiveInt(name, raw, Number.MAX_SAFE_INTEGER, COMMAND.usage);
   }
-  for (const size of values.sizes.split(",")) positiveInt("--sizes", size, 10_000_000, COMMAND.usage);
+  for (const size of sizes.split(",")) positiveInt("--sizes", size, 10_000_000, COMMAND.usage);
+  for (const rate of rates.split(",")) positiveInt("--rates", rate, 100_000, COMMAND.usage);
+  const serverLoad = {
+    clients: Number(clients),
+    questionsEach: Number(questionsEach),
+    rates: rates.split(",").map(Number),
+    openSeconds: Number(openSeconds),
+  };
   const only = new Set(values.only.split(","));
   for (const p of only) {
     if (!(PARTS as readonly string[]).includes(p))
       throw usageError(`unknown part ${p}; parts are ${PARTS.join(", ")}`, COMMAND.usage);
   }
-  const dataset = path.resolve(values.dataset);
+  // A smoke run indexes a few documents of the dataset, not all of it.
+  const docs = positiveInt("--docs", values.docs ?? (quick ? "4" : undefined), 10_000_000, COMMAND.usage);
+  const dataset = docs
+    ? await subsetDataset(path.resolve(values.dataset), docs)
+    : path.resolve(values.dataset);
   const k = Number(values.k);
   const config = loadConfig({ logLevel: "silent" });
   const embedder = await createEmbedder(config);
@@ -98,23 +146,28 @@ await runCli(async () => {
       datasetDir: dataset,
       config,
       embedder,
-      targets: values.sizes.split(",").map(Number),
-      queries: Number(values.queries),
+      targets: sizes.split(",").map(Number),
+      queries: Number(queries),
+      loadAt: Number(loadAt),
+      serverLoad,
+      keepDir: values["keep-index"] === undefined ? undefined : path.resolve(values["keep-index"]),
       onLine: say,
     });
   }
   if (only.has("load")) {
-    say(`load: ${values.clients} WebSocket clients × ${values.questions} questions`);
+    say(
+      `load on the seed index: ${clients} WebSocket clients × ${questionsEach} questions, then ${rates} q/s`,
+    );
     results.load = await benchLoad({
-      datasetDir: dataset,
+      seedDir: path.resolve(values.seed),
+      config,
       embedder,
-      clients: Number(values.clients),
-      questionsEach: Number(values.questions),
+      ...serverLoad,
       onLine: say,
     });
   }
   if (only.has("baseline")) {
-    const limit = values["baseline-limit"] === undefined ? undefined : Number(values["baseline-limit"]);
+    const limit = baselineLimit === undefined ? undefined : Number(baselineLimit);
     say(`our hybrid retrieval on ${path.basename(dataset)}${limit ? ` (first ${limit} questions)` : ""}`);
     const ours = await runEval({ datasetDir: dataset, modes: ["hybrid"], k, limit, embedder });
     const hybrid = ours.modes.hybrid!;
@@ -156,13 +209,18 @@ await runCli(async () => {
     };
   }
   await embedder.dispose();
+  if (docs) await rm(dataset, { recursive: true, force: true });
 
   const markdown = renderMarkdown(results);
   console.log(markdown);
   await mkdir(outDir, { recursive: true });
   await writeFile(latest, `${JSON.stringify(results, null, 2)}\n`);
-  if (results.indexing && results.scale && results.load && results.baseline) {
-    await writeFile(path.join(PROJECT_ROOT, "docs", "benchmarks.md"), `${markdown}\n`);
+  if (!quick && !docs && results.indexing && results.scale && results.load && results.baseline) {
+    // Hand-written notes below the marker (before/after comparisons) survive a regenerated page.
+    const docFile = path.join(PROJECT_ROOT, "docs", "benchmarks.md");
+    const old = existsSync(docFile) ? readFileSync(docFile, "utf8") : "";
+    const kept = old.includes(KEEP_MARKER) ? old.slice(old.indexOf(KEEP_MARKER)) : "";
+    await writeFile(docFile, `${markdown}\n${kept}`);
     say("wrote docs/benchmarks.md and bench-results/latest.json");
   } else {
     say("wrote bench-results/latest.json (docs/benchmarks.md needs every part)");

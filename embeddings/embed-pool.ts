@@ -1,0 +1,136 @@
+/**
+ * A pool of embedding worker threads, each with its own single-threaded ONNX session. Batches
+ * queue first in, first out and go to whichever worker is free. Idle workers do not keep the
+ * process alive.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { WorkerReply, WorkerRequest } from "./embed-worker.ts";
+import type { BatchRunner, SessionOptions, TokenBatch } from "./onnx-session.ts";
+
+interface Job {
+  batch: TokenBatch;
+  resolve: (v: Float32Array) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  job: Job | undefined;
+}
+
+const WORKER_URL = new URL("./embed-worker.ts", import.meta.url).href;
+
+/**
+ * Workers load TypeScript through tsx, as the main thread does; a worker's execArgv `--import`
+ * does not reach its module loader on Node 20, so the loader is registered from a bootstrap.
+ */
+function bootstrap(): string {
+  const tsx = pathToFileURL(tsxEsmApi()).href;
+  return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); });`;
+}
+
+/**
+ * The ESM entry of `tsx/esm/api`, read from tsx's export map: import.meta.resolve is missing under
+ * vitest's module runner, and require.resolve finds the CommonJS build, which cannot register.
+ */
+function tsxEsmApi(): string {
+  const pkgFile = createRequire(import.meta.url).resolve("tsx/package.json");
+  const pkg = JSON.parse(readFileSync(pkgFile, "utf8")) as {
+    exports: Record<string, { import?: { default?: string } }>;
+  };
+  const entry = pkg.exports["./esm/api"]?.import?.default;
+  if (!entry) throw new Error("tsx has no ESM entry for tsx/esm/api");
+  return path.join(path.dirname(pkgFile), entry);
+}
+
+export interface EmbedPool extends BatchRunner {
+  readonly size: number;
+  close(): Promise<void>;
+}
+
+/** Starts `size` workers and resolves once every session is open; rejects with the first failure. */
+export async function createEmbedPool(size: number, session: SessionOptions): Promise<EmbedPool> {
+  const queue: Job[] = [];
+  let closed = false;
+  const slots: Slot[] = [];
+
+  const dispatch = () => {
+    for (const slot of slots) {
+      if (slot.job || queue.length === 0) continue;
+      const job = queue.shift()!;
+      slot.job = job;
+      slot.worker.ref();
+      const req: WorkerRequest = job.batch;
+      slot.worker.postMessage(req, [req.ids.buffer as ArrayBuffer]);
+    }
+  };
+
+  // A worker that dies takes the pool with it: later batches are refused, not left waiting.
+  let broken: Error | undefined;
+  const failAll = (err: Error) => {
+    broken ??= err;
+    for (const slot of slots) {
+      slot.job?.reject(err);
+      slot.job = undefined;
+    }
+    for (const job of queue.splice(0)) job.reject(err);
+  };
+
+  const started = Array.from({ length: size }, () => {
+    const worker = new Worker(bootstrap(), { eval: true, workerData: session });
+    const slot: Slot = { worker, job: undefined };
+    slots.push(slot);
+    return new Promise<void>((resolve, reject) => {
+      worker.on("message", (reply: WorkerReply) => {
+        if (reply.type === "ready") return resolve();
+        if (reply.type === "failed") return reject(new Error(reply.message));
+        const job = slot.job;
+        slot.job = undefined;
+        worker.unref();
+        if (reply.type === "done") job?.resolve(reply.vectors);
+        else job?.reject(new Error(reply.message));
+        dispatch();
+      });
+      worker.on("error", (err) => {
+        reject(err);
+        failAll(err);
+      });
+      worker.on("exit", (code) => {
+        if (closed) return;
+        const err = new Error(`an embedding worker exited with code ${code}`);
+        reject(err);
+        failAll(err);
+      });
+    });
+  });
+
+  const close = async () => {
+    closed = true;
+    failAll(new Error("the embedder was disposed"));
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  };
+  try {
+    await Promise.all(started);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  for (const s of slots) s.worker.unref();
+
+  return {
+    size,
+    run(batch) {
+      if (closed) return Promise.reject(new Error("the embedder was disposed"));
+      if (broken) return Promise.reject(broken);
+      return new Promise((resolve, reject) => {
+        queue.push({ batch, resolve, reject });
+        dispatch();
+      });
+    },
+    close,
+  };
+}
