@@ -1,14 +1,15 @@
 /**
  * Hybrid retrieval: dense (HNSW over chunk vectors) and lexical (BM25 over chunk text and title),
- * fused by weighted reciprocal rank, nudged by the period the question names, then capped per
+ * fused with a weight that adapts to the question (core/fusion.ts), nudged by the period the question names, then capped per
  * document so one article does not crowd out the rest.
  */
 import type { LoadedIndex } from "../embeddings/open-index.ts";
 import type { DocMeta, StoredChunk } from "../embeddings/store.ts";
 import { boilerplateFactor, boilerplateOf } from "./boilerplate.ts";
 import type { Config } from "./config.ts";
-import { type DateIntent, dateIntent, inRange, recencyWeight, resolveAsOf } from "./dates.ts";
+import { addDatePriors, type DateIntent, dateIntent, inRange, resolveAsOf } from "./dates.ts";
 import { rewriteQuery } from "./followup.ts";
+import { type FusionOptions, fuse } from "./fusion.ts";
 import { contentTerms } from "./text.ts";
 import type { DateFilter, Embedder, HistoryTurn } from "./types.ts";
 import { dot } from "./vectors.ts";
@@ -87,6 +88,8 @@ export interface RetrievalDeps {
   embedQuery?: (text: string, signal?: AbortSignal) => Promise<Float32Array>;
 }
 
+const fusionOptions = (c: Config): FusionOptions => ({ method: c.fusion, denseWeight: c.denseWeight, rrfK: c.rrfK });
+
 /** Retrieves the passages that best match a question. */
 export async function retrieve(
   deps: RetrievalDeps,
@@ -125,32 +128,12 @@ export async function retrieve(
     opts.signal?.throwIfAborted();
     dense = index.vectors.search(queryVector, pool, accepts);
   }
-  const lexicalHits =
-    mode === "dense" ? [] : index.store.lexicalSearch(contentTerms(query).slice(0, 32), pool, filter);
+  const terms = contentTerms(query).slice(0, 32);
+  const lexicalHits = mode === "dense" ? [] : index.store.lexicalSearch(terms, pool, filter);
   const lexical = future ? lexicalHits.filter((h) => notAfter(h.label)) : lexicalHits;
 
   const fused = new Map<number, Omit<Passage, "chunk" | "doc">>();
-  const w = mode === "hybrid" ? config.denseWeight : mode === "dense" ? 1 : 0;
-  // Each retriever contributes by rank (RRF) or by its score scaled to [0, 1] over its own
-  // candidates ("score" fusion keeps how much better the first hit is than the tenth).
-  const contribution = (list: { score: number }[]) => {
-    if (config.fusion === "rrf") return (i: number) => 1 / (config.rrfK + i + 1);
-    const top = list[0]?.score ?? 0;
-    const bottom = list[list.length - 1]?.score ?? 0;
-    const span = top - bottom || 1;
-    return (i: number) => (list[i]!.score - bottom) / span;
-  };
-  const denseC = contribution(dense);
-  const lexicalC = contribution(lexical);
-  dense.forEach((h, i) => {
-    fused.set(h.label, { label: h.label, score: w * denseC(i), dense: { rank: i + 1, score: h.score } });
-  });
-  lexical.forEach((h, i) => {
-    const p = fused.get(h.label) ?? { label: h.label, score: 0 };
-    p.score += (1 - w) * lexicalC(i);
-    p.lexical = { rank: i + 1, score: h.score };
-    fused.set(h.label, p);
-  });
+  for (const f of fuse(dense, lexical, fusionOptions(config), terms.length)) fused.set(f.label, f);
 
   // Passages made mostly of text repeated across the corpus (newsletter sign-ups, bylines) sink.
   const boiler = boilerplateOf(index);
@@ -159,22 +142,13 @@ export async function retrieve(
     if (share > 0) p.score *= boilerplateFactor(share);
   }
 
-  // The period a question names lifts documents of that period above the rest; "latest" lifts
-  // newer documents in proportion to their age within the corpus up to the as-of day. Every
-  // question also carries a mild prior for documents near the day it is asked.
-  const boost = config.fusion === "rrf" ? 1 / (config.rrfK + 1) : 1;
-  const prior = cat.newest !== undefined ? config.recencyPrior * boost : 0;
-  if (intent.range || intent.recency || prior > 0) {
-    const oldest = cat.oldest ? Date.parse(cat.oldest) : 0;
-    const span = cat.oldest ? Date.parse(asOf) - oldest : 0;
-    for (const p of fused.values()) {
-      const date = cat.labelDate.get(p.label);
-      if (intent.range && inRange(date, intent.range)) p.score += boost;
-      if (intent.recency && date && span > 0)
-        p.score += boost * Math.min(1, Math.max(0, (Date.parse(date) - oldest) / span));
-      if (prior > 0) p.score += prior * recencyWeight(date, asOf, config.recencyHalfLifeDays);
-    }
-  }
+  addDatePriors([...fused.values()], (label) => cat.labelDate.get(label), {
+    intent,
+    asOf,
+    oldest: cat.oldest,
+    prior: cat.newest !== undefined ? config.recencyPrior : 0,
+    halfLifeDays: config.recencyHalfLifeDays,
+  });
 
   const ranked = [...fused.values()].sort((a, b) => b.score - a.score || a.label - b.label);
   const perDoc = new Map<string, number>();
