@@ -204,7 +204,8 @@ export function addDatePriors(
   for (const p of scored) {
     const date = dateOf(p.label);
     if (intent.range && inRange(date, intent.range)) p.score += 1;
-    if (intent.recency && date && span > 0) p.score += Math.min(1, Math.max(0, (Date.parse(date) - oldest) / span));
+    if (intent.recency && date && span > 0)
+      p.score += Math.min(1, Math.max(0, (Date.parse(date) - oldest) / span));
     if (prior > 0) p.score += prior * recencyWeight(date, asOf, ctx.halfLifeDays);
   }
 }

@@ -40,7 +40,12 @@ export interface FusedHit {
 }
 
 /** The adaptive weight: dense share = σ(BIAS + PER_TERM·(terms − PIVOT) + CONFIDENCE·tanh(Δ/3)). */
-export const ADAPTIVE: Readonly<AdaptiveParams> = Object.freeze({ bias: 1.5, perTerm: 0.5, pivot: 8, confidence: 1 });
+export const ADAPTIVE: Readonly<AdaptiveParams> = Object.freeze({
+  bias: 1.5,
+  perTerm: 0.5,
+  pivot: 8,
+  confidence: 1,
+});
 
 export interface AdaptiveParams {
   bias: number;
@@ -94,7 +99,8 @@ export function fuse(
   opts: FusionOptions,
   terms: number,
 ): FusedHit[] {
-  let w = opts.method === "adaptive" ? adaptiveWeight(dense, lexical, terms, opts.adaptive) : opts.denseWeight;
+  let w =
+    opts.method === "adaptive" ? adaptiveWeight(dense, lexical, terms, opts.adaptive) : opts.denseWeight;
   if (dense.length === 0) w = 0;
   if (lexical.length === 0) w = 1;
   // Reciprocal rank, scaled so that a first place is worth 1 as under the score methods.
@@ -104,7 +110,11 @@ export function fuse(
 
   const fused = new Map<number, FusedHit>();
   dense.forEach((h, i) => {
-    fused.set(h.label, { label: h.label, score: w * scaleD(h.score, i), dense: { rank: i + 1, score: h.score } });
+    fused.set(h.label, {
+      label: h.label,
+      score: w * scaleD(h.score, i),
+      dense: { rank: i + 1, score: h.score },
+    });
   });
   lexical.forEach((h, i) => {
     const f = fused.get(h.label) ?? { label: h.label, score: 0 };

@@ -10,12 +10,12 @@ import { createInterface } from "node:readline";
 import { finished } from "node:stream/promises";
 import type { Config } from "../core/config.ts";
 import { loadConfig } from "../core/config.ts";
-import { catalog } from "../core/retrieval.ts";
-import { contentTerms } from "../core/text.ts";
+import type { DateIntent } from "../core/dates.ts";
+import { gatherCandidates } from "../core/retrieval.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
+import { answerOccurs } from "./answer-match.ts";
 import { loadDataset } from "./dataset.ts";
 import { memoEmbedder } from "./memo-embedder.ts";
-import { answerOccurs } from "./answer-match.ts";
 import { openSession } from "./session.ts";
 
 export interface Hit {
@@ -32,10 +32,20 @@ export interface CandidateRecord {
   /** Fold group: the first gold document, or the question's ISO week for dated questions. */
   group: string;
   goldDocIds: string[];
+  /** Cosine: the dense hits and the lexical hits they missed (what hybrid fuses). */
   dense: Hit[];
+  /** Cosine: the dense search's own hits (dense mode). */
+  denseAlone: Hit[];
   lexical: Hit[];
+  /** Words in the lexical query. */
+  terms: number;
+  /** The period the question names, read against `asOf`. */
+  intent: DateIntent;
+  asOf: string;
   /** The corpus's oldest document day ("latest" measures age from it). */
   oldest: string | undefined;
+  /** The recency prior applies (the corpus has dated documents). */
+  prior: boolean;
   /** label → [docId, holds a gold answer (0/1), document date or ""] */
   chunks: Record<string, [string, 0 | 1, string]>;
 }
@@ -44,7 +54,6 @@ export interface DumpOptions {
   datasetDir: string;
   out: string;
   cacheRoot: string;
-  pool: number;
   overrides?: Partial<Config>;
 }
 
@@ -75,37 +84,34 @@ export async function dumpCandidates(opts: DumpOptions): Promise<number> {
   let n = 0;
   try {
     const { index } = session.deps;
-    const cat = catalog(index);
     for (const q of dataset.questions) {
       if (q.expectNotFound || q.goldDocIds.length === 0) continue;
       memo.forget();
-      const date = q.date;
-      // As retrieval does: nothing dated after the day the question was asked; undated documents stay.
-      const notAfter = (label: number) => {
-        const d = cat.labelDate.get(label);
-        return date === undefined || d === undefined || d <= date;
-      };
-      const vector = (await memo.embed([q.question], "query"))[0]!;
-      const dense = index.vectors.search(vector, opts.pool, date === undefined ? undefined : notAfter);
-      const lexical = index.store
-        .lexicalSearch(contentTerms(q.question).slice(0, 32), opts.pool)
-        .filter((h) => notAfter(h.label));
+      const ask = { k: session.config.k, asOf: q.date };
+      const c = await gatherCandidates(session.deps, q.question, ask);
+      const alone = await gatherCandidates(session.deps, q.question, { ...ask, mode: "dense" });
+      const labels = [...new Set([...c.dense, ...c.lexical].map((h) => h.label))];
+      const records = await index.chunks(labels);
       const chunks: CandidateRecord["chunks"] = {};
-      for (const h of [...dense, ...lexical]) {
-        if (chunks[h.label]) continue;
-        const c = index.store.getChunk(h.label);
-        if (!c) continue;
-        chunks[h.label] = [c.docId, answerOccurs(c.text, q.answers) ? 1 : 0, cat.labelDate.get(h.label) ?? ""];
-      }
+      labels.forEach((label, i) => {
+        const r = records[i];
+        if (r)
+          chunks[label] = [r.chunk.docId, answerOccurs(r.chunk.text, q.answers) ? 1 : 0, r.doc.date ?? ""];
+      });
       const rec: CandidateRecord = {
         id: q.id,
         question: q.question,
-        date,
-        group: date ? isoWeek(date) : q.goldDocIds[0]!,
+        date: q.date,
+        group: q.date ? isoWeek(q.date) : q.goldDocIds[0]!,
         goldDocIds: q.goldDocIds,
-        oldest: cat.oldest,
-        dense: dense.map((h) => ({ label: h.label, score: round(h.score) })),
-        lexical: lexical.map((h) => ({ label: h.label, score: round(h.score) })),
+        terms: c.terms.length,
+        intent: c.intent,
+        asOf: c.asOf,
+        oldest: c.oldest,
+        prior: c.newest !== undefined,
+        dense: c.dense.map((h) => ({ label: h.label, score: round(h.score) })),
+        denseAlone: alone.dense.map((h) => ({ label: h.label, score: round(h.score) })),
+        lexical: c.lexical.map((h) => ({ label: h.label, score: round(h.score) })),
         chunks,
       };
       if (!out.write(`${JSON.stringify(rec)}\n`)) await once(out, "drain");
@@ -125,7 +131,10 @@ const round = (x: number) => Math.round(x * 1e5) / 1e5;
 /** Reads a candidates file. */
 export async function readCandidates(file: string): Promise<CandidateRecord[]> {
   const recs: CandidateRecord[] = [];
-  const lines = createInterface({ input: createReadStream(file, "utf8"), crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = createInterface({
+    input: createReadStream(file, "utf8"),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
   for await (const line of lines) if (line.trim()) recs.push(JSON.parse(line) as CandidateRecord);
   return recs;
 }

@@ -13,9 +13,8 @@
  * The boilerplate factor is left out of the simulation; `npm run eval` gives the product's figures.
  */
 import { DEFAULTS } from "../core/config.ts";
-import { addDatePriors, dateIntent } from "../core/dates.ts";
+import { addDatePriors } from "../core/dates.ts";
 import { ADAPTIVE, type AdaptiveParams, type FusionOptions, fuse } from "../core/fusion.ts";
-import { contentTerms } from "../core/text.ts";
 import { type CandidateRecord, dumpCandidates, readCandidates } from "../eval/candidates.ts";
 import { ndcgAt, rankDocs, recallAt } from "../eval/metrics.ts";
 
@@ -25,23 +24,22 @@ interface Scores {
   ans5: number;
 }
 
-type Rule = { name: string; opts: FusionOptions; weight?: number };
+/** Which lists a rule fuses: one retriever alone, or both (the dense list covering both's candidates). */
+type Lists = "dense" | "lexical" | "both" | "both, by cosine";
+type Rule = { name: string; opts: FusionOptions; lists?: Lists };
 
 /** One question ranked as retrieval ranks it; its nDCG@10, R@1 and answer-in-top-5. */
-function rankOne(r: CandidateRecord, opts: FusionOptions, weight?: number): Scores {
-  const dense = weight === 0 ? [] : r.dense;
-  const lexical = weight === 1 ? [] : r.lexical;
-  const terms = contentTerms(r.question).slice(0, 32).length;
-  const fused = fuse(dense, lexical, opts, terms);
-  if (r.date) {
-    addDatePriors(fused, (label) => r.chunks[label]?.[2] || undefined, {
-      intent: dateIntent(r.question, r.date),
-      asOf: r.date,
-      oldest: r.oldest,
-      prior: DEFAULTS.recencyPrior,
-      halfLifeDays: DEFAULTS.recencyHalfLifeDays,
-    });
-  }
+function rankOne(r: CandidateRecord, opts: FusionOptions, lists: Lists = "both"): Scores {
+  const dense = lists === "lexical" ? [] : lists === "dense" ? r.denseAlone : r.dense;
+  const lexical = lists === "dense" || lists === "both, by cosine" ? [] : r.lexical;
+  const fused = fuse(dense, lexical, opts, r.terms);
+  addDatePriors(fused, (label) => r.chunks[label]?.[2] || undefined, {
+    intent: r.intent,
+    asOf: r.asOf,
+    oldest: r.oldest,
+    prior: r.prior ? DEFAULTS.recencyPrior : 0,
+    halfLifeDays: DEFAULTS.recencyHalfLifeDays,
+  });
   fused.sort((a, b) => b.score - a.score || a.label - b.label);
   const perDoc = new Map<string, number>();
   const kept: string[] = [];
@@ -67,9 +65,10 @@ function meanOf(rows: readonly Scores[]): Scores {
 
 const base: FusionOptions = { method: "score", denseWeight: 0.5, rrfK: DEFAULTS.rrfK };
 const rules: Rule[] = [
-  { name: "dense alone", opts: base, weight: 1 },
-  { name: "lexical alone", opts: base, weight: 0 },
-  { name: "score, 0.5 (before)", opts: base },
+  { name: "dense alone", opts: base, lists: "dense" },
+  { name: "lexical alone", opts: base, lists: "lexical" },
+  { name: "both's candidates, by cosine", opts: base, lists: "both, by cosine" },
+  { name: "score, 0.5 (the default before)", opts: base },
   { name: "score, 0.7", opts: { ...base, denseWeight: 0.7 } },
   { name: "rrf, 0.5", opts: { ...base, method: "rrf" } },
   { name: "adaptive (committed)", opts: { ...base, method: "adaptive" } },
@@ -86,7 +85,8 @@ function grid(): AdaptiveParams[] {
   const out: AdaptiveParams[] = [];
   for (const bias of [0.5, 1, 1.5, 2, 2.5, 3])
     for (const perTerm of [0.1, 0.2, 0.3, 0.5, 0.7])
-      for (const confidence of [0, 0.5, 1, 1.5, 2, 3]) out.push({ bias, perTerm, pivot: ADAPTIVE.pivot, confidence });
+      for (const confidence of [0, 0.5, 1, 1.5, 2, 3])
+        out.push({ bias, perTerm, pivot: ADAPTIVE.pivot, confidence });
   return out;
 }
 
@@ -95,7 +95,7 @@ function fit(sets: { name: string; recs: CandidateRecord[] }[]): void {
   console.log("| dataset | rule | nDCG@10 | R@1 | answer in top 5 |\n|---|---|---|---|---|");
   for (const { name, recs } of sets) {
     for (const rule of rules) {
-      const m = meanOf(recs.map((r) => rankOne(r, rule.opts, rule.weight)));
+      const m = meanOf(recs.map((r) => rankOne(r, rule.opts, rule.lists)));
       console.log(`| ${name} | ${rule.name} | ${f(m.ndcg)} | ${f(m.r1)} | ${f(m.ans5)} |`);
     }
   }
@@ -134,14 +134,16 @@ async function main(): Promise<void> {
       datasetDir: args[0],
       out: args[1],
       cacheRoot: cacheAt >= 0 ? args[cacheAt + 1]! : "data/eval-cache",
-      pool: DEFAULTS.candidates,
     });
     console.log(`${n} questions → ${args[1]}`);
     return;
   }
   if (cmd === "fit" && args.length > 0) {
     const sets = await Promise.all(
-      args.map(async (file) => ({ name: file.replace(/^.*\//, "").replace(/\.jsonl$/, ""), recs: await readCandidates(file) })),
+      args.map(async (file) => ({
+        name: file.replace(/^.*\//, "").replace(/\.jsonl$/, ""),
+        recs: await readCandidates(file),
+      })),
     );
     fit(sets);
     return;
