@@ -67,11 +67,11 @@ export function matchStrength(c: { dense: number; lexical: number }): number {
 
 /** Content words from which each further word lowers the not-found bar, and by how much. */
 const LONG_QUESTION_FROM = 5;
-const LONG_QUESTION_RELIEF = 0.015;
+const LONG_QUESTION_RELIEF = 0.02;
 
 /**
  * The match strength below which a question of `terms` content words is answered "not found":
- * `threshold` up to five words, then 0.015 lower for each further word, down to half of it. A
+ * `threshold` up to five words, then 0.02 lower for each further word, down to half of it. A
  * long question (a news quiz question, a conversational one) shares a smaller part of its words
  * with the one sentence that answers it, so a fixed bar refused 12.8% of answerable news-2023
  * questions against 0.3% of squad-dev's (docs/evaluation.md, "Not found").

@@ -41,10 +41,10 @@ export interface FusedHit {
 
 /** The adaptive weight: dense share = σ(BIAS + PER_TERM·(terms − PIVOT) + CONFIDENCE·tanh(Δ/3)). */
 export const ADAPTIVE: Readonly<AdaptiveParams> = Object.freeze({
-  bias: 1.5,
+  bias: 2.5,
   perTerm: 0.5,
   pivot: 8,
-  confidence: 1,
+  confidence: 0.5,
 });
 
 export interface AdaptiveParams {

@@ -3,7 +3,7 @@
  *
  *   tsx scripts/fusion-fit.ts dump DATASET OUT.jsonl [--cache DIR]
  *     both retrievers' top-100 candidates for every answerable question of a dataset
- *   tsx scripts/fusion-fit.ts fit FILE.jsonl...
+ *   tsx scripts/fusion-fit.ts fit FILE.jsonl... [--table-only]
  *     per dataset: nDCG@10, R@1 and answer-in-top-5 of each retriever alone, of the fixed
  *     fusions and of the adaptive one, ranked as retrieval ranks them (date evidence added after
  *     fusion, five passages per document at most); then the adaptive constants searched on a
@@ -90,7 +90,7 @@ function grid(): AdaptiveParams[] {
   return out;
 }
 
-function fit(sets: { name: string; recs: CandidateRecord[] }[]): void {
+function fit(sets: { name: string; recs: CandidateRecord[] }[], search: boolean): void {
   const f = (x: number) => x.toFixed(3);
   console.log("| dataset | rule | nDCG@10 | R@1 | answer in top 5 |\n|---|---|---|---|---|");
   for (const { name, recs } of sets) {
@@ -99,6 +99,7 @@ function fit(sets: { name: string; recs: CandidateRecord[] }[]): void {
       console.log(`| ${name} | ${rule.name} | ${f(m.ndcg)} | ${f(m.r1)} | ${f(m.ans5)} |`);
     }
   }
+  if (!search) return;
   // Out of fold: each fold's constants are chosen on the other folds of every dataset, the
   // objective being the mean over datasets of mean nDCG@10 (so a large set does not drown a small one).
   const folds = 4;
@@ -139,16 +140,19 @@ async function main(): Promise<void> {
     return;
   }
   if (cmd === "fit" && args.length > 0) {
+    const files = args.filter((a) => a !== "--table-only");
     const sets = await Promise.all(
-      args.map(async (file) => ({
+      files.map(async (file) => ({
         name: file.replace(/^.*\//, "").replace(/\.jsonl$/, ""),
         recs: await readCandidates(file),
       })),
     );
-    fit(sets);
+    fit(sets, !args.includes("--table-only"));
     return;
   }
-  console.error("usage: tsx scripts/fusion-fit.ts dump DATASET OUT.jsonl [--cache DIR] | fit FILE.jsonl...");
+  console.error(
+    "usage: tsx scripts/fusion-fit.ts dump DATASET OUT.jsonl [--cache DIR] | fit FILE.jsonl... [--table-only]",
+  );
   process.exitCode = 2;
 }
 
