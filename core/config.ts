@@ -2,6 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AppError } from "./errors.ts";
+import type { FusionMethod } from "./fusion.ts";
 
 /** The folder that holds package.json; relative settings resolve against it. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -41,10 +42,10 @@ export interface Config {
   /** Candidates each retriever contributes before fusion. */
   candidates: number;
   /** How the dense and lexical rankings are fused. */
-  fusion: "rrf" | "score";
+  fusion: FusionMethod;
   /** Reciprocal-rank-fusion constant. */
   rrfK: number;
-  /** Weight of the dense ranking in fusion (lexical gets 1 - this). */
+  /** Weight of the dense ranking under "score" and "rrf" fusion (lexical gets 1 - this). */
   denseWeight: number;
   /** Most passages one document may place in the top k. */
   perDocCap: number;
@@ -115,7 +116,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   k: 8,
   maxK: 50,
   candidates: 100,
-  fusion: "score",
+  fusion: "adaptive",
   rrfK: 60,
   denseWeight: 0.5,
   perDocCap: 5,
@@ -293,15 +294,15 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: "fusion",
     env: "CITELINE_FUSION",
-    parse: oneOf(["rrf", "score"] as const),
-    doc: "fusion of the rankings: reciprocal rank (rrf) or scaled scores (score)",
+    parse: oneOf(["adaptive", "score", "rrf"] as const),
+    doc: "fusion of the rankings: a weight per question (adaptive), a fixed weight on scaled scores (score), or reciprocal rank (rrf)",
   },
   { key: "rrfK", env: "CITELINE_RRF_K", parse: num(1, 1000), doc: "reciprocal-rank-fusion constant" },
   {
     key: "denseWeight",
     env: "CITELINE_DENSE_WEIGHT",
     parse: num(0, 1),
-    doc: "dense share of the fused score",
+    doc: "dense share of the fused score under score or rrf fusion",
   },
   { key: "perDocCap", env: "CITELINE_PER_DOC_CAP", parse: int(1, 50), doc: "most passages per document" },
   {
@@ -326,7 +327,7 @@ export const SETTINGS: readonly Setting[] = [
     key: "notFoundThreshold",
     env: "CITELINE_NOT_FOUND_THRESHOLD",
     parse: num(0, 1),
-    doc: "match strength (0.6 × cosine + 0.4 × IDF term share) of the best sentence below which the answer is 'not found'",
+    doc: "match strength (0.6 × cosine + 0.4 × IDF term share) of the best sentence below which the answer is 'not found', for questions of up to five content words; 0.02 lower for each further word",
   },
   {
     key: "answerSentences",

@@ -174,3 +174,38 @@ export function inRange(date: string | undefined, filter: DateFilter): boolean {
   if (filter.to !== undefined && date > filter.to) return false;
   return true;
 }
+
+export interface DatePriorContext {
+  intent: DateIntent;
+  /** The day the question is asked as of. */
+  asOf: string;
+  /** The corpus's oldest document day, which "latest" measures age from. */
+  oldest: string | undefined;
+  /** Strength of the prior for documents near `asOf` (0: none). */
+  prior: number;
+  halfLifeDays: number;
+}
+
+/**
+ * Adds the date evidence to fused scores (0–1 scale), in place. The period a question names lifts
+ * documents of that period above the rest; "latest" lifts newer documents in proportion to their
+ * age within the corpus up to the as-of day; every question also carries a mild prior for
+ * documents near the day it is asked.
+ */
+export function addDatePriors(
+  scored: readonly { label: number; score: number }[],
+  dateOf: (label: number) => string | undefined,
+  ctx: DatePriorContext,
+): void {
+  const { intent, asOf, prior } = ctx;
+  if (!intent.range && !intent.recency && prior <= 0) return;
+  const oldest = ctx.oldest ? Date.parse(ctx.oldest) : 0;
+  const span = ctx.oldest ? Date.parse(asOf) - oldest : 0;
+  for (const p of scored) {
+    const date = dateOf(p.label);
+    if (intent.range && inRange(date, intent.range)) p.score += 1;
+    if (intent.recency && date && span > 0)
+      p.score += Math.min(1, Math.max(0, (Date.parse(date) - oldest) / span));
+    if (prior > 0) p.score += prior * recencyWeight(date, asOf, ctx.halfLifeDays);
+  }
+}

@@ -1,13 +1,14 @@
 /**
  * Hybrid retrieval: dense (HNSW over chunk vectors) and lexical (BM25 over chunk text and title),
- * fused by weighted reciprocal rank, nudged by the period the question names, then capped per
+ * fused with a weight that adapts to the question (core/fusion.ts), nudged by the period the question names, then capped per
  * document so one article does not crowd out the rest.
  */
 import type { ChunkRecord, DateScope, DocMeta, IndexSnapshot, ScoredChunk, StoredChunk } from "./backend.ts";
 import { boilerplateFactor, boilerplateOf } from "./boilerplate.ts";
 import type { Config } from "./config.ts";
-import { type DateIntent, dateIntent, inRange, recencyWeight, resolveAsOf } from "./dates.ts";
+import { addDatePriors, type DateIntent, dateIntent, resolveAsOf } from "./dates.ts";
 import { rewriteQuery } from "./followup.ts";
+import { type FusionOptions, fuse } from "./fusion.ts";
 import { contentTerms } from "./text.ts";
 import type { DateFilter, Embedder, HistoryTurn } from "./types.ts";
 import { dot } from "./vectors.ts";
@@ -58,12 +59,40 @@ export interface RetrievalDeps {
   embedQuery?: (text: string, signal?: AbortSignal) => Promise<Float32Array>;
 }
 
-/** Retrieves the passages that best match a question. */
-export async function retrieve(
+const fusionOptions = (c: Config): FusionOptions => ({
+  method: c.fusion,
+  denseWeight: c.denseWeight,
+  rrfK: c.rrfK,
+});
+
+/** What both retrievers found for a question, before fusion. */
+export interface Candidates {
+  query: string;
+  queryVector: Float32Array | undefined;
+  /** The words the lexical search was made of. */
+  terms: string[];
+  intent: DateIntent;
+  asOf: string;
+  /** The corpus's oldest and newest document days. */
+  oldest: string | undefined;
+  newest: string | undefined;
+  /**
+   * Cosine similarity, best first: the dense search's hits and, in hybrid mode, every lexical hit
+   * it did not return, scored the same way, so that fusion compares like with like.
+   */
+  dense: ScoredChunk[];
+  /** BM25, best first. */
+  lexical: ScoredChunk[];
+  /** Chunk records already read (the lexical hits the dense search missed), by label. */
+  records: Map<number, ChunkRecord>;
+}
+
+/** Both retrievers' candidates for a question, as retrieval fuses them. */
+export async function gatherCandidates(
   deps: RetrievalDeps,
   question: string,
   opts: RetrieveOptions,
-): Promise<Retrieval> {
+): Promise<Candidates> {
   const { index, config } = deps;
   const mode = opts.mode ?? "hybrid";
   const query = rewriteQuery(question, opts.history);
@@ -81,6 +110,7 @@ export async function retrieve(
   const scope: DateScope = { range: filter, notAfter: future ? asOf : undefined };
   const pool = Math.max(config.candidates, opts.k * 3);
 
+  const terms = contentTerms(query).slice(0, 32);
   let queryVector: Float32Array | undefined;
   const denseHits = async (): Promise<ScoredChunk[]> => {
     if (mode === "lexical") return [];
@@ -90,36 +120,43 @@ export async function retrieve(
     opts.signal?.throwIfAborted();
     return index.dense(queryVector, pool, scope);
   };
-  const [dense, lexical, boiler] = await Promise.all([
+  const [dense, lexical] = await Promise.all([
     denseHits(),
-    mode === "dense" ? [] : index.lexical(contentTerms(query).slice(0, 32), pool, scope),
-    boilerplateOf(index),
+    mode === "dense" ? [] : index.lexical(terms, pool, scope),
   ]);
+  // A passage BM25 found but the nearest-neighbour search did not gets its cosine too: without
+  // it fusion would read "not among the dense hits" as "dissimilar", and a paraphrased question
+  // (where the dense score is the one to trust) would lose the passages only BM25 reached.
+  const records = new Map<number, ChunkRecord>();
+  if (mode === "hybrid" && queryVector) {
+    const seen = new Set(dense.map((h) => h.label));
+    const missing = lexical.filter((h) => !seen.has(h.label));
+    const found = await index.chunks(missing.map((h) => h.label));
+    missing.forEach((h, i) => {
+      const record = found[i];
+      if (!record) return;
+      records.set(h.label, record);
+      dense.push({ label: h.label, score: dot(queryVector!, record.vector), date: h.date });
+    });
+    dense.sort((a, b) => b.score - a.score || a.label - b.label);
+  }
+  return { query, queryVector, terms, intent, asOf, oldest, newest, dense, lexical, records };
+}
+
+/** Retrieves the passages that best match a question. */
+export async function retrieve(
+  deps: RetrievalDeps,
+  question: string,
+  opts: RetrieveOptions,
+): Promise<Retrieval> {
+  const { index, config } = deps;
+  const [c, boiler] = await Promise.all([gatherCandidates(deps, question, opts), boilerplateOf(index)]);
+  const { query, queryVector, intent, asOf, oldest, newest, dense, lexical } = c;
   const dateOf = new Map<number, string | undefined>();
   for (const h of [...dense, ...lexical]) dateOf.set(h.label, h.date);
 
   const fused = new Map<number, Omit<Passage, "chunk" | "doc">>();
-  const w = mode === "hybrid" ? config.denseWeight : mode === "dense" ? 1 : 0;
-  // Each retriever contributes by rank (RRF) or by its score scaled to [0, 1] over its own
-  // candidates ("score" fusion keeps how much better the first hit is than the tenth).
-  const contribution = (list: { score: number }[]) => {
-    if (config.fusion === "rrf") return (i: number) => 1 / (config.rrfK + i + 1);
-    const top = list[0]?.score ?? 0;
-    const bottom = list[list.length - 1]?.score ?? 0;
-    const span = top - bottom || 1;
-    return (i: number) => (list[i]!.score - bottom) / span;
-  };
-  const denseC = contribution(dense);
-  const lexicalC = contribution(lexical);
-  dense.forEach((h, i) => {
-    fused.set(h.label, { label: h.label, score: w * denseC(i), dense: { rank: i + 1, score: h.score } });
-  });
-  lexical.forEach((h, i) => {
-    const p = fused.get(h.label) ?? { label: h.label, score: 0 };
-    p.score += (1 - w) * lexicalC(i);
-    p.lexical = { rank: i + 1, score: h.score };
-    fused.set(h.label, p);
-  });
+  for (const f of fuse(dense, lexical, fusionOptions(config), c.terms.length)) fused.set(f.label, f);
 
   // Passages made mostly of text repeated across the corpus (newsletter sign-ups, bylines) sink.
   for (const p of fused.values()) {
@@ -127,22 +164,13 @@ export async function retrieve(
     if (share > 0) p.score *= boilerplateFactor(share);
   }
 
-  // The period a question names lifts documents of that period above the rest; "latest" lifts
-  // newer documents in proportion to their age within the corpus up to the as-of day. Every
-  // question also carries a mild prior for documents near the day it is asked.
-  const boost = config.fusion === "rrf" ? 1 / (config.rrfK + 1) : 1;
-  const prior = newest !== undefined ? config.recencyPrior * boost : 0;
-  if (intent.range || intent.recency || prior > 0) {
-    const start = oldest ? Date.parse(oldest) : 0;
-    const span = oldest ? Date.parse(asOf) - start : 0;
-    for (const p of fused.values()) {
-      const date = dateOf.get(p.label);
-      if (intent.range && inRange(date, intent.range)) p.score += boost;
-      if (intent.recency && date && span > 0)
-        p.score += boost * Math.min(1, Math.max(0, (Date.parse(date) - start) / span));
-      if (prior > 0) p.score += prior * recencyWeight(date, asOf, config.recencyHalfLifeDays);
-    }
-  }
+  addDatePriors([...fused.values()], (label) => dateOf.get(label), {
+    intent,
+    asOf,
+    oldest,
+    prior: newest !== undefined ? config.recencyPrior : 0,
+    halfLifeDays: config.recencyHalfLifeDays,
+  });
 
   const ranked = [...fused.values()].sort((a, b) => b.score - a.score || a.label - b.label);
   const perDoc = new Map<string, number>();
@@ -153,10 +181,15 @@ export async function retrieve(
   const window = Math.max(16, opts.k * 2);
   for (let i = 0; i < ranked.length && passages.length < opts.k; i += window) {
     const slice = ranked.slice(i, i + window);
-    const records = await index.chunks(slice.map((r) => r.label));
-    for (const [j, r] of slice.entries()) {
+    const unread = slice.filter((r) => !c.records.has(r.label));
+    const read = await index.chunks(unread.map((r) => r.label));
+    unread.forEach((r, j) => {
+      const record = read[j];
+      if (record) c.records.set(r.label, record);
+    });
+    for (const r of slice) {
       if (passages.length >= opts.k) break;
-      const record: ChunkRecord | undefined = records[j];
+      const record: ChunkRecord | undefined = c.records.get(r.label);
       if (!record) continue;
       const { chunk, doc, vector } = record;
       const passage: Passage = { ...r, chunk, doc };
@@ -166,7 +199,7 @@ export async function retrieve(
         continue;
       }
       // The same story syndicated under several ids adds nothing the first copy did not.
-      if (!opts.noCap && chosen.some((c) => dot(c, vector) > NEAR_DUPLICATE)) {
+      if (!opts.noCap && chosen.some((v) => dot(v, vector) > NEAR_DUPLICATE)) {
         if (deferred.length < opts.k) deferred.push(passage);
         continue;
       }
