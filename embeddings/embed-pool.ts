@@ -20,6 +20,9 @@ interface Job {
 interface Slot {
   worker: Worker;
   job: Job | undefined;
+  /** Settles when the worker has answered its current batch (or has gone). */
+  idle: Promise<void>;
+  settle: () => void;
 }
 
 const WORKER_URL = new URL("./embed-worker.ts", import.meta.url).href;
@@ -63,6 +66,9 @@ export async function createEmbedPool(size: number, session: SessionOptions): Pr
       if (slot.job || queue.length === 0) continue;
       const job = queue.shift()!;
       slot.job = job;
+      slot.idle = new Promise((r) => {
+        slot.settle = r;
+      });
       slot.worker.ref();
       const req: WorkerRequest = job.batch;
       slot.worker.postMessage(req, [req.ids.buffer as ArrayBuffer]);
@@ -82,7 +88,7 @@ export async function createEmbedPool(size: number, session: SessionOptions): Pr
 
   const started = Array.from({ length: size }, () => {
     const worker = new Worker(bootstrap(), { eval: true, workerData: session });
-    const slot: Slot = { worker, job: undefined };
+    const slot: Slot = { worker, job: undefined, idle: Promise.resolve(), settle: () => {} };
     slots.push(slot);
     return new Promise<void>((resolve, reject) => {
       worker.on("message", (reply: WorkerReply) => {
@@ -90,16 +96,19 @@ export async function createEmbedPool(size: number, session: SessionOptions): Pr
         if (reply.type === "failed") return reject(new Error(reply.message));
         const job = slot.job;
         slot.job = undefined;
+        slot.settle();
         worker.unref();
         if (reply.type === "done") job?.resolve(reply.vectors);
         else job?.reject(new Error(reply.message));
         dispatch();
       });
       worker.on("error", (err) => {
+        slot.settle();
         reject(err);
         failAll(err);
       });
       worker.on("exit", (code) => {
+        slot.settle();
         if (closed) return;
         const err = new Error(`an embedding worker exited with code ${code}`);
         reject(err);
@@ -110,7 +119,12 @@ export async function createEmbedPool(size: number, session: SessionOptions): Pr
 
   const close = async () => {
     closed = true;
-    failAll(new Error("the embedder was disposed"));
+    const disposed = new Error("the embedder was disposed");
+    for (const job of queue.splice(0)) job.reject(disposed);
+    // Workers stop between batches, never inside the model: terminating a thread while ONNX
+    // Runtime computes aborts the whole process (a failed start used to end in SIGABRT).
+    await Promise.all(slots.map((s) => s.idle));
+    failAll(disposed);
     await Promise.all(slots.map((s) => s.worker.terminate()));
   };
   try {

@@ -111,7 +111,13 @@ describe("a client that does not read", () => {
       `non-reader: ${n} asks sent, ${stalledAt} answers before stalling, at most ${maxHeld} bytes held for it (limit ${LIMIT})`,
     );
     expect(maxHeld).toBeLessThan(LIMIT + 1024 * 1024);
-    expect(server.engine.limiter.load).toEqual({ active: 0, waiting: 0 });
+    // A cancelled answer gives its slot back once the step it was in returns (an embedding batch
+    // on a loaded machine can take a moment).
+    await waitUntil(
+      "the engine to be idle after the slow reader was dropped",
+      () => server.engine.limiter.load.active === 0 && server.engine.limiter.load.waiting === 0,
+      10_000,
+    );
     slow.terminate();
     other.terminate();
   }, 120_000);
