@@ -7,10 +7,15 @@ import { AppError } from "./errors.ts";
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 export type ModelName = "bge-small-en-v1.5" | "all-MiniLM-L6-v2";
+/** The search backends this build knows; "embedded" needs nothing but this package. */
+export const BACKENDS = ["embedded", "weaviate"] as const;
+export type BackendName = (typeof BACKENDS)[number];
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
 export interface Config {
   corpusDir: string;
+  /** The search backend that stores the index and answers queries (see core/backend.ts). */
+  backend: BackendName;
   indexDir: string;
   modelsDir: string;
   modelCacheDir: string;
@@ -91,6 +96,7 @@ export interface Config {
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
   corpusDir: path.join(PROJECT_ROOT, "corpus"),
+  backend: "embedded",
   indexDir: path.join(PROJECT_ROOT, "data", "index"),
   modelsDir: path.join(PROJECT_ROOT, "models"),
   modelCacheDir: path.join(os.homedir(), ".cache", "citeline", "models"),
@@ -207,6 +213,12 @@ const list = (raw: string) =>
 /** Every setting an operator can change, with its variable; the README's table is made from this. */
 export const SETTINGS: readonly Setting[] = [
   { key: "corpusDir", env: "CITELINE_CORPUS_DIR", parse: dir, doc: "folder of documents to index" },
+  {
+    key: "backend",
+    env: "CITELINE_BACKEND",
+    parse: oneOf(BACKENDS),
+    doc: "search backend: the embedded index (hnswlib + SQLite in the index folder) or weaviate",
+  },
   { key: "indexDir", env: "CITELINE_INDEX_DIR", parse: dir, doc: "where the index is built and read" },
   { key: "modelsDir", env: "CITELINE_MODELS_DIR", parse: dir, doc: "local model folder, searched first" },
   {

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   INDEX_MODEL_MISMATCH: "the index was built with another embedding model",
   INDEX_SETTINGS_MISMATCH: "the index was built with other chunker settings",
   INDEX_LOCKED: "another indexer is running",
+  BACKEND_UNAVAILABLE: "the search backend cannot be reached",
   PORT_IN_USE: "the port the server should listen on is taken",
   LISTEN_FAILED: "the server could not listen on the configured address",
   LLM_UNAVAILABLE: "the configured language model or its runtime could not be loaded",

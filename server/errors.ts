@@ -30,6 +30,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   SHUTTING_DOWN: 503,
   INDEX_MISSING: 503,
   INDEX_CORRUPT: 503,
+  BACKEND_UNAVAILABLE: 503,
   MODEL_MISSING: 503,
 };
 
