@@ -51,7 +51,6 @@ export const ERROR_CODES = {
   CANCELLED: "the request was cancelled",
   INTERNAL: "an internal error occurred",
   // a local Weaviate (npm run weaviate)
-  BACKEND_UNAVAILABLE: "the search backend cannot be reached",
   BACKEND_NOT_INSTALLED: "the pinned Weaviate binary is not installed",
   BACKEND_INSTALL_FAILED: "building the pinned Weaviate binary failed",
   BACKEND_PORT_IN_USE: "a port a local Weaviate node needs is taken",
