@@ -248,7 +248,7 @@ export const SETTINGS: readonly Setting[] = [
     key: "backend",
     env: "CITELINE_BACKEND",
     parse: oneOf(BACKENDS),
-    doc: "search backend: the embedded index (hnswlib + SQLite in the index folder) or weaviate",
+    doc: "search backend: `embedded` (hnswlib + SQLite, the default) or `weaviate`",
   },
   { key: "indexDir", env: "CITELINE_INDEX_DIR", parse: dir, doc: "where the index is built and read" },
   {

@@ -1,5 +1,8 @@
 import Database from "better-sqlite3";
-import type { Chunk, DateFilter, Doc, Span } from "../core/types.ts";
+import type { DocMeta, StoredChunk } from "../core/backend.ts";
+import type { DateFilter, Doc, Span } from "../core/types.ts";
+
+export type { DocMeta, StoredChunk };
 
 /**
  * The chunk store: documents, chunks, sentence spans and their vectors in SQLite, with an FTS5
@@ -28,10 +31,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 );
 `;
 
-export interface StoredChunk extends Chunk {
-  label: number;
-}
-
 export interface SentenceRow extends Span {
   docId: string;
   /** Int8-quantised unit vector; see {@link dequantize}. */
@@ -43,8 +42,6 @@ export interface LexicalHit {
   /** BM25 score, higher is better (SQLite's bm25() negated). */
   score: number;
 }
-
-export type DocMeta = Omit<Doc, "text">;
 
 export class ChunkStore {
   readonly db: Database.Database;
@@ -230,24 +227,33 @@ export class ChunkStore {
 
   /**
    * BM25 over chunk text and title. `terms` are plain words; each is quoted so no user input is
-   * ever read as FTS5 syntax.
+   * ever read as FTS5 syntax. `filter.notAfter` leaves out documents dated after that day.
    */
-  lexicalSearch(terms: readonly string[], limit: number, filter?: DateFilter): LexicalHit[] {
+  lexicalSearch(
+    terms: readonly string[],
+    limit: number,
+    filter?: DateFilter & { notAfter?: string },
+  ): LexicalHit[] {
     if (terms.length === 0) return [];
     const match = terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" OR ");
     const dated = filter?.from !== undefined || filter?.to !== undefined;
-    const sql = dated
-      ? `SELECT f.rowid AS label, -bm25(chunks_fts, 0.6, 1.0) AS score FROM chunks_fts f
+    const capped = filter?.notAfter !== undefined;
+    const where = [
+      ...(dated ? ["d.date IS NOT NULL AND d.date >= @from AND d.date <= @to"] : []),
+      ...(capped ? ["(d.date IS NULL OR d.date <= @notAfter)"] : []),
+    ];
+    const sql =
+      where.length > 0
+        ? `SELECT f.rowid AS label, -bm25(chunks_fts, 0.6, 1.0) AS score FROM chunks_fts f
          JOIN chunks c ON c.label = f.rowid JOIN docs d ON d.id = c.doc_id
-         WHERE chunks_fts MATCH ? AND d.date IS NOT NULL AND d.date >= ? AND d.date <= ?
-         ORDER BY bm25(chunks_fts, 0.6, 1.0) LIMIT ?`
-      : `SELECT rowid AS label, -bm25(chunks_fts, 0.6, 1.0) AS score FROM chunks_fts
-         WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 0.6, 1.0) LIMIT ?`;
-    const stmt = this.db.prepare(sql);
-    const rows = dated
-      ? stmt.all(match, filter?.from ?? "0000-00-00", filter?.to ?? "9999-99-99", limit)
-      : stmt.all(match, limit);
-    return rows as LexicalHit[];
+         WHERE chunks_fts MATCH @match AND ${where.join(" AND ")}
+         ORDER BY bm25(chunks_fts, 0.6, 1.0) LIMIT @limit`
+        : `SELECT rowid AS label, -bm25(chunks_fts, 0.6, 1.0) AS score FROM chunks_fts
+         WHERE chunks_fts MATCH @match ORDER BY bm25(chunks_fts, 0.6, 1.0) LIMIT @limit`;
+    const params: Record<string, string | number> = { match, limit };
+    if (dated) Object.assign(params, { from: filter?.from ?? "0000-00-00", to: filter?.to ?? "9999-99-99" });
+    if (capped) params.notAfter = filter?.notAfter ?? "";
+    return this.db.prepare(sql).all(params) as LexicalHit[];
   }
 
   /** Chunks that contain a term (as FTS5 tokenises it). */
