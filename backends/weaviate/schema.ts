@@ -19,8 +19,9 @@ import {
   type Collection,
   configure,
   dataType,
-  type FilterValue,
+  type Filter,
   Filters,
+  type FilterValue,
   tokenization,
   vectorIndex,
   type WeaviateClient,
@@ -105,7 +106,12 @@ export interface Names {
 }
 
 export function names(prefix: string): Names {
-  return { doc: `${prefix}Doc`, chunk: `${prefix}Chunk`, sentence: `${prefix}Sentence`, meta: `${prefix}Meta` };
+  return {
+    doc: `${prefix}Doc`,
+    chunk: `${prefix}Chunk`,
+    sentence: `${prefix}Sentence`,
+    meta: `${prefix}Meta`,
+  };
 }
 
 export interface Collections {
@@ -157,7 +163,10 @@ const versionProps = [int("addedIn", true), int("removedIn", true)];
 
 /** Creates the collections that do not exist yet. */
 export async function ensureCollections(client: WeaviateClient, n: Names, layout: Layout): Promise<void> {
-  const replication = configure.replication({ factor: layout.replication, asyncEnabled: layout.replication > 1 });
+  const replication = configure.replication({
+    factor: layout.replication,
+    asyncEnabled: layout.replication > 1,
+  });
   const sharding = configure.sharding({ desiredCount: layout.shards });
   const noVectors = configure.vectors.selfProvided({ vectorIndexConfig: vectorIndex.hnsw({ skip: true }) });
   const specs = [
@@ -234,12 +243,19 @@ export async function ensureCollections(client: WeaviateClient, n: Names, layout
   }
 }
 
+type Common = { addedIn: number; removedIn: number; day: number; docId: string };
+/** The filter builder of any of the collections, for the properties they share. */
+export function common(c: { filter: unknown }): Filter<Common> {
+  return c.filter as Filter<Common>;
+}
+
 /** Objects version `v` (whose full rebuild started at `base`) sees. */
-export function visibleIn(c: Collection<{ addedIn: number; removedIn: number }, string>, v: number, base: number) {
+export function visibleIn(c: { filter: unknown }, v: number, base: number): FilterValue {
+  const f = common(c);
   return Filters.and(
-    c.filter.byProperty("addedIn").greaterOrEqual(base),
-    c.filter.byProperty("addedIn").lessOrEqual(v),
-    c.filter.byProperty("removedIn").greaterThan(v),
+    f.byProperty("addedIn").greaterOrEqual(base),
+    f.byProperty("addedIn").lessOrEqual(v),
+    f.byProperty("removedIn").greaterThan(v),
   );
 }
 
@@ -250,9 +266,10 @@ export function dayOf(date: string | undefined): number {
 
 /** The date filter of a search scope on the `day` property; undefined when there is none. */
 export function dayFilter(
-  c: Collection<{ day: number }, string>,
+  coll: { filter: unknown },
   scope: { range?: { from?: string; to?: string } | undefined; notAfter?: string | undefined } | undefined,
 ): FilterValue | undefined {
+  const c = { filter: common(coll) };
   const parts: FilterValue[] = [];
   const range = scope?.range;
   if (range && (range.from !== undefined || range.to !== undefined)) {
@@ -261,7 +278,8 @@ export function dayFilter(
     if (range.to !== undefined) parts.push(c.filter.byProperty("day").lessOrEqual(dayOf(range.to)));
   }
   // Undated documents (day 0) are kept by notAfter.
-  if (scope?.notAfter !== undefined) parts.push(c.filter.byProperty("day").lessOrEqual(dayOf(scope.notAfter)));
+  if (scope?.notAfter !== undefined)
+    parts.push(c.filter.byProperty("day").lessOrEqual(dayOf(scope.notAfter)));
   return parts.length ? Filters.and(...parts) : undefined;
 }
 
