@@ -65,8 +65,10 @@ await runCli(async () => {
         console.log(
           `${n.name}: http 127.0.0.1:${n.ports.http}  grpc ${n.ports.grpc}  pid ${state.pids[n.name]}  data ${n.dataDir}`,
         );
+      const urls = state.nodes.map((n) => `http://127.0.0.1:${n.ports.http}`).join(",");
+      const grpc = state.nodes.map((n) => `127.0.0.1:${n.ports.grpc}`).join(",");
       console.log(
-        `CITELINE_BACKEND=weaviate CITELINE_WEAVIATE_URL=${state.nodes.map((n) => `http://127.0.0.1:${n.ports.http}`).join(",")}`,
+        `export CITELINE_BACKEND=weaviate CITELINE_WEAVIATE_URL=${urls} CITELINE_WEAVIATE_GRPC=${grpc}`,
       );
       return;
     }

@@ -3,7 +3,7 @@
  * embedded.test.ts and weaviate.test.ts against their adapter, with the real model.
  */
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { BackendAdapter, BackendExpectation, DocumentWrite, IndexSnapshot } from "../../core/backend.ts";
 import type { Config } from "../../core/config.ts";
 import type { Doc, Embedder } from "../../core/types.ts";
