@@ -5,6 +5,7 @@
 import { fileURLToPath } from "node:url";
 import type {
   BackendAdapter,
+  BackendExpectation,
   BackendWriter,
   OpenSearchOptions,
   OpenWriterOptions,
@@ -12,6 +13,8 @@ import type {
 } from "../core/backend.ts";
 import type { BackendName, Config } from "../core/config.ts";
 import { AppError } from "../core/errors.ts";
+import type { Embedder } from "../core/types.ts";
+import { chunkerInfo, modelInfo } from "../embeddings/index-files.ts";
 import { embeddedBackend } from "./embedded/index.ts";
 
 /**
@@ -43,6 +46,11 @@ export async function loadBackend(name: BackendName): Promise<BackendAdapter> {
   }
   if (!mod.backend) throw new Error(`${specifier} does not export a backend`);
   return mod.backend;
+}
+
+/** What an index must have been built with to be read with this embedder and these settings. */
+export function expectationFor(embedder: Embedder, config: Config): BackendExpectation {
+  return { model: modelInfo(embedder), chunker: chunkerInfo(config) };
 }
 
 /** Opens the configured backend for queries. */

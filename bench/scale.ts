@@ -10,12 +10,13 @@ import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { expectationFor, openSearchBackend } from "../backends/select.ts";
 import { type Config, PROJECT_ROOT } from "../core/config.ts";
 import { createEngine } from "../core/engine.ts";
 import type { Embedder } from "../core/types.ts";
 import { loadCorpus } from "../embeddings/corpus.ts";
-import { IndexHolder } from "../embeddings/index-holder.ts";
-import { buildIndex, chunkerInfo, modelInfo, prepareDoc } from "../embeddings/indexer.ts";
+import { versionDir } from "../embeddings/index-files.ts";
+import { buildIndex, prepareDoc } from "../embeddings/indexer.ts";
 import { round } from "./indexing.ts";
 import { mib, type Percentiles, percentiles, sample } from "./stats.ts";
 
@@ -127,11 +128,8 @@ export async function benchScale(opts: {
       if (build.issues.length > 0)
         throw new Error(`the scaled corpus did not load: ${build.issues[0]!.message}`);
       const indexRss = await openRss(indexDir, cfg);
-      const indexes = await IndexHolder.open({
-        indexDir,
-        expect: { model: modelInfo(embedder), chunker: chunkerInfo(cfg) },
-      });
-      const engine = createEngine({ config: cfg, embedder, indexes });
+      const backend = await openSearchBackend(cfg, { expect: expectationFor(embedder, cfg) });
+      const engine = createEngine({ config: cfg, embedder, backend });
       const retrieval: number[] = [];
       const answer: number[] = [];
       const firstDelta: number[] = [];
@@ -153,13 +151,13 @@ export async function benchScale(opts: {
         chunks: build.chunks,
         documents: build.documents,
         buildSeconds: round(build.seconds, 1),
-        diskMiB: mib(await dirSize(indexes.index.dir)),
+        diskMiB: mib(await dirSize(versionDir(indexDir, build.version ?? ""))),
         indexRssMiB: mib(indexRss),
         retrievalMs: percentiles(retrieval),
         answerMs: percentiles(answer),
         firstDeltaMs: percentiles(firstDelta),
       };
-      indexes.close();
+      await backend.close();
       points.push(point);
       say(
         `${point.chunks} chunks: retrieval p50 ${point.retrievalMs.p50} ms, first delta p50 ${point.firstDeltaMs.p50} ms, answer p95 ${point.answerMs.p95} ms`,

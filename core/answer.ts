@@ -3,14 +3,23 @@
  * each followed by markers naming every passage that contains it verbatim. No text is written
  * that is not in the corpus.
  */
-import type { ChunkStore } from "../embeddings/store.ts";
+import type { IndexSnapshot, SentenceVector } from "./backend.ts";
 import type { Config } from "./config.ts";
 import { sentenceKey } from "./conversation.ts";
 import type { SentenceSet } from "./exclusions.ts";
+import type { AnnotationCache } from "./nlp.ts";
 import { answerType } from "./nlp.ts";
 import type { Citation, ShortAnswer, SourceRef } from "./protocol.ts";
 import type { Passage, Retrieval } from "./retrieval.ts";
-import { type Candidate, candidates, rank, type SelectorModel, termWeights } from "./selector.ts";
+import {
+  annotationsFor,
+  type Candidate,
+  candidates,
+  passageSentences,
+  rank,
+  type SelectorModel,
+  termWeights,
+} from "./selector.ts";
 import selectorModel from "./selector-model.json" with { type: "json" };
 import { shortAnswer } from "./short-answer.ts";
 
@@ -194,24 +203,46 @@ export interface AnswerOptions {
   model?: Selector;
 }
 
+/** What composing an answer reads from the index for one retrieval, read in one go. */
+export interface AnswerReading {
+  /** The sentences of each retrieved passage, in passage order. */
+  sentences: SentenceVector[][];
+  /** IDF weight of each stemmed question term. */
+  weights: Map<string, number>;
+  annotations: AnnotationCache;
+}
+
+/** Reads what {@link answerFrom} needs for a retrieval from the index version it came from. */
+export async function readForAnswer(
+  index: IndexSnapshot,
+  r: Retrieval,
+  question: string,
+): Promise<AnswerReading> {
+  // A rewritten follow-up also weighs the terms it borrowed from the conversation.
+  const [sentences, weights] = await Promise.all([
+    passageSentences(index, r.passages),
+    termWeights(index, r.query === question ? question : `${question} ${r.query}`),
+  ]);
+  return { sentences, weights, annotations: annotationsFor(index) };
+}
+
 /** The answer to `question` from a retrieval, as the engine composes it. */
 export function answerFrom(
-  store: ChunkStore,
+  reading: AnswerReading,
   r: Retrieval,
   question: string,
   config: Pick<Config, "answerSentences" | "notFoundThreshold">,
   opts: AnswerOptions = {},
 ): Composed {
   const model = opts.model ?? SELECTOR;
-  // A rewritten follow-up also weighs the terms it borrowed from the conversation.
-  const weights = termWeights(store, r.query === question ? question : `${question} ${r.query}`);
   const ranked = rank(
     model,
-    candidates(store, r.passages, r.queryVector, question, {
-      weights,
+    candidates(reading.sentences, r.passages, r.queryVector, question, {
+      weights: reading.weights,
       passages: model.passages,
       prefilter: model.prefilter,
       excluded: opts.excluded,
+      annotations: reading.annotations,
     }),
   );
   const composed = compose(ranked, r.passages, {

@@ -5,7 +5,7 @@
  * `minDocs(corpus size)` distinct titles hold it. Such sentences never become answer sentences,
  * and passages made mostly of them lose fused score, so they do not win retrieval.
  */
-import type { LoadedIndex } from "../embeddings/open-index.ts";
+import type { IndexSnapshot } from "./backend.ts";
 import { sentenceKey } from "./conversation.ts";
 
 export interface Boilerplate {
@@ -32,52 +32,40 @@ export function boilerplateFactor(share: number): number {
   return 1 - share * share;
 }
 
-const cache = new WeakMap<LoadedIndex, Boilerplate>();
+const cache = new WeakMap<IndexSnapshot, Promise<Boilerplate>>();
 
 /** The boilerplate of an index, computed on first use and kept while the index is loaded. */
-export function boilerplateOf(index: LoadedIndex): Boilerplate {
+export function boilerplateOf(index: IndexSnapshot): Promise<Boilerplate> {
   let b = cache.get(index);
   if (!b) {
     b = findBoilerplate(index);
+    // A failed read (an unreachable backend) is not remembered: the next question tries again.
+    b.catch(() => cache.delete(index));
     cache.set(index, b);
   }
   return b;
 }
 
-function findBoilerplate(index: LoadedIndex): Boilerplate {
-  const db = index.store.db;
-  const docs = (db.prepare("SELECT COUNT(*) FROM docs").pluck().get() as number) ?? 0;
-  const hashes = db
-    .prepare(
-      `SELECT s.ehash FROM sentences s JOIN docs d ON d.id = s.doc_id
-       GROUP BY s.ehash HAVING COUNT(DISTINCT d.title) >= ?`,
-    )
-    .pluck()
-    .all(minDocs(docs)) as string[];
+async function findBoilerplate(index: IndexSnapshot): Promise<Boilerplate> {
+  const recurring = await index.recurringSentences(minDocs(index.facts.counts.docs));
   const sentences = new Set<string>();
   const shares = new Map<number, number>();
-  if (hashes.length === 0) return { sentences, share: () => 0 };
+  if (recurring.length === 0) return { sentences, share: () => 0 };
 
-  const spansOf = db.prepare("SELECT doc_id AS docId, start, end FROM sentences WHERE ehash = ?");
   const spansByDoc = new Map<string, { start: number; end: number }[]>();
-  for (const h of hashes) {
-    const spans = spansOf.all(h) as { docId: string; start: number; end: number }[];
+  for (const { text, spans } of recurring) {
     for (const s of spans) {
       const list = spansByDoc.get(s.docId) ?? [];
       list.push(s);
       spansByDoc.set(s.docId, list);
     }
-    const first = spans[0];
-    const text = first && index.store.getDoc(first.docId)?.text.slice(first.start, first.end);
     if (text) sentences.add(sentenceKey(text));
   }
-  const chunksOf = db.prepare("SELECT label, start, end FROM chunks WHERE doc_id = ?");
-  for (const [docId, spans] of spansByDoc) {
-    for (const c of chunksOf.all(docId) as { label: number; start: number; end: number }[]) {
-      let covered = 0;
-      for (const s of spans) covered += Math.max(0, Math.min(s.end, c.end) - Math.max(s.start, c.start));
-      if (covered > 0) shares.set(c.label, Math.min(1, covered / Math.max(1, c.end - c.start)));
-    }
+  for (const c of await index.chunkSpans([...spansByDoc.keys()])) {
+    const spans = spansByDoc.get(c.docId) ?? [];
+    let covered = 0;
+    for (const s of spans) covered += Math.max(0, Math.min(s.end, c.end) - Math.max(s.start, c.start));
+    if (covered > 0) shares.set(c.label, Math.min(1, covered / Math.max(1, c.end - c.start)));
   }
   return { sentences, share: (label) => shares.get(label) ?? 0 };
 }

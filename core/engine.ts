@@ -3,8 +3,15 @@
  * that both transports (HTTP/SSE and WebSocket) and the evaluation use.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { IndexHolder } from "../embeddings/index-holder.ts";
-import { answerFrom, invalidCitations, type Selector, shortAnswerChecks, toSources } from "./answer.ts";
+import {
+  answerFrom,
+  invalidCitations,
+  readForAnswer,
+  type Selector,
+  shortAnswerChecks,
+  toSources,
+} from "./answer.ts";
+import type { SearchBackend } from "./backend.ts";
 import { boilerplateOf } from "./boilerplate.ts";
 import type { Config } from "./config.ts";
 import { answerInConversation } from "./conversation.ts";
@@ -32,7 +39,8 @@ import type { DateFilter, Embedder } from "./types.ts";
 export interface EngineDeps {
   config: Config;
   embedder: Embedder;
-  indexes: IndexHolder;
+  /** Where passages are searched and read; each request leases one version of the index. */
+  backend: SearchBackend;
   /** The answer-sentence selector; the committed one by default (evaluation passes fold models). */
   selector?: Selector;
   log?: (level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>) => void;
@@ -61,7 +69,7 @@ export interface Engine {
   ): Promise<SearchResult>;
   /** The answer as a stream of events: sources, deltas, done. Stops when `signal` aborts. */
   answer(req: AskRequest, signal?: AbortSignal): AsyncGenerator<AnswerEvent>;
-  document(id: string): DocumentBody | undefined;
+  document(id: string): Promise<DocumentBody | undefined>;
   health(): Health;
   /**
    * Works out the starter questions for the current index (health's `examples`): each is asked
@@ -100,7 +108,7 @@ async function* emptyRangeAnswer(text: string, question: string, t0: number): As
 }
 
 export function createEngine(deps: EngineDeps): Engine {
-  const { config, embedder, indexes } = deps;
+  const { config, embedder, backend } = deps;
   const queue = new EmbedQueue(embedder);
   const limiter = new Limiter(config.maxInFlight, config.maxQueue);
   const embedQuery = (text: string, signal?: AbortSignal) => queue.embed(text, signal);
@@ -112,10 +120,11 @@ export function createEngine(deps: EngineDeps): Engine {
    * but outside the limiter and the query queue: a background check takes no client's slot.
    */
   const answersFrom = async (question: string, docId: string): Promise<boolean> => {
-    const lease = indexes.lease();
+    const lease = backend.lease();
     try {
-      const r = await retrieve({ index: lease.index, embedder, config }, question, { k: config.k });
-      const composed = answerFrom(lease.index.store, r, question, config);
+      const index = lease.snapshot;
+      const r = await retrieve({ index, embedder, config }, question, { k: config.k });
+      const composed = answerFrom(await readForAnswer(index, r, question), r, question, config);
       return !composed.notFound && composed.citations.some((c) => c.docId === docId);
     } finally {
       lease.release();
@@ -123,17 +132,20 @@ export function createEngine(deps: EngineDeps): Engine {
   };
 
   const prepareExamples = (): Promise<void> => {
-    const index = indexes.index;
+    const index = backend.current();
     const known = starters.get(index);
     if (Array.isArray(known)) return Promise.resolve();
     if (known) return known;
-    const work = verifiedStarters(index.store.recentDocs(8), answersFrom).then(
-      (found) => void starters.set(index, found),
-      (err: unknown) => {
-        starters.set(index, []);
-        deps.log?.("warn", "starter_questions_failed", { error: String(err) });
-      },
-    );
+    const work = index
+      .recentDocuments(8)
+      .then((docs) => verifiedStarters(docs, answersFrom))
+      .then(
+        (found) => void starters.set(index, found),
+        (err: unknown) => {
+          starters.set(index, []);
+          deps.log?.("warn", "starter_questions_failed", { error: String(err) });
+        },
+      );
     starters.set(index, work);
     return work;
   };
@@ -141,10 +153,10 @@ export function createEngine(deps: EngineDeps): Engine {
   async function* answer(req: AskRequest, signal?: AbortSignal): AsyncGenerator<AnswerEvent> {
     const t0 = performance.now();
     const release = await limiter.acquire(signal);
-    const lease = indexes.lease();
+    const lease = backend.lease();
     try {
-      const { index } = lease;
-      const empty = emptyRangeMessage(index.store, req.filters);
+      const index = lease.snapshot;
+      const empty = await emptyRangeMessage(index, req.filters);
       if (empty !== undefined) {
         yield* emptyRangeAnswer(empty, req.question, t0);
         return;
@@ -159,14 +171,19 @@ export function createEngine(deps: EngineDeps): Engine {
       });
       signal?.throwIfAborted();
       const retrievalMs = performance.now() - t0;
+      const [reading, boilerplate] = await Promise.all([
+        readForAnswer(index, r, req.question),
+        boilerplateOf(index),
+      ]);
+      signal?.throwIfAborted();
       let composed = answerInConversation(req.question, req.history, (excluded, ratio) =>
         answerFrom(
-          index.store,
+          reading,
           r,
           req.question,
           { ...config, notFoundThreshold: config.notFoundThreshold * ratio },
           {
-            excluded: unanswerable(excluded, boilerplateOf(index)),
+            excluded: unanswerable(excluded, boilerplate),
             ...(deps.selector ? { model: deps.selector } : {}),
           },
         ),
@@ -197,7 +214,7 @@ export function createEngine(deps: EngineDeps): Engine {
         // The model numbers passages as the sources are numbered (pruned and grouped by document).
         const byChunk = new Map(r.passages.map((p) => [p.chunk.id, p]));
         const input = {
-          store: index.store,
+          index,
           passages: sources.flatMap((s) => byChunk.get(s.chunkId) ?? []),
           question: req.question,
           history: req.history ?? [],
@@ -258,13 +275,13 @@ export function createEngine(deps: EngineDeps): Engine {
     prepareExamples,
     async search(q, opts) {
       const t0 = performance.now();
-      const lease = indexes.lease();
+      const lease = backend.lease();
       try {
-        if (emptyRangeMessage(lease.index.store, opts.filters) !== undefined) {
+        if ((await emptyRangeMessage(lease.snapshot, opts.filters)) !== undefined) {
           const retrievalMs = Math.round((performance.now() - t0) * 10) / 10;
           return { query: q, hits: [], notFoundReason: NO_DOCUMENTS_IN_RANGE, timings: { retrievalMs } };
         }
-        const r = await retrieve({ index: lease.index, embedder, config, embedQuery }, q, opts);
+        const r = await retrieve({ index: lease.snapshot, embedder, config, embedQuery }, q, opts);
         const hits = toSources(r.passages).map((s, i) => {
           const p = r.passages[i] as Passage;
           return { ...s, dense: p.dense ?? null, lexical: p.lexical ?? null };
@@ -278,22 +295,27 @@ export function createEngine(deps: EngineDeps): Engine {
         lease.release();
       }
     },
-    document(id) {
-      const doc = indexes.index.store.getDoc(id);
-      if (!doc) return undefined;
-      const { hash: _hash, ...body } = doc;
-      return body;
+    async document(id) {
+      const lease = backend.lease();
+      try {
+        const doc = await lease.snapshot.document(id);
+        if (!doc) return undefined;
+        const { hash: _hash, ...body } = doc;
+        return body;
+      } finally {
+        lease.release();
+      }
     },
     health() {
-      const index = indexes.index;
-      const counts = index.manifest.counts;
+      const index = backend.current();
+      const { counts, model, builtAt, dateRange } = index.facts;
       return {
         status: "ok",
-        model: index.manifest.model.name,
+        model: model.name,
         documents: counts.docs,
         chunks: counts.chunks,
-        builtAt: index.manifest.builtAt,
-        dateRange: index.store.dateRange(),
+        builtAt,
+        dateRange,
         examples: examplesFor(index),
         authRequired: config.accessToken !== undefined,
         limits: {

@@ -2,23 +2,26 @@
  * A date range that holds no documents is its own answer: saying "not found" there would blame
  * the question, when the range is what left nothing to search.
  */
-import type { ChunkStore } from "../embeddings/store.ts";
+import type { IndexSnapshot } from "./backend.ts";
 import type { DateFilter } from "./types.ts";
 
 /** Why an answer is "not found" when it is not the evidence: no document falls in the range. */
 export const NO_DOCUMENTS_IN_RANGE = "NO_DOCUMENTS_IN_RANGE";
 
 /** The message for a range with no documents, or undefined when the range holds some (or none was set). */
-export function emptyRangeMessage(store: ChunkStore, filters: DateFilter | undefined): string | undefined {
+export async function emptyRangeMessage(
+  index: IndexSnapshot,
+  filters: DateFilter | undefined,
+): Promise<string | undefined> {
   if (!filters || (filters.from === undefined && filters.to === undefined)) return undefined;
-  if (store.countInRange(filters) > 0) return undefined;
+  if ((await index.countInRange(filters)) > 0) return undefined;
   const range =
     filters.from && filters.to
       ? `between ${filters.from} and ${filters.to}`
       : filters.from
         ? `on or after ${filters.from}`
         : `on or before ${filters.to}`;
-  const span = store.dateRange();
+  const span = index.facts.dateRange;
   const known = span
     ? `The indexed documents are dated from ${span.from} to ${span.to}.`
     : "None of the indexed documents has a date.";

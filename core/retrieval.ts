@@ -3,8 +3,7 @@
  * fused by weighted reciprocal rank, nudged by the period the question names, then capped per
  * document so one article does not crowd out the rest.
  */
-import type { LoadedIndex } from "../embeddings/open-index.ts";
-import type { DocMeta, StoredChunk } from "../embeddings/store.ts";
+import type { ChunkRecord, DateScope, DocMeta, IndexSnapshot, ScoredChunk, StoredChunk } from "./backend.ts";
 import { boilerplateFactor, boilerplateOf } from "./boilerplate.ts";
 import type { Config } from "./config.ts";
 import { type DateIntent, dateIntent, inRange, recencyWeight, resolveAsOf } from "./dates.ts";
@@ -47,40 +46,12 @@ export interface Retrieval {
   passages: Passage[];
 }
 
-/** Per-index facts retrieval needs for every question; computed once per loaded index. */
-interface Catalog {
-  labelDate: Map<number, string | undefined>;
-  newest: string | undefined;
-  oldest: string | undefined;
-}
-
-const catalogs = new WeakMap<LoadedIndex, Catalog>();
-
 /** Passages this similar to one already chosen are near-duplicates (syndicated copies). */
 const NEAR_DUPLICATE = 0.985;
 
-export function catalog(index: LoadedIndex): Catalog {
-  let c = catalogs.get(index);
-  if (!c) {
-    const rows = index.store.db
-      .prepare("SELECT c.label AS label, d.date AS date FROM chunks c JOIN docs d ON d.id = c.doc_id")
-      .all() as {
-      label: number;
-      date: string | null;
-    }[];
-    const range = index.store.dateRange();
-    c = {
-      labelDate: new Map(rows.map((r) => [r.label, r.date ?? undefined])),
-      newest: range?.to,
-      oldest: range?.from,
-    };
-    catalogs.set(index, c);
-  }
-  return c;
-}
-
 export interface RetrievalDeps {
-  index: LoadedIndex;
+  /** The index version to read; the caller holds its lease for the length of the request. */
+  index: IndexSnapshot;
   embedder: Embedder;
   config: Config;
   /** Embeds a query; defaults to the embedder. The server passes its micro-batching queue. */
@@ -96,38 +67,36 @@ export async function retrieve(
   const { index, config } = deps;
   const mode = opts.mode ?? "hybrid";
   const query = rewriteQuery(question, opts.history);
-  const cat = catalog(index);
-  const asOf = resolveAsOf(opts.asOf, cat.newest, new Date(), config.staleCorpusDays);
+  const range = index.facts.dateRange;
+  const newest = range?.to;
+  const oldest = range?.from;
+  const asOf = resolveAsOf(opts.asOf, newest, new Date(), config.staleCorpusDays);
   const intent = dateIntent(question, asOf);
   const filter =
     opts.filters && (opts.filters.from !== undefined || opts.filters.to !== undefined)
       ? opts.filters
       : undefined;
   // News published after the day a question is asked could not have been its answer.
-  const future = cat.newest !== undefined && cat.newest > asOf;
-  const notAfter = (label: number) => {
-    const date = cat.labelDate.get(label);
-    return date === undefined || date <= asOf;
-  };
-  const accepts =
-    filter || future
-      ? (label: number) =>
-          (!filter || inRange(cat.labelDate.get(label), filter)) && (!future || notAfter(label))
-      : undefined;
+  const future = newest !== undefined && newest > asOf;
+  const scope: DateScope = { range: filter, notAfter: future ? asOf : undefined };
   const pool = Math.max(config.candidates, opts.k * 3);
 
   let queryVector: Float32Array | undefined;
-  let dense: { label: number; score: number }[] = [];
-  if (mode !== "lexical") {
+  const denseHits = async (): Promise<ScoredChunk[]> => {
+    if (mode === "lexical") return [];
     queryVector = deps.embedQuery
       ? await deps.embedQuery(query, opts.signal)
       : (await deps.embedder.embed([query], "query"))[0]!;
     opts.signal?.throwIfAborted();
-    dense = index.vectors.search(queryVector, pool, accepts);
-  }
-  const lexicalHits =
-    mode === "dense" ? [] : index.store.lexicalSearch(contentTerms(query).slice(0, 32), pool, filter);
-  const lexical = future ? lexicalHits.filter((h) => notAfter(h.label)) : lexicalHits;
+    return index.dense(queryVector, pool, scope);
+  };
+  const [dense, lexical, boiler] = await Promise.all([
+    denseHits(),
+    mode === "dense" ? [] : index.lexical(contentTerms(query).slice(0, 32), pool, scope),
+    boilerplateOf(index),
+  ]);
+  const dateOf = new Map<number, string | undefined>();
+  for (const h of [...dense, ...lexical]) dateOf.set(h.label, h.date);
 
   const fused = new Map<number, Omit<Passage, "chunk" | "doc">>();
   const w = mode === "hybrid" ? config.denseWeight : mode === "dense" ? 1 : 0;
@@ -153,7 +122,6 @@ export async function retrieve(
   });
 
   // Passages made mostly of text repeated across the corpus (newsletter sign-ups, bylines) sink.
-  const boiler = boilerplateOf(index);
   for (const p of fused.values()) {
     const share = boiler.share(p.label);
     if (share > 0) p.score *= boilerplateFactor(share);
@@ -163,15 +131,15 @@ export async function retrieve(
   // newer documents in proportion to their age within the corpus up to the as-of day. Every
   // question also carries a mild prior for documents near the day it is asked.
   const boost = config.fusion === "rrf" ? 1 / (config.rrfK + 1) : 1;
-  const prior = cat.newest !== undefined ? config.recencyPrior * boost : 0;
+  const prior = newest !== undefined ? config.recencyPrior * boost : 0;
   if (intent.range || intent.recency || prior > 0) {
-    const oldest = cat.oldest ? Date.parse(cat.oldest) : 0;
-    const span = cat.oldest ? Date.parse(asOf) - oldest : 0;
+    const start = oldest ? Date.parse(oldest) : 0;
+    const span = oldest ? Date.parse(asOf) - start : 0;
     for (const p of fused.values()) {
-      const date = cat.labelDate.get(p.label);
+      const date = dateOf.get(p.label);
       if (intent.range && inRange(date, intent.range)) p.score += boost;
       if (intent.recency && date && span > 0)
-        p.score += boost * Math.min(1, Math.max(0, (Date.parse(date) - oldest) / span));
+        p.score += boost * Math.min(1, Math.max(0, (Date.parse(date) - start) / span));
       if (prior > 0) p.score += prior * recencyWeight(date, asOf, config.recencyHalfLifeDays);
     }
   }
@@ -181,27 +149,31 @@ export async function retrieve(
   const passages: Passage[] = [];
   const chosen: Float32Array[] = [];
   const deferred: Passage[] = [];
-  for (const r of ranked) {
-    if (passages.length >= opts.k) break;
-    const chunk = index.store.getChunk(r.label);
-    if (!chunk) continue;
-    const doc = index.store.getDocMeta(chunk.docId);
-    if (!doc) continue;
-    const passage: Passage = { ...r, chunk, doc };
-    const n = perDoc.get(chunk.docId) ?? 0;
-    if (!opts.noCap && n >= config.perDocCap) {
-      if (deferred.length < opts.k) deferred.push(passage);
-      continue;
+  // Chunks are read a window at a time: most questions fill k from the first window.
+  const window = Math.max(16, opts.k * 2);
+  for (let i = 0; i < ranked.length && passages.length < opts.k; i += window) {
+    const slice = ranked.slice(i, i + window);
+    const records = await index.chunks(slice.map((r) => r.label));
+    for (const [j, r] of slice.entries()) {
+      if (passages.length >= opts.k) break;
+      const record: ChunkRecord | undefined = records[j];
+      if (!record) continue;
+      const { chunk, doc, vector } = record;
+      const passage: Passage = { ...r, chunk, doc };
+      const n = perDoc.get(chunk.docId) ?? 0;
+      if (!opts.noCap && n >= config.perDocCap) {
+        if (deferred.length < opts.k) deferred.push(passage);
+        continue;
+      }
+      // The same story syndicated under several ids adds nothing the first copy did not.
+      if (!opts.noCap && chosen.some((c) => dot(c, vector) > NEAR_DUPLICATE)) {
+        if (deferred.length < opts.k) deferred.push(passage);
+        continue;
+      }
+      chosen.push(vector);
+      perDoc.set(chunk.docId, n + 1);
+      passages.push(passage);
     }
-    // The same story syndicated under several ids adds nothing the first copy did not.
-    const vector = index.vectors.vector(r.label);
-    if (!opts.noCap && chosen.some((c) => dot(c, vector) > NEAR_DUPLICATE)) {
-      if (deferred.length < opts.k) deferred.push(passage);
-      continue;
-    }
-    chosen.push(vector);
-    perDoc.set(chunk.docId, n + 1);
-    passages.push(passage);
   }
   // When diversity leaves the list short (a one-document corpus), the passages set aside fill it.
   for (const p of deferred) {

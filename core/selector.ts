@@ -8,7 +8,7 @@
  * blend of those are annotated by the NLP model, which the cache spares for repeated passages.
  */
 
-import type { ChunkStore } from "../embeddings/store.ts";
+import type { IndexSnapshot, SentenceVector } from "./backend.ts";
 import { sentenceKey } from "./conversation.ts";
 import type { SentenceSet } from "./exclusions.ts";
 import {
@@ -87,30 +87,46 @@ export interface CandidateOptions {
   prefilter: number;
   /** Sentences never to offer, by `sentenceKey` of their text (said before, boilerplate, headings). */
   excluded?: SentenceSet | undefined;
+  /** NLP annotations kept across questions on the same index (see {@link annotationsFor}). */
+  annotations: AnnotationCache;
 }
 
 /** Blend that orders sentences before the model sees them (the earlier hand-weighted score). */
 const PREFILTER_DENSE_WEIGHT = 0.6;
 
-const caches = new WeakMap<ChunkStore, AnnotationCache>();
-function cacheFor(store: ChunkStore): AnnotationCache {
-  let c = caches.get(store);
+const caches = new WeakMap<object, AnnotationCache>();
+/** The annotation cache of an index version (any object that lives as long as it). */
+export function annotationsFor(index: object): AnnotationCache {
+  let c = caches.get(index);
   if (!c) {
     c = new AnnotationCache();
-    caches.set(store, c);
+    caches.set(index, c);
   }
   return c;
 }
 
 /** Inverse document frequency of each question term over the chunks. */
-export function termWeights(store: ChunkStore, question: string): Map<string, number> {
-  const total = Math.max(1, store.counts().chunks);
+export async function termWeights(
+  index: Pick<IndexSnapshot, "facts" | "docFreq">,
+  question: string,
+): Promise<Map<string, number>> {
+  const total = Math.max(1, index.facts.counts.chunks);
+  const terms = contentTerms(question).slice(0, 32);
+  const dfs = await index.docFreq(terms);
   const weights = new Map<string, number>();
-  for (const term of contentTerms(question).slice(0, 32)) {
-    const df = store.docFreq(term);
+  terms.forEach((term, i) => {
+    const df = dfs[i] ?? 0;
     weights.set(stem(term), Math.log(1 + (total - df + 0.5) / (df + 0.5)));
-  }
+  });
   return weights;
+}
+
+/** The sentences of each passage's chunk, as {@link candidates} reads them, in one call. */
+export function passageSentences(
+  index: Pick<IndexSnapshot, "sentences">,
+  passages: readonly Passage[],
+): Promise<SentenceVector[][]> {
+  return index.sentences(passages.map((p) => ({ docId: p.doc.id, start: p.chunk.start, end: p.chunk.end })));
 }
 
 /** Stemmed bigrams of consecutive content words. */
@@ -210,10 +226,11 @@ export function nearestTypedSpan(
 
 /**
  * The candidate sentences of the top passages with their features, best first by the prefilter
- * blend; the model's probabilities are not yet set.
+ * blend; the model's probabilities are not yet set. `sentencesOf[i]` holds the sentences of
+ * passage i (see {@link passageSentences}).
  */
 export function candidates(
-  store: ChunkStore,
+  sentencesOf: readonly (readonly SentenceVector[])[],
   passages: readonly Passage[],
   queryVector: Float32Array | undefined,
   question: string,
@@ -242,7 +259,7 @@ export function candidates(
   const seen = new Set<string>();
   const raws: Raw[] = [];
   passages.slice(0, opts.passages).forEach((p, pi) => {
-    const sentences = store.sentencesIn(p.doc.id, p.chunk.start, p.chunk.end);
+    const sentences = sentencesOf[pi] ?? [];
     const denses = sentences.map((s) => (queryVector ? dot(queryVector, s.vector) : 0));
     sentences.forEach((s, si) => {
       const key = `${p.doc.id}:${s.start}:${s.end}`;
@@ -299,7 +316,7 @@ export function candidates(
   };
   const denseRanks = rankOf(top.map((r) => r.dense));
   const lexicalRanks = rankOf(top.map((r) => r.lexical));
-  const cache = cacheFor(store);
+  const cache = opts.annotations;
   return top.map((r, rank) => {
     const annotation = cache.get(`${r.docId}:${r.start}:${r.end}`, r.text);
     const sentenceWords = words(r.text);

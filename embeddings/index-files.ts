@@ -2,7 +2,12 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import type { ChunkerInfo, ModelInfo } from "../core/backend.ts";
+import type { Config } from "../core/config.ts";
 import { AppError } from "../core/errors.ts";
+import type { Embedder } from "../core/types.ts";
+
+export type { ChunkerInfo, ModelInfo };
 
 /**
  * The index on disk: versioned folders under the index directory, and a CURRENT file naming
@@ -24,16 +29,18 @@ export const MANIFEST_FILE = "manifest.json";
 const CURRENT_FILE = "CURRENT";
 const LOCK_FILE = "LOCK";
 
-export interface ModelInfo {
-  name: string;
-  dim: number;
-  pooling: "cls" | "mean";
+/** The chunker settings an index built now records. */
+export function chunkerInfo(config: Pick<Config, "chunkMaxTokens" | "chunkOverlapTokens">): ChunkerInfo {
+  return {
+    maxTokens: config.chunkMaxTokens,
+    overlapTokens: config.chunkOverlapTokens,
+    version: CHUNKER_VERSION,
+  };
 }
 
-export interface ChunkerInfo {
-  maxTokens: number;
-  overlapTokens: number;
-  version: number;
+/** The model an index built with this embedder records. */
+export function modelInfo(embedder: Pick<Embedder, "modelId" | "dim" | "pooling">): ModelInfo {
+  return { name: embedder.modelId, dim: embedder.dim, pooling: embedder.pooling };
 }
 
 export interface Manifest {

@@ -1,35 +1,15 @@
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import * as fsp from "node:fs/promises";
-import path from "node:path";
+import { openEmbeddedWriter, type WriterIO } from "../backends/embedded/writer.ts";
+import { openBackendWriter } from "../backends/select.ts";
+import type { BackendWriter, DocumentWrite, OpenWriterOptions } from "../core/backend.ts";
 import type { Config } from "../core/config.ts";
 import { AppError } from "../core/errors.ts";
 import type { Doc, Embedder, IngestIssue, Span } from "../core/types.ts";
 import { chunkDocument } from "./chunk.ts";
 import { loadCorpus } from "./corpus.ts";
-import {
-  acquireLock,
-  CHUNKER_VERSION,
-  type ChunkerInfo,
-  checkCompatible,
-  currentVersion,
-  DB_FILE,
-  FORMAT_VERSION,
-  fileDigest,
-  HNSW_FILE,
-  MANIFEST_FILE,
-  type Manifest,
-  type ModelInfo,
-  newVersionName,
-  publish,
-  readManifest,
-  removeStaleStaging,
-  verifyFiles,
-  versionDir,
-} from "./index-files.ts";
+import { chunkerInfo, modelInfo } from "./index-files.ts";
 import { splitSentences } from "./sentences.ts";
-import { ChunkStore, type StoredChunk } from "./store.ts";
-import { VectorIndex } from "./vector-index.ts";
+import type { StoredChunk } from "./store.ts";
 
 export interface Progress {
   /**
@@ -44,11 +24,8 @@ export interface Progress {
   etaS: number;
 }
 
-/** File-system operations the indexer writes through; tests inject failures here. */
-export interface IndexerIO {
-  copyFile: (src: string, dst: string) => Promise<void>;
-  writeFile: (file: string, data: string) => Promise<void>;
-}
+/** File-system operations the embedded backend stages through; tests inject failures here. */
+export type IndexerIO = WriterIO;
 
 export interface BuildOptions {
   config: Config;
@@ -58,7 +35,10 @@ export interface BuildOptions {
   onProgress?: (p: Progress) => void;
   onNotice?: (line: string) => void;
   signal?: AbortSignal;
+  /** Stage through these file operations (embedded backend only). */
   io?: Partial<IndexerIO>;
+  /** Where to write; the backend `config.backend` names by default. */
+  openWriter?: (opts: OpenWriterOptions) => Promise<BackendWriter>;
 }
 
 export interface BuildSummary {
@@ -83,17 +63,7 @@ export interface BuildSummary {
 /** Texts given to the model per group; each group is written in one transaction. */
 export const GROUP_CHUNKS = 256;
 
-export function chunkerInfo(config: Config): ChunkerInfo {
-  return {
-    maxTokens: config.chunkMaxTokens,
-    overlapTokens: config.chunkOverlapTokens,
-    version: CHUNKER_VERSION,
-  };
-}
-
-export function modelInfo(embedder: Embedder): ModelInfo {
-  return { name: embedder.modelId, dim: embedder.dim, pooling: embedder.pooling };
-}
+export { chunkerInfo, modelInfo };
 
 /** The context the embedder sees before a chunk's text; it is not part of the chunk offsets. */
 export function chunkPrefix(doc: Pick<Doc, "title">): string {
@@ -107,7 +77,7 @@ function ehash(text: string): string {
 
 export interface PreparedDoc {
   doc: Doc;
-  /** Chunks with labels still to be assigned (-1). */
+  /** Chunks, labelled -1: the backend's writer assigns their labels. */
   chunks: StoredChunk[];
   /** What the embedder sees for each chunk: title context, then the chunk text. */
   chunkInputs: string[];
@@ -137,39 +107,27 @@ export function prepareDoc(doc: Doc, config: Config, embedder: Embedder): Prepar
  */
 export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   const { config, embedder, signal } = opts;
-  const io: IndexerIO = { copyFile: fsp.copyFile, writeFile: fsp.writeFile, ...opts.io };
   const notice = opts.onNotice ?? (() => {});
   const started = performance.now();
-  const release = await acquireLock(config.indexDir);
-  let staging: string | undefined;
-  let store: ChunkStore | undefined;
-  let cache: ChunkStore | undefined;
+  const cancelled = () =>
+    new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
+  const writerOptions: OpenWriterOptions = {
+    expect: { model: modelInfo(embedder), chunker: chunkerInfo(config) },
+    full: opts.full,
+    notice,
+  };
+  const writer = await (opts.openWriter
+    ? opts.openWriter(writerOptions)
+    : opts.io
+      ? openEmbeddedWriter(config.indexDir, { ...writerOptions, io: opts.io })
+      : openBackendWriter(config, writerOptions));
   try {
-    const stale = await removeStaleStaging(config.indexDir);
-    if (stale.length) notice(`removed ${stale.length} unfinished build(s) left by an interrupted run`);
     const corpus = await loadCorpus(config.corpusDir, {
       maxFileBytes: config.maxFileBytes,
       maxRecordBytes: config.maxRecordBytes,
     });
-    const chunker = chunkerInfo(config);
-    const model = modelInfo(embedder);
-
-    let prev: { version: string; manifest: Manifest } | undefined;
-    const prevVersion = currentVersion(config.indexDir);
-    if (prevVersion && !opts.full) {
-      try {
-        const manifest = readManifest(versionDir(config.indexDir, prevVersion));
-        checkCompatible(manifest, model, chunker);
-        // A damaged previous index must not be copied forward under fresh checksums.
-        await verifyFiles(versionDir(config.indexDir, prevVersion), manifest);
-        prev = { version: prevVersion, manifest };
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err;
-        notice(`rebuilding from scratch: ${err.message.split(";")[0]}`);
-      }
-    }
-
-    const prevDocs = new Map(Object.entries(prev?.manifest.docs ?? {}));
+    const prev = writer.published;
+    const prevDocs = prev?.docs ?? new Map<string, string>();
     const nextIds = new Set(corpus.docs.map((d) => d.id));
     const toWrite = corpus.docs.filter((d) => prevDocs.get(d.id) !== d.hash);
     const changed = toWrite.filter((d) => prevDocs.has(d.id)).length;
@@ -189,7 +147,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
         ...base,
         published: false,
         version: prev.version,
-        chunks: prev.manifest.counts.chunks,
+        chunks: prev.chunks,
         embedded: 0,
         reused: 0,
         seconds,
@@ -197,41 +155,17 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       };
     }
 
-    const version = newVersionName();
-    staging = `${versionDir(config.indexDir, version)}.partial`;
-    await fsp.mkdir(staging, { recursive: true });
-    let vectors: VectorIndex;
-    let deletedLabels = 0;
-    if (prev) {
-      const prevDir = versionDir(config.indexDir, prev.version);
-      await io.copyFile(path.join(prevDir, DB_FILE), path.join(staging, DB_FILE));
-      await io.copyFile(path.join(prevDir, HNSW_FILE), path.join(staging, HNSW_FILE));
-      vectors = VectorIndex.load(path.join(staging, HNSW_FILE), model.dim);
-      deletedLabels = prev.manifest.counts.deletedLabels;
-      cache = new ChunkStore(path.join(prevDir, DB_FILE), { readonly: true });
-    } else {
-      vectors = VectorIndex.create(model.dim, 1024);
-    }
-    store = new ChunkStore(path.join(staging, DB_FILE));
-
-    const writeStore = store;
-    // Labels are never reused: a label deleted from the graph stays deleted.
-    let nextLabel = Math.max(writeStore.nextLabel(), prev?.manifest.counts.nextLabel ?? 0);
-    writeStore.transaction(() => {
-      for (const id of [...removedIds, ...toWrite.filter((d) => prevDocs.has(d.id)).map((d) => d.id)]) {
-        for (const label of writeStore.deleteDoc(id)) {
-          vectors.remove(label);
-          deletedLabels++;
-        }
-      }
-    });
+    await writer.begin();
+    await writer.deleteDocuments([
+      ...removedIds,
+      ...toWrite.filter((d) => prevDocs.has(d.id)).map((d) => d.id),
+    ]);
 
     // Chunk everything first so progress has a true total.
     const prepared: PreparedDoc[] = [];
     let total = 0;
     for (const doc of toWrite) {
       const p = prepareDoc(doc, config, embedder);
-      for (const c of p.chunks) c.label = nextLabel++;
       prepared.push(p);
       total += p.chunks.length;
     }
@@ -240,9 +174,13 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     let done = 0;
     let embedded = 0;
     let reused = 0;
-    const embedAll = async (texts: string[], lookup: (h: string) => Float32Array | undefined) => {
+    const embedAll = async (texts: string[], kind: "chunk" | "sentence") => {
       const hashes = texts.map(ehash);
-      const out: (Float32Array | undefined)[] = hashes.map((h) => memo.get(h) ?? lookup(h));
+      const stored = await writer.reusableVectors(
+        kind,
+        hashes.filter((h) => !memo.has(h)),
+      );
+      const out: (Float32Array | undefined)[] = hashes.map((h) => memo.get(h) ?? stored.get(h));
       const missing = [...new Set(hashes.filter((_, i) => !out[i]))];
       reused += texts.length - hashes.filter((_, i) => !out[i]).length;
       const firstText = new Map(hashes.map((h, i) => [h, texts[i]!]));
@@ -257,10 +195,9 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
         );
         for (const [j, h] of slice.entries()) memo.set(h, vecs[j]!);
         embedded += slice.length;
-        if (signal?.aborted)
-          throw new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
+        if (signal?.aborted) throw cancelled();
       }
-      return hashes.map((h, i) => ({ hash: h, vector: out[i] ?? memo.get(h)! }));
+      return hashes.map((h, i) => ({ ehash: h, vector: out[i] ?? memo.get(h)! }));
     };
 
     const emit = () => {
@@ -277,62 +214,33 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
         group.push(p);
         size += p.chunks.length + p.sentences.length;
       }
-      if (signal?.aborted)
-        throw new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
+      if (signal?.aborted) throw cancelled();
       const chunkVecs = await embedAll(
         group.flatMap((p) => p.chunkInputs),
-        (h) => cache?.cachedChunkVector(h),
+        "chunk",
       );
       const sentVecs = await embedAll(
         group.flatMap((p) => p.sentences.map((s) => s.text)),
-        (h) => cache?.cachedSentenceVector(h),
+        "sentence",
       );
-      if (signal?.aborted)
-        throw new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
+      if (signal?.aborted) throw cancelled();
       let ci = 0;
       let si = 0;
-      writeStore.transaction(() => {
-        for (const p of group) {
-          writeStore.insertDoc(p.doc);
-          for (const chunk of p.chunks) {
-            const { hash, vector } = chunkVecs[ci++]!;
-            writeStore.insertChunk(chunk, p.doc.title, hash, vector);
-            vectors.add(chunk.label, vector);
-          }
-          for (const s of p.sentences) {
-            const { hash, vector } = sentVecs[si++]!;
-            writeStore.insertSentence(p.doc.id, s, hash, vector);
-          }
-        }
-      });
+      await writer.write(
+        group.map(
+          (p): DocumentWrite => ({
+            doc: p.doc,
+            chunks: p.chunks.map((chunk) => ({ chunk, ...chunkVecs[ci++]! })),
+            sentences: p.sentences.map((span) => ({ span, ...sentVecs[si++]! })),
+          }),
+        ),
+      );
       done += group.reduce((n, p) => n + p.chunks.length, 0);
       emit();
     }
 
-    const counts = writeStore.counts();
-    writeStore.db.exec("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')");
-    writeStore.close();
-    cache?.close();
-    vectors.save(path.join(staging, HNSW_FILE));
-
-    const manifest: Manifest = {
-      format: FORMAT_VERSION,
-      model,
-      chunker,
-      counts: { ...counts, deletedLabels, nextLabel },
-      builtAt: new Date().toISOString(),
-      buildSeconds: (performance.now() - started) / 1000,
-      docs: Object.fromEntries(corpus.docs.map((d) => [d.id, d.hash])),
-      files: {
-        [DB_FILE]: await fileDigest(path.join(staging, DB_FILE)),
-        [HNSW_FILE]: await fileDigest(path.join(staging, HNSW_FILE)),
-      },
-    };
-    await io.writeFile(path.join(staging, MANIFEST_FILE), `${JSON.stringify(manifest)}\n`);
-    if (signal?.aborted)
-      throw new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
-    await publish(config.indexDir, staging, version);
-    staging = undefined;
+    if (signal?.aborted) throw cancelled();
+    const { version, counts } = await writer.publish();
     const seconds = (performance.now() - started) / 1000;
     const written = prepared.reduce((n, p) => n + p.chunks.length, 0);
     return {
@@ -346,9 +254,6 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       chunksPerSecond: written / seconds,
     };
   } finally {
-    store?.close();
-    cache?.close();
-    if (staging && existsSync(staging)) await fsp.rm(staging, { recursive: true, force: true });
-    await release();
+    await writer.close();
   }
 }

@@ -327,8 +327,8 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
     await writeFile(files.summary, `${JSON.stringify(report, null, 2)}\n`);
     return report;
   } finally {
-    full?.close();
-    reduced?.close();
+    await full?.close();
+    await reduced?.close();
     await rm(tmp, { recursive: true, force: true });
     if (!opts.embedder) await embedder.dispose();
   }

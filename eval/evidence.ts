@@ -3,7 +3,7 @@
  * Computed with the engine's own composition (`answerFrom`) on the same retrieval call; the
  * runner checks that the verdict agrees with the engine's on every question.
  */
-import { answerFrom, type Selector } from "../core/answer.ts";
+import { answerFrom, readForAnswer, type Selector } from "../core/answer.ts";
 import { boilerplateOf } from "../core/boilerplate.ts";
 import { unanswerable } from "../core/exclusions.ts";
 import { type RetrievalDeps, retrieve } from "../core/retrieval.ts";
@@ -27,8 +27,9 @@ export async function answerEvidence(
   selector?: Selector,
 ): Promise<Evidence> {
   const r = await retrieve(deps, question, { k: deps.config.k, asOf });
-  const excluded = unanswerable(new Set<string>(), boilerplateOf(deps.index));
-  const composed = answerFrom(deps.index.store, r, question, deps.config, {
+  const excluded = unanswerable(new Set<string>(), await boilerplateOf(deps.index));
+  const reading = await readForAnswer(deps.index, r, question);
+  const composed = answerFrom(reading, r, question, deps.config, {
     excluded,
     ...(selector ? { model: selector } : {}),
   });

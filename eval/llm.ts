@@ -22,7 +22,7 @@ import { answerEvidence } from "./evidence.ts";
 import { memoEmbedder } from "./memo-embedder.ts";
 import { percentile, rate } from "./metrics.ts";
 import { scoreAnswer } from "./score.ts";
-import { DEFAULT_CACHE_ROOT, openSession } from "./session.ts";
+import { citedDocs, DEFAULT_CACHE_ROOT, openSession } from "./session.ts";
 
 export interface LlmEvalOptions {
   datasetDir: string;
@@ -130,7 +130,7 @@ export async function runLlmEval(opts: LlmEvalOptions) {
   const generating = createEngine({
     config: session.config,
     embedder,
-    indexes: session.indexes,
+    backend: session.backend,
     generator,
     log,
   });
@@ -142,8 +142,11 @@ export async function runLlmEval(opts: LlmEvalOptions) {
     for (const [i, question] of questions.entries()) {
       if (opts.signal?.aborted) break;
       const evidence = await answerEvidence(session.deps, question.question);
+      const extractiveEvents = await run(session.engine, question.question);
+      const generatedEvents = await run(generating, question.question);
+      const docText = await session.docTexts(citedDocs([...extractiveEvents, ...generatedEvents]));
       const side = (events: AnswerEvent[]): Side => {
-        const s = scoreAnswer(question, events, (id) => session.docText(id), evidence);
+        const s = scoreAnswer(question, events, docText, evidence);
         const done = events.find((e) => e.type === "done");
         return {
           answer: s.answer,
@@ -153,8 +156,6 @@ export async function runLlmEval(opts: LlmEvalOptions) {
           totalMs: s.totalMs,
         };
       };
-      const extractiveEvents = await run(session.engine, question.question);
-      const generatedEvents = await run(generating, question.question);
       const done = generatedEvents.find((e) => e.type === "done");
       const result: LlmQuestionResult = {
         id: question.id,
@@ -164,7 +165,7 @@ export async function runLlmEval(opts: LlmEvalOptions) {
         generated: {
           ...side(generatedEvents),
           generation: done?.type === "done" ? (done.generation ?? null) : null,
-          ungrounded: ungrounded(generatedEvents, (id) => session.docText(id)),
+          ungrounded: ungrounded(generatedEvents, docText),
         },
       };
       results.push(result);
@@ -183,7 +184,7 @@ export async function runLlmEval(opts: LlmEvalOptions) {
     await finished(out);
   } finally {
     out.destroy();
-    session.close();
+    await session.close();
     await generator?.close();
     await embedder.dispose();
   }

@@ -40,7 +40,7 @@ import {
   summarizeAnswers,
   summarizeMode,
 } from "./score.ts";
-import { DEFAULT_CACHE_ROOT, openSession, type Session } from "./session.ts";
+import { citedDocs, DEFAULT_CACHE_ROOT, openSession, type Session } from "./session.ts";
 
 export const ALL_MODES: readonly RetrievalMode[] = ["dense", "lexical", "hybrid"];
 export const RESULTS_FILE = "results.jsonl";
@@ -161,7 +161,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
     const open = session;
     const foldEngines = opts.selectorFolds?.models.map((selector) => ({
       selector,
-      engine: createEngine({ config, embedder: memo, indexes: open.indexes, selector }),
+      engine: createEngine({ config, embedder: memo, backend: open.backend, selector }),
     }));
     // A question without a gold article (an unanswerable one) is answered by the committed model.
     const answering = (q: EvalQuestion): Answering => {
@@ -191,7 +191,16 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
       if (opts.signal?.aborted) {
         throw new AppError("CANCELLED", `evaluation interrupted after ${i} questions; see ${resultsFile}`);
       }
-      const result = await runQuestion(q, session, answering(q), memo, modes, k, rankingDepth, spans.of(q));
+      const result = await runQuestion(
+        q,
+        session,
+        answering(q),
+        memo,
+        modes,
+        k,
+        rankingDepth,
+        await spans.of(q),
+      );
       results.push(result);
       if (!out.write(`${JSON.stringify(result)}\n`)) await once(out, "drain");
       progress(i + 1);
@@ -204,7 +213,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
       const rs = results.map((r) => r.modes[mode]).filter((m): m is ModeResult => m !== undefined);
       modeSummaries[mode] = summarizeMode(rs, k);
     }
-    const counts = session.indexes.index.store.counts();
+    const { counts } = session.backend.current().facts;
     const summaryFile = path.join(outDir, SUMMARY_FILE);
     const summary: EvalSummary = {
       dataset: {
@@ -257,7 +266,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
     return summary;
   } finally {
     out?.destroy();
-    session?.close();
+    await session?.close();
     if (!opts.embedder) await embedder.dispose();
   }
 }
@@ -280,7 +289,7 @@ async function runQuestion(
   memo.forget();
   // The answer runs first so that it, like a server request, pays for the query embedding;
   // every later retrieval of this question reuses the vector.
-  const inGold = answerInGold(q, (id) => session.docText(id));
+  const inGold = answerInGold(q, await session.docTexts(q.goldDocIds));
   let answer: QuestionResult["answer"] = null;
   let error: string | null = null;
   try {
@@ -288,7 +297,12 @@ async function runQuestion(
     const ask = q.date === undefined ? { question: q.question } : { question: q.question, asOf: q.date };
     for await (const e of answering.engine.answer(ask)) events.push(e);
     const evidence = await answerEvidence(session.deps, q.question, q.date, answering.selector);
-    answer = scoreAnswer(q, events, (id) => session.docText(id), evidence);
+    answer = scoreAnswer(
+      q,
+      events,
+      await session.docTexts([...q.goldDocIds, ...citedDocs(events)]),
+      evidence,
+    );
   } catch (err) {
     if (!isAppError(err)) throw err;
     error = `${err.code}: ${err.message}`;
@@ -333,12 +347,12 @@ function goldSpanLookup(dataset: Dataset, session: Session) {
   const located = new Map<string, GoldSpan | undefined>();
   let unlocated = 0;
   return {
-    of(q: EvalQuestion): GoldSpan[] {
+    async of(q: EvalQuestion): Promise<GoldSpan[]> {
       const out: GoldSpan[] = [];
       for (const id of q.goldPassageIds) {
         if (!located.has(id)) {
           const p = dataset.passages?.get(id);
-          const text = p && session.docText(p.docId);
+          const text = p && (await session.docTexts([p.docId]))(p.docId);
           const span = p && text !== undefined ? locatePassage(text, p.text) : undefined;
           if (!span) unlocated++;
           located.set(id, p && span ? { docId: p.docId, ...span } : undefined);

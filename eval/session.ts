@@ -3,11 +3,13 @@
  * it, and the same engine and retrieval deps the server builds.
  */
 import path from "node:path";
+import { expectationFor, openSearchBackend } from "../backends/select.ts";
+import type { SearchBackend } from "../core/backend.ts";
 import { type Config, loadConfig, PROJECT_ROOT } from "../core/config.ts";
 import { createEngine, type Engine } from "../core/engine.ts";
+import type { AnswerEvent } from "../core/protocol.ts";
 import type { RetrievalDeps } from "../core/retrieval.ts";
-import { IndexHolder } from "../embeddings/index-holder.ts";
-import { chunkerInfo, modelInfo, type Progress } from "../embeddings/indexer.ts";
+import type { Progress } from "../embeddings/indexer.ts";
 import { type CachedIndex, ensureIndex, requireComplete } from "./index-cache.ts";
 import type { MemoEmbedder } from "./memo-embedder.ts";
 
@@ -41,12 +43,26 @@ export interface Session {
   dropped: number;
   config: Config;
   engine: Engine;
-  indexes: IndexHolder;
+  backend: SearchBackend;
   /** What `retrieve` needs, on the memoising embedder. */
   deps: RetrievalDeps;
-  /** The document text as indexed (the offsets of chunks and citations refer to it). */
-  docText(id: string): string | undefined;
-  close(): void;
+  /**
+   * Reads the texts of these documents as indexed (the offsets of chunks and citations refer to
+   * them) and returns a lookup that answers for them and for the documents read recently.
+   */
+  docTexts(ids: Iterable<string>): Promise<(id: string) => string | undefined>;
+  close(): Promise<void>;
+}
+
+/** The documents an answer's events name: its sources and its citations. */
+export function citedDocs(events: readonly AnswerEvent[]): string[] {
+  return events.flatMap((e) =>
+    e.type === "done"
+      ? e.citations.map((c) => c.docId)
+      : e.type === "sources"
+        ? e.sources.map((s) => s.docId)
+        : [],
+  );
 }
 
 /** Builds or reuses the index of `corpusFile` and opens it with the product engine. */
@@ -64,27 +80,30 @@ export async function openSession(corpusFile: string, opts: SessionOptions): Pro
   });
   const dropped = requireComplete(cached, { ...opts, source: opts.source ?? corpusFile });
   const config = loadConfig({ ...opts.overrides, corpusDir: cached.corpusDir, indexDir: cached.indexDir });
-  const indexes = await IndexHolder.open({
-    indexDir: cached.indexDir,
-    expect: { model: modelInfo(opts.embedder), chunker: chunkerInfo(config) },
-  });
-  const engine = createEngine({ config, embedder: opts.embedder, indexes });
+  // A cached evaluation index is fixed: the session reads one snapshot from start to end.
+  const backend = await openSearchBackend(
+    { ...config, indexDir: cached.indexDir },
+    { expect: expectationFor(opts.embedder, config) },
+  );
+  const engine = createEngine({ config, embedder: opts.embedder, backend });
+  const index = backend.current();
   const texts = new Map<string, string | undefined>();
   return {
     cached,
     dropped,
     config,
     engine,
-    indexes,
-    deps: { index: indexes.index, embedder: opts.embedder, config },
-    docText(id) {
-      if (!texts.has(id)) {
-        // A handful of gold and cited documents per question; keep the last few hundred.
-        if (texts.size > 256) texts.clear();
-        texts.set(id, indexes.index.store.getDoc(id)?.text);
-      }
-      return texts.get(id);
+    backend,
+    deps: { index, embedder: opts.embedder, config },
+    async docTexts(ids) {
+      const all = [...new Set(ids)];
+      // A handful of gold and cited documents per question; keep the last few hundred.
+      if (texts.size + all.length > 256) texts.clear();
+      const wanted = all.filter((id) => !texts.has(id));
+      const docs = await Promise.all(wanted.map((id) => index.document(id)));
+      wanted.forEach((id, i) => void texts.set(id, docs[i]?.text));
+      return (id) => texts.get(id);
     },
-    close: () => indexes.close(),
+    close: () => backend.close(),
   };
 }

@@ -11,7 +11,14 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Config } from "../core/config.ts";
 import { retrieve } from "../core/retrieval.ts";
-import { candidates, FEATURES, type SelectorModel, termWeights } from "../core/selector.ts";
+import {
+  annotationsFor,
+  candidates,
+  FEATURES,
+  passageSentences,
+  type SelectorModel,
+  termWeights,
+} from "../core/selector.ts";
 import type { Embedder } from "../core/types.ts";
 import type { Progress } from "../embeddings/indexer.ts";
 import { loadDataset } from "./dataset.ts";
@@ -60,12 +67,19 @@ export async function extractRows(opts: ExtractOptions): Promise<TrainRow[]> {
     for (const [i, q] of work.entries()) {
       memo.forget();
       const r = await retrieve(session.deps, q.question, { k: session.config.k });
-      const store = session.indexes.index.store;
-      const cs = candidates(store, r.passages, r.queryVector, q.question, {
-        weights: termWeights(store, q.question),
-        passages: PASSAGES,
-        prefilter: PREFILTER,
-      });
+      const index = session.deps.index;
+      const cs = candidates(
+        await passageSentences(index, r.passages),
+        r.passages,
+        r.queryVector,
+        q.question,
+        {
+          weights: await termWeights(index, q.question),
+          annotations: annotationsFor(index),
+          passages: PASSAGES,
+          prefilter: PREFILTER,
+        },
+      );
       rows.push({
         id: q.id,
         article: q.goldDocIds[0] ?? "",
@@ -87,7 +101,7 @@ export async function extractRows(opts: ExtractOptions): Promise<TrainRow[]> {
     }
     return rows;
   } finally {
-    session.close();
+    await session.close();
   }
 }
 

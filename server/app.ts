@@ -103,11 +103,15 @@ export function createApp(deps: AppDeps): express.Express {
     }
   });
 
-  app.get("/api/documents/:id", requireAuth, (req, res, next) => {
-    const id = req.params.id;
-    const doc = typeof id === "string" && id.length <= 1024 ? engine.document(id) : undefined;
-    if (!doc) return next(new AppError("NOT_FOUND", "no document has this id"));
-    res.json(doc);
+  app.get("/api/documents/:id", requireAuth, async (req, res, next) => {
+    try {
+      const id = req.params.id;
+      const doc = typeof id === "string" && id.length <= 1024 ? await engine.document(id) : undefined;
+      if (!doc) throw new AppError("NOT_FOUND", "no document has this id");
+      res.json(doc);
+    } catch (err) {
+      next(err);
+    }
   });
 
   app.post("/api/answer", requireAuth, rateLimit, rawBody, async (req, res, next) => {

@@ -19,7 +19,7 @@ const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
 export async function runServer(config: Config, opts: RunOptions): Promise<void> {
   const { log } = opts;
   const server = await startServer(config, { log });
-  const counts = server.indexes.index.manifest.counts;
+  const { counts } = server.backend.current().facts;
   log("info", "listening", {
     url: server.url,
     documents: counts.docs,

@@ -2,14 +2,14 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import { expectationFor, openSearchBackend } from "../backends/select.ts";
+import type { SearchBackend } from "../core/backend.ts";
 import type { Config } from "../core/config.ts";
 import { createEngine, type Engine } from "../core/engine.ts";
 import { AppError } from "../core/errors.ts";
 import { type Answerer, createGenerator } from "../core/generate/answerer.ts";
 import type { Embedder } from "../core/types.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
-import { IndexHolder } from "../embeddings/index-holder.ts";
-import { chunkerInfo, modelInfo } from "../embeddings/indexer.ts";
 import { createApp } from "./app.ts";
 import { rawErrorResponse } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -36,7 +36,8 @@ export interface RunningServer {
   port: number;
   http: Server;
   engine: Engine;
-  indexes: IndexHolder;
+  /** The search backend answers are read from. */
+  backend: SearchBackend;
   log: Logger;
   /**
    * Graceful stop: refuse new work, let answers in flight finish within the grace period,
@@ -50,15 +51,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const log = opts.log ?? createLogger(config.logLevel);
   // The server never downloads a model: `npm run model:fetch` (or `npm start`) provisions it.
   const embedder = opts.embedder ?? (await createEmbedder({ ...config, allowDownload: false }));
-  const indexes = await IndexHolder.open({
-    indexDir: config.indexDir,
-    expect: { model: modelInfo(embedder), chunker: chunkerInfo(config) },
+  const backend = await openSearchBackend(config, {
+    expect: expectationFor(embedder, config),
+    watchMs: opts.reloadIntervalMs ?? 1000,
     log,
   });
-  indexes.watch(opts.reloadIntervalMs ?? 1000);
   // Off unless CITELINE_LLM_GGUF or CITELINE_LLM_URL is set; its modules load only then.
   const generator = opts.generator ?? (await createGenerator(config, log));
-  const engine = createEngine({ config, embedder, indexes, log, generator });
+  const engine = createEngine({ config, embedder, backend, log, generator });
   // The empty page's starter questions are checked against the index before they are offered.
   void engine.prepareExamples();
   const limiter = new RateLimiter(config.rateLimitPerMinute);
@@ -85,7 +85,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     });
   } catch (err) {
     chat.wss.close();
-    indexes.close();
+    await backend.close();
     if (!opts.embedder) await embedder.dispose();
     throw listenError(err as NodeJS.ErrnoException, config);
   }
@@ -106,12 +106,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await new Promise((r) => setTimeout(r, 50));
       for (const ws of chat.wss.clients) ws.terminate();
       chat.wss.close();
-      indexes.close();
+      await backend.close();
       if (!opts.generator) await generator?.close();
     })();
     return closing;
   };
-  return { url, port, http, engine, indexes, log, close };
+  return { url, port, http, engine, backend, log, close };
 }
 
 /** Why the server could not listen, and what to do about it. */

@@ -4,7 +4,7 @@
  * the adversarial sentences are certain to be written; test/generate-models.test.ts runs real ones.
  */
 import { describe, expect, it } from "vitest";
-import { createAnswerer } from "../core/generate/answerer.ts";
+import { type AnswerInput, createAnswerer } from "../core/generate/answerer.ts";
 import { type GenerationEvent, generateVerified } from "../core/generate/generate.ts";
 import type { LlmProvider, StreamOptions } from "../core/generate/provider.ts";
 import { type EvidencePassage, verifySentence } from "../core/generate/verify.ts";
@@ -155,16 +155,22 @@ describe("generateVerified", () => {
 });
 
 describe("createAnswerer", () => {
-  const store = {
-    sentencesIn: (_doc: string, start: number, end: number) =>
-      PASSAGES[0]!.sentences
-        .filter((s) => s.start >= start && s.end <= end)
-        .map((s) => ({
-          ...s,
-          vector: new Float32Array(0),
-        })),
-    docFreq: () => 0,
-    counts: () => ({ docs: 1, chunks: 1, sentences: 2 }),
+  const index: AnswerInput["index"] = {
+    sentences: async (spans) =>
+      spans.map(({ start, end }) =>
+        PASSAGES[0]!.sentences
+          .filter((s) => s.start >= start && s.end <= end)
+          .map((s) => ({ ...s, vector: new Float32Array(0) })),
+      ),
+    docFreq: async (terms) => terms.map(() => 0),
+    facts: {
+      backend: "test",
+      version: "v-test",
+      model: { name: "none", dim: 0, pooling: "mean" },
+      builtAt: "2026-01-01T00:00:00.000Z",
+      counts: { docs: 1, chunks: 1, sentences: 2 },
+      dateRange: null,
+    },
   };
   const passage = {
     label: 0,
@@ -178,7 +184,7 @@ describe("createAnswerer", () => {
     const { provider } = scripted(tokens("It is 330 metres tall [1]. Done"));
     const events = [];
     for await (const ev of createAnswerer(config, provider).answer({
-      store,
+      index,
       passages: [passage],
       question: "How tall is it?",
       history: [],
@@ -212,7 +218,7 @@ describe("createAnswerer", () => {
     const { provider } = scripted(tokens("It is 999 metres tall [1]."));
     const events = [];
     for await (const ev of createAnswerer(config, provider).answer({
-      store,
+      index,
       passages: [passage],
       question: "How tall is it?",
       history: [],

@@ -4,12 +4,13 @@
  * start when a provider is configured; the engine falls back to the extractive answer whenever
  * this yields no sentence.
  */
-import type { ChunkStore } from "../../embeddings/store.ts";
+import type { IndexSnapshot } from "../backend.ts";
 import type { Config } from "../config.ts";
 import type { Citation, Generation } from "../protocol.ts";
 import type { Passage } from "../retrieval.ts";
+import { words } from "../text.ts";
 import type { HistoryTurn } from "../types.ts";
-import { generateVerified } from "./generate.ts";
+import { type CommonWords, generateVerified } from "./generate.ts";
 import { createProvider, type LlmProvider } from "./provider.ts";
 import type { EvidencePassage } from "./verify.ts";
 
@@ -20,7 +21,8 @@ type Log = (
 ) => void;
 
 export interface AnswerInput {
-  store: Pick<ChunkStore, "sentencesIn" | "docFreq" | "counts">;
+  /** The index version the passages were retrieved from. */
+  index: Pick<IndexSnapshot, "sentences" | "docFreq" | "facts">;
   passages: readonly Passage[];
   question: string;
   history: readonly HistoryTurn[];
@@ -40,33 +42,38 @@ export interface Answerer {
 export type AnswererConfig = Pick<Config, "llmMaxTokens" | "llmTimeoutMs" | "llmPassages">;
 
 /** The model's evidence: the top passages, numbered as the answer's sources are. */
-export function evidenceFrom(store: AnswerInput["store"], passages: readonly Passage[], count: number) {
-  return passages.slice(0, count).map(
+export async function evidenceFrom(
+  index: AnswerInput["index"],
+  passages: readonly Passage[],
+  count: number,
+): Promise<EvidencePassage[]> {
+  const top = passages.slice(0, count);
+  const sentences = await index.sentences(
+    top.map((p) => ({ docId: p.doc.id, start: p.chunk.start, end: p.chunk.end })),
+  );
+  return top.map(
     (p, i): EvidencePassage => ({
       n: i + 1,
       docId: p.doc.id,
       chunkId: p.chunk.id,
       start: p.chunk.start,
       text: p.chunk.text,
-      sentences: store
-        .sentencesIn(p.doc.id, p.chunk.start, p.chunk.end)
-        .map(({ start, end }) => ({ start, end })),
+      sentences: (sentences[i] ?? []).map(({ start, end }) => ({ start, end })),
     }),
   );
 }
 
 /** Words found in at least 1% of the chunks (and 5 of them) may be paraphrased without a source. */
-function commonWords(store: AnswerInput["store"]): (word: string) => boolean {
-  const chunks = store.counts().chunks;
-  const floor = Math.max(5, chunks * 0.01);
+function commonWords(index: AnswerInput["index"]): CommonWords {
+  const floor = Math.max(5, index.facts.counts.chunks * 0.01);
   const memo = new Map<string, boolean>();
-  return (word) => {
-    let common = memo.get(word);
-    if (common === undefined) {
-      common = store.docFreq(word) >= floor;
-      memo.set(word, common);
-    }
-    return common;
+  return {
+    async learn(sentence) {
+      const unknown = [...new Set(words(sentence))].filter((w) => !memo.has(w));
+      const dfs = await index.docFreq(unknown);
+      unknown.forEach((w, i) => void memo.set(w, (dfs[i] ?? 0) >= floor));
+    },
+    isCommon: (word) => memo.get(word) ?? false,
   };
 }
 
@@ -75,7 +82,7 @@ export function createAnswerer(config: AnswererConfig, provider: LlmProvider, lo
     provider,
     close: () => provider.close(),
     async *answer(input, signal) {
-      const passages = evidenceFrom(input.store, input.passages, config.llmPassages);
+      const passages = await evidenceFrom(input.index, input.passages, config.llmPassages);
       const base = { provider: provider.kind, model: provider.model };
       for await (const ev of generateVerified(
         { question: input.question, history: input.history, passages },
@@ -83,7 +90,7 @@ export function createAnswerer(config: AnswererConfig, provider: LlmProvider, lo
           provider,
           maxTokens: config.llmMaxTokens,
           timeoutMs: config.llmTimeoutMs,
-          isCommon: commonWords(input.store),
+          common: commonWords(input.index),
           ...(log ? { log } : {}),
         },
         signal,

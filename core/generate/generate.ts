@@ -39,12 +39,22 @@ export interface GenerateRequest {
   passages: readonly EvidencePassage[];
 }
 
+/**
+ * Corpus-wide common words, looked up per sentence: `learn` reads what `isCommon` will be asked
+ * about that sentence (an index lookup may be remote), so the verification itself stays pure.
+ */
+export interface CommonWords {
+  learn(sentence: string): Promise<void>;
+  isCommon(word: string): boolean;
+}
+
 export interface GeneratorOptions {
   provider: LlmProvider;
   maxTokens: number;
   /** The whole generation, first token to last. */
   timeoutMs: number;
-  isCommon?: (word: string) => boolean;
+  /** Which words may be paraphrased without a source; without it, none. */
+  common?: CommonWords;
   log?: (level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -68,7 +78,8 @@ export async function* generateVerified(
   const timer = setTimeout(() => stop.abort(new Error("timeout")), opts.timeoutMs);
   const onAbort = () => stop.abort(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
-  const verifyOpts = opts.isCommon ? { isCommon: opts.isCommon } : {};
+  const common = opts.common;
+  const verifyOpts = common ? { isCommon: (w: string) => common.isCommon(w) } : {};
   const sentences: GeneratedSentence[] = [];
   const seen = new Set<string>();
   let answer = "";
@@ -77,9 +88,10 @@ export async function* generateVerified(
   let outcome: GenerationOutcome = "complete";
 
   // Returns the pieces to stream for one completed sentence, or none when it fails.
-  const accept = (raw: string): string[] => {
+  const accept = async (raw: string): Promise<string[]> => {
     const sentence = raw.trim();
     if (sentence === "") return [];
+    await common?.learn(sentence);
     const v: Verdict = verifySentence(sentence, req.passages, verifyOpts);
     if (!v.ok) {
       rejected += 1;
@@ -118,13 +130,13 @@ export async function* generateVerified(
         for (let end = sentenceEnd(buf); end >= 0; end = sentenceEnd(buf)) {
           const sentence = buf.slice(0, end);
           buf = buf.slice(end);
-          for (const text of accept(sentence)) {
+          for (const text of await accept(sentence)) {
             signal?.throwIfAborted();
             yield { type: "delta", text };
           }
         }
       }
-      for (const text of accept(buf.slice(0, Math.max(0, sentenceEnd(buf, true)))))
+      for (const text of await accept(buf.slice(0, Math.max(0, sentenceEnd(buf, true)))))
         yield { type: "delta", text };
     } catch (err) {
       if (signal?.aborted) throw err;

@@ -192,7 +192,7 @@ describe("hot reload", () => {
     );
     expect(refused).toMatchObject({ level: "warn", version: bad, code: "INDEX_CORRUPT" });
     expect(String(refused.reason)).toContain(FULL);
-    expect(server.indexes.index.version).toBe(good);
+    expect(server.backend.current().facts.version).toBe(good);
     const after = await ask();
     expect(after.status).toBe(200);
     expect((after.json() as { answer: string }).answer).toBe((before.json() as { answer: string }).answer);
@@ -206,7 +206,7 @@ describe("hot reload", () => {
     await cp(dir, path.join(indexDir, next), { recursive: true });
     await writeFile(path.join(indexDir, "CURRENT"), `${next}\n`);
     await waitUntil("index_reloaded", () => logs.entries().find((e) => e.event === "index_reloaded"));
-    expect(server.indexes.index.version).toBe(next);
+    expect(server.backend.current().facts.version).toBe(next);
     expect((await ask()).status).toBe(200);
   });
 });

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openEmbeddedSearch } from "../../backends/embedded/search.ts";
 import { boilerplateFactor, boilerplateOf, minDocs } from "../../core/boilerplate.ts";
 import type { SearchResult } from "../../core/engine.ts";
 import type { AnswerResponse } from "../../core/protocol.ts";
 import { chunkerInfo, modelInfo } from "../../embeddings/indexer.ts";
-import { openIndex } from "../../embeddings/open-index.ts";
 import {
   createWorkspace,
   postAnswer,
@@ -53,15 +53,14 @@ afterAll(async () => {
 describe("boilerplate repeated across the corpus", () => {
   it("is found from the index: lines on many unrelated pages, not stories or syndicated copies", async () => {
     const config = workspace.config();
-    const index = await openIndex(config.indexDir, {
-      model: modelInfo(workspace.embedder),
-      chunker: chunkerInfo(config),
+    const backend = await openEmbeddedSearch(config.indexDir, {
+      expect: { model: modelInfo(workspace.embedder), chunker: chunkerInfo(config) },
     });
     try {
-      const b = boilerplateOf(index);
+      const b = await boilerplateOf(backend.current());
       expect([...b.sentences].sort()).toEqual([SIGN_UP, FOOTER].sort());
     } finally {
-      index.close();
+      await backend.close();
     }
   });
 
