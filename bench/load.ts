@@ -31,9 +31,9 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `server/main.ts` in its own process with the given environment; resolves when it listens. */
+/** Starts `scripts/serve.ts` in its own process with the given environment; resolves when it listens. */
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "server", "main.ts")], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "scripts", "serve.ts")], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, CITELINE_PORT: "0", CITELINE_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "ignore", "pipe"],

@@ -141,7 +141,7 @@ describe("a taken port", () => {
     blocker = createServer();
     await new Promise<void>((r) => blocker!.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as { port: number }).port;
-    const serve = run(process.execPath, ["--import", "tsx", "server/main.ts"], { PORT: String(port) });
+    const serve = run(process.execPath, ["--import", "tsx", "scripts/serve.ts"], { PORT: String(port) });
     const { code } = await serve.exited;
     expect(code).toBe(1);
     expect(serve.output()).toContain(
@@ -159,7 +159,7 @@ describe("command lines", () => {
     ["model:fetch", ["scripts/model-fetch.ts"], /^usage: npm run model:fetch/],
     ["load test", ["scripts/load-test.ts"], /^usage: npx tsx scripts\/load-test\.ts/],
     ["start", ["scripts/start.ts"], /^usage: npm start/],
-    ["serve", ["server/main.ts"], /^usage: npm run serve/],
+    ["serve", ["scripts/serve.ts"], /^usage: npm run serve/],
   ];
 
   it.each(commands)(

@@ -385,7 +385,7 @@ export interface ServerProcess {
 }
 
 /**
- * Runs `server/main.ts` as its own process, the way `npm run serve` does, and waits for it to say
+ * Runs `scripts/serve.ts` as its own process, the way `npm run serve` does, and waits for it to say
  * where it answers (or to exit). Signals go straight to it: no npm or tsx wrapper in between.
  */
 export async function spawnServer(
@@ -411,11 +411,11 @@ export async function spawnServer(
   return proc;
 }
 
-/** Runs `server/main.ts` with `env` over this process's environment (undefined removes a variable). */
+/** Runs `scripts/serve.ts` with `env` over this process's environment (undefined removes a variable). */
 export function startProcess(env: Record<string, string | undefined>): ServerProcess {
   const merged: Record<string, string | undefined> = { ...process.env, CITELINE_PORT: "0", ...env };
   for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "server", "main.ts")], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "scripts", "serve.ts")], {
     cwd: PROJECT_ROOT,
     env: merged,
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,9 +1,9 @@
 /** `npm run serve`: starts the server on the published index. SIGTERM/SIGINT/SIGHUP stop it gracefully. */
 import { loadConfig } from "../core/config.ts";
-import { buildClient } from "../scripts/build-client.ts";
-import { parseCommand, runCli } from "../scripts/cli.ts";
-import { createLogger } from "./log.ts";
-import { runServer } from "./run.ts";
+import { createLogger } from "../server/log.ts";
+import { runServer } from "../server/run.ts";
+import { buildClient } from "./build-client.ts";
+import { parseCommand, runCli } from "./cli.ts";
 
 const COMMAND = {
   usage: "usage: npm run serve",
