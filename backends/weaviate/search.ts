@@ -128,6 +128,15 @@ export async function openWeaviateSearch(config: Config, opts: OpenSearchOptions
       return { snapshot: current.snapshot, release() {} };
     },
     refresh,
+    async probe() {
+      try {
+        await readPublished(nodes, n);
+        return { ok: true };
+      } catch (err) {
+        const code = err instanceof BackendError ? err.code : "BACKEND_UNAVAILABLE";
+        return { ok: false, code, message: (err as Error).message };
+      }
+    },
     async close() {
       if (timer) clearInterval(timer);
       await checking;
