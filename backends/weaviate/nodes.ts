@@ -21,6 +21,14 @@ export interface NodesOptions {
   queryTimeoutS?: number;
 }
 
+/**
+ * How long one attempt on one node may take before the call moves on. The client retries an
+ * unreachable node by itself with growing pauses (five attempts, about 25 s in all, not
+ * configurable in 3.12), so a dead node is left behind by this timeout instead.
+ */
+const READ_ATTEMPT_MS = 4000;
+const WRITE_ATTEMPT_MS = 180_000;
+
 /** Pairs each HTTP URL with its gRPC address (default: the same host, port 50051). */
 export function nodeAddresses(urls: readonly string[], grpc: readonly string[]): NodeAddress[] {
   if (grpc.length > 0 && grpc.length !== urls.length)
@@ -87,7 +95,12 @@ export class Nodes {
    * Runs `fn` against a node, failing over through the others. A BackendError thrown by `fn`
    * (a refusal of ours, not a failure to reach the node) is passed through at once.
    */
-  async run<T>(what: string, fn: (client: WeaviateClient) => Promise<T>): Promise<T> {
+  async run<T>(
+    what: string,
+    fn: (client: WeaviateClient) => Promise<T>,
+    kind: "read" | "write" = "read",
+  ): Promise<T> {
+    const limitMs = kind === "read" ? READ_ATTEMPT_MS : WRITE_ATTEMPT_MS;
     if (this.closed) throw new BackendError("BACKEND_UNAVAILABLE", "the Weaviate backend was closed");
     const reasons: string[] = [];
     const n = this.addresses.length;
@@ -95,7 +108,10 @@ export class Nodes {
     for (let attempt = 0; attempt < 2 * n; attempt++) {
       const i = (this.preferred + attempt) % n;
       try {
-        const out = await fn(await this.client(i));
+        const out = await withTimeout(
+          this.client(i).then((c) => fn(c)),
+          limitMs,
+        );
         this.preferred = i;
         return out;
       } catch (err) {
@@ -144,4 +160,14 @@ export class Nodes {
 function firstLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   return (msg.split("\n")[0] ?? "").slice(0, 200);
+}
+
+/** Rejects when `p` has not settled within `ms`; a late outcome of `p` is dropped. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+  });
+  p.catch(() => {});
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

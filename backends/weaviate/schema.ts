@@ -52,6 +52,9 @@ export type ChunkProps = {
   end: number;
   text: string;
   title: string;
+  /** Porter stems of the text and title (see terms.ts): what BM25 and document frequencies read. */
+  textStems: string;
+  titleStems: string;
   date: string;
   day: number;
   url: string;
@@ -194,8 +197,10 @@ export async function ensureCollections(client: WeaviateClient, n: Names, layout
         int("ordinal"),
         int("start"),
         int("end"),
-        { name: "text", dataType: dataType.TEXT, tokenization: tokenization.WORD, indexFilterable: true },
-        { name: "title", dataType: dataType.TEXT, tokenization: tokenization.WORD, indexFilterable: true },
+        stored("text"),
+        stored("title"),
+        { name: "textStems", dataType: dataType.TEXT, tokenization: tokenization.WHITESPACE },
+        { name: "titleStems", dataType: dataType.TEXT, tokenization: tokenization.WHITESPACE },
         field("date", false),
         int("day", true),
         stored("url"),
@@ -232,10 +237,12 @@ export async function ensureCollections(client: WeaviateClient, n: Names, layout
     },
     { name: n.meta, properties: [field("kind"), stored("body")], vectorizers: noVectors },
   ];
+  // No stopword list: the stems are matched as given, as FTS5 does.
+  const invertedIndex = configure.invertedIndex({ stopwordsPreset: "none", bm25k1: 1.2, bm25b: 0.75 });
   for (const spec of specs) {
     if (await client.collections.exists(spec.name)) continue;
     try {
-      await client.collections.create({ ...spec, replication, sharding } as never);
+      await client.collections.create({ ...spec, replication, sharding, invertedIndex } as never);
     } catch (err) {
       // Another process created it meanwhile.
       if (!(await client.collections.exists(spec.name))) throw err;

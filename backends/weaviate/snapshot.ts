@@ -27,9 +27,10 @@ import {
   type PublishedMeta,
   visibleIn,
 } from "./schema.ts";
+import { words } from "./terms.ts";
 
 /** Property boosts of BM25F: title counts 0.6 of text, as in the embedded index (integers only). */
-const BM25_PROPERTIES = ["text^5", "title^3"];
+const BM25_PROPERTIES = ["textStems^5", "titleStems^3"];
 /** Most objects one fetch returns (Weaviate's default QUERY_MAXIMUM_RESULTS is 10,000). */
 const PAGE = 5000;
 
@@ -47,8 +48,9 @@ export function facts(meta: PublishedMeta): CorpusFacts {
 export function createSnapshot(nodes: Nodes, n: Names, meta: PublishedMeta): IndexSnapshot {
   const v = meta.version;
   const base = meta.base;
-  const run = <T>(what: string, fn: (c: ReturnType<typeof collections>) => Promise<T>) =>
-    nodes.run(what, (client) => fn(collections(client, n, "read")));
+  // Scans of the whole corpus (recurring sentences) get the long timeout of writes.
+  const run = <T>(what: string, fn: (c: ReturnType<typeof collections>) => Promise<T>, scan = false) =>
+    nodes.run(what, (client) => fn(collections(client, n, "read")), scan ? "write" : "read");
   const and = (...f: (FilterValue | undefined)[]) => {
     const parts = f.filter((x): x is FilterValue => x !== undefined);
     return parts.length === 1 ? parts[0]! : Filters.and(...parts);
@@ -94,7 +96,7 @@ export function createSnapshot(nodes: Nodes, n: Names, meta: PublishedMeta): Ind
     },
     async lexical(terms, k, scope?: DateScope) {
       // BM25 gets the words as plain text; Weaviate reads no operators in it.
-      const query = terms.filter((t) => /[\p{L}\p{N}]/u.test(t)).join(" ");
+      const query = words(terms.join(" ")).join(" ");
       if (!query || k <= 0) return [];
       return run("search by words", async (c) => {
         const res = await c.chunk.query.bm25(query, {
@@ -165,12 +167,14 @@ export function createSnapshot(nodes: Nodes, n: Names, meta: PublishedMeta): Ind
       return run("count documents per term", (c) =>
         Promise.all(
           terms.map(async (t) => {
+            const w = words(t);
+            if (w.length === 0) return 0;
             const res = await c.chunk.aggregate.overAll({
               filters: and(
                 visibleIn(c.chunk, v, base),
                 Filters.or(
-                  c.chunk.filter.byProperty("text").containsAny([t]),
-                  c.chunk.filter.byProperty("title").containsAny([t]),
+                  c.chunk.filter.byProperty("textStems").containsAll(w),
+                  c.chunk.filter.byProperty("titleStems").containsAll(w),
                 ),
               ),
             });
@@ -203,42 +207,46 @@ export function createSnapshot(nodes: Nodes, n: Names, meta: PublishedMeta): Ind
       });
     },
     async recurringSentences(minTitles): Promise<RecurringSentence[]> {
-      return run("find recurring sentences", async (c) => {
-        // Candidates: hashes that occur at least minTitles times; then distinct titles decide.
-        const groups = await c.sentence.aggregate.groupBy.overAll({
-          groupBy: { property: "ehash", limit: 100_000 },
-          filters: visibleIn(c.sentence, v, base),
-        });
-        const candidates = groups
-          .filter((g) => g.totalCount >= minTitles)
-          .map((g) => String(g.groupedBy.value));
-        const out: RecurringSentence[] = [];
-        for (const part of batches(candidates, 20)) {
-          const res = await c.sentence.query.fetchObjects({
-            filters: and(
-              visibleIn(c.sentence, v, base),
-              c.sentence.filter.byProperty("ehash").containsAny(part),
-            ),
-            limit: PAGE,
-            returnProperties: ["ehash", "docId", "title", "start", "end", "text"],
+      return run(
+        "find recurring sentences",
+        async (c) => {
+          // Candidates: hashes that occur at least minTitles times; then distinct titles decide.
+          const groups = await c.sentence.aggregate.groupBy.overAll({
+            groupBy: { property: "ehash", limit: 100_000 },
+            filters: visibleIn(c.sentence, v, base),
           });
-          const byHash = new Map<string, (typeof res.objects)[number]["properties"][]>();
-          for (const o of res.objects) {
-            const list = byHash.get(o.properties.ehash) ?? [];
-            list.push(o.properties);
-            byHash.set(o.properties.ehash, list);
-          }
-          for (const list of byHash.values()) {
-            if (new Set(list.map((p) => p.title)).size < minTitles) continue;
-            list.sort((a, b) => (a.docId < b.docId ? -1 : a.docId > b.docId ? 1 : a.start - b.start));
-            out.push({
-              text: list[0]!.text,
-              spans: list.map((p) => ({ docId: p.docId, start: p.start, end: p.end })),
+          const candidates = groups
+            .filter((g) => g.totalCount >= minTitles)
+            .map((g) => String(g.groupedBy.value));
+          const out: RecurringSentence[] = [];
+          for (const part of batches(candidates, 20)) {
+            const res = await c.sentence.query.fetchObjects({
+              filters: and(
+                visibleIn(c.sentence, v, base),
+                c.sentence.filter.byProperty("ehash").containsAny(part),
+              ),
+              limit: PAGE,
+              returnProperties: ["ehash", "docId", "title", "start", "end", "text"],
             });
+            const byHash = new Map<string, (typeof res.objects)[number]["properties"][]>();
+            for (const o of res.objects) {
+              const list = byHash.get(o.properties.ehash) ?? [];
+              list.push(o.properties);
+              byHash.set(o.properties.ehash, list);
+            }
+            for (const list of byHash.values()) {
+              if (new Set(list.map((p) => p.title)).size < minTitles) continue;
+              list.sort((a, b) => (a.docId < b.docId ? -1 : a.docId > b.docId ? 1 : a.start - b.start));
+              out.push({
+                text: list[0]!.text,
+                spans: list.map((p) => ({ docId: p.docId, start: p.start, end: p.end })),
+              });
+            }
           }
-        }
-        return out;
-      });
+          return out;
+        },
+        true,
+      );
     },
     async chunkSpans(docIds): Promise<ChunkSpan[]> {
       if (docIds.length === 0) return [];

@@ -31,6 +31,7 @@ import {
   visibleIn,
 } from "./schema.ts";
 import { checkCompatible, LOCK_ID, nodesOf, PUBLISHED_ID, readPublished } from "./search.ts";
+import { stems } from "./terms.ts";
 
 const INSERT_BATCH = 500;
 
@@ -50,7 +51,7 @@ export async function openWeaviateWriter(config: Config, opts: OpenWriterOptions
   const n = names(config.weaviatePrefix);
   const notice = opts.notice ?? (() => {});
   const run = <T>(what: string, fn: (c: Collections, client: WeaviateClient) => Promise<T>) =>
-    nodes.run(what, (client) => fn(collections(client, n, "write"), client));
+    nodes.run(what, (client) => fn(collections(client, n, "write"), client), "write");
 
   let locked = false;
   let stored: PublishedMeta | undefined;
@@ -190,6 +191,8 @@ export async function openWeaviateWriter(config: Config, opts: OpenWriterOptions
               end: c.chunk.end,
               text: c.chunk.text,
               title: doc.title,
+              textStems: stems(c.chunk.text),
+              titleStems: stems(doc.title),
               docHash: doc.hash,
               ehash: c.ehash,
               ...meta,

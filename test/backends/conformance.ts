@@ -181,6 +181,10 @@ export function conformance(name: string, subject: Subject): void {
         const [lex] = await s.chunks([lexical[0]!.label]);
         expect(lex!.doc.id).toBe("orchard");
         expect(lexical[0]!.date).toBe("2023-05-02");
+        // Words match by their stem, as people write them: "dredged" finds "dredging".
+        const stemmed = await s.lexical(["dredged"], 5);
+        expect((await s.chunks(stemmed.map((h) => h.label))).map((r) => r!.doc.id)).toContain("harbour");
+        expect((await s.docFreq(["dredged"]))[0]).toBeGreaterThanOrEqual(1);
         // Query syntax characters are plain text, never an error.
         await expect(s.lexical(['"unbalanced', "OR", "(", "*", "NEAR/2"], 5)).resolves.toBeInstanceOf(Array);
         expect(await s.lexical([], 5)).toEqual([]);

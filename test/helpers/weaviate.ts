@@ -13,13 +13,22 @@ import {
   clusterSpec,
   downCluster,
   freeBasePort,
+  startNode,
+  stopPid,
   upCluster,
+  waitClusterHealthy,
+  waitReady,
+  writeState,
 } from "../../backends/weaviate/local.ts";
 
 export interface TestCluster {
   state: ClusterState;
   urls: string[];
   grpc: string[];
+  /** Kills node `i` (0-based) with SIGKILL: no shutdown, no flush. */
+  kill(i: number): Promise<void>;
+  /** Starts node `i` again on its data folder and waits until the cluster is healthy. */
+  restart(i: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -37,6 +46,18 @@ export async function startWeaviate(nodes = 1): Promise<TestCluster> {
     state,
     urls: spec.nodes.map((n) => `http://127.0.0.1:${n.ports.http}`),
     grpc: spec.nodes.map((n) => `127.0.0.1:${n.ports.grpc}`),
+    kill: async (i) => {
+      const node = spec.nodes[i]!;
+      await stopPid(state.pids[node.name]!, 0, "SIGKILL");
+    },
+    restart: async (i) => {
+      const node = spec.nodes[i]!;
+      const child = startNode(spec, node);
+      state.pids[node.name] = child.pid ?? -1;
+      writeState(state);
+      await waitReady(node, 120_000, child);
+      await waitClusterHealthy(spec);
+    },
     stop: async () => {
       await downCluster(root, { wipe: true, graceMs: 10_000 });
     },
