@@ -118,8 +118,12 @@ export function clusterSpec(opts: {
   return { root: opts.root, binary: opts.binary ?? binaryPath(), nodes };
 }
 
-/** The environment one node runs with. */
-export function nodeEnv(spec: ClusterSpec, node: NodeSpec): Record<string, string> {
+/**
+ * The environment one node runs with. At first start node1 founds the cluster and the others
+ * join through it; a node started again (`rejoin`) joins through all the others, since node1 may
+ * be the one that is down.
+ */
+export function nodeEnv(spec: ClusterSpec, node: NodeSpec, rejoin = false): Record<string, string> {
   const first = spec.nodes[0]!;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -148,12 +152,17 @@ export function nodeEnv(spec: ClusterSpec, node: NodeSpec): Record<string, strin
     // The machine is shared; Weaviate's default is every core.
     GOMAXPROCS: process.env.GOMAXPROCS ?? "2",
   };
-  if (node !== first) env.CLUSTER_JOIN = `127.0.0.1:${first.ports.gossip}`;
+  if (rejoin && spec.nodes.length > 1)
+    env.CLUSTER_JOIN = spec.nodes
+      .filter((n) => n !== node)
+      .map((n) => `127.0.0.1:${n.ports.gossip}`)
+      .join(",");
+  else if (node !== first) env.CLUSTER_JOIN = `127.0.0.1:${first.ports.gossip}`;
   return env;
 }
 
 /** Starts one node in the background (detached, output to its log file); returns its process. */
-export function startNode(spec: ClusterSpec, node: NodeSpec): ChildProcess {
+export function startNode(spec: ClusterSpec, node: NodeSpec, rejoin = false): ChildProcess {
   if (!existsSync(spec.binary))
     throw new AppError(
       "BACKEND_NOT_INSTALLED",
@@ -164,7 +173,7 @@ export function startNode(spec: ClusterSpec, node: NodeSpec): ChildProcess {
   const child = spawn(
     spec.binary,
     ["--host", "127.0.0.1", "--port", String(node.ports.http), "--scheme", "http"],
-    { env: nodeEnv(spec, node), stdio: ["ignore", log, log], detached: true },
+    { env: nodeEnv(spec, node, rejoin), stdio: ["ignore", log, log], detached: true },
   );
   child.unref();
   return child;
@@ -194,7 +203,20 @@ export async function waitReady(node: NodeSpec, timeoutMs = 120_000, child?: Chi
   );
 }
 
-/** Resolves when node `via` sees every node of the cluster healthy. */
+async function waitListening(port: number, timeoutMs: number, child: ChildProcess, node: NodeSpec) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    if (!(await portFree(port))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new AppError(
+    "BACKEND_UNAVAILABLE",
+    `${node.name} did not open its gossip port ${port}; see ${node.logFile}`,
+  );
+}
+
+/** Resolves when node1 sees every node of the cluster healthy. */
 export async function waitClusterHealthy(spec: ClusterSpec, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const first = spec.nodes[0]!;
@@ -229,14 +251,17 @@ export async function upCluster(spec: ClusterSpec, timeoutMs = 180_000): Promise
   for (const node of spec.nodes) await assertPortsFree(node);
   mkdirSync(spec.root, { recursive: true });
   const pids: Record<string, number> = {};
-  const children = spec.nodes.map((node) => {
-    const child = startNode(spec, node);
-    pids[node.name] = child.pid ?? -1;
-    return child;
-  });
   const state: ClusterState = { ...spec, pids };
-  writeState(state);
+  const children: ChildProcess[] = [];
   try {
+    for (const [i, node] of spec.nodes.entries()) {
+      const child = startNode(spec, node);
+      pids[node.name] = child.pid ?? -1;
+      children.push(child);
+      writeState(state);
+      // The others join through node1's gossip port: it must listen before they start.
+      if (i === 0 && spec.nodes.length > 1) await waitListening(node.ports.gossip, timeoutMs, child, node);
+    }
     await Promise.all(spec.nodes.map((n, i) => waitReady(n, timeoutMs, children[i])));
     await waitClusterHealthy(spec, timeoutMs);
   } catch (err) {

@@ -20,6 +20,7 @@ import type { Nodes } from "./nodes.ts";
 import {
   batches,
   type ChunkProps,
+  type Collections,
   collections,
   dayFilter,
   dequantize,
@@ -169,26 +170,23 @@ export function createSnapshot(nodes: Nodes, n: Names, meta: PublishedMeta): Ind
           terms.map(async (t) => {
             const w = words(t);
             if (w.length === 0) return 0;
-            const res = await c.chunk.aggregate.overAll({
-              filters: and(
+            return count(
+              c.chunk,
+              and(
                 visibleIn(c.chunk, v, base),
                 Filters.or(
                   c.chunk.filter.byProperty("textStems").containsAll(w),
                   c.chunk.filter.byProperty("titleStems").containsAll(w),
                 ),
               ),
-            });
-            return res.totalCount;
+            );
           }),
         ),
       );
     },
     async countInRange(range) {
       return run("count documents in a range", async (c) => {
-        const res = await c.doc.aggregate.overAll({
-          filters: and(visibleIn(c.doc, v, base), dayFilter(c.doc, { range })),
-        });
-        return res.totalCount;
+        return count(c.doc, and(visibleIn(c.doc, v, base), dayFilter(c.doc, { range })));
       });
     },
     async recentDocuments(limit): Promise<DocumentLead[]> {
@@ -270,4 +268,29 @@ export function createSnapshot(nodes: Nodes, n: Names, meta: PublishedMeta): Ind
       });
     },
   };
+}
+
+/** Most objects a fetch may return on a default Weaviate (QUERY_MAXIMUM_RESULTS). */
+const MAX_RESULTS = 10_000;
+
+/**
+ * Objects that match a filter. Aggregations in Weaviate 1.35 run at QUORUM whatever the client
+ * asks, and fail ("inconsistent consistency levels") while a replica of some shard is down; then
+ * the matching objects are fetched at consistency ONE and counted, up to 10,000.
+ */
+async function count(
+  coll: { aggregate: { overAll(o: { filters: FilterValue }): Promise<{ totalCount: number }> } },
+  filters: FilterValue,
+): Promise<number> {
+  try {
+    return (await coll.aggregate.overAll({ filters })).totalCount;
+  } catch (err) {
+    if (!/consisten/i.test((err as Error).message)) throw err;
+    const res = await (coll as unknown as Collections["doc"]).query.fetchObjects({
+      filters,
+      limit: MAX_RESULTS,
+      returnProperties: ["addedIn"],
+    });
+    return res.objects.length;
+  }
 }

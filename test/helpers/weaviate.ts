@@ -52,7 +52,7 @@ export async function startWeaviate(nodes = 1): Promise<TestCluster> {
     },
     restart: async (i) => {
       const node = spec.nodes[i]!;
-      const child = startNode(spec, node);
+      const child = startNode(spec, node, true);
       state.pids[node.name] = child.pid ?? -1;
       writeState(state);
       await waitReady(node, 120_000, child);
