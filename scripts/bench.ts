@@ -14,7 +14,8 @@ import { benchIndexing } from "../bench/indexing.ts";
 import { runLangchainBaseline } from "../bench/langchain-baseline.ts";
 import { benchLoad } from "../bench/load.ts";
 import { type BenchResults, machineInfo, renderMarkdown } from "../bench/report.ts";
-import { benchScale } from "../bench/scale.ts";
+import { benchScale, type ScaleStore } from "../bench/scale.ts";
+import { startBenchWeaviate } from "../bench/weaviate-store.ts";
 import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { runEval } from "../eval/run.ts";
@@ -24,7 +25,7 @@ const PARTS = ["indexing", "scale", "load", "baseline"] as const;
 
 const COMMAND = {
   usage:
-    "usage: npm run bench [-- --dataset DIR] [--sizes 1000,10000,100000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--baseline-limit N] [--k N]",
+    "usage: npm run bench [-- --dataset DIR] [--sizes 1000,10000,100000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--baseline-limit N] [--k N] [--backend weaviate]",
   summary:
     "Measures indexing throughput, query latency by index size, WebSocket load, memory and disk, and a LangChain.js baseline; writes bench-results/latest.json and, when every part ran, docs/benchmarks.md.",
   options: {
@@ -36,6 +37,7 @@ const COMMAND = {
     questions: { type: "string", default: "10" },
     "baseline-limit": { type: "string" },
     k: { type: "string", default: "5" },
+    backend: { type: "string" },
   },
   help: [
     "--dataset DIR          dataset folder (corpus.jsonl, questions.jsonl)",
@@ -46,6 +48,7 @@ const COMMAND = {
     "--questions N          questions per client in the load part",
     "--baseline-limit N     questions in the baseline part",
     "--k N                  passages per question",
+    "--backend weaviate     the scale part also runs on a Weaviate node of its own, side by side",
   ],
 } as const;
 
@@ -93,15 +96,39 @@ await runCli(async () => {
       `${results.indexing.chunksPerSecond} chunks/s, overhead ${(results.indexing.overhead * 100).toFixed(1)}%`,
     );
   }
+  if (values.backend !== undefined && values.backend !== "weaviate")
+    throw usageError(`--backend is "${values.backend}"; the only other backend is weaviate`, COMMAND.usage);
   if (only.has("scale")) {
-    results.scale = await benchScale({
-      datasetDir: dataset,
-      config,
-      embedder,
-      targets: values.sizes.split(",").map(Number),
-      queries: Number(values.queries),
-      onLine: say,
-    });
+    const scale = (store?: ScaleStore) =>
+      benchScale({
+        datasetDir: dataset,
+        config,
+        embedder,
+        targets: values.sizes.split(",").map(Number),
+        queries: Number(values.queries),
+        onLine: (line) => say(`${store ? "weaviate" : "embedded"}: ${line}`),
+        ...(store ? { store } : {}),
+      });
+    results.scale = await scale();
+    if (values.backend === "weaviate") {
+      const store = await startBenchWeaviate();
+      try {
+        results.scaleWeaviate = await scale(store);
+      } finally {
+        await store.stop();
+      }
+      say(
+        "chunks | backend | build chunks/s | retrieval p50/p95 ms | answer p50/p95 ms | index or server RSS MiB | bench process RSS MiB | disk MiB",
+      );
+      for (const [name, points] of [
+        ["embedded", results.scale],
+        ["weaviate", results.scaleWeaviate],
+      ] as const)
+        for (const p of points)
+          say(
+            `${p.chunks} | ${name} | ${p.chunksPerSecond} | ${p.retrievalMs.p50}/${p.retrievalMs.p95} | ${p.answerMs.p50}/${p.answerMs.p95} | ${p.indexRssMiB} | ${p.processRssMiB} | ${p.diskMiB}`,
+          );
+    }
   }
   if (only.has("load")) {
     say(`load: ${values.clients} WebSocket clients × ${values.questions} questions`);
