@@ -249,7 +249,12 @@ export type BackendErrorCode =
   | "INDEX_LOCKED"
   | "CANCELLED";
 
-/** An expected failure of a backend, with a stable code and a message naming what to do. */
+/**
+ * An expected failure of a backend, with a stable code and a message naming what to do. The
+ * transports map it by code like any AppError (server/errors.ts: BACKEND_UNAVAILABLE and
+ * INDEX_MISSING/INDEX_CORRUPT are 503). The embedded adapter's refusals come from embeddings/ as
+ * AppErrors with the same codes.
+ */
 export class BackendError extends AppError {
   declare readonly code: BackendErrorCode;
 

@@ -3,27 +3,18 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { type Config, PROJECT_ROOT } from "../core/config.ts";
-import type { Engine } from "../core/engine.ts";
+import { PROJECT_ROOT } from "../core/config.ts";
 import { AppError, isAppError } from "../core/errors.ts";
 import type { AnswerEvent, AnswerResponse, SourceGroup, SourceRef, Timings } from "../core/protocol.ts";
+import type { TransportDeps } from "./deps.ts";
 import { eager } from "./eager.ts";
 import { errorBody, httpStatus, publicError } from "./errors.ts";
-import type { Logger } from "./log.ts";
 import { openApiDocument } from "./openapi.ts";
-import type { RateLimiter } from "./rate-limit.ts";
 import { bearerToken, requestId, SECURITY_HEADERS, tokenMatches } from "./security.ts";
 import { parseAsk, parseJson, parseSearch } from "./validate.ts";
 
-export interface AppDeps {
-  config: Config;
-  engine: Engine;
-  log: Logger;
-  limiter: RateLimiter;
-  /** True once shutdown has begun: new questions are refused. */
-  draining: () => boolean;
-  /** Answers in flight, so shutdown can wait for them. */
-  inflight: Set<Promise<unknown>>;
+export interface AppDeps extends TransportDeps {
+  /** The built page (default client/dist). */
   clientDir?: string;
 }
 

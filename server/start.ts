@@ -11,6 +11,7 @@ import { type Answerer, createGenerator } from "../core/generate/answerer.ts";
 import type { Embedder } from "../core/types.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { createApp } from "./app.ts";
+import type { TransportDeps } from "./deps.ts";
 import { rawErrorResponse } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { RateLimiter } from "./rate-limit.ts";
@@ -64,7 +65,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const limiter = new RateLimiter(config.rateLimitPerMinute);
   const inflight = new Set<Promise<unknown>>();
   let draining = false;
-  const deps = { config, engine, log, limiter, inflight, draining: () => draining };
+  const deps: TransportDeps = { config, engine, log, limiter, inflight, draining: () => draining };
   const app = createApp({ ...deps, ...(opts.clientDir ? { clientDir: opts.clientDir } : {}) });
   const http = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, app);
   http.keepAliveTimeout = 5000;

@@ -4,24 +4,15 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type WebSocket, WebSocketServer } from "ws";
-import type { Config } from "../core/config.ts";
-import type { Engine } from "../core/engine.ts";
 import { AppError } from "../core/errors.ts";
 import type { ServerMessage } from "../core/protocol.ts";
+import type { TransportDeps } from "./deps.ts";
 import { eager } from "./eager.ts";
 import { publicError, rawErrorResponse } from "./errors.ts";
-import type { Logger } from "./log.ts";
-import type { RateLimiter } from "./rate-limit.ts";
 import { bearerToken, originAllowed, tokenMatches } from "./security.ts";
 import { isObject, parseAsk, parseId, parseJson, rejectUnknown } from "./validate.ts";
 
-export interface ChatDeps {
-  config: Config;
-  engine: Engine;
-  log: Logger;
-  limiter: RateLimiter;
-  draining: () => boolean;
-  inflight: Set<Promise<unknown>>;
+export interface ChatDeps extends TransportDeps {
   /** How long an unauthenticated connection may wait to send its `auth` message (default 5 s). */
   authTimeoutMs?: number | undefined;
   /** How long a client may leave more than wsMaxBufferedBytes unread before it is dropped (default 30 s). */

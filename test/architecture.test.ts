@@ -14,18 +14,23 @@ function sources(dir: string): string[] {
     .map((f) => path.join(dir, f));
 }
 
-/** Every project folder a file imports from (static, type-only and dynamic imports, re-exports). */
-function importedFolders(file: string): { specifier: string; folder: string }[] {
+/** Every project file a file imports (static, type-only and dynamic imports, re-exports). */
+function importedTargets(file: string): { specifier: string; target: string }[] {
   const text = readFileSync(path.join(PROJECT_ROOT, file), "utf8");
   const specifiers = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["']([^"']+)["']/g)].map(
     (m) => m[1]!,
   );
   return specifiers
     .filter((s) => s.startsWith("."))
-    .map((specifier) => {
-      const target = path.relative(PROJECT_ROOT, path.resolve(PROJECT_ROOT, path.dirname(file), specifier));
-      return { specifier, folder: target.split(path.sep)[0]! };
-    });
+    .map((specifier) => ({
+      specifier,
+      target: path.relative(PROJECT_ROOT, path.resolve(PROJECT_ROOT, path.dirname(file), specifier)),
+    }));
+}
+
+/** Every project folder a file imports from. */
+function importedFolders(file: string): { specifier: string; folder: string }[] {
+  return importedTargets(file).map((t) => ({ specifier: t.specifier, folder: t.target.split(path.sep)[0]! }));
 }
 
 describe("the import graph", () => {
@@ -44,6 +49,20 @@ describe("the import graph", () => {
         .map((i) => `${f} imports ${i.specifier}`),
     );
     expect(outside).toEqual([]);
+  });
+
+  it("loads an optional backend only when it is chosen: no module outside it imports it statically", () => {
+    const adapterOf = (file: string) => file.split(path.sep).slice(0, 2).join("/");
+    const optional = (target: string) =>
+      target.startsWith("backends/") && !target.startsWith("backends/embedded/");
+    const files = ["core", "embeddings", "server", "eval", "scripts", "backends"].flatMap(sources);
+    const eager = files.flatMap((f) =>
+      importedTargets(f)
+        .filter((t) => optional(t.target) && t.target !== "backends/select.ts")
+        .filter((t) => !(optional(f) && adapterOf(f) === adapterOf(t.target)))
+        .map((t) => `${f} imports ${t.specifier}`),
+    );
+    expect(eager).toEqual([]);
   });
 
   it("has server/ import nothing from scripts/, eval/ or bench/", () => {

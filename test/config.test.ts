@@ -11,6 +11,7 @@ describe("loadConfig", () => {
   it.each([
     ["CITELINE_PORT", "8080", "port", 8080],
     ["CITELINE_MODEL", "all-MiniLM-L6-v2", "model", "all-MiniLM-L6-v2"],
+    ["CITELINE_BACKEND", "weaviate", "backend", "weaviate"],
     ["CITELINE_DENSE_WEIGHT", "0.7", "denseWeight", 0.7],
     [
       "CITELINE_ALLOWED_ORIGINS",
@@ -31,6 +32,7 @@ describe("loadConfig", () => {
       "gpt",
       'CITELINE_MODEL is "gpt"; it must be one of bge-small-en-v1.5, all-MiniLM-L6-v2',
     ],
+    ["CITELINE_BACKEND", "qdrant", 'CITELINE_BACKEND is "qdrant"; it must be one of embedded, weaviate'],
     ["CITELINE_DENSE_WEIGHT", "1.5", 'CITELINE_DENSE_WEIGHT is "1.5"; it must be a number from 0 to 1'],
     ["CITELINE_TOKEN", "short", "CITELINE_TOKEN is 5 characters; use at least 16"],
     [

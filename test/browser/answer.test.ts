@@ -1,43 +1,15 @@
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { citationForMarker } from "../../client/src/answer-text.ts";
-import {
-  type App,
-  ask,
-  doneFrame,
-  lastTurn,
-  launchBrowser,
-  type OpenPage,
-  openPage,
-  SEED_TITLE,
-  startApp,
-  TIMEOUT,
-  waitForConnected,
-  waitForStatus,
-} from "./harness.ts";
+import { useBrowserApp } from "./fixture.ts";
+import { ask, doneFrame, lastTurn, SEED_TITLE, TIMEOUT, waitForConnected, waitForStatus } from "./harness.ts";
 
 const QUESTION = "Who is China's foreign minister?";
 
 describe("asking a question in the page", { timeout: TIMEOUT }, () => {
-  let app: App;
-  let browser: Browser;
-  let open: OpenPage | undefined;
-
-  beforeAll(async () => {
-    [app, browser] = await Promise.all([startApp({ config: { streamDelayMs: 20 } }), launchBrowser()]);
-  }, TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
-  afterEach(async () => {
-    if (open) expect(open.log.errors).toEqual([]);
-    await open?.context.close();
-    open = undefined;
-  });
+  const fx = useBrowserApp({ config: { streamDelayMs: 20 } });
 
   it("shows what the corpus holds and its example questions before anything is asked", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page } = open;
     await expect(page.locator(".empty-title").textContent()).resolves.toBe("Ask your news archive");
     await page.locator(".fact").first().waitFor();
@@ -57,7 +29,7 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
   });
 
   it("streams a cited answer and opens the cited sentence highlighted in the source panel", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, log } = open;
     await waitForConnected(page);
     await ask(page, QUESTION);
@@ -101,14 +73,14 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
   });
 
   it("shows the short answer first, in bold, above the cited sentence that holds it", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, log } = open;
     await ask(page, "Where was the Hernán Santa Cruz Dialogue held?");
     await waitForStatus(page);
     const done = doneFrame(log);
     expect(done.shortAnswer?.text).toBe("Hangzhou");
     const doc = await (
-      await fetch(`${app.url}/api/documents/${encodeURIComponent(done.shortAnswer!.docId)}`)
+      await fetch(`${fx.app.url}/api/documents/${encodeURIComponent(done.shortAnswer!.docId)}`)
     ).json();
     expect(doc.text.slice(done.shortAnswer!.start, done.shortAnswer!.end)).toBe("Hangzhou");
     const turn = lastTurn(page);
@@ -123,7 +95,7 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
   });
 
   it("gives no short answer to a question that asks for a description", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, log } = open;
     await ask(page, "What does ESCR stand for?");
     await waitForStatus(page);
@@ -132,7 +104,7 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
   });
 
   it("opens a source from the source list with its passage highlighted", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, log } = open;
     await ask(page, QUESTION);
     await waitForStatus(page);
@@ -147,7 +119,7 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
   });
 
   it("sends the earlier turns as history with a follow-up question", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, log } = open;
     await ask(page, QUESTION);
     await waitForStatus(page);
@@ -171,7 +143,7 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
   });
 
   it("keeps the conversation, with working citations, across a reload", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, log } = open;
     await ask(page, QUESTION);
     await waitForStatus(page);
@@ -187,7 +159,7 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
   });
 
   it("copies the answer with a numbered source list", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, log } = open;
     await ask(page, QUESTION);
     await waitForStatus(page);
@@ -199,7 +171,7 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
   });
 
   it("marks an answer the documents do not hold and shows the closest passages", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, log } = open;
     await ask(page, "What is the boiling point of mercury?");
     await waitForStatus(page);
@@ -218,7 +190,7 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
   });
 
   it("starts a new conversation that forgets the old one", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page } = open;
     await ask(page, QUESTION);
     await waitForStatus(page);
@@ -231,14 +203,14 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
   });
 
   it("shows a server error inline with its code and message", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page } = open;
     await waitForConnected(page);
-    await ask(page, "x".repeat(app.config.maxQuestionChars + 1));
+    await ask(page, "x".repeat(fx.app.config.maxQuestionChars + 1));
     await waitForStatus(page, "error");
     const notice = lastTurn(page).locator(".notice-error");
     await expect(notice.locator(".error-code").textContent()).resolves.toBe("QUESTION_TOO_LONG");
-    await expect(notice.textContent()).resolves.toContain(String(app.config.maxQuestionChars).slice(0, 1));
+    await expect(notice.textContent()).resolves.toContain(String(fx.app.config.maxQuestionChars).slice(0, 1));
     await expect(lastTurn(page).locator('[data-action="retry"]').count()).resolves.toBe(1);
   });
 });

@@ -1,32 +1,14 @@
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type App,
-  ask,
-  launchBrowser,
-  openPage,
-  startApp,
-  TIMEOUT,
-  waitForConnected,
-  waitForStatus,
-} from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { useBrowserApp } from "./fixture.ts";
+import { ask, TIMEOUT, waitForConnected, waitForStatus } from "./harness.ts";
 
 const TOKEN = "correct-horse-battery-staple";
 
 describe("a server that requires an access token", { timeout: TIMEOUT }, () => {
-  let app: App;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [app, browser] = await Promise.all([startApp({ config: { accessToken: TOKEN } }), launchBrowser()]);
-  }, TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
+  const fx = useBrowserApp({ config: { accessToken: TOKEN }, pageErrors: "ignore" });
 
   it("asks for the token once, refuses a wrong one, and keeps the right one across reloads", async () => {
-    const { page, context, log } = await openPage(browser, app);
+    const { page, context, log } = await fx.open();
     try {
       const dialog = page.locator("#token-dialog");
       await dialog.waitFor();

@@ -1,47 +1,22 @@
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  type App,
-  ask,
-  lastTurn,
-  launchBrowser,
-  type OpenPage,
-  openPage,
-  screenshot,
-  startApp,
-  TIMEOUT,
-  waitForConnected,
-  waitForStatus,
-} from "./harness.ts";
+import { afterEach, describe, expect, it } from "vitest";
+import { useBrowserApp } from "./fixture.ts";
+import { ask, lastTurn, screenshot, TIMEOUT, waitForConnected, waitForStatus } from "./harness.ts";
 
 const QUESTION = "Who is China's foreign minister?";
 
 describe("the connection to the server", { timeout: TIMEOUT }, () => {
-  let app: App;
-  let browser: Browser;
-  let open: OpenPage | undefined;
-
-  beforeAll(async () => {
-    [app, browser] = await Promise.all([startApp({ config: { streamDelayMs: 150 } }), launchBrowser()]);
-  }, TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
-  afterEach(async () => {
-    await app.start();
-    await open?.context.close();
-    open = undefined;
-  });
+  const fx = useBrowserApp({ config: { streamDelayMs: 150 }, pageErrors: "ignore" });
+  // A test that stops the server leaves it started again for the next.
+  afterEach(() => fx.app.start());
 
   it("shows reconnecting while the server is away, then connected, and the next question works", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page } = open;
     await waitForConnected(page);
     await ask(page, QUESTION);
     await waitForStatus(page);
 
-    await app.stop();
+    await fx.app.stop();
     await page.locator('#conn[data-state="reconnecting"]').waitFor();
     await expect(page.locator("#conn-label").textContent()).resolves.toBe("Reconnecting…");
     // The state and the Retry-now button fit a phone's top bar.
@@ -49,7 +24,7 @@ describe("the connection to the server", { timeout: TIMEOUT }, () => {
     await screenshot(page, "reconnecting-375x740-light");
     await expect(page.evaluate(() => document.documentElement.scrollWidth)).resolves.toBeLessThanOrEqual(375);
     await page.setViewportSize({ width: 1280, height: 800 });
-    await app.start();
+    await fx.app.start();
     await waitForConnected(page);
     await expect(page.locator("#conn-label").textContent()).resolves.toBe("Connected");
 
@@ -60,12 +35,12 @@ describe("the connection to the server", { timeout: TIMEOUT }, () => {
   });
 
   it("marks an answer cut off by a dropped connection as interrupted, and Retry finishes it", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page } = open;
     await waitForConnected(page);
     await ask(page, QUESTION);
     await lastTurn(page).locator(".a-text").waitFor();
-    await app.stop();
+    await fx.app.stop();
 
     await waitForStatus(page, "interrupted");
     const notice = lastTurn(page).locator(".notice-interrupted");
@@ -75,7 +50,7 @@ describe("the connection to the server", { timeout: TIMEOUT }, () => {
     await expect(lastTurn(page).locator(".a-text").textContent()).resolves.not.toBe("");
     await screenshot(page, "interrupted-1280x800-light");
 
-    await app.start();
+    await fx.app.start();
     await waitForConnected(page);
     await lastTurn(page).locator('[data-action="retry"]').click();
     await waitForStatus(page);
@@ -83,22 +58,22 @@ describe("the connection to the server", { timeout: TIMEOUT }, () => {
   });
 
   it("questions asked while the server is away wait and are answered once it is back", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page } = open;
     await waitForConnected(page);
-    await app.stop();
+    await fx.app.stop();
     await page.locator('#conn[data-state="reconnecting"]').waitFor();
     await ask(page, QUESTION);
     await expect(lastTurn(page).getAttribute("data-status")).resolves.toBe("waiting");
     await expect(lastTurn(page).locator(".waiting-note").isVisible()).resolves.toBe(true);
     await screenshot(page, "waiting-1280x800-light");
-    await app.start();
+    await fx.app.start();
     await waitForStatus(page);
     await expect(lastTurn(page).locator(".a-body").textContent()).resolves.toContain("Wang Yi");
   });
 
   it("streams answers over HTTP when WebSockets cannot be opened", async () => {
-    open = await openPage(browser, app, {
+    const open = await fx.open({
       initScript: () => {
         Object.defineProperty(window, "WebSocket", {
           value: function Blocked() {
@@ -131,12 +106,11 @@ describe("the connection to the server", { timeout: TIMEOUT }, () => {
   });
 
   it("switches to HTTP when the WebSocket handshake keeps failing while the server answers HTTP", async () => {
-    const context = await browser.newContext();
-    // Something between page and server (a proxy, say) refuses every WebSocket handshake.
-    await context.routeWebSocket(/\/ws$/, (ws) => ws.close({ code: 1008, reason: "refused" }));
-    const page = await context.newPage();
-    open = { context, page, log: { sent: [], received: [], requests: [], dialogs: [], errors: [] } };
-    await page.goto(app.url);
+    const { page } = await fx.open({
+      // Something between page and server (a proxy, say) refuses every WebSocket handshake.
+      setup: (context) =>
+        context.routeWebSocket(/\/ws$/, (ws) => ws.close({ code: 1008, reason: "refused" })),
+    });
     await waitForConnected(page);
     await expect(page.locator("#conn").getAttribute("data-transport")).resolves.toBe("http");
     await ask(page, QUESTION);

@@ -1,44 +1,14 @@
-/**
- * The page as a new user meets it in the first hour: the hover card after Escape, source cards,
- * starter questions, the date range, two tabs, and going back to WebSockets after an HTTP fallback.
- */
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  type App,
-  ask,
-  lastTurn,
-  launchBrowser,
-  type OpenPage,
-  openPage,
-  SEED_TITLE,
-  startApp,
-  TIMEOUT,
-  waitForConnected,
-  waitForStatus,
-} from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { useBrowserApp } from "./fixture.ts";
+import { ask, lastTurn, SEED_TITLE, TIMEOUT, waitForConnected, waitForStatus } from "./harness.ts";
 
 const QUESTION = "Who is China's foreign minister?";
 
 describe("the page in a new user's first hour", { timeout: TIMEOUT }, () => {
-  let app: App;
-  let browser: Browser;
-  let open: OpenPage | undefined;
-
-  beforeAll(async () => {
-    [app, browser] = await Promise.all([startApp(), launchBrowser()]);
-  }, TIMEOUT);
-  afterEach(async () => {
-    await open?.context.close();
-    open = undefined;
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
+  const fx = useBrowserApp({ pageErrors: "ignore" });
 
   it("closes the hover card too when Escape closes the source panel", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, log } = open;
     await waitForConnected(page);
     await ask(page, QUESTION);
@@ -55,7 +25,7 @@ describe("the page in a new user's first hour", { timeout: TIMEOUT }, () => {
   });
 
   it("shows each source's title and date, and its file name only in the tooltip", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page } = open;
     await waitForConnected(page);
     await ask(page, QUESTION);
@@ -68,7 +38,7 @@ describe("the page in a new user's first hour", { timeout: TIMEOUT }, () => {
   });
 
   it("offers natural starter questions, each of which the index answers", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page } = open;
     const examples = page.locator("button.example");
     await examples.first().waitFor();
@@ -82,7 +52,7 @@ describe("the page in a new user's first hour", { timeout: TIMEOUT }, () => {
   });
 
   it("sends the from/to range as filters and says when no document falls in it", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, log } = open;
     await waitForConnected(page);
     await page.locator("#range summary").click();
@@ -110,11 +80,11 @@ describe("the page in a new user's first hour", { timeout: TIMEOUT }, () => {
   });
 
   it("keeps one conversation per tab: two tabs do not overwrite each other", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, context } = open;
     await waitForConnected(page);
     const other = await context.newPage();
-    await other.goto(app.url);
+    await other.goto(fx.app.url);
     await waitForConnected(other);
     await ask(page, QUESTION);
     await waitForStatus(page);
@@ -129,15 +99,14 @@ describe("the page in a new user's first hour", { timeout: TIMEOUT }, () => {
   });
 
   it("goes back to the WebSocket after falling back to HTTP once WebSockets work again", async () => {
-    const context = await browser.newContext();
     let blocked = true;
-    await context.routeWebSocket(/\/ws$/, (ws) => {
-      if (blocked) ws.close({ code: 1008, reason: "refused" });
-      else ws.connectToServer();
+    const { page } = await fx.open({
+      setup: (context) =>
+        context.routeWebSocket(/\/ws$/, (ws) => {
+          if (blocked) ws.close({ code: 1008, reason: "refused" });
+          else ws.connectToServer();
+        }),
     });
-    const page = await context.newPage();
-    open = { context, page, log: { sent: [], received: [], requests: [], dialogs: [], errors: [] } };
-    await page.goto(app.url);
     await page.locator('#conn[data-transport="http"][data-state="connected"]').waitFor({ timeout: 20_000 });
     blocked = false;
     await page

@@ -1,49 +1,15 @@
-/**
- * The page with a real in-process model (SmolLM2-135M): it says who wrote the answer, and marks
- * generated and extractive text differently. Which of the two a 135M model's answer ends as is
- * not the point; the page must match what the server decided.
- */
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { TEST_GGUF } from "../../scripts/llm-assets.ts";
-import {
-  type App,
-  ask,
-  doneFrame,
-  lastTurn,
-  launchBrowser,
-  type OpenPage,
-  openPage,
-  screenshot,
-  startApp,
-  TIMEOUT,
-  waitForConnected,
-  waitForStatus,
-} from "./harness.ts";
+import { useBrowserApp } from "./fixture.ts";
+import { ask, doneFrame, lastTurn, screenshot, TIMEOUT, waitForConnected, waitForStatus } from "./harness.ts";
 
 describe("generated answers in the page", { timeout: TIMEOUT }, () => {
-  let app: App;
-  let browser: Browser;
-  let open: OpenPage | undefined;
-
-  beforeAll(async () => {
-    [app, browser] = await Promise.all([
-      startApp({ config: { llmGguf: TEST_GGUF, llmThreads: 1, llmPassages: 1, llmMaxTokens: 40 } }),
-      launchBrowser(),
-    ]);
-  }, TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
-  afterEach(async () => {
-    if (open) expect(open.log.errors).toEqual([]);
-    await open?.context.close();
-    open = undefined;
+  const fx = useBrowserApp({
+    config: { llmGguf: TEST_GGUF, llmThreads: 1, llmPassages: 1, llmMaxTokens: 40 },
   });
 
   it("labels the answer with its model and marks generated or quoted text as the server decided", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, log } = open;
     await waitForConnected(page);
     await ask(page, "Who is China's foreign minister?");

@@ -128,6 +128,8 @@ export interface PageOptions {
   colorScheme?: "light" | "dark";
   /** Runs in the page before its scripts (e.g. to take WebSocket away). */
   initScript?: () => void;
+  /** Prepares the context before the page opens (e.g. routes that refuse WebSockets). */
+  setup?: (context: BrowserContext) => Promise<void>;
 }
 
 /** A fresh browser context (empty localStorage) with the app open and its traffic recorded. */
@@ -138,6 +140,7 @@ export async function openPage(browser: Browser, app: App, opts: PageOptions = {
     reducedMotion: "reduce",
   });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: app.url });
+  await opts.setup?.(context);
   const page = await context.newPage();
   const log: PageLog = { sent: [], received: [], requests: [], dialogs: [], errors: [] };
   if (opts.initScript) await page.addInitScript(opts.initScript);

@@ -1,14 +1,7 @@
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type App,
-  launchBrowser,
-  openPage,
-  startApp,
-  TIMEOUT,
-  waitForConnected,
-  waitForStatus,
-} from "./harness.ts";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { useBrowserApp } from "./fixture.ts";
+import { TIMEOUT, waitForConnected, waitForStatus } from "./harness.ts";
 
 /** Presses Tab until `matches` holds for the focused element; fails after `max` presses. */
 async function tabTo(
@@ -25,19 +18,10 @@ async function tabTo(
 }
 
 describe("using the page with the keyboard only", { timeout: TIMEOUT }, () => {
-  let app: App;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [app, browser] = await Promise.all([startApp(), launchBrowser()]);
-  }, TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
+  const fx = useBrowserApp({});
 
   it("asks, opens a citation with Enter, closes it with Escape and gets focus back on the chip", async () => {
-    const { page, context, log } = await openPage(browser, app);
+    const { page, context, log } = await fx.open();
     try {
       await waitForConnected(page);
       await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());

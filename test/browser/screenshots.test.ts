@@ -1,17 +1,7 @@
 import { stat } from "node:fs/promises";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type App,
-  ask,
-  launchBrowser,
-  openPage,
-  screenshot,
-  startApp,
-  TIMEOUT,
-  waitForConnected,
-  waitForStatus,
-} from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { useBrowserApp } from "./fixture.ts";
+import { ask, screenshot, TIMEOUT, waitForConnected, waitForStatus } from "./harness.ts";
 
 const SIZES = [
   { width: 1280, height: 800 },
@@ -20,22 +10,13 @@ const SIZES = [
 const SCHEMES = ["light", "dark"] as const;
 
 describe("the page at desktop and phone sizes, light and dark", { timeout: TIMEOUT }, () => {
-  let app: App;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [app, browser] = await Promise.all([startApp(), launchBrowser()]);
-  }, TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
+  const fx = useBrowserApp({});
 
   for (const viewport of SIZES) {
     for (const colorScheme of SCHEMES) {
       const tag = `${viewport.width}x${viewport.height}-${colorScheme}`;
       it(`renders the empty state, an answer and the source panel at ${tag} without overflowing`, async () => {
-        const { page, context, log } = await openPage(browser, app, { viewport, colorScheme });
+        const { page, context, log } = await fx.open({ viewport, colorScheme });
         try {
           await waitForConnected(page);
           await page.locator(".fact").first().waitFor();

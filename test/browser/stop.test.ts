@@ -1,42 +1,15 @@
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  type App,
-  ask,
-  lastTurn,
-  launchBrowser,
-  type OpenPage,
-  openPage,
-  screenshot,
-  startApp,
-  TIMEOUT,
-  waitForConnected,
-  waitForStatus,
-} from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { useBrowserApp } from "./fixture.ts";
+import { ask, lastTurn, screenshot, TIMEOUT, waitForConnected, waitForStatus } from "./harness.ts";
 
 const QUESTION = "Who is China's foreign minister?";
 
 describe("stopping and retrying an answer", { timeout: TIMEOUT }, () => {
-  let app: App;
-  let browser: Browser;
-  let open: OpenPage | undefined;
-
-  beforeAll(async () => {
-    // Slow streaming, so Stop lands in the middle of the answer.
-    [app, browser] = await Promise.all([startApp({ config: { streamDelayMs: 250 } }), launchBrowser()]);
-  }, TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
-  afterEach(async () => {
-    if (open) expect(open.log.errors).toEqual([]);
-    await open?.context.close();
-    open = undefined;
-  });
+  // Slow streaming, so Stop lands in the middle of the answer.
+  const fx = useBrowserApp({ config: { streamDelayMs: 250 } });
 
   it("cancels the answer in flight, keeps the text so far and marks it stopped", async () => {
-    open = await openPage(browser, app);
+    const open = await fx.open();
     const { page, log } = open;
     await waitForConnected(page);
     await ask(page, QUESTION);

@@ -1,6 +1,6 @@
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type App, ask, launchBrowser, openPage, startApp, TIMEOUT, waitForStatus } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { useBrowserApp } from "./fixture.ts";
+import { ask, TIMEOUT, waitForStatus } from "./harness.ts";
 
 const PAYLOAD = [
   "The Zorblax bulletin quotes this markup: <script>window.__pwned=1</script> in its warning.",
@@ -24,19 +24,10 @@ const DOCS = {
 };
 
 describe("corpus text that looks like markup", { timeout: TIMEOUT }, () => {
-  let app: App;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [app, browser] = await Promise.all([startApp({ docs: DOCS }), launchBrowser()]);
-  }, TIMEOUT);
-  afterAll(async () => {
-    await browser?.close();
-    await app?.dispose();
-  });
+  const fx = useBrowserApp({ docs: DOCS });
 
   it("renders as inert text in answers, source lists, cards and the source panel", async () => {
-    const { page, context, log } = await openPage(browser, app);
+    const { page, context, log } = await fx.open();
     try {
       await ask(page, "What markup does the Zorblax bulletin quote?");
       await waitForStatus(page);

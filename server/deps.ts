@@ -1,0 +1,17 @@
+/** What both transports (HTTP in app.ts, WebSocket in ws.ts) are given by server/start.ts. */
+import type { Config } from "../core/config.ts";
+import type { Engine } from "../core/engine.ts";
+import type { Logger } from "./log.ts";
+import type { RateLimiter } from "./rate-limit.ts";
+
+export interface TransportDeps {
+  config: Config;
+  engine: Engine;
+  log: Logger;
+  /** Requests per client address; HTTP requests and WebSocket questions share it. */
+  limiter: RateLimiter;
+  /** True once shutdown has begun: new questions are refused. */
+  draining: () => boolean;
+  /** Answers in flight on either transport, so shutdown can wait for them. */
+  inflight: Set<Promise<unknown>>;
+}
