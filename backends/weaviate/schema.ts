@@ -78,6 +78,32 @@ export type SentenceProps = {
   removedIn: number;
 };
 
+/** Every property of each collection, for reads that must see whole objects. */
+export const PROPERTIES = {
+  doc: ["docId", "title", "date", "day", "url", "source", "hash", "text", "addedIn", "removedIn"],
+  chunk: [
+    "label",
+    "chunkId",
+    "docId",
+    "ordinal",
+    "start",
+    "end",
+    "text",
+    "title",
+    "textStems",
+    "titleStems",
+    "date",
+    "day",
+    "url",
+    "source",
+    "docHash",
+    "ehash",
+    "addedIn",
+    "removedIn",
+  ],
+  sentence: ["docId", "title", "start", "end", "text", "ehash", "vec", "addedIn", "removedIn"],
+} as const satisfies Record<string, readonly string[]>;
+
 export type MetaProps = {
   kind: string;
   /** JSON of {@link PublishedMeta} or {@link LockMeta}. */

@@ -25,6 +25,7 @@ import {
   type LockMeta,
   type Names,
   names,
+  PROPERTIES,
   type PublishedMeta,
   quantize,
   type SentenceProps,
@@ -153,7 +154,8 @@ export async function openWeaviateWriter(config: Config, opts: OpenWriterOptions
               limit: part.length * 2,
               returnProperties: ["ehash", "vec"],
             });
-            for (const o of res.objects) out.set(o.properties.ehash, dequantize(o.properties.vec));
+            for (const o of res.objects)
+              if (o.properties.vec) out.set(o.properties.ehash, dequantize(o.properties.vec));
           }
         }
       });
@@ -299,11 +301,16 @@ type AnyColl = Collections["doc"] | Collections["chunk"] | Collections["sentence
 
 /** Rewrites the matching objects with `removedIn` set (a batch upsert keeps their ids and vectors). */
 async function retag(coll: AnyColl, where: FilterValue, removedIn: number): Promise<void> {
+  // Every property by name: a fetch leaves blob properties (the sentence vectors) out by default,
+  // and the upsert below would drop what it did not read.
+  const returnProperties =
+    PROPERTIES[coll.name.endsWith("Sentence") ? "sentence" : coll.name.endsWith("Chunk") ? "chunk" : "doc"];
   for (;;) {
     const res = await (coll as Collections["chunk"]).query.fetchObjects({
       filters: where,
       limit: INSERT_BATCH,
       includeVector: true,
+      returnProperties: returnProperties as never,
     });
     if (res.objects.length === 0) return;
     const objs = res.objects.map((o) => ({

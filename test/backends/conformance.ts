@@ -252,8 +252,13 @@ export function conformance(name: string, subject: Subject): void {
           await w.deleteDocuments(["harbour"]);
           await w.write(await writesOf([changed], config, embedder));
         });
-        // The lease still reads the version it started with.
+        // The lease still reads the version it started with, sentence vectors included.
         expect((await before.document("harbour"))?.text).toBe(docs[0]!.text);
+        const [oldSentences] = await before.sentences([
+          { docId: "orchard", start: 0, end: docs[1]!.text.length },
+        ]);
+        expect(oldSentences!.length).toBeGreaterThan(1);
+        for (const x of oldSentences!) expect(x.vector.length).toBe(embedder.dim);
         expect((await before.document("orchard"))?.text).toBe(docs[1]!.text);
         lease.release();
         expect(await backend.refresh()).toBe(true);
