@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { binaryPath, clusterSpec, downCluster, freeBasePort, upCluster } from "../backends/weaviate/local.ts";
+import { binaryPath, clusterSpec, downCluster, freeBasePort, upCluster } from "../scripts/weaviate-local.ts";
 import type { ScaleStore } from "./scale.ts";
 import { dirSize } from "./scale.ts";
 

@@ -4,6 +4,7 @@
  */
 import os from "node:os";
 import path from "node:path";
+import { parseCommand, positiveInt, runCli, usageError } from "./cli.ts";
 import {
   binaryPath,
   clusterSpec,
@@ -13,8 +14,7 @@ import {
   readState,
   upCluster,
   WEAVIATE_VERSION,
-} from "../backends/weaviate/local.ts";
-import { parseCommand, positiveInt, runCli, usageError } from "./cli.ts";
+} from "./weaviate-local.ts";
 
 const DEFAULT_ROOT = path.join(os.homedir(), ".cache", "citeline", "weaviate-data", "default");
 const DEFAULT_PORT = 8080;

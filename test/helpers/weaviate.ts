@@ -19,7 +19,7 @@ import {
   waitClusterHealthy,
   waitReady,
   writeState,
-} from "../../backends/weaviate/local.ts";
+} from "../../scripts/weaviate-local.ts";
 
 export interface TestCluster {
   state: ClusterState;

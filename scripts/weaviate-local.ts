@@ -12,7 +12,7 @@ import { rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { AppError } from "../../core/errors.ts";
+import { AppError } from "../core/errors.ts";
 
 /** The Weaviate release the backend is built and tested against. */
 export const WEAVIATE_VERSION = "v1.35.2";
