@@ -354,7 +354,8 @@ export function portFree(port: number): Promise<boolean> {
 /** A base port whose whole block for `nodes` nodes is free, searched from a random start. */
 export async function freeBasePort(nodes: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 2000) * 16;
+    // Below the ephemeral range (32768+), where outgoing connections take their ports.
+    const base = 20_000 + Math.floor(Math.random() * 750) * 16;
     const ports = Array.from({ length: nodes * PORTS_PER_NODE }, (_, i) => base + i);
     let free = true;
     for (const p of ports) {
