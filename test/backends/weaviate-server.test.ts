@@ -4,7 +4,13 @@
  * stays up, /api/health says the backend is unavailable with a stable code, answers fail with
  * 503 BACKEND_UNAVAILABLE, and all is well again once the node is back.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import weaviate from "weaviate-client";
+import { expectationFor } from "../../backends/select.ts";
+import { backend } from "../../backends/weaviate/index.ts";
+import { ensureCollections, names } from "../../backends/weaviate/schema.ts";
+import { PUBLISHED_ID } from "../../backends/weaviate/search.ts";
 import type { Config } from "../../core/config.ts";
 import type { AnswerResponse, Health } from "../../core/protocol.ts";
 import { buildIndex } from "../../embeddings/indexer.ts";
@@ -92,6 +98,28 @@ describe("citeline on a Weaviate backend", () => {
       expect(doc.text.slice(c.start, c.end)).toBe(c.text);
     }
     expect(answer.citations.map((c) => c.docId)).toContain(SEED_ID);
+  });
+
+  it("refuses a published-version record it cannot read with INDEX_CORRUPT", async () => {
+    const corrupt = { ...workspace.config(overrides), weaviatePrefix: uniquePrefix() };
+    const n = names(corrupt.weaviatePrefix);
+    const client = await weaviate.connectToCustom({
+      httpHost: "127.0.0.1",
+      httpPort: Number(new URL(cluster.urls[0]!).port),
+      grpcHost: "127.0.0.1",
+      grpcPort: Number(cluster.grpc[0]!.split(":")[1]),
+    });
+    try {
+      await ensureCollections(client, n, { replication: 1, shards: 1 });
+      await client.collections
+        .use(n.meta)
+        .data.insert({ id: PUBLISHED_ID(n), properties: { kind: "published", body: "{not json" } });
+    } finally {
+      await client.close();
+    }
+    await expect(
+      backend.openSearch(corrupt, { expect: expectationFor(workspace.embedder, corrupt) }),
+    ).rejects.toMatchObject({ code: "INDEX_CORRUPT" });
   });
 
   it("stays up when its Weaviate node dies, says so in /api/health, and recovers when it is back", async () => {
