@@ -145,6 +145,9 @@ export function nodeEnv(spec: ClusterSpec, node: NodeSpec, rejoin = false): Reco
     RAFT_INTERNAL_RPC_PORT: String(node.ports.raftRpc),
     RAFT_JOIN: spec.nodes.map((n) => `${n.name}:${n.ports.raft}`).join(","),
     RAFT_BOOTSTRAP_EXPECT: String(spec.nodes.length),
+    // Shards load before the node says it is ready: a lazily loading replica that a read at
+    // consistency ONE reaches right after a restart can answer with nothing (seen in the cluster test).
+    DISABLE_LAZY_LOAD_SHARDS: "true",
     GO_PROFILING_DISABLE: "true",
     GO_PROFILING_PORT: String(node.ports.profiling),
     PROMETHEUS_MONITORING_ENABLED: "false",
