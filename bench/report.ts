@@ -56,6 +56,8 @@ export interface BenchResults {
   commands: string[];
   indexing?: IndexingResult & { dataset: string };
   scale?: ScalePoint[];
+  /** The scale part on a Weaviate node (`--backend weaviate`), same corpus and questions. */
+  scaleWeaviate?: ScalePoint[];
   load?: LoadResult & { index: string; chunks: number };
   baseline?: BaselineComparison;
 }

@@ -30,8 +30,12 @@ export interface ScalePoint {
   documents: number;
   buildSeconds: number;
   diskMiB: number;
-  /** RSS added by opening the index, in a fresh process, MiB. */
+  /** RSS added by opening the index, in a fresh process, MiB (another backend: its servers' RSS). */
   indexRssMiB: number;
+  /** Chunks written per second by the build (vectors of repeated text are reused). */
+  chunksPerSecond?: number;
+  /** RSS of the benchmark process (model, engine, client) after the queries, MiB. */
+  processRssMiB?: number;
   retrievalMs: Percentiles;
   answerMs: Percentiles;
   firstDeltaMs: Percentiles;
@@ -64,7 +68,7 @@ async function openRss(indexDir: string, config: Config): Promise<number> {
   return (JSON.parse(stdout) as { rssBytes: number }).rssBytes;
 }
 
-async function dirSize(dir: string): Promise<number> {
+export async function dirSize(dir: string): Promise<number> {
   let total = 0;
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
@@ -80,6 +84,18 @@ function readJsonl<T>(file: string): T[] {
     .map((l) => JSON.parse(l) as T);
 }
 
+/**
+ * A backend other than the embedded one: the settings that select it, and how to read the memory
+ * and disk its store uses (its own processes, not this one).
+ */
+export interface ScaleStore {
+  overrides: Partial<Config>;
+  rssBytes(): Promise<number>;
+  diskBytes(): Promise<number>;
+  /** Drops the index of one size before the next is built. */
+  reset(): Promise<void>;
+}
+
 export async function benchScale(opts: {
   datasetDir: string;
   config: Config;
@@ -92,6 +108,7 @@ export async function benchScale(opts: {
   /** Keep the largest index (and its corpus) in this folder, for runs against it later. */
   keepDir?: string | undefined;
   onLine?: (line: string) => void;
+  store?: ScaleStore;
 }): Promise<ScalePoint[]> {
   const { config, embedder } = opts;
   const say = opts.onLine ?? (() => {});
@@ -102,7 +119,7 @@ export async function benchScale(opts: {
   );
   const corpusDir = await mkdtemp(path.join(os.tmpdir(), "citeline-scale-corpus-"));
   const indexDir = await mkdtemp(path.join(os.tmpdir(), "citeline-scale-index-"));
-  const cfg = { ...config, corpusDir, indexDir };
+  const cfg = { ...config, corpusDir, indexDir, ...opts.store?.overrides };
   // Chunks per document, to pick how many copies reach a target.
   await writeFile(path.join(corpusDir, "copy-0.jsonl"), records.map((r) => JSON.stringify(r)).join("\n"));
   const { docs } = await loadCorpus(corpusDir);
@@ -133,10 +150,11 @@ export async function benchScale(opts: {
       }
       const documents = copies.reduce((n, c) => n + c.length, 0);
       say(`building an index of about ${target} chunks (${documents} documents)`);
+      await opts.store?.reset();
       const build = await buildIndex({ config: cfg, embedder });
       if (build.issues.length > 0)
         throw new Error(`the scaled corpus did not load: ${build.issues[0]!.message}`);
-      const indexRss = await openRss(indexDir, cfg);
+      const indexRss = opts.store ? 0 : await openRss(indexDir, cfg);
       const backend = await openSearchBackend(cfg, { expect: expectationFor(embedder, cfg) });
       const engine = createEngine({ config: cfg, embedder, backend });
       const retrieval: number[] = [];
@@ -160,8 +178,15 @@ export async function benchScale(opts: {
         chunks: build.chunks,
         documents: build.documents,
         buildSeconds: round(build.seconds, 1),
-        diskMiB: mib(await dirSize(versionDir(indexDir, build.version ?? ""))),
-        indexRssMiB: mib(indexRss),
+        diskMiB: mib(
+          opts.store
+            ? await opts.store.diskBytes()
+            : await dirSize(versionDir(indexDir, build.version ?? "")),
+        ),
+        // For another backend: the resident memory of its server processes after the queries.
+        indexRssMiB: mib(opts.store ? await opts.store.rssBytes() : indexRss),
+        chunksPerSecond: round(build.chunksPerSecond, 1),
+        processRssMiB: mib(process.memoryUsage().rss),
         retrievalMs: percentiles(retrieval),
         answerMs: percentiles(answer),
         firstDeltaMs: percentiles(firstDelta),

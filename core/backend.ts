@@ -174,7 +174,15 @@ export interface SearchBackend {
   refresh(): Promise<boolean>;
   /** Stops watching for new versions and closes every snapshot. */
   close(): Promise<void>;
+  /**
+   * Whether the store answers now (a networked backend asks it; a local one may omit this and is
+   * taken to be reachable). /api/health reports it, so a server whose store went away says so.
+   */
+  probe?(): Promise<BackendProbe>;
 }
+
+/** The outcome of {@link SearchBackend.probe}. */
+export type BackendProbe = { ok: true } | { ok: false; code: BackendErrorCode; message: string };
 
 export type BackendLog = (level: "info" | "warn", event: string, fields: Record<string, unknown>) => void;
 

@@ -18,6 +18,17 @@ export interface Config {
   /** The search backend that stores the index and answers queries (see core/backend.ts). */
   backend: BackendName;
   indexDir: string;
+  /** Weaviate nodes (HTTP base URLs); a query fails over to the next when one is down. */
+  weaviateUrls: string[];
+  /** gRPC host:port of each node, in the same order; default: the node's host, port 50051. */
+  weaviateGrpc: string[];
+  weaviateApiKey: string | undefined;
+  /** Collection-name prefix, so several indexes can share one cluster. */
+  weaviatePrefix: string;
+  /** Copies of each shard; 0 means 2 on a cluster of two or more nodes, else 1. */
+  weaviateReplication: number;
+  /** Shards per collection; 0 means one per node. */
+  weaviateShards: number;
   modelsDir: string;
   modelCacheDir: string;
   /** Largest corpus file read whole (all formats but JSONL, which is read record by record). */
@@ -101,6 +112,12 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   corpusDir: path.join(PROJECT_ROOT, "corpus"),
   backend: "embedded",
   indexDir: path.join(PROJECT_ROOT, "data", "index"),
+  weaviateUrls: ["http://127.0.0.1:8080"],
+  weaviateGrpc: [],
+  weaviateApiKey: undefined,
+  weaviatePrefix: "Citeline",
+  weaviateReplication: 0,
+  weaviateShards: 0,
   modelsDir: path.join(PROJECT_ROOT, "models"),
   modelCacheDir: path.join(os.homedir(), ".cache", "citeline", "models"),
   maxFileBytes: 50 * 1024 * 1024,
@@ -208,6 +225,20 @@ function httpUrl(raw: string, name: string): string {
   }
   return raw;
 }
+function hostPort(raw: string, name: string): string {
+  const m = /^([\w.-]+|\[[\da-f:]+\]):(\d{1,5})$/i.exec(raw);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65_535)
+    throw new AppError("CONFIG_INVALID", `${name} has "${raw}"; each entry must be host:port`);
+  return raw;
+}
+function collectionPrefix(raw: string, name: string): string {
+  if (!/^[A-Z][A-Za-z0-9]{0,40}$/.test(raw))
+    throw new AppError(
+      "CONFIG_INVALID",
+      `${name} is "${raw}"; it must start with a capital letter and hold only letters and digits (at most 41)`,
+    );
+  return raw;
+}
 const list = (raw: string) =>
   raw
     .split(",")
@@ -224,6 +255,42 @@ export const SETTINGS: readonly Setting[] = [
     doc: "search backend: `embedded` (hnswlib + SQLite, the default) or `weaviate`",
   },
   { key: "indexDir", env: "CITELINE_INDEX_DIR", parse: dir, doc: "where the index is built and read" },
+  {
+    key: "weaviateUrls",
+    env: "CITELINE_WEAVIATE_URL",
+    parse: (raw, name) => list(raw).map((u) => httpUrl(u, name)),
+    doc: "weaviate backend: HTTP URL of each node, comma-separated (queries fail over in order)",
+  },
+  {
+    key: "weaviateGrpc",
+    env: "CITELINE_WEAVIATE_GRPC",
+    parse: (raw, name) => list(raw).map((h) => hostPort(h, name)),
+    doc: "weaviate backend: gRPC host:port of each node, in the same order (default: port 50051)",
+  },
+  {
+    key: "weaviateApiKey",
+    env: "CITELINE_WEAVIATE_API_KEY",
+    parse: text,
+    doc: "weaviate backend: API key of a secured cluster",
+  },
+  {
+    key: "weaviatePrefix",
+    env: "CITELINE_WEAVIATE_PREFIX",
+    parse: collectionPrefix,
+    doc: "weaviate backend: prefix of the collection names (one index per prefix)",
+  },
+  {
+    key: "weaviateReplication",
+    env: "CITELINE_WEAVIATE_REPLICATION",
+    parse: int(0, 9),
+    doc: "weaviate backend: copies of each shard; 0 = 2 on a multi-node cluster, else 1",
+  },
+  {
+    key: "weaviateShards",
+    env: "CITELINE_WEAVIATE_SHARDS",
+    parse: int(0, 1024),
+    doc: "weaviate backend: shards per collection; 0 = one per node",
+  },
   { key: "modelsDir", env: "CITELINE_MODELS_DIR", parse: dir, doc: "local model folder, searched first" },
   {
     key: "modelCacheDir",

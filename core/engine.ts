@@ -70,7 +70,8 @@ export interface Engine {
   /** The answer as a stream of events: sources, deltas, done. Stops when `signal` aborts. */
   answer(req: AskRequest, signal?: AbortSignal): AsyncGenerator<AnswerEvent>;
   document(id: string): Promise<DocumentBody | undefined>;
-  health(): Health;
+  /** The server's state for /api/health, with whether the search backend answers now. */
+  health(): Promise<Health>;
   /**
    * Works out the starter questions for the current index (health's `examples`): each is asked
    * and kept only when the index answers it from the document it was made from.
@@ -306,11 +307,15 @@ export function createEngine(deps: EngineDeps): Engine {
         lease.release();
       }
     },
-    health() {
+    async health() {
       const index = backend.current();
       const { counts, model, builtAt, dateRange } = index.facts;
+      const probe = backend.probe ? await backend.probe() : ({ ok: true } as const);
       return {
-        status: "ok",
+        status: probe.ok ? "ok" : "degraded",
+        backend: probe.ok
+          ? { name: index.facts.backend, ok: true }
+          : { name: index.facts.backend, ok: false, code: probe.code, message: probe.message },
         model: model.name,
         documents: counts.docs,
         chunks: counts.chunks,

@@ -194,7 +194,10 @@ export type ServerMessage =
 
 /** `GET /api/health` */
 export interface Health {
-  status: "ok";
+  /** "degraded": the server runs but its search backend does not answer (see `backend`). */
+  status: "ok" | "degraded";
+  /** The search backend and whether it answers; `code` and `message` say why not. */
+  backend: { name: string; ok: boolean; code?: string; message?: string };
   model: string;
   documents: number;
   chunks: number;

@@ -91,7 +91,8 @@ export function chunkPrefix(doc: Pick<Doc, "title">): string {
   return `${title}\n`;
 }
 
-function ehash(text: string): string {
+/** The hash of an exact embedder input; stored beside each vector so equal text is embedded once. */
+export function ehash(text: string): string {
   return createHash("sha256").update(text).digest("base64url").slice(0, 32);
 }
 

@@ -23,6 +23,7 @@ import {
 } from "../embeddings/index-files.ts";
 import { type BuildSummary, buildIndex, type Progress } from "../embeddings/indexer.ts";
 import { CORPUS_FILE } from "./dataset.ts";
+import { seededEmbedder } from "./seeded-embedder.ts";
 
 export interface CachedIndex {
   key: string;
@@ -34,6 +35,8 @@ export interface CachedIndex {
   build: BuildSummary | undefined;
   /** Documents the index holds. */
   documents: number;
+  /** With CITELINE_BACKEND=weaviate: the collection prefix the index was written under. */
+  weaviatePrefix?: string;
   /**
    * The index holds every document of the corpus and nothing went wrong reading it. Only such an
    * index gets a cache entry; a partial one is rebuilt by the next run.
@@ -95,6 +98,7 @@ export function cacheKey(corpusSha256: string, config: Config): string {
  */
 export async function ensureIndex(opts: EnsureIndexOptions): Promise<CachedIndex> {
   const base = loadConfig(opts.overrides);
+  if (base.backend === "weaviate") return ensureWeaviateIndex(opts);
   const corpusSha256 = await fileSha256(opts.corpusFile);
   const key = cacheKey(corpusSha256, base);
   const dir = path.join(opts.cacheRoot, key);
@@ -202,5 +206,41 @@ export async function writeCorpusWithout(src: string, dst: string, drop: Readonl
     lines.close();
     out.end();
     await finished(out);
+  }
+}
+
+/**
+ * The evaluation index in Weaviate, under a collection prefix named by the cache key. The
+ * embedded cache entry of the same corpus is made (or reused) first: its corpus copy is what is
+ * indexed, and its stored vectors (computed by the same model and indexer) are reused for
+ * identical embedder inputs, so both backends search the very same vectors and only the search
+ * engines differ. Anything not in that index is embedded by the model.
+ */
+async function ensureWeaviateIndex(opts: EnsureIndexOptions): Promise<CachedIndex> {
+  const embedded = await ensureIndex({ ...opts, overrides: { ...opts.overrides, backend: "embedded" } });
+  const weaviatePrefix = `Eval${embedded.key}`;
+  const config = loadConfig({
+    ...opts.overrides,
+    backend: "weaviate",
+    weaviatePrefix,
+    corpusDir: embedded.corpusDir,
+    indexDir: embedded.indexDir,
+  });
+  const embedder = seededEmbedder(opts.embedder, embedded.indexDir);
+  try {
+    const build = await buildIndex({
+      config,
+      embedder,
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const complete = build.issues.length === 0 && build.documents === opts.expectDocuments;
+    opts.onNotice?.(
+      `weaviate index ${weaviatePrefix}: ${build.published ? `built (${embedder.reused()} vectors reused from the embedded index, ${embedder.embedded()} embedded)` : "up to date"}`,
+    );
+    return { ...embedded, build: build.published ? build : undefined, complete, weaviatePrefix };
+  } finally {
+    embedder.close();
   }
 }

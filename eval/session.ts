@@ -82,7 +82,11 @@ export async function openSession(corpusFile: string, opts: SessionOptions): Pro
   const config = loadConfig({ ...opts.overrides, corpusDir: cached.corpusDir, indexDir: cached.indexDir });
   // A cached evaluation index is fixed: the session reads one snapshot from start to end.
   const backend = await openSearchBackend(
-    { ...config, indexDir: cached.indexDir },
+    {
+      ...config,
+      indexDir: cached.indexDir,
+      ...(cached.weaviatePrefix ? { weaviatePrefix: cached.weaviatePrefix } : {}),
+    },
     { expect: expectationFor(opts.embedder, config) },
   );
   const engine = createEngine({ config, embedder: opts.embedder, backend });

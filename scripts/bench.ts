@@ -16,7 +16,8 @@ import { benchIndexing, subsetDataset } from "../bench/indexing.ts";
 import { runLangchainBaseline } from "../bench/langchain-baseline.ts";
 import { benchLoad } from "../bench/load.ts";
 import { type BenchResults, machineInfo, renderMarkdown } from "../bench/report.ts";
-import { benchScale } from "../bench/scale.ts";
+import { benchScale, type ScaleStore } from "../bench/scale.ts";
+import { startBenchWeaviate } from "../bench/weaviate-store.ts";
 import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { runEval } from "../eval/run.ts";
@@ -28,7 +29,7 @@ const KEEP_MARKER = "<!-- notes kept across bench runs -->";
 
 const COMMAND = {
   usage:
-    "usage: npm run bench [-- --dataset DIR] [--seed DIR] [--sizes 1000,10000,100000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--rates LIST] [--open-seconds N] [--load-at N] [--baseline-limit N] [--k N] [--docs N] [--keep-index DIR] [--quick]",
+    "usage: npm run bench [-- --dataset DIR] [--seed DIR] [--sizes 1000,10000,100000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--rates LIST] [--open-seconds N] [--load-at N] [--baseline-limit N] [--k N] [--docs N] [--keep-index DIR] [--quick] [--backend weaviate]",
   summary:
     "Measures indexing throughput, query latency by index size, WebSocket load, memory and disk, and a LangChain.js baseline; writes bench-results/latest.json and, when every part ran, docs/benchmarks.md.",
   options: {
@@ -47,6 +48,7 @@ const COMMAND = {
     docs: { type: "string" },
     "keep-index": { type: "string" },
     quick: { type: "boolean", default: false },
+    backend: { type: "string" },
   },
   help: [
     "--dataset DIR          dataset folder (corpus.jsonl, questions.jsonl)",
@@ -64,6 +66,7 @@ const COMMAND = {
     "--keep-index DIR       keep the scale part's largest index (and corpus) in DIR",
     "--docs N               only the dataset's first N documents (and their questions)",
     "--quick                CI smoke: small sizes and short loads; docs/benchmarks.md is left alone",
+    "--backend weaviate     the scale part also runs on a Weaviate node of its own, side by side",
   ],
 } as const;
 
@@ -141,18 +144,42 @@ await runCli(async () => {
       `${results.indexing.chunksPerSecond} chunks/s, overhead ${(results.indexing.overhead * 100).toFixed(1)}%`,
     );
   }
+  if (values.backend !== undefined && values.backend !== "weaviate")
+    throw usageError(`--backend is "${values.backend}"; the only other backend is weaviate`, COMMAND.usage);
   if (only.has("scale")) {
-    results.scale = await benchScale({
-      datasetDir: dataset,
-      config,
-      embedder,
-      targets: sizes.split(",").map(Number),
-      queries: Number(queries),
-      loadAt: Number(loadAt),
-      serverLoad,
-      keepDir: values["keep-index"] === undefined ? undefined : path.resolve(values["keep-index"]),
-      onLine: say,
-    });
+    const scale = (store?: ScaleStore) =>
+      benchScale({
+        datasetDir: dataset,
+        config,
+        embedder,
+        targets: sizes.split(",").map(Number),
+        queries: Number(queries),
+        // Server load runs once, on the embedded index.
+        ...(store ? {} : { loadAt: Number(loadAt), serverLoad }),
+        keepDir: store || values["keep-index"] === undefined ? undefined : path.resolve(values["keep-index"]),
+        onLine: (line) => say(`${store ? "weaviate" : "embedded"}: ${line}`),
+        ...(store ? { store } : {}),
+      });
+    results.scale = await scale();
+    if (values.backend === "weaviate") {
+      const store = await startBenchWeaviate();
+      try {
+        results.scaleWeaviate = await scale(store);
+      } finally {
+        await store.stop();
+      }
+      say(
+        "chunks | backend | build chunks/s | retrieval p50/p95 ms | answer p50/p95 ms | index or server RSS MiB | bench process RSS MiB | disk MiB",
+      );
+      for (const [name, points] of [
+        ["embedded", results.scale],
+        ["weaviate", results.scaleWeaviate],
+      ] as const)
+        for (const p of points)
+          say(
+            `${p.chunks} | ${name} | ${p.chunksPerSecond} | ${p.retrievalMs.p50}/${p.retrievalMs.p95} | ${p.answerMs.p50}/${p.answerMs.p95} | ${p.indexRssMiB} | ${p.processRssMiB} | ${p.diskMiB}`,
+          );
+    }
   }
   if (only.has("load")) {
     say(

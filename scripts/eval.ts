@@ -6,6 +6,7 @@
  * after the current question.
  */
 import { readFile } from "node:fs/promises";
+import { BACKENDS, type BackendName } from "../core/config.ts";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import type { Progress } from "../embeddings/indexer.ts";
 import { runCalibration } from "../eval/calibrate.ts";
@@ -17,7 +18,7 @@ import { formatDuration, progressLine } from "./progress.ts";
 
 const COMMAND = {
   usage:
-    "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate [--unanswerable DIR]] [--selector-folds FILE] [--allow-partial] [--llm]",
+    "usage: npm run eval -- --dataset DIR [--mode dense|lexical|hybrid|all] [--k N] [--limit N] [--out DIR] [--cache DIR] [--calibrate [--unanswerable DIR]] [--selector-folds FILE] [--allow-partial] [--llm] [--backend embedded|weaviate]",
   summary:
     "Scores retrieval and answers on a dataset folder holding corpus.jsonl ({id,title,date?,text} per line) and questions.jsonl ({id,question,answers[],gold_doc_ids[]} per line); see docs/evaluation.md.",
   options: {
@@ -32,6 +33,7 @@ const COMMAND = {
     "selector-folds": { type: "string" },
     "allow-partial": { type: "boolean" },
     llm: { type: "boolean" },
+    backend: { type: "string" },
   },
   help: [
     "--dataset DIR          the dataset folder (required)",
@@ -45,6 +47,7 @@ const COMMAND = {
     "--selector-folds FILE  score each question with the selector fold that never saw its article",
     "--allow-partial        evaluate even when some documents could not be indexed",
     "--llm                  generated answers (CITELINE_LLM_*) beside extractive ones",
+    "--backend NAME         embedded (default) or weaviate (CITELINE_WEAVIATE_*); overrides CITELINE_BACKEND",
   ],
 } as const;
 const USAGE = COMMAND.usage;
@@ -57,6 +60,9 @@ function parse(argv: string[]) {
   const values = parseCommand(COMMAND, argv);
   if (!values.dataset) throw bad("--dataset is required");
   const mode = values.mode ?? "all";
+  if (values.backend !== undefined && !(BACKENDS as readonly string[]).includes(values.backend)) {
+    throw bad(`--backend is "${values.backend}"; it must be one of ${BACKENDS.join(", ")}`);
+  }
   if (mode !== "all" && !(ALL_MODES as readonly string[]).includes(mode)) {
     throw bad(`--mode is "${mode}"; it must be one of dense, lexical, hybrid, all`);
   }
@@ -72,6 +78,7 @@ function parse(argv: string[]) {
     unanswerable: values.unanswerable,
     selectorFolds: values["selector-folds"],
     llm: values.llm ?? false,
+    backend: values.backend,
   };
 }
 
@@ -125,6 +132,7 @@ await runCli(async () => {
     outDir: args.out,
     cacheRoot: args.cache,
     allowPartial: args.allowPartial,
+    ...(args.backend ? { overrides: { backend: args.backend as BackendName } } : {}),
     onProgress: (stage: Stage, p: Progress) => progress.report(stage, p),
     onNotice: (line: string) => {
       progress.end();

@@ -78,7 +78,7 @@ export function createApp(deps: AppDeps): express.Express {
       config.accessToken === undefined || tokenMatches(bearerToken(req.headers), config.accessToken);
     // Just after startup the starter questions may still be being checked: wait a little for them.
     if (authed) await Promise.race([engine.prepareExamples(), sleep(2000, undefined, { ref: false })]);
-    res.json(authed ? engine.health() : { status: "ok", authRequired: true });
+    res.json(authed ? await engine.health() : { status: "ok", authRequired: true });
   });
 
   app.get("/api/openapi.json", (_req, res) => {

@@ -259,6 +259,7 @@ describe("GET /api/health", () => {
     expect(status).toBe(200);
     expect(body).toEqual({
       status: "ok",
+      backend: { name: "embedded", ok: true },
       model: "bge-small-en-v1.5",
       documents: 1,
       chunks,

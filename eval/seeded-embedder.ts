@@ -1,0 +1,52 @@
+/**
+ * An Embedder that answers passage inputs from an embedded index built earlier with the same
+ * model (by the hash of the exact input, as the indexer stores it) and runs the model only for
+ * inputs that index does not hold. Used to load an evaluation corpus into another backend with
+ * the very same vectors.
+ */
+import path from "node:path";
+import type { Embedder, EmbedKind } from "../core/types.ts";
+import { currentVersion, DB_FILE, versionDir } from "../embeddings/index-files.ts";
+import { ehash } from "../embeddings/indexer.ts";
+import { ChunkStore } from "../embeddings/store.ts";
+
+export interface SeededEmbedder extends Embedder {
+  /** Inputs answered from the index so far. */
+  reused(): number;
+  /** Inputs run through the model so far. */
+  embedded(): number;
+  close(): void;
+}
+
+export function seededEmbedder(inner: Embedder, indexDir: string): SeededEmbedder {
+  const version = currentVersion(indexDir);
+  const store = version
+    ? new ChunkStore(path.join(versionDir(indexDir, version), DB_FILE), { readonly: true })
+    : undefined;
+  let reused = 0;
+  let embedded = 0;
+  return {
+    modelId: inner.modelId,
+    dim: inner.dim,
+    pooling: inner.pooling,
+    maxTokens: inner.maxTokens,
+    countTokens: (text) => inner.countTokens(text),
+    dispose: () => inner.dispose(),
+    reused: () => reused,
+    embedded: () => embedded,
+    close: () => store?.close(),
+    async embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]> {
+      if (kind !== "passage" || !store) return inner.embed(texts, kind);
+      const out = texts.map((t) => {
+        const h = ehash(t);
+        return store.cachedChunkVector(h) ?? store.cachedSentenceVector(h);
+      });
+      const missing = texts.filter((_, i) => !out[i]);
+      const vectors = missing.length ? await inner.embed(missing, kind) : [];
+      embedded += missing.length;
+      reused += texts.length - missing.length;
+      let j = 0;
+      return out.map((v) => v ?? vectors[j++]!);
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * A real Weaviate for tests: the pinned binary (never skipped: a missing binary fails the test
+ * with the command that installs it), one node or a small cluster on free loopback ports, data
+ * in a temp folder, stopped by pid and wiped afterwards.
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import {
+  binaryPath,
+  type ClusterState,
+  clusterSpec,
+  downCluster,
+  freeBasePort,
+  startNode,
+  stopPid,
+  upCluster,
+  waitClusterHealthy,
+  waitReady,
+  writeState,
+} from "../../scripts/weaviate-local.ts";
+
+export interface TestCluster {
+  state: ClusterState;
+  urls: string[];
+  grpc: string[];
+  /** Kills node `i` (0-based) with SIGKILL: no shutdown, no flush. */
+  kill(i: number): Promise<void>;
+  /** Starts node `i` again on its data folder and waits until the cluster is healthy. */
+  restart(i: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts `nodes` Weaviate nodes on free ports; fails when the pinned binary is not installed. */
+export async function startWeaviate(nodes = 1): Promise<TestCluster> {
+  const binary = binaryPath();
+  if (!existsSync(binary))
+    throw new Error(
+      `the Weaviate tests need ${binary}; run \`npm run weaviate -- install\` (CI's .ci/run does it)`,
+    );
+  const root = await mkdtemp(path.join(os.tmpdir(), "citeline-weaviate-"));
+  const spec = clusterSpec({ root, nodes, basePort: await freeBasePort(nodes), binary });
+  const state = await upCluster(spec);
+  return {
+    state,
+    urls: spec.nodes.map((n) => `http://127.0.0.1:${n.ports.http}`),
+    grpc: spec.nodes.map((n) => `127.0.0.1:${n.ports.grpc}`),
+    kill: async (i) => {
+      const node = spec.nodes[i]!;
+      await stopPid(state.pids[node.name]!, 0, "SIGKILL");
+    },
+    restart: async (i) => {
+      const node = spec.nodes[i]!;
+      const child = startNode(spec, node, true);
+      state.pids[node.name] = child.pid ?? -1;
+      writeState(state);
+      await waitReady(node, 120_000, child);
+      await waitClusterHealthy(spec);
+    },
+    stop: async () => {
+      await downCluster(root, { wipe: true, graceMs: 10_000 });
+    },
+  };
+}
+
+let serial = 0;
+/** A collection prefix no other test uses. */
+export function uniquePrefix(): string {
+  serial++;
+  return `T${process.pid}x${serial}x${Math.random().toString(36).slice(2, 7)}`;
+}
