@@ -90,7 +90,7 @@ function grid(): AdaptiveParams[] {
   return out;
 }
 
-function fit(sets: { name: string; recs: CandidateRecord[] }[], search: boolean): void {
+function report(sets: { name: string; recs: CandidateRecord[] }[], search: boolean): void {
   const f = (x: number) => x.toFixed(3);
   console.log("| dataset | rule | nDCG@10 | R@1 | answer in top 5 |\n|---|---|---|---|---|");
   for (const { name, recs } of sets) {
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
         recs: await readCandidates(file),
       })),
     );
-    fit(sets, !args.includes("--table-only"));
+    report(sets, !args.includes("--table-only"));
     return;
   }
   console.error(
