@@ -191,7 +191,8 @@ export async function removeStaleStaging(indexDir: string): Promise<string[]> {
   return stale;
 }
 
-function pidAlive(pid: number): boolean {
+/** True while a process with this pid exists (one we may not signal counts). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
 import type { DocMeta, StoredChunk } from "../core/backend.ts";
 import type { DateFilter, Doc, Span } from "../core/types.ts";
+import { dequantize, quantize } from "../core/vectors.ts";
 
 export type { DocMeta, StoredChunk };
 
@@ -370,23 +371,5 @@ function toFloat32(blob: Buffer): Float32Array {
   // Copy: SQLite's buffer may not be 4-byte aligned.
   const out = new Float32Array(blob.byteLength / 4);
   new Uint8Array(out.buffer).set(blob);
-  return out;
-}
-
-/** Int8 quantisation of a vector with one scale per vector: 4 bytes of scale, then n bytes. */
-export function quantize(v: Float32Array): Buffer {
-  let max = 0;
-  for (const x of v) max = Math.max(max, Math.abs(x));
-  const scale = max / 127 || 1;
-  const buf = Buffer.alloc(4 + v.length);
-  buf.writeFloatLE(scale, 0);
-  for (let i = 0; i < v.length; i++) buf.writeInt8(Math.round(v[i]! / scale), 4 + i);
-  return buf;
-}
-
-export function dequantize(buf: Buffer): Float32Array {
-  const scale = buf.readFloatLE(0);
-  const out = new Float32Array(buf.length - 4);
-  for (let i = 0; i < out.length; i++) out[i] = buf.readInt8(4 + i) * scale;
   return out;
 }

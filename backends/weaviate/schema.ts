@@ -15,6 +15,7 @@
  * single-object write: that is the atomic switch. An interrupted build is undone by deleting
  * what V+1 added and clearing the removals it marked.
  */
+
 import {
   type Collection,
   configure,
@@ -26,6 +27,7 @@ import {
   vectorIndex,
   type WeaviateClient,
 } from "weaviate-client";
+import { dequantize as fromInt8, quantize as toInt8 } from "../../core/vectors.ts";
 
 /** `removedIn` of a live object. */
 export const ALIVE = 2 ** 31 - 1;
@@ -316,24 +318,10 @@ export function dayFilter(
   return parts.length ? Filters.and(...parts) : undefined;
 }
 
-/** Int8 quantisation with one scale per vector, as the embedded store keeps sentence vectors. */
-export function quantize(v: Float32Array): string {
-  let max = 0;
-  for (const x of v) max = Math.max(max, Math.abs(x));
-  const scale = max / 127 || 1;
-  const buf = Buffer.alloc(4 + v.length);
-  buf.writeFloatLE(scale, 0);
-  for (let i = 0; i < v.length; i++) buf.writeInt8(Math.round(v[i]! / scale), 4 + i);
-  return buf.toString("base64");
-}
+/** Base64 of the int8 form the embedded store keeps sentence vectors in (core/vectors.ts). */
+export const quantize = (v: Float32Array): string => toInt8(v).toString("base64");
 
-export function dequantize(b64: string): Float32Array {
-  const buf = Buffer.from(b64, "base64");
-  const scale = buf.readFloatLE(0);
-  const out = new Float32Array(buf.length - 4);
-  for (let i = 0; i < out.length; i++) out[i] = buf.readInt8(4 + i) * scale;
-  return out;
-}
+export const dequantize = (b64: string): Float32Array => fromInt8(Buffer.from(b64, "base64"));
 
 /** Splits a list into runs of at most `size`. */
 export function batches<T>(items: readonly T[], size: number): T[][] {

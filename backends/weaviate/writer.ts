@@ -5,11 +5,13 @@
  * every reader filters by V and sees nothing of the build; an interrupted build is undone by the
  * next one (or by `close`). After publishing, objects that neither V nor V+1 sees are deleted.
  */
+
 import os from "node:os";
 import { Filters, type FilterValue, generateUuid5, type WeaviateClient } from "weaviate-client";
 import type { BackendWriter, DocumentWrite, OpenWriterOptions, PublishedState } from "../../core/backend.ts";
 import { BackendError } from "../../core/backend.ts";
 import type { Config } from "../../core/config.ts";
+import { pidAlive } from "../../embeddings/index-files.ts";
 import type { Nodes } from "./nodes.ts";
 import {
   ALIVE,
@@ -385,13 +387,4 @@ async function releaseLock(nodes: Nodes, n: Names): Promise<void> {
     if (obj && (JSON.parse(obj.properties.body) as LockMeta).pid === process.pid)
       await meta.data.deleteById(LOCK_ID(n));
   });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -7,13 +7,13 @@ import { fmtCount } from "../../core/errors.ts";
 import type { IngestIssue } from "../../core/types.ts";
 import type { FormatReader, Parsed } from "./reader.ts";
 import {
-  BINARY_SNIFF_BYTES,
   collect,
   errMessage,
   fromText,
   isBlank,
   isObject,
   issue,
+  nulIssue,
   recordToDoc,
   stripExt,
 } from "./shared.ts";
@@ -81,15 +81,9 @@ async function streamJsonArray(rel: string, abs: string, maxRecordBytes: number)
 
   let sniffed = 0;
   for await (const chunk of createReadStream(abs, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    if (sniffed < BINARY_SNIFF_BYTES) {
-      if (chunk.subarray(0, BINARY_SNIFF_BYTES - sniffed).includes(0)) {
-        return {
-          docs: [],
-          issues: [issue(rel, "FILE_BINARY", `${rel}: not text (NUL bytes in the first 8 KiB)`)],
-        };
-      }
-      sniffed += chunk.length;
-    }
+    const nul = nulIssue(rel, chunk, sniffed);
+    if (nul) return { docs: [], issues: [nul] };
+    sniffed += chunk.length;
     let from = 0;
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i]!;

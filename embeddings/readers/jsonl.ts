@@ -6,7 +6,6 @@ import { createReadStream } from "node:fs";
 import { fmtCount } from "../../core/errors.ts";
 import type { FormatReader, Parsed } from "./reader.ts";
 import {
-  BINARY_SNIFF_BYTES,
   collect,
   errMessage,
   fromText,
@@ -14,6 +13,7 @@ import {
   issue,
   lineAt,
   MAX_INVALID_UTF8_SHARE,
+  nulIssue,
   recordToDoc,
   stripExt,
 } from "./shared.ts";
@@ -104,15 +104,9 @@ async function streamJsonl(rel: string, abs: string, maxRecordBytes: number): Pr
     } else pieces.push(piece);
   };
   for await (const chunk of createReadStream(abs, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    if (sniffed < BINARY_SNIFF_BYTES) {
-      if (chunk.subarray(0, BINARY_SNIFF_BYTES - sniffed).includes(0)) {
-        return {
-          docs: [],
-          issues: [issue(rel, "FILE_BINARY", `${rel}: not text (NUL bytes in the first 8 KiB)`)],
-        };
-      }
-      sniffed += chunk.length;
-    }
+    const nul = nulIssue(rel, chunk, sniffed);
+    if (nul) return { docs: [], issues: [nul] };
+    sniffed += chunk.length;
     let from = 0;
     for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, from)) {
       add(chunk.subarray(from, nl));

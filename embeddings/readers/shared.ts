@@ -38,9 +38,20 @@ export function fromText(rel: string, content: Buffer, parse: (src: string) => P
   return typeof src === "string" ? parse(src) : { docs: [], issues: [src] };
 }
 
+/**
+ * The issue of a file whose first 8 KiB hold a NUL byte, read a piece at a time: `sniffed` bytes
+ * came before `piece`.
+ */
+export function nulIssue(rel: string, piece: Buffer, sniffed: number): IngestIssue | undefined {
+  if (sniffed >= BINARY_SNIFF_BYTES || !piece.subarray(0, BINARY_SNIFF_BYTES - sniffed).includes(0))
+    return undefined;
+  return issue(rel, "FILE_BINARY", `${rel}: not text (NUL bytes in the first 8 KiB)`);
+}
+
 function decode(rel: string, content: Buffer): string | IngestIssue {
-  if (content.subarray(0, BINARY_SNIFF_BYTES).includes(0)) {
-    return issue(rel, "FILE_BINARY", `${rel}: not text (NUL bytes in the first 8 KiB)`);
+  const nul = nulIssue(rel, content, 0);
+  if (nul) {
+    return nul;
   }
   // The default decoder strips a UTF-8 BOM and turns invalid bytes into U+FFFD.
   const text = new TextDecoder("utf-8").decode(content);
