@@ -55,7 +55,12 @@ function run(command: string, args: string[], extraEnv: Record<string, string> =
       };
       const timer = setTimeout(() => reject(new Error(`no ${pattern} after ${ms} ms:\n${out}`)), ms);
       waiters.add(check);
-      void exited.then(() => setTimeout(() => reject(new Error(`exited without ${pattern}:\n${out}`)), 50));
+      void exited.then(({ code, signal }) =>
+        setTimeout(
+          () => reject(new Error(`exited (code ${code}, signal ${signal}) without ${pattern}:\n${out}`)),
+          50,
+        ),
+      );
       check();
     });
   const p = { child, output: () => out, exited, waitFor };
