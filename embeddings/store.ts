@@ -50,23 +50,25 @@ const DOC_FREQ_CACHE = 200_000;
 export class ChunkStore {
   readonly db: Database.Database;
   private readonly stmts;
-  private readonly readonly: boolean;
-  /** Document date by chunk label; built on first use, only for a read-only store. */
-  private labelDates: Map<number, string | undefined> | undefined;
   private readonly lexicalStmts = new Map<string, Database.Statement>();
   /**
    * Term statistics of a read-only store never change, so they are computed once per index
    * version rather than per question: answers count a document frequency for every question
-   * term, and each is an FTS5 query (about 1 ms per term at 100k chunks).
+   * term, and each is an FTS5 query (about 1 ms per term at 100k chunks). The document date of
+   * every chunk, which lexical search with a not-after day reads, is kept the same way.
    */
   private readonly frozen:
-    | { docFreq: Map<string, number>; counts?: ReturnType<ChunkStore["counts"]> }
+    | {
+        docFreq: Map<string, number>;
+        counts?: ReturnType<ChunkStore["counts"]>;
+        labelDates?: Map<number, string | undefined>;
+      }
     | undefined;
 
   constructor(file: string, opts: { readonly?: boolean } = {}) {
-    this.readonly = opts.readonly ?? false;
-    this.db = new Database(file, { readonly: this.readonly, fileMustExist: this.readonly });
-    this.frozen = this.readonly ? { docFreq: new Map() } : undefined;
+    const readonly = opts.readonly ?? false;
+    this.db = new Database(file, { readonly, fileMustExist: readonly });
+    this.frozen = readonly ? { docFreq: new Map() } : undefined;
     if (!opts.readonly) {
       this.db.pragma("journal_mode = DELETE");
       this.db.pragma("synchronous = NORMAL");
@@ -266,7 +268,8 @@ export class ChunkStore {
     const params: Record<string, string | number> = { match, limit };
     if (dated) Object.assign(params, { from: filter?.from ?? "0000-00-00", to: filter?.to ?? "9999-99-99" });
     if (capped) params.notAfter = filter?.notAfter ?? "";
-    if (!dated && this.readonly) {
+    const frozen = this.frozen;
+    if (!dated && frozen) {
       // Only "nothing after day X", which most chunks pass: the best hits of the plain search,
       // filtered, are the answer whenever enough of them pass. Joining every match with its
       // document before ranking (the fallback) costs four times as much on a news corpus.
@@ -274,7 +277,7 @@ export class ChunkStore {
       const hits = this.prepared(plain).all({ match, limit: over }) as LexicalHit[];
       const notAfter = filter?.notAfter ?? "";
       const kept = hits.filter((h) => {
-        const date = this.labelDate(h.label);
+        const date = this.labelDate(frozen, h.label);
         return date === undefined || date <= notAfter;
       });
       if (kept.length >= limit || hits.length < over) return kept.slice(0, limit);
@@ -296,15 +299,15 @@ export class ChunkStore {
     return stmt;
   }
 
-  /** The date of a chunk's document, from a map built once per opened (read-only) store. */
-  private labelDate(label: number): string | undefined {
-    if (!this.labelDates) {
+  /** The date of a chunk's document, from a map built once per read-only store. */
+  private labelDate(frozen: NonNullable<ChunkStore["frozen"]>, label: number): string | undefined {
+    if (!frozen.labelDates) {
       const rows = this.db
         .prepare("SELECT c.label AS label, d.date AS date FROM chunks c JOIN docs d ON d.id = c.doc_id")
         .all() as { label: number; date: string | null }[];
-      this.labelDates = new Map(rows.map((r) => [r.label, r.date ?? undefined]));
+      frozen.labelDates = new Map(rows.map((r) => [r.label, r.date ?? undefined]));
     }
-    return this.labelDates.get(label);
+    return frozen.labelDates.get(label);
   }
 
   /** Chunks that contain a term (as FTS5 tokenises it). */
