@@ -283,7 +283,7 @@ export const SETTINGS: readonly Setting[] = [
     key: "weaviateReplication",
     env: "CITELINE_WEAVIATE_REPLICATION",
     parse: int(0, 9),
-    doc: "weaviate backend: copies of each shard; 0 = 2 on a multi-node cluster, else 1",
+    doc: "weaviate backend: copies of each shard; 0 = 3, or as many as there are nodes when fewer",
   },
   {
     key: "weaviateShards",

@@ -33,7 +33,7 @@ const COMMAND = {
     "up                     start the node(s), wait until the cluster is healthy",
     "down                   stop the node(s) started from --data, by pid",
     "status                 which nodes run, with their ports",
-    "--nodes N              nodes in the cluster (default 1; 3 for replication 2 with one node down)",
+    "--nodes N              nodes in the cluster (default 1; with 3, three copies of each shard: indexing and answers go on with a node down)",
     `--port P               HTTP port of node1 (default ${DEFAULT_PORT}); node i uses P+8(i-1) .. P+8(i-1)+7`,
     `--data DIR             data folders and pid file (default ${DEFAULT_ROOT})`,
     "--wipe                 with down: delete the data folders too",

@@ -192,11 +192,28 @@ const int = (name: string, range = false) => ({
 });
 const versionProps = [int("addedIn", true), int("removedIn", true)];
 
-/** Creates the collections that do not exist yet. */
-export async function ensureCollections(client: WeaviateClient, n: Names, layout: Layout): Promise<void> {
+/**
+ * Creates the collections that do not exist yet. The layout is asked for only then: it counts the
+ * nodes, which Weaviate refuses while one is down, and a build must go on with a node down.
+ */
+export async function ensureCollections(
+  client: WeaviateClient,
+  n: Names,
+  layoutOf: () => Promise<Layout>,
+): Promise<void> {
+  const all = [n.doc, n.chunk, n.sentence, n.meta];
+  const missing = new Set<string>();
+  for (const name of all) if (!(await client.collections.exists(name))) missing.add(name);
+  if (missing.size === 0) return;
+  const layout = await layoutOf();
+  // Async replication brings a replica that missed writes (it was down) up to date in the
+  // background. A delete made while a replica was down must win over the copy it still holds when
+  // it comes back (Weaviate's default keeps such conflicts unresolved, and a read at ONE could
+  // then see the deleted object), hence the newest of write and delete wins.
   const replication = configure.replication({
     factor: layout.replication,
     asyncEnabled: layout.replication > 1,
+    ...(layout.replication > 1 ? { deletionStrategy: "TimeBasedResolution" as const } : {}),
   });
   const sharding = configure.sharding({ desiredCount: layout.shards });
   const noVectors = configure.vectors.selfProvided({ vectorIndexConfig: vectorIndex.hnsw({ skip: true }) });
@@ -268,7 +285,7 @@ export async function ensureCollections(client: WeaviateClient, n: Names, layout
   // No stopword list: the stems are matched as given, as FTS5 does.
   const invertedIndex = configure.invertedIndex({ stopwordsPreset: "none", bm25k1: 1.2, bm25b: 0.75 });
   for (const spec of specs) {
-    if (await client.collections.exists(spec.name)) continue;
+    if (!missing.has(spec.name)) continue;
     try {
       await client.collections.create({ ...spec, replication, sharding, invertedIndex } as never);
     } catch (err) {

@@ -40,11 +40,16 @@ const INSERT_BATCH = 500;
 
 type Versioned = { addedIn: number; removedIn: number; docId: string };
 
-/** Replication factor and shard count: the settings, or 2 copies and a shard per node on a cluster. */
+/**
+ * Replication factor and shard count: the settings, or else a shard per node and 3 copies (2 on a
+ * two-node cluster). Writes go at QUORUM, so with 3 copies indexing goes on while a node is down
+ * (2 of 3 answer), and the node catches up by async replication when it is back; with 2 copies
+ * every write needs both.
+ */
 export async function layoutOf(client: WeaviateClient, config: Config) {
   const nodeCount = (await client.cluster.nodes()).length || 1;
   return {
-    replication: Math.min(config.weaviateReplication || (nodeCount >= 2 ? 2 : 1), nodeCount),
+    replication: Math.min(config.weaviateReplication || 3, nodeCount),
     shards: config.weaviateShards || nodeCount,
   };
 }
@@ -62,7 +67,7 @@ export async function openWeaviateWriter(config: Config, opts: OpenWriterOptions
   let published: PublishedState | undefined;
   try {
     await run("create the collections", async (_c, client) =>
-      ensureCollections(client, n, await layoutOf(client, config)),
+      ensureCollections(client, n, () => layoutOf(client, config)),
     );
     await takeLock(nodes, n);
     locked = true;

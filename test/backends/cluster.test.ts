@@ -1,17 +1,21 @@
 /**
  * The distributed backend doing its job: three Weaviate nodes on loopback, the corpus indexed
- * with two copies of every shard, two citeline server processes answering from it, each
- * preferring a different node. A node is killed with SIGKILL while questions flow: every answer
- * still completes, with the same citations. The node is restarted, and once it is back it serves
- * on its own: the other node that shares its shards is then killed, and the answers stay the same.
+ * with three copies of every shard (the default), two citeline server processes answering from
+ * it, each preferring a different node. A node is killed with SIGKILL while questions flow: every
+ * answer still completes, with the same citations; it is restarted, and serves once another node
+ * is killed. Then a node goes down and the corpus changes (a document added, one changed, one
+ * removed): indexing goes on without it; it comes back, catches up, and answers alone, with the
+ * new documents and the new citations.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { rm } from "node:fs/promises";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../core/config.ts";
 import type { AnswerResponse } from "../../core/protocol.ts";
 import { buildIndex } from "../../embeddings/indexer.ts";
-import { createWorkspace, postAnswer, type Workspace } from "../helpers/server.ts";
-import { startWeaviate, type TestCluster, uniquePrefix } from "../helpers/weaviate.ts";
+import { createWorkspace, postAnswer, type Workspace, waitFor } from "../helpers/server.ts";
+import { listObjects, staleOn, startWeaviate, type TestCluster, uniquePrefix } from "../helpers/weaviate.ts";
 
 const DOCS: Record<string, string> = {
   "ferry.txt":
@@ -102,18 +106,23 @@ async function round(): Promise<{ failures: string[]; cites: Map<string, string[
   return { failures, cites };
 }
 
-beforeAll(async () => {
-  [cluster, workspace] = await Promise.all([startWeaviate(3), createWorkspace(DOCS)]);
-  prefix = uniquePrefix();
-  const summary = await buildIndex({
+/** Runs the indexer against the cluster, trying the nodes in the given order. */
+function build(order = [0, 1, 2]) {
+  return buildIndex({
     config: workspace.config({
       backend: "weaviate",
-      weaviateUrls: cluster.urls,
-      weaviateGrpc: cluster.grpc,
+      weaviateUrls: order.map((i) => cluster.urls[i]!),
+      weaviateGrpc: order.map((i) => cluster.grpc[i]!),
       weaviatePrefix: prefix,
     }),
     embedder: workspace.embedder,
   });
+}
+
+beforeAll(async () => {
+  [cluster, workspace] = await Promise.all([startWeaviate(3), createWorkspace(DOCS)]);
+  prefix = uniquePrefix();
+  const summary = await build();
   expect(summary.documents).toBe(4);
   await Promise.all([startServerProcess([0, 1, 2]), startServerProcess([1, 2, 0])]);
 }, 300_000);
@@ -124,7 +133,7 @@ afterAll(async () => {
   await workspace?.remove();
 });
 
-describe("a three-node Weaviate cluster with two copies of every shard", () => {
+describe("a three-node Weaviate cluster with three copies of every shard", () => {
   it("keeps answering with the same citations while a node is killed, and serves from it once it is back", async () => {
     const nodes = (await (await fetch(`${cluster.urls[0]}/v1/nodes`)).json()) as {
       nodes: { status: string }[];
@@ -134,7 +143,11 @@ describe("a three-node Weaviate cluster with two copies of every shard", () => {
       replicationConfig: { factor: number };
       shardingConfig: { desiredCount: number };
     };
-    expect(schema.replicationConfig.factor).toBe(2);
+    expect(schema.replicationConfig).toMatchObject({
+      factor: 3,
+      asyncEnabled: true,
+      deletionStrategy: "TimeBasedResolution",
+    });
     expect(schema.shardingConfig.desiredCount).toBe(3);
 
     // Both servers agree before anything fails.
@@ -159,11 +172,73 @@ describe("a three-node Weaviate cluster with two copies of every shard", () => {
     same(await inFlight);
     for (let i = 0; i < 2; i++) same(await round());
 
-    // Back on its old data folder, it rejoins; then the node that shares shards with it goes.
+    // Back on its old data folder, it rejoins; then another node goes.
     await cluster.restart(0);
     await cluster.kill(1);
     for (let i = 0; i < 2; i++) same(await round());
     await cluster.restart(1);
     same(await round());
+  }, 300_000);
+  it("goes on indexing while a node is down, and the node catches up and then answers alone with the new citations", async () => {
+    const ask = (server: number, question: string) => postAnswer(servers[server]!.url, { question });
+    const hovercraft = "How many passengers will each Zorblax hovercraft carry?";
+    const bridge = "How much did the Varnholt tollbridge repairs cost?";
+    const orchard = "What destroyed the Quenton apple blossom?";
+    await cluster.kill(0);
+    await workspace.addDoc(
+      "hovercraft.txt",
+      "Zorblax Hovercraft Service\n\nA Zorblax hovercraft service will start in May. Each hovercraft will carry 64 passengers between Pellow and the island of Strand, the operator Nadia Okafor said.",
+    );
+    await workspace.addDoc("bridge.txt", DOCS["bridge.txt"]!.replace("18 million", "23 million"));
+    await rm(path.join(workspace.corpusDir, "orchard.txt"));
+    // Writes go at QUORUM: two of the three copies are enough.
+    const summary = await build([1, 2, 0]);
+    expect(summary).toMatchObject({ published: true, added: 1, changed: 1, removed: 1, documents: 4 });
+
+    // What the cluster answers without node1, once both servers have switched to the new version
+    // (the removed document is no longer cited).
+    const citesOrchard = async (server: number) => {
+      const { status, body } = await ask(server, orchard);
+      return status !== 200 || citationsOf(body).some((c) => c.startsWith("orchard:"));
+    };
+    await waitFor(
+      "both servers to read the new version",
+      async () => (!(await citesOrchard(0)) && !(await citesOrchard(1)) ? true : undefined),
+      60_000,
+      500,
+    );
+    const expected = new Map<string, string[]>();
+    for (const q of [hovercraft, bridge, orchard]) {
+      const [a, b] = await Promise.all([ask(0, q), ask(1, q)]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      expect(citationsOf(b.body)).toEqual(citationsOf(a.body));
+      expected.set(q, citationsOf(a.body));
+    }
+    expect(expected.get(hovercraft)![0]).toMatch(/^hovercraft:/);
+    expect(expected.get(bridge)![0]).toMatch(/^bridge:/);
+    const { body: bridgeBody } = await ask(1, bridge);
+    expect((bridgeBody as unknown as AnswerResponse).citations[0]!.text).toContain("23 million");
+
+    // Every object as the two live nodes hold it, then node1 back: it must come to hold the same.
+    const classes = ["Doc", "Chunk", "Sentence", "Meta"].map((c) => `${prefix}${c}`);
+    const objects = await listObjects(cluster.urls[1]!, classes);
+    await cluster.restart(0);
+    const node1 = cluster.state.nodes[0]!.name;
+    await waitFor(
+      "node1 to catch up with the writes it missed",
+      async () => ((await staleOn(cluster.urls[0]!, node1, objects)).length === 0 ? true : undefined),
+      90_000,
+      1000,
+    );
+
+    // Alone, it answers from what it caught up on: the servers can reach no other node.
+    await cluster.kill(1);
+    await cluster.kill(2);
+    for (const s of [0, 1])
+      for (const q of [hovercraft, bridge, orchard]) {
+        const { status, body } = await ask(s, q);
+        expect(status, JSON.stringify(body).slice(0, 300)).toBe(200);
+        expect(citationsOf(body)).toEqual(expected.get(q));
+      }
   }, 300_000);
 });

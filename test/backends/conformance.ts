@@ -1,6 +1,8 @@
 /**
- * The conformance suite every search backend passes: the same cases, run by
- * embedded.test.ts and weaviate.test.ts against their adapter, with the real model.
+ * The one conformance suite every search backend passes: the same cases, run by
+ * embedded.test.ts and weaviate.test.ts against their adapter, with the real model. Two groups:
+ * through the product indexer from a corpus folder (conformance-indexer.ts), then through the
+ * writer port directly (below), ending with the backend broken.
  */
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -9,10 +11,11 @@ import type { Config } from "../../core/config.ts";
 import type { Doc, Embedder } from "../../core/types.ts";
 import { chunkerInfo, modelInfo, prepareDoc } from "../../embeddings/indexer.ts";
 import { getEmbedder } from "../helpers/model.ts";
+import { indexerCases } from "./conformance-indexer.ts";
 
 export interface Subject {
   adapter: BackendAdapter;
-  /** A configuration whose index no other test touches. */
+  /** A configuration whose index no other test touches (a fresh, empty store on every call). */
   config(): Promise<Config>;
   /** Makes the backend of `config` unusable (stopped, or its files damaged). */
   breakIt(config: Config): Promise<void>;
@@ -86,7 +89,8 @@ async function chunksOf(s: IndexSnapshot, docId: string) {
 }
 
 export function conformance(name: string, subject: Subject): void {
-  describe(`${name} backend conformance`, () => {
+  indexerCases(name, subject);
+  describe(`${name} backend conformance, through the writer port`, () => {
     let embedder: Embedder;
     let config: Config;
     let expectation: BackendExpectation;

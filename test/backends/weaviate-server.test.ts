@@ -110,7 +110,7 @@ describe("citeline on a Weaviate backend", () => {
       grpcPort: Number(cluster.grpc[0]!.split(":")[1]),
     });
     try {
-      await ensureCollections(client, n, { replication: 1, shards: 1 });
+      await ensureCollections(client, n, async () => ({ replication: 1, shards: 1 }));
       await client.collections
         .use(n.meta)
         .data.insert({ id: PUBLISHED_ID(n), properties: { kind: "published", body: "{not json" } });

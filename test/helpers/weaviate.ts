@@ -70,3 +70,29 @@ export function uniquePrefix(): string {
   serial++;
   return `T${process.pid}x${serial}x${Math.random().toString(36).slice(2, 7)}`;
 }
+
+/** The objects of `classes` as the cluster lists them: `class/id` → last update time (ms). */
+export async function listObjects(url: string, classes: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const c of classes) {
+    const res = await fetch(`${url}/v1/objects?class=${c}&limit=10000`);
+    if (!res.ok) throw new Error(`listing ${c} on ${url}: ${res.status} ${await res.text()}`);
+    const body = (await res.json()) as { objects?: { id: string; lastUpdateTimeUnix: number }[] };
+    for (const o of body.objects ?? []) out.set(`${c}/${o.id}`, o.lastUpdateTimeUnix);
+  }
+  return out;
+}
+
+/**
+ * The objects of `expected` that node `name` does not hold in that very version, read from its
+ * own store (`node_name`), not through a replica that happens to answer.
+ */
+export async function staleOn(url: string, name: string, expected: Map<string, number>): Promise<string[]> {
+  const stale: string[] = [];
+  for (const [key, updated] of expected) {
+    const res = await fetch(`${url}/v1/objects/${key}?node_name=${name}`);
+    const body = res.ok ? ((await res.json()) as { lastUpdateTimeUnix?: number }) : undefined;
+    if (body?.lastUpdateTimeUnix !== updated) stale.push(key);
+  }
+  return stale;
+}

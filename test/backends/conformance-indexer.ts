@@ -1,27 +1,19 @@
 /**
- * The conformance suite of the search-backend port (core/backend.ts): the same cases for every
- * adapter, on a small real corpus indexed with the real model through `buildIndex`. An adapter's
- * test file calls `describeBackendConformance` with a function that points a fresh store at a
- * temp folder (and whatever else the adapter needs: a server URL, a collection prefix).
+ * The conformance cases that go through the product indexer: a small real corpus in a folder,
+ * indexed with the real model by `buildIndex`, read through the search port. Part of the one
+ * conformance suite (conformance.ts), which runs them for every adapter.
  */
 import { mkdir, mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectationFor } from "../../backends/select.ts";
-import type { BackendAdapter, IndexSnapshot, ScoredChunk, SearchBackend } from "../../core/backend.ts";
+import type { IndexSnapshot, ScoredChunk, SearchBackend } from "../../core/backend.ts";
 import { type Config, loadConfig } from "../../core/config.ts";
 import type { Embedder } from "../../core/types.ts";
 import { type BuildSummary, buildIndex } from "../../embeddings/indexer.ts";
-import { getEmbedder } from "./model.ts";
-
-export interface BackendUnderTest {
-  adapter: BackendAdapter;
-  /** Settings that point the adapter at an empty store of its own under `root`. */
-  overrides: Partial<Config>;
-  /** Removes what the suite stored outside `root`. */
-  cleanup?: () => Promise<void>;
-}
+import { getEmbedder } from "../helpers/model.ts";
+import type { Subject } from "./conformance.ts";
 
 const BOILER = "Subscribe to the Daily Quill for more stories.";
 const COMET = "The comet 𝒳-17 passed close to Earth 🌍 in spring.";
@@ -38,22 +30,19 @@ async function docsOf(index: IndexSnapshot, hits: readonly ScoredChunk[]): Promi
   return records.map((r) => r?.doc.id ?? "missing");
 }
 
-export function describeBackendConformance(
-  name: string,
-  prepare: (root: string) => Promise<BackendUnderTest>,
-) {
-  describe(`the ${name} backend behind the search port`, () => {
+/** The cases through the indexer, for one adapter. */
+export function indexerCases(name: string, subject: Subject): void {
+  describe(`the ${name} backend behind the search port, indexed from a corpus folder`, () => {
     let root: string;
     let corpusDir: string;
-    let under: BackendUnderTest;
     let config: Config;
     let embedder: Embedder;
     let backend: SearchBackend | undefined;
     let first: BuildSummary;
 
     const build = () =>
-      buildIndex({ config, embedder, openWriter: (o) => under.adapter.openWriter(config, o) });
-    const open = () => under.adapter.openSearch(config, { expect: expectationFor(embedder, config) });
+      buildIndex({ config, embedder, openWriter: (o) => subject.adapter.openWriter(config, o) });
+    const open = () => subject.adapter.openSearch(config, { expect: expectationFor(embedder, config) });
     const current = () => {
       if (!backend) throw new Error("the backend is not open");
       return backend.current();
@@ -66,19 +55,12 @@ export function describeBackendConformance(
       corpusDir = path.join(root, "corpus");
       await mkdir(corpusDir);
       for (const [file, text] of Object.entries(DOCS)) await writeFile(path.join(corpusDir, file), text);
-      under = await prepare(root);
-      config = loadConfig({
-        corpusDir,
-        indexDir: path.join(root, "index"),
-        logLevel: "silent",
-        ...under.overrides,
-      });
+      config = loadConfig({ ...(await subject.config()), corpusDir, logLevel: "silent" });
       first = await build();
       backend = await open();
     }, 180_000);
     afterAll(async () => {
       await backend?.close();
-      await under?.cleanup?.();
       await rm(root, { recursive: true, force: true });
     });
 
@@ -227,19 +209,14 @@ export function describeBackendConformance(
     it("refuses an index built with another model, and a store with nothing built, by code", async () => {
       const expect_ = expectationFor(embedder, config);
       await expect(
-        under.adapter.openSearch(config, {
+        subject.adapter.openSearch(config, {
           expect: { ...expect_, model: { ...expect_.model, name: "other-model" } },
         }),
       ).rejects.toMatchObject({ code: "INDEX_MODEL_MISMATCH" });
-      const empty = await prepare(await mkdtemp(path.join(root, "empty-")));
-      const emptyConfig = loadConfig({ ...config, ...empty.overrides });
-      try {
-        await expect(empty.adapter.openSearch(emptyConfig, { expect: expect_ })).rejects.toMatchObject({
-          code: "INDEX_MISSING",
-        });
-      } finally {
-        await empty.cleanup?.();
-      }
+      const empty = await subject.config();
+      await expect(subject.adapter.openSearch(empty, { expect: expect_ })).rejects.toMatchObject({
+        code: "INDEX_MISSING",
+      });
     });
   });
 }
