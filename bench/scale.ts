@@ -92,7 +92,7 @@ export interface ScaleStore {
   overrides: Partial<Config>;
   rssBytes(): Promise<number>;
   diskBytes(): Promise<number>;
-  /** Drops the index of one size before the next is built. */
+  /** Called before each size is built (the Weaviate store keeps growing one index, as the embedded side does). */
   reset(): Promise<void>;
 }
 
