@@ -74,7 +74,15 @@ export function openVectorSource(dir: string, manifest: Manifest): VectorSource 
   if (manifest.format === 2) return format2Source(path.join(dir, DB_FILE));
   const store = new ChunkStore(path.join(dir, DB_FILE), { readonly: true });
   try {
-    return storeSource(store, VectorIndex.load(path.join(dir, HNSW_FILE), manifest.model.dim));
+    const graph = VectorIndex.load(path.join(dir, HNSW_FILE), manifest.model.dim, { readonly: true });
+    const source = storeSource(store, graph);
+    return {
+      ...source,
+      close: () => {
+        source.close();
+        graph.close();
+      },
+    };
   } catch (err) {
     store.close();
     throw err;

@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import type { DocMeta, StoredChunk } from "../core/backend.ts";
 import type { DateFilter, Doc, Span } from "../core/types.ts";
 import { dequantize, quantize } from "../core/vectors.ts";
+import { type ChunkRow, ChunkTable } from "./chunk-table.ts";
 
 export type { DocMeta, StoredChunk };
 
@@ -69,13 +70,18 @@ export class ChunkStore {
         /** Recently read document texts, least recently used first. */
         docTexts: Map<string, string>;
         docTextChars: number;
+        chunks?: ChunkTable;
+        /** Document metadata read so far (a few hundred bytes per document). */
+        docMetas: Map<string, DocMeta | undefined>;
       }
     | undefined;
 
   constructor(file: string, opts: { readonly?: boolean } = {}) {
     const readonly = opts.readonly ?? false;
     this.db = new Database(file, { readonly, fileMustExist: readonly });
-    this.frozen = readonly ? { docFreq: new Map(), docTexts: new Map(), docTextChars: 0 } : undefined;
+    this.frozen = readonly
+      ? { docFreq: new Map(), docTexts: new Map(), docTextChars: 0, docMetas: new Map() }
+      : undefined;
     if (!opts.readonly) {
       this.db.pragma("journal_mode = DELETE");
       this.db.pragma("synchronous = NORMAL");
@@ -198,9 +204,18 @@ export class ChunkStore {
   }
 
   getDocMeta(id: string): DocMeta | undefined {
+    const frozen = this.frozen;
+    if (frozen?.docMetas.has(id)) {
+      const known = frozen.docMetas.get(id);
+      return known && { ...known };
+    }
     const row = this.stmts.docMeta.get(id) as Record<string, string | null> | undefined;
-    if (!row) return undefined;
-    const { text: _text, ...meta } = rowToDoc({ ...row, text: "" });
+    let meta: DocMeta | undefined;
+    if (row) {
+      const { text: _text, ...rest } = rowToDoc({ ...row, text: "" });
+      meta = rest;
+    }
+    frozen?.docMetas.set(id, meta && { ...meta });
     return meta;
   }
 
@@ -209,28 +224,32 @@ export class ChunkStore {
   }
 
   getChunk(label: number): StoredChunk | undefined {
-    const row = this.stmts.chunk.get(label) as
-      | {
-          label: number;
-          id: string;
-          doc_id: string;
-          ordinal: number;
-          start: number;
-          end: number;
-        }
-      | undefined;
+    const row = this.chunkRow(label);
     if (!row) return undefined;
-    const text = this.docText(row.doc_id);
+    const text = this.docText(row.docId);
     if (text === undefined) return undefined;
-    return {
-      label: row.label,
-      id: row.id,
-      docId: row.doc_id,
-      ordinal: row.ordinal,
-      start: row.start,
-      end: row.end,
-      text: text.slice(row.start, row.end),
-    };
+    return { ...row, text: text.slice(row.start, row.end) };
+  }
+
+  /** A chunk's row: from the table a read-only store reads once, else from SQLite. */
+  private chunkRow(label: number): ChunkRow | undefined {
+    if (this.frozen) {
+      this.frozen.chunks ??= ChunkTable.read(this.db);
+      return this.frozen.chunks.get(label);
+    }
+    const row = this.stmts.chunk.get(label) as
+      | { label: number; id: string; doc_id: string; ordinal: number; start: number; end: number }
+      | undefined;
+    return (
+      row && {
+        label: row.label,
+        id: row.id,
+        docId: row.doc_id,
+        ordinal: row.ordinal,
+        start: row.start,
+        end: row.end,
+      }
+    );
   }
 
   /** A document's text; a read-only store keeps the recently read ones (chunk hits cluster). */
