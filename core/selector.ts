@@ -109,8 +109,7 @@ export function annotationsFor(index: object): AnnotationCache {
 interface SentenceTerms {
   /** {@link stemSet} of the text. */
   stems: Set<string>;
-  /** {@link words} of the text, and the stem of each. */
-  words: string[];
+  /** The stem of each of the text's {@link words}, in order. */
   wordStems: string[];
   bigrams: Set<string>;
   /** {@link sentenceKey} of the text, as exclusions are looked up by. */
@@ -118,11 +117,12 @@ interface SentenceTerms {
 }
 
 /**
- * Sentence terms kept beside each annotation cache (so for as long as its index version), as
- * many as it keeps annotations: the same passages come back across questions, and tokenising and
- * stemming their sentences anew was a tenth of an answer's time.
+ * Sentence terms kept beside each annotation cache (so for as long as its index version): the
+ * same passages come back across questions, and tokenising and stemming their sentences anew was
+ * a tenth of an answer's time. About 4 KB each; the candidates of the last hundred questions or so.
  */
 const termCaches = new WeakMap<AnnotationCache, Map<string, SentenceTerms>>();
+const TERM_CACHE_SENTENCES = 5_000;
 
 function sentenceTerms(cache: AnnotationCache, key: string, text: string): SentenceTerms {
   let map = termCaches.get(cache);
@@ -136,16 +136,14 @@ function sentenceTerms(cache: AnnotationCache, key: string, text: string): Sente
     map.set(key, t);
     return t;
   }
-  const ws = words(text);
   t = {
     stems: stemSet(text),
-    words: ws,
-    wordStems: ws.map(stem),
+    wordStems: words(text).map(stem),
     bigrams: bigrams(text),
     key: sentenceKey(text),
   };
   map.set(key, t);
-  if (map.size > cache.capacity) map.delete(map.keys().next().value as string);
+  if (map.size > TERM_CACHE_SENTENCES) map.delete(map.keys().next().value as string);
   return t;
 }
 
@@ -376,7 +374,7 @@ export function candidates(
   const contentStems = questionContentStems(question);
   return top.map((r, rank) => {
     const annotation = cache.get(`${r.docId}:${r.start}:${r.end}`, r.text);
-    const sentenceWords = r.terms.words;
+    const wordCount = r.terms.wordStems.length;
     const sentenceBigrams = r.terms.bigrams;
     let bigramHits = 0;
     for (const b of questionBigrams) if (sentenceBigrams.has(b)) bigramHits++;
@@ -397,9 +395,9 @@ export function candidates(
       passageRank: 1 / (r.passage + 1),
       passageScore: (passages[r.passage]?.score ?? 0) / topScore,
       positionInPassage: r.position,
-      logLength: Math.log(1 + sentenceWords.length),
+      logLength: Math.log(1 + wordCount),
       neighbourDense: r.neighbour,
-      novelty: sentenceWords.length > 0 ? novel / sentenceWords.length : 0,
+      novelty: wordCount > 0 ? novel / wordCount : 0,
       prefilterRank: 1 / (rank + 1),
       localLexical: locals[rank]!,
       localLexicalGap: locals[rank]! - maxLocal,

@@ -49,8 +49,8 @@ export interface LexicalHit {
 
 /** Document frequencies remembered per read-only store (one index version); ~100 bytes each. */
 const DOC_FREQ_CACHE = 200_000;
-/** Characters of document text a read-only store keeps to cut chunk text from (~64 MiB). */
-const DOC_TEXT_CACHE_CHARS = 32 * 1024 * 1024;
+/** Characters of document text a read-only store keeps to cut chunk text from (8–16 MiB). */
+const DOC_TEXT_CACHE_CHARS = 8 * 1024 * 1024;
 
 export class ChunkStore {
   readonly db: Database.Database;
