@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   MODEL_UNKNOWN: "the configured embedding model is not one this build supports",
   INDEX_MISSING: "no index has been built yet",
   INDEX_CORRUPT: "the index files are damaged or incomplete",
+  INDEX_FORMAT_OLD: "the index was written by an older version; `npm run index` upgrades it",
   INDEX_MODEL_MISMATCH: "the index was built with another embedding model",
   INDEX_SETTINGS_MISMATCH: "the index was built with other chunker settings",
   INDEX_LOCKED: "another indexer is running",

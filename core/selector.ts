@@ -105,6 +105,48 @@ export function annotationsFor(index: object): AnnotationCache {
   return c;
 }
 
+/** What the features read of a sentence's words; it depends on the sentence alone. */
+interface SentenceTerms {
+  /** {@link stemSet} of the text. */
+  stems: Set<string>;
+  /** The stem of each of the text's {@link words}, in order. */
+  wordStems: string[];
+  bigrams: Set<string>;
+  /** {@link sentenceKey} of the text, as exclusions are looked up by. */
+  key: string;
+}
+
+/**
+ * Sentence terms kept beside each annotation cache (so for as long as its index version): the
+ * same passages come back across questions, and tokenising and stemming their sentences anew was
+ * a tenth of an answer's time. About 4 KB each; the candidates of the last hundred questions or so.
+ */
+const termCaches = new WeakMap<AnnotationCache, Map<string, SentenceTerms>>();
+const TERM_CACHE_SENTENCES = 5_000;
+
+function sentenceTerms(cache: AnnotationCache, key: string, text: string): SentenceTerms {
+  let map = termCaches.get(cache);
+  if (!map) {
+    map = new Map();
+    termCaches.set(cache, map);
+  }
+  let t = map.get(key);
+  if (t) {
+    map.delete(key);
+    map.set(key, t);
+    return t;
+  }
+  t = {
+    stems: stemSet(text),
+    wordStems: words(text).map(stem),
+    bigrams: bigrams(text),
+    key: sentenceKey(text),
+  };
+  map.set(key, t);
+  if (map.size > TERM_CACHE_SENTENCES) map.delete(map.keys().next().value as string);
+  return t;
+}
+
 /** Inverse document frequency of each question term over the chunks. */
 export async function termWeights(
   index: Pick<IndexSnapshot, "facts" | "docFreq">,
@@ -137,11 +179,13 @@ function bigrams(text: string): Set<string> {
   return out;
 }
 
-/** Distinct question terms matched, over the length in words of the smallest window holding them all. */
-function windowDensity(sentenceWords: readonly string[], terms: ReadonlySet<string>): number {
+/**
+ * Distinct question terms matched, over the length in words of the smallest window holding them
+ * all; `wordStems` are the stems of the sentence's words in order.
+ */
+function windowDensity(wordStems: readonly string[], terms: ReadonlySet<string>): number {
   const positions: { i: number; t: string }[] = [];
-  sentenceWords.forEach((w, i) => {
-    const t = stem(w);
+  wordStems.forEach((t, i) => {
     if (terms.has(t)) positions.push({ i, t });
   });
   const distinct = new Set(positions.map((p) => p.t)).size;
@@ -192,14 +236,12 @@ export function nearestTypedSpan(
   type: AnswerType,
   text: string,
   annotation: Annotation,
+  /** The question's content-word stems, when the caller has them already. */
+  contentStems?: ReadonlySet<string>,
 ): { start: number; end: number; score: number } | undefined {
   const kinds = kindsFor(type);
   if (kinds.size === 0) return undefined;
-  const questionStems = new Set(
-    words(question)
-      .filter((w) => !isStopword(w))
-      .map(stem),
-  );
+  const questionStems = contentStems ?? questionContentStems(question);
   const tokens = annotation.tokens;
   const anchors: number[] = [];
   tokens.forEach((t, i) => {
@@ -222,6 +264,15 @@ export function nearestTypedSpan(
     if (!best || score > best.score) best = { start: s.start, end: s.end, score };
   }
   return best;
+}
+
+/** Stems of the question's words that are not stopwords, as {@link nearestTypedSpan} anchors on. */
+function questionContentStems(question: string): Set<string> {
+  return new Set(
+    words(question)
+      .filter((w) => !isStopword(w))
+      .map(stem),
+  );
 }
 
 /**
@@ -255,6 +306,7 @@ export function candidates(
     position: number;
     neighbour: number;
     stems: Set<string>;
+    terms: SentenceTerms;
   }
   const seen = new Set<string>();
   const raws: Raw[] = [];
@@ -266,8 +318,9 @@ export function candidates(
       if (seen.has(key)) return;
       seen.add(key);
       const text = p.chunk.text.slice(s.start - p.chunk.start, s.end - p.chunk.start);
-      if (opts.excluded?.has(sentenceKey(text))) return;
-      const stems = stemSet(text);
+      const terms = sentenceTerms(opts.annotations, key, text);
+      if (opts.excluded?.has(terms.key)) return;
+      const stems = terms.stems;
       let hit = 0;
       for (const [term, w] of weights) if (stems.has(term)) hit += w;
       const lexical = totalWeight > 0 ? hit / totalWeight : 0;
@@ -282,6 +335,7 @@ export function candidates(
         position: sentences.length > 1 ? si / (sentences.length - 1) : 0,
         neighbour: Math.max(denses[si - 1] ?? 0, denses[si + 1] ?? 0),
         stems,
+        terms,
       });
     });
   });
@@ -317,32 +371,33 @@ export function candidates(
   const denseRanks = rankOf(top.map((r) => r.dense));
   const lexicalRanks = rankOf(top.map((r) => r.lexical));
   const cache = opts.annotations;
+  const contentStems = questionContentStems(question);
   return top.map((r, rank) => {
     const annotation = cache.get(`${r.docId}:${r.start}:${r.end}`, r.text);
-    const sentenceWords = words(r.text);
-    const sentenceBigrams = bigrams(r.text);
+    const wordCount = r.terms.wordStems.length;
+    const sentenceBigrams = r.terms.bigrams;
     let bigramHits = 0;
     for (const b of questionBigrams) if (sentenceBigrams.has(b)) bigramHits++;
-    const novel = sentenceWords.filter((w) => !questionStems.has(stem(w))).length;
+    const novel = r.terms.wordStems.filter((t) => !questionStems.has(t)).length;
     const typeKnown = type !== "none";
     const typeMatch = typeKnown && holdsAnswerType(r.text, annotation, type, questionStems);
-    const near = typeMatch ? nearestTypedSpan(question, type, r.text, annotation) : undefined;
+    const near = typeMatch ? nearestTypedSpan(question, type, r.text, annotation, contentStems) : undefined;
     const f: Record<FeatureName, number> = {
       dense: r.dense,
       denseGap: r.dense - maxDense,
       lexical: r.lexical,
       lexicalGap: r.lexical - maxLexical,
       bigram: questionBigrams.size > 0 ? bigramHits / questionBigrams.size : 0,
-      windowDensity: windowDensity(sentenceWords, termSet),
+      windowDensity: windowDensity(r.terms.wordStems, termSet),
       typeKnown: typeKnown ? 1 : 0,
       typeMatch: typeMatch ? 1 : 0,
       typeMissing: typeKnown && !typeMatch ? 1 : 0,
       passageRank: 1 / (r.passage + 1),
       passageScore: (passages[r.passage]?.score ?? 0) / topScore,
       positionInPassage: r.position,
-      logLength: Math.log(1 + sentenceWords.length),
+      logLength: Math.log(1 + wordCount),
       neighbourDense: r.neighbour,
-      novelty: sentenceWords.length > 0 ? novel / sentenceWords.length : 0,
+      novelty: wordCount > 0 ? novel / wordCount : 0,
       prefilterRank: 1 / (rank + 1),
       localLexical: locals[rank]!,
       localLexicalGap: locals[rank]! - maxLocal,

@@ -125,6 +125,10 @@ export async function createEmbedPool(size: number, session: SessionOptions): Pr
     // Runtime computes aborts the whole process (a failed start used to end in SIGABRT).
     await Promise.all(slots.map((s) => s.idle));
     failAll(disposed);
+    // Idle workers are unref'd; awaiting their exit must keep the event loop alive, or a process
+    // with nothing else pending (npm start between its index check and its server) could end
+    // with the await unsettled.
+    for (const s of slots) s.worker.ref();
     await Promise.all(slots.map((s) => s.worker.terminate()));
   };
   try {

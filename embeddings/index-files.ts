@@ -20,7 +20,17 @@ export type { ChunkerInfo, ModelInfo };
  *   data/index/v-…/vectors.hnsw     hnswlib graph of chunk vectors
  */
 
-export const FORMAT_VERSION = 2;
+/**
+ * Bumped when the files' layout changes. Format 3 keeps each chunk vector once (in the hnswlib
+ * graph; format 2 also kept a float32 copy in SQLite) and no chunk text (a chunk is a slice of its
+ * document's text, cut by its offsets).
+ */
+export const FORMAT_VERSION = 3;
+/**
+ * Older formats an index can be upgraded from without running the model again: the indexer
+ * rebuilds the files in the current format and takes every vector from the old index.
+ */
+export const UPGRADABLE_FORMATS: readonly number[] = [2];
 /** Bumped when the chunker's output changes for the same settings. */
 export const CHUNKER_VERSION = 1;
 export const DB_FILE = "index.db";
@@ -74,8 +84,12 @@ export function newVersionName(now = new Date()): string {
   return `v-${stamp}-${Math.random().toString(16).slice(2, 8)}`;
 }
 
-/** Reads and parses a manifest; INDEX_CORRUPT when it is missing or not a manifest. */
-export function readManifest(dir: string): Manifest {
+/**
+ * Reads and parses a manifest; INDEX_CORRUPT when it is missing or not a manifest of one of
+ * `formats` (the current one by default). An index of an upgradable format is refused with advice
+ * to run the indexer, which upgrades it without re-embedding.
+ */
+export function readManifest(dir: string, formats: readonly number[] = [FORMAT_VERSION]): Manifest {
   const file = path.join(dir, MANIFEST_FILE);
   let parsed: unknown;
   try {
@@ -87,7 +101,21 @@ export function readManifest(dir: string): Manifest {
     );
   }
   const m = parsed as Partial<Manifest>;
-  if (m.format !== FORMAT_VERSION || !m.model || !m.chunker || !m.files || !m.docs || !m.counts) {
+  if (m.format !== undefined && !formats.includes(m.format) && UPGRADABLE_FORMATS.includes(m.format)) {
+    throw new AppError(
+      "INDEX_FORMAT_OLD",
+      `${file} is an index of format ${m.format}; this version reads format ${FORMAT_VERSION}: run \`npm run index\` to upgrade it (its vectors are reused, nothing is embedded again)`,
+    );
+  }
+  if (
+    m.format === undefined ||
+    !formats.includes(m.format) ||
+    !m.model ||
+    !m.chunker ||
+    !m.files ||
+    !m.docs ||
+    !m.counts
+  ) {
     throw new AppError(
       "INDEX_CORRUPT",
       `${file} is not an index manifest of format ${FORMAT_VERSION}; run \`npm run index -- --full\``,

@@ -61,7 +61,7 @@ export async function openVersion(
         `${dir} holds ${counts.docs} documents and ${counts.chunks} chunks but its manifest says ${manifest.counts.docs} and ${manifest.counts.chunks}; run \`npm run index -- --full\``,
       );
     }
-    const vectors = VectorIndex.load(path.join(dir, HNSW_FILE), manifest.model.dim);
+    const vectors = VectorIndex.load(path.join(dir, HNSW_FILE), manifest.model.dim, { readonly: true });
     const opened = store;
     return {
       version,
@@ -69,7 +69,10 @@ export async function openVersion(
       manifest,
       store: opened,
       vectors,
-      close: () => opened.close(),
+      close: () => {
+        opened.close();
+        vectors.close();
+      },
     };
   } catch (err) {
     store?.close();

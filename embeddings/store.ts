@@ -2,12 +2,15 @@ import Database from "better-sqlite3";
 import type { DocMeta, StoredChunk } from "../core/backend.ts";
 import type { DateFilter, Doc, Span } from "../core/types.ts";
 import { dequantize, quantize } from "../core/vectors.ts";
+import { type ChunkRow, ChunkTable } from "./chunk-table.ts";
 
 export type { DocMeta, StoredChunk };
 
 /**
- * The chunk store: documents, chunks, sentence spans and their vectors in SQLite, with an FTS5
- * table for BM25 over chunk text and document title. One file, opened read-only by the server.
+ * The chunk store: documents, chunks (offsets into their document), sentence spans and their
+ * vectors in SQLite, with an FTS5 table for BM25 over chunk text and document title. One file,
+ * opened read-only by the server. Chunk vectors live in the hnswlib graph beside it
+ * (embeddings/vector-index.ts), not here, and chunk text is cut from the document's text.
  */
 
 const SCHEMA = `
@@ -18,7 +21,7 @@ CREATE TABLE IF NOT EXISTS docs (
 CREATE INDEX IF NOT EXISTS docs_date ON docs(date);
 CREATE TABLE IF NOT EXISTS chunks (
   label INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
-  start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, ehash TEXT NOT NULL, vector BLOB NOT NULL
+  start INTEGER NOT NULL, end INTEGER NOT NULL, ehash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_ehash ON chunks(ehash);
@@ -46,6 +49,8 @@ export interface LexicalHit {
 
 /** Document frequencies remembered per read-only store (one index version); ~100 bytes each. */
 const DOC_FREQ_CACHE = 200_000;
+/** Characters of document text a read-only store keeps to cut chunk text from (8–16 MiB). */
+const DOC_TEXT_CACHE_CHARS = 8 * 1024 * 1024;
 
 export class ChunkStore {
   readonly db: Database.Database;
@@ -62,13 +67,21 @@ export class ChunkStore {
         docFreq: Map<string, number>;
         counts?: ReturnType<ChunkStore["counts"]>;
         labelDates?: Map<number, string | undefined>;
+        /** Recently read document texts, least recently used first. */
+        docTexts: Map<string, string>;
+        docTextChars: number;
+        chunks?: ChunkTable;
+        /** Document metadata read so far (a few hundred bytes per document). */
+        docMetas: Map<string, DocMeta | undefined>;
       }
     | undefined;
 
   constructor(file: string, opts: { readonly?: boolean } = {}) {
     const readonly = opts.readonly ?? false;
     this.db = new Database(file, { readonly, fileMustExist: readonly });
-    this.frozen = readonly ? { docFreq: new Map() } : undefined;
+    this.frozen = readonly
+      ? { docFreq: new Map(), docTexts: new Map(), docTextChars: 0, docMetas: new Map() }
+      : undefined;
     if (!opts.readonly) {
       this.db.pragma("journal_mode = DELETE");
       this.db.pragma("synchronous = NORMAL");
@@ -80,7 +93,7 @@ export class ChunkStore {
         "INSERT INTO docs (id, title, date, url, source, hash, text) VALUES (@id, @title, @date, @url, @source, @hash, @text)",
       ),
       insertChunk: db.prepare(
-        "INSERT INTO chunks (label, id, doc_id, ordinal, start, end, text, ehash, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO chunks (label, id, doc_id, ordinal, start, end, ehash) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ),
       insertFts: db.prepare("INSERT INTO chunks_fts (rowid, title, text) VALUES (?, ?, ?)"),
       insertSentence: db.prepare(
@@ -94,18 +107,15 @@ export class ChunkStore {
       docHashes: db.prepare("SELECT id, hash FROM docs"),
       doc: db.prepare("SELECT * FROM docs WHERE id = ?"),
       docMeta: db.prepare("SELECT id, title, date, url, source, hash FROM docs WHERE id = ?"),
-      chunk: db.prepare(
-        // Chunk text is stored, not cut from the document with substr(): that counts code points,
-        // the offsets count UTF-16 code units, and reading whole documents per hit is slow.
-        "SELECT label, id, doc_id, ordinal, start, end, text FROM chunks WHERE label = ?",
-      ),
-      chunkVector: db.prepare("SELECT vector FROM chunks WHERE ehash = ? LIMIT 1").pluck(),
+      chunk: db.prepare("SELECT label, id, doc_id, ordinal, start, end FROM chunks WHERE label = ?"),
+      docText: db.prepare("SELECT text FROM docs WHERE id = ?").pluck(),
+      chunkLabel: db.prepare("SELECT label FROM chunks WHERE ehash = ? LIMIT 1").pluck(),
       sentenceVector: db.prepare("SELECT vector FROM sentences WHERE ehash = ? LIMIT 1").pluck(),
       sentencesIn: db.prepare(
         "SELECT start, end, vector FROM sentences WHERE doc_id = ? AND start >= ? AND end <= ? ORDER BY start",
       ),
       maxLabel: db.prepare("SELECT COALESCE(MAX(label), -1) FROM chunks").pluck(),
-      allVectors: db.prepare("SELECT label, vector FROM chunks ORDER BY label"),
+      allLabels: db.prepare("SELECT label FROM chunks ORDER BY label").pluck(),
       counts: db.prepare(
         "SELECT (SELECT COUNT(*) FROM docs) AS docs, (SELECT COUNT(*) FROM chunks) AS chunks, (SELECT COUNT(*) FROM sentences) AS sentences",
       ),
@@ -155,7 +165,8 @@ export class ChunkStore {
     });
   }
 
-  insertChunk(chunk: StoredChunk, title: string, ehash: string, vector: Float32Array): void {
+  /** Records a chunk; its vector goes into the vector index under the same label. */
+  insertChunk(chunk: StoredChunk, title: string, ehash: string): void {
     this.stmts.insertChunk.run(
       chunk.label,
       chunk.id,
@@ -163,9 +174,7 @@ export class ChunkStore {
       chunk.ordinal,
       chunk.start,
       chunk.end,
-      chunk.text,
       ehash,
-      Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength),
     );
     this.stmts.insertFts.run(chunk.label, title, chunk.text);
   }
@@ -174,10 +183,9 @@ export class ChunkStore {
     this.stmts.insertSentence.run(docId, span.start, span.end, ehash, quantize(vector));
   }
 
-  /** A previously computed chunk vector for the same embedder input, if any. */
-  cachedChunkVector(ehash: string): Float32Array | undefined {
-    const blob = this.stmts.chunkVector.get(ehash) as Buffer | undefined;
-    return blob ? toFloat32(blob) : undefined;
+  /** The label of a chunk embedded from the same embedder input, if any: its vector is reusable. */
+  chunkLabelOf(ehash: string): number | undefined {
+    return this.stmts.chunkLabel.get(ehash) as number | undefined;
   }
 
   cachedSentenceVector(ehash: string): Float32Array | undefined {
@@ -185,10 +193,9 @@ export class ChunkStore {
     return blob ? dequantize(blob) : undefined;
   }
 
-  *allVectors(): Generator<{ label: number; vector: Float32Array }> {
-    for (const row of this.stmts.allVectors.iterate() as Iterable<{ label: number; vector: Buffer }>) {
-      yield { label: row.label, vector: toFloat32(row.vector) };
-    }
+  /** Every chunk label, ascending. */
+  allLabels(): number[] {
+    return this.stmts.allLabels.all() as number[];
   }
 
   getDoc(id: string): Doc | undefined {
@@ -197,9 +204,18 @@ export class ChunkStore {
   }
 
   getDocMeta(id: string): DocMeta | undefined {
+    const frozen = this.frozen;
+    if (frozen?.docMetas.has(id)) {
+      const known = frozen.docMetas.get(id);
+      return known && { ...known };
+    }
     const row = this.stmts.docMeta.get(id) as Record<string, string | null> | undefined;
-    if (!row) return undefined;
-    const { text: _text, ...meta } = rowToDoc({ ...row, text: "" });
+    let meta: DocMeta | undefined;
+    if (row) {
+      const { text: _text, ...rest } = rowToDoc({ ...row, text: "" });
+      meta = rest;
+    }
+    frozen?.docMetas.set(id, meta && { ...meta });
     return meta;
   }
 
@@ -208,27 +224,53 @@ export class ChunkStore {
   }
 
   getChunk(label: number): StoredChunk | undefined {
-    const row = this.stmts.chunk.get(label) as
-      | {
-          label: number;
-          id: string;
-          doc_id: string;
-          ordinal: number;
-          start: number;
-          end: number;
-          text: string;
-        }
-      | undefined;
+    const row = this.chunkRow(label);
     if (!row) return undefined;
-    return {
-      label: row.label,
-      id: row.id,
-      docId: row.doc_id,
-      ordinal: row.ordinal,
-      start: row.start,
-      end: row.end,
-      text: row.text,
-    };
+    const text = this.docText(row.docId);
+    if (text === undefined) return undefined;
+    return { ...row, text: text.slice(row.start, row.end) };
+  }
+
+  /** A chunk's row: from the table a read-only store reads once, else from SQLite. */
+  private chunkRow(label: number): ChunkRow | undefined {
+    if (this.frozen) {
+      this.frozen.chunks ??= ChunkTable.read(this.db);
+      return this.frozen.chunks.get(label);
+    }
+    const row = this.stmts.chunk.get(label) as
+      | { label: number; id: string; doc_id: string; ordinal: number; start: number; end: number }
+      | undefined;
+    return (
+      row && {
+        label: row.label,
+        id: row.id,
+        docId: row.doc_id,
+        ordinal: row.ordinal,
+        start: row.start,
+        end: row.end,
+      }
+    );
+  }
+
+  /** A document's text; a read-only store keeps the recently read ones (chunk hits cluster). */
+  private docText(id: string): string | undefined {
+    const frozen = this.frozen;
+    const cached = frozen?.docTexts.get(id);
+    if (cached !== undefined && frozen) {
+      frozen.docTexts.delete(id);
+      frozen.docTexts.set(id, cached);
+      return cached;
+    }
+    const text = this.stmts.docText.get(id) as string | undefined;
+    if (text === undefined || !frozen) return text;
+    frozen.docTexts.set(id, text);
+    frozen.docTextChars += text.length;
+    for (const [old, t] of frozen.docTexts) {
+      if (frozen.docTextChars <= DOC_TEXT_CACHE_CHARS || old === id) break;
+      frozen.docTexts.delete(old);
+      frozen.docTextChars -= t.length;
+    }
+    return text;
   }
 
   /** Sentences of a document that lie wholly inside [start, end). */
@@ -368,11 +410,4 @@ function rowToDoc(row: Record<string, string | null>): Doc {
   if (row.date) doc.date = row.date;
   if (row.url) doc.url = row.url;
   return doc;
-}
-
-function toFloat32(blob: Buffer): Float32Array {
-  // Copy: SQLite's buffer may not be 4-byte aligned.
-  const out = new Float32Array(blob.byteLength / 4);
-  new Uint8Array(out.buffer).set(blob);
-  return out;
 }

@@ -1,4 +1,5 @@
 import hnswlib from "hnswlib-node";
+import { HnswPoints } from "./hnsw-points.ts";
 
 /** Nearest-neighbour search over unit vectors; labels are chunk labels from the store. */
 export interface VectorHit {
@@ -16,6 +17,8 @@ export class VectorIndex {
   private constructor(
     private readonly index: hnswlib.HierarchicalNSW,
     readonly dim: number,
+    /** Vectors read from the saved file, for a graph loaded to be read and not changed. */
+    private readonly points?: HnswPoints,
   ) {}
 
   static create(dim: number, capacity = 1024): VectorIndex {
@@ -25,11 +28,15 @@ export class VectorIndex {
     return new VectorIndex(index, dim);
   }
 
-  static load(file: string, dim: number): VectorIndex {
+  /**
+   * Loads a saved graph. With `readonly`, {@link vector} reads the file instead of asking
+   * hnswlib (much cheaper; see embeddings/hnsw-points.ts), and the graph must not be changed.
+   */
+  static load(file: string, dim: number, opts: { readonly?: boolean } = {}): VectorIndex {
     const index = new hnswlib.HierarchicalNSW("cosine", dim);
     index.readIndexSync(file, true);
     index.setEf(EF_SEARCH);
-    return new VectorIndex(index, dim);
+    return new VectorIndex(index, dim, opts.readonly ? HnswPoints.open(file, dim) : undefined);
   }
 
   /** Points stored, including ones marked deleted. */
@@ -38,12 +45,14 @@ export class VectorIndex {
   }
 
   add(label: number, vector: Float32Array): void {
+    if (this.points) throw new Error("this vector index was loaded read-only");
     const count = this.index.getCurrentCount();
     if (count >= this.index.getMaxElements()) this.index.resizeIndex(Math.ceil(count * 1.5) + 16);
     this.index.addPoint(Array.from(vector), label, true);
   }
 
   remove(label: number): void {
+    if (this.points) throw new Error("this vector index was loaded read-only");
     this.index.markDelete(label);
   }
 
@@ -57,8 +66,14 @@ export class VectorIndex {
     return neighbors.map((label, i) => ({ label, score: 1 - distances[i]! }));
   }
 
+  /** The stored (unit) vector of a label; throws for a label the graph does not hold. */
   vector(label: number): Float32Array {
-    return Float32Array.from(this.index.getPoint(label));
+    return this.points?.vector(label) ?? Float32Array.from(this.index.getPoint(label));
+  }
+
+  /** Releases the file a read-only index reads vectors from. */
+  close(): void {
+    this.points?.close();
   }
 
   save(file: string): void {

@@ -19,6 +19,7 @@ import {
   FORMAT_VERSION,
   publish,
   readManifest,
+  UPGRADABLE_FORMATS,
   versionDir,
 } from "../embeddings/index-files.ts";
 import { type BuildSummary, buildIndex, type Progress } from "../embeddings/indexer.ts";
@@ -74,22 +75,36 @@ export async function fileSha256(file: string): Promise<string> {
 }
 
 /** What an index depends on besides the corpus. */
-function indexSettings(config: Config) {
+function indexSettings(config: Config, formatVersion = FORMAT_VERSION) {
   return {
     model: config.model,
     chunkMaxTokens: config.chunkMaxTokens,
     chunkOverlapTokens: config.chunkOverlapTokens,
     chunkerVersion: CHUNKER_VERSION,
-    formatVersion: FORMAT_VERSION,
+    formatVersion,
   };
 }
 
-/** The cache key: corpus content, model and chunker settings. */
-export function cacheKey(corpusSha256: string, config: Config): string {
+/** The cache key: corpus content, model, chunker settings and the index's file format. */
+export function cacheKey(corpusSha256: string, config: Config, formatVersion = FORMAT_VERSION): string {
   return createHash("sha256")
-    .update(JSON.stringify({ corpus: corpusSha256, ...indexSettings(config) }))
+    .update(JSON.stringify({ corpus: corpusSha256, ...indexSettings(config, formatVersion) }))
     .digest("hex")
     .slice(0, 16);
+}
+
+/**
+ * The index folder of a complete cache entry for the same corpus and settings in an older file
+ * format, if there is one: a new entry is seeded from it and upgraded by the indexer, with the
+ * vectors it holds, instead of embedding the corpus again. The old entry is only read.
+ */
+function olderFormatEntry(cacheRoot: string, corpusSha256: string, config: Config): string | undefined {
+  for (const format of UPGRADABLE_FORMATS) {
+    const dir = path.join(cacheRoot, cacheKey(corpusSha256, config, format));
+    const indexDir = path.join(dir, "index");
+    if (existsSync(path.join(dir, "cache.json")) && currentVersion(indexDir)) return indexDir;
+  }
+  return undefined;
 }
 
 /**
@@ -121,10 +136,13 @@ export async function ensureIndex(opts: EnsureIndexOptions): Promise<CachedIndex
   await rm(dir, { recursive: true, force: true });
   await mkdir(corpusDir, { recursive: true });
   await copyFile(opts.corpusFile, path.join(corpusDir, CORPUS_FILE));
-  const seedVersion = opts.seedFrom && currentVersion(opts.seedFrom);
-  if (opts.seedFrom && seedVersion) {
+  const older = opts.seedFrom ? undefined : olderFormatEntry(opts.cacheRoot, corpusSha256, base);
+  const seedFrom = opts.seedFrom ?? older;
+  if (older) opts.onNotice?.(`upgrading the cached index ${older} to index format ${FORMAT_VERSION}`);
+  const seedVersion = seedFrom && currentVersion(seedFrom);
+  if (seedFrom && seedVersion) {
     const staging = path.join(indexDir, `${seedVersion}.partial`);
-    await cp(versionDir(opts.seedFrom, seedVersion), staging, { recursive: true });
+    await cp(versionDir(seedFrom, seedVersion), staging, { recursive: true });
     await publish(indexDir, staging, seedVersion);
   }
   const config = loadConfig({ ...opts.overrides, corpusDir, indexDir });
@@ -136,9 +154,13 @@ export async function ensureIndex(opts: EnsureIndexOptions): Promise<CachedIndex
     ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
+  if (older && seedVersion && build.published) {
+    // The copy of the old-format index was only read for its vectors; nothing serves it.
+    await rm(versionDir(indexDir, seedVersion), { recursive: true, force: true });
+  }
   const complete = build.issues.length === 0 && build.documents === opts.expectDocuments;
   if (complete) {
-    const seed = seedVersion ? { seededFrom: opts.seedFrom } : {};
+    const seed = seedVersion ? { seededFrom: seedFrom } : {};
     await writeFile(
       entry,
       `${JSON.stringify({ source: opts.corpusFile, corpusSha256, ...indexSettings(base), ...seed }, null, 2)}\n`,

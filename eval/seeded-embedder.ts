@@ -4,11 +4,10 @@
  * inputs that index does not hold. Used to load an evaluation corpus into another backend with
  * the very same vectors.
  */
-import path from "node:path";
 import type { Embedder, EmbedKind } from "../core/types.ts";
-import { currentVersion, DB_FILE, versionDir } from "../embeddings/index-files.ts";
+import { currentVersion, readManifest, versionDir } from "../embeddings/index-files.ts";
 import { ehash } from "../embeddings/indexer.ts";
-import { ChunkStore } from "../embeddings/store.ts";
+import { openVectorSource } from "../embeddings/reuse.ts";
 
 export interface SeededEmbedder extends Embedder {
   /** Inputs answered from the index so far. */
@@ -20,9 +19,8 @@ export interface SeededEmbedder extends Embedder {
 
 export function seededEmbedder(inner: Embedder, indexDir: string): SeededEmbedder {
   const version = currentVersion(indexDir);
-  const store = version
-    ? new ChunkStore(path.join(versionDir(indexDir, version), DB_FILE), { readonly: true })
-    : undefined;
+  const dir = version ? versionDir(indexDir, version) : undefined;
+  const store = dir ? openVectorSource(dir, readManifest(dir)) : undefined;
   let reused = 0;
   let embedded = 0;
   return {
@@ -39,7 +37,7 @@ export function seededEmbedder(inner: Embedder, indexDir: string): SeededEmbedde
       if (kind !== "passage" || !store) return inner.embed(texts, kind);
       const out = texts.map((t) => {
         const h = ehash(t);
-        return store.cachedChunkVector(h) ?? store.cachedSentenceVector(h);
+        return store.chunk(h) ?? store.sentence(h);
       });
       const missing = texts.filter((_, i) => !out[i]);
       const vectors = missing.length ? await inner.embed(missing, kind) : [];

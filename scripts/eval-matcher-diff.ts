@@ -55,11 +55,16 @@ await runCli(async () => {
   const version = currentVersion(indexDir);
   if (!version) throw new AppError("INDEX_MISSING", `${indexDir} holds no published index`);
   const store = new ChunkStore(path.join(versionDir(indexDir, version), DB_FILE), { readonly: true });
-  const chunkText = store.db.prepare("SELECT text FROM chunks WHERE id = ?").pluck();
+  const chunkSpan = store.db.prepare("SELECT doc_id, start, end FROM chunks WHERE id = ?").raw();
   const docs = new Map<string, string>();
   const docText = (id: string) => {
     if (!docs.has(id)) docs.set(id, store.getDoc(id)?.text ?? "");
     return docs.get(id)!;
+  };
+  // Chunk text is cut from the document (index format 3 stores offsets only).
+  const chunkText = (id: string): string => {
+    const row = chunkSpan.get(id) as [string, number, number] | undefined;
+    return row ? docText(row[0]).slice(row[1], row[2]) : "";
   };
 
   const answersT = tally();
@@ -71,7 +76,7 @@ await runCli(async () => {
   try {
     for (const line of lines) {
       const r = JSON.parse(line) as QuestionResult;
-      rescored.push(rescore(r, docText, (id) => (chunkText.get(id) as string | undefined) ?? ""));
+      rescored.push(rescore(r, docText, chunkText));
       if (r.expectNotFound || r.answers.length === 0) continue;
       if (r.answer && !r.answer.notFound) {
         const body = r.answer.answer.replace(/\s*\[\d+\]/g, "");
@@ -86,7 +91,7 @@ await runCli(async () => {
         if (!m) continue;
         const t = contextT.get(mode) ?? tally();
         contextT.set(mode, t);
-        const texts = m.chunks.map((id) => (chunkText.get(id) as string | undefined) ?? "");
+        const texts = m.chunks.map(chunkText);
         t.checked++;
         const before = texts.some((x) => hasAnyAnswer(x, r.answers));
         const after = texts.some((x) => answerOccurs(x, r.answers));

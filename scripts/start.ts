@@ -32,10 +32,16 @@ await runCli(async () => {
       ? `indexed ${s.documents} documents, ${s.chunks} chunks in ${s.seconds.toFixed(1)} s`
       : `index is up to date: ${s.documents} documents, ${s.chunks} chunks`,
   );
-  await embedder.dispose();
   // The server runs in this process (package.json execs it from npm's shell), so a signal to
   // npm or to this process reaches it; npm does not forward SIGHUP, so its exit is watched too.
-  await runServer(config, { log: createLogger(config.logLevel), exitWithParent: launchedByNpm() });
+  // It keeps the embedder the index check loaded: disposing it and loading another (terminating
+  // ONNX Runtime worker threads, then starting new ones) crashed the process now and then with
+  // SIGSEGV or SIGFPE between "index is up to date" and "answering at" (2 of 6 runs under load).
+  await runServer(config, {
+    log: createLogger(config.logLevel),
+    exitWithParent: launchedByNpm(),
+    embedder,
+  });
 });
 // A failed start may leave the model or index open; nothing else is left to do.
 if (process.exitCode) process.exit();

@@ -4,6 +4,7 @@
  * that launched it, when asked to watch it (npm does not forward SIGHUP).
  */
 import type { Config } from "../core/config.ts";
+import type { Embedder } from "../core/types.ts";
 import type { Logger } from "./log.ts";
 import { startServer } from "./start.ts";
 
@@ -11,6 +12,8 @@ export interface RunOptions {
   log: Logger;
   /** Stop when this process's parent goes away (it was launched by `npm start`). */
   exitWithParent?: boolean;
+  /** A loaded embedder to serve with (`npm start` keeps the one its index check used). */
+  embedder?: Embedder;
 }
 
 const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
@@ -18,7 +21,7 @@ const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
 /** Starts the server and stops it gracefully on a stop signal; exits the process when stopped. */
 export async function runServer(config: Config, opts: RunOptions): Promise<void> {
   const { log } = opts;
-  const server = await startServer(config, { log });
+  const server = await startServer(config, { log, ...(opts.embedder ? { embedder: opts.embedder } : {}) });
   const { counts } = server.backend.current().facts;
   log("info", "listening", {
     url: server.url,

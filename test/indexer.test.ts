@@ -133,7 +133,7 @@ function labelsOfDoc(index: LoadedIndex, docId: string): number[] {
 }
 
 function storedVectors(index: LoadedIndex): Map<number, Float32Array> {
-  return new Map([...index.store.allVectors()].map((r) => [r.label, r.vector]));
+  return new Map(index.store.allLabels().map((label) => [label, index.vectors.vector(label)]));
 }
 
 const readCurrent = (f: Fixture) => readFileSync(path.join(f.indexDir, "CURRENT"), "utf8").trim();

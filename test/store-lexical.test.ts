@@ -16,7 +16,6 @@ describe("lexical search not after a day", () => {
       { label, id: `${id}#0`, docId: id, ordinal: 0, start: 0, end: text.length, text },
       id,
       `e${label}`,
-      new Float32Array(4),
     );
     label++;
   };

@@ -12,7 +12,6 @@ const DOC: Doc = {
   hash: "h",
   text: "apple pear. apple plum. fig.",
 };
-const vector = new Float32Array(4).fill(0.5);
 
 function addChunk(store: ChunkStore, label: number, text: string): void {
   const start = DOC.text.indexOf(text);
@@ -20,7 +19,6 @@ function addChunk(store: ChunkStore, label: number, text: string): void {
     { label, id: `d#${label}`, docId: "d", ordinal: label, start, end: start + text.length, text },
     DOC.title,
     `e${label}`,
-    vector,
   );
 }
 

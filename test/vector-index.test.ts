@@ -118,6 +118,26 @@ describe("VectorIndex over real SQuAD passages", () => {
     expect(index.search(questions[0]!, 1)[0]!.label).toBe([...removed][0]);
   });
 
+  it("loaded read-only, reads every stored vector from the file exactly as hnswlib holds it, and none of a removed label", () => {
+    const file = path.join(tmp, "points.hnsw");
+    const copy = VectorIndex.load(path.join(tmp, "round-trip.hnsw"), 384);
+    // A removal, then an add that takes the removed element's place (hnswlib reuses it).
+    copy.remove(labelOf(5));
+    copy.add(99_999, passages[5]!);
+    copy.save(file);
+    const readonly = VectorIndex.load(file, 384, { readonly: true });
+    try {
+      const labels = [...passages.keys()].map(labelOf).filter((l) => l !== labelOf(5));
+      for (const label of [...labels, 99_999]) {
+        expect(readonly.vector(label)).toEqual(copy.vector(label));
+      }
+      expect(() => readonly.vector(labelOf(5))).toThrow("Label not found");
+      expect(() => readonly.add(1, passages[0]!)).toThrow("this vector index was loaded read-only");
+    } finally {
+      readonly.close();
+    }
+  });
+
   it("keeps only labels the filter accepts", () => {
     const even = (label: number) => label % 2 === 0;
     for (const q of questions.slice(0, 10)) {

@@ -22,9 +22,11 @@ import {
   publish,
   readManifest,
   removeStaleStaging,
+  UPGRADABLE_FORMATS,
   verifyFiles,
   versionDir,
 } from "../../embeddings/index-files.ts";
+import { openVectorSource, storeSource, type VectorSource } from "../../embeddings/reuse.ts";
 import { ChunkStore } from "../../embeddings/store.ts";
 import { VectorIndex } from "../../embeddings/vector-index.ts";
 
@@ -43,8 +45,13 @@ interface Staged {
   dir: string;
   store: ChunkStore;
   vectors: VectorIndex;
-  /** The published version's store, read for vectors of unchanged text. */
-  cache: ChunkStore | undefined;
+  /** The published version's vectors, reused for unchanged text. */
+  cache: VectorSource | undefined;
+  /**
+   * Labels of removed chunks, taken out of the graph at publish: until then their vectors may
+   * be reused for the same text (an edited document keeps most of its chunks).
+   */
+  removed: number[];
   deletedLabels: number;
   nextLabel: number;
 }
@@ -59,17 +66,26 @@ export async function openEmbeddedWriter(
   const started = performance.now();
   const release = await acquireLock(indexDir);
   let prev: { version: string; manifest: Manifest } | undefined;
+  /** A published index of an older format: rebuilt in this one, with its vectors. */
+  let upgrade: { dir: string; manifest: Manifest } | undefined;
   try {
     const stale = await removeStaleStaging(indexDir);
     if (stale.length) notice(`removed ${stale.length} unfinished build(s) left by an interrupted run`);
     const prevVersion = currentVersion(indexDir);
     if (prevVersion && !opts.full) {
       try {
-        const manifest = readManifest(versionDir(indexDir, prevVersion));
+        const dir = versionDir(indexDir, prevVersion);
+        const manifest = readManifest(dir, [FORMAT_VERSION, ...UPGRADABLE_FORMATS]);
         checkCompatible(manifest, opts.expect.model, opts.expect.chunker);
         // A damaged previous index must not be copied forward under fresh checksums.
-        await verifyFiles(versionDir(indexDir, prevVersion), manifest);
-        prev = { version: prevVersion, manifest };
+        await verifyFiles(dir, manifest);
+        if (manifest.format === FORMAT_VERSION) prev = { version: prevVersion, manifest };
+        else {
+          upgrade = { dir, manifest };
+          notice(
+            `upgrading the index from format ${manifest.format} to ${FORMAT_VERSION}: every document is written again, with the vectors it has`,
+          );
+        }
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
         notice(`rebuilding from scratch: ${err.message.split(";")[0]}`);
@@ -96,7 +112,7 @@ export async function openEmbeddedWriter(
   };
   const removeDoc = (s: Staged, id: string) => {
     for (const label of s.store.deleteDoc(id)) {
-      s.vectors.remove(label);
+      s.removed.push(label);
       s.deletedLabels++;
     }
     docs.delete(id);
@@ -111,7 +127,7 @@ export async function openEmbeddedWriter(
       // Noted before anything can fail, so close() removes the folder.
       staging = dir;
       await fsp.mkdir(dir, { recursive: true });
-      let cache: ChunkStore | undefined;
+      let cache: VectorSource | undefined;
       let store: ChunkStore | undefined;
       try {
         let vectors: VectorIndex;
@@ -120,9 +136,11 @@ export async function openEmbeddedWriter(
           await io.copyFile(path.join(prevDir, DB_FILE), path.join(dir, DB_FILE));
           await io.copyFile(path.join(prevDir, HNSW_FILE), path.join(dir, HNSW_FILE));
           vectors = VectorIndex.load(path.join(dir, HNSW_FILE), opts.expect.model.dim);
-          cache = new ChunkStore(path.join(prevDir, DB_FILE), { readonly: true });
+          // The staged graph is a copy of the published one, and removals wait for publish.
+          cache = storeSource(new ChunkStore(path.join(prevDir, DB_FILE), { readonly: true }), vectors);
         } else {
           vectors = VectorIndex.create(opts.expect.model.dim, 1024);
+          if (upgrade) cache = openVectorSource(upgrade.dir, upgrade.manifest);
         }
         store = new ChunkStore(path.join(dir, DB_FILE));
         staged = {
@@ -131,6 +149,7 @@ export async function openEmbeddedWriter(
           store,
           vectors,
           cache,
+          removed: [],
           deletedLabels: prev?.manifest.counts.deletedLabels ?? 0,
           // Labels are never reused: a label deleted from the graph stays deleted.
           nextLabel: Math.max(store.nextLabel(), prev?.manifest.counts.nextLabel ?? 0),
@@ -146,7 +165,7 @@ export async function openEmbeddedWriter(
       const out = new Map<string, Float32Array>();
       if (!cache) return out;
       for (const h of hashes) {
-        const v = kind === "chunk" ? cache.cachedChunkVector(h) : cache.cachedSentenceVector(h);
+        const v = kind === "chunk" ? cache.chunk(h) : cache.sentence(h);
         if (v) out.set(h, v);
       }
       return out;
@@ -165,7 +184,7 @@ export async function openEmbeddedWriter(
           s.store.insertDoc(doc);
           for (const c of chunks) {
             const label = s.nextLabel++;
-            s.store.insertChunk({ ...c.chunk, label }, doc.title, c.ehash, c.vector);
+            s.store.insertChunk({ ...c.chunk, label }, doc.title, c.ehash);
             s.vectors.add(label, c.vector);
           }
           for (const x of sentences) s.store.insertSentence(doc.id, x.span, x.ehash, x.vector);
@@ -177,8 +196,14 @@ export async function openEmbeddedWriter(
       const s = need();
       const counts = s.store.counts();
       s.store.db.exec("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')");
+      // Merging the FTS5 segments (and deleting documents) leaves free pages; past a tenth of the
+      // file they are given back, which costs one rewrite of the file.
+      const free = s.store.db.pragma("freelist_count", { simple: true }) as number;
+      const pages = s.store.db.pragma("page_count", { simple: true }) as number;
+      if (free > pages / 10) s.store.db.exec("VACUUM");
       s.store.close();
       s.cache?.close();
+      for (const label of s.removed) s.vectors.remove(label);
       s.vectors.save(path.join(s.dir, HNSW_FILE));
       const manifest: Manifest = {
         format: FORMAT_VERSION,
