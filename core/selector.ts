@@ -1,7 +1,7 @@
 /**
  * The answer-sentence selector: features of the candidate sentences of the top passages and a
- * logistic model over them (trained by `npm run train`, stored in core/selector-model.json) that
- * gives each the probability that it answers the question.
+ * model over them (boosted trees, or a logistic regression; trained by `npm run train`, stored in
+ * core/selector-model.json) that gives each the probability that it answers the question.
  *
  * Two stages keep it cheap: every sentence of the considered passages gets the vector and term
  * features (a dot product and a set lookup each); only the best `prefilter` of them by a fixed
@@ -22,6 +22,7 @@ import {
 } from "./nlp.ts";
 import type { Passage } from "./retrieval.ts";
 import { contentTerms, isStopword, stem, stemSet, words } from "./text.ts";
+import { type TreeModel, treeScore } from "./trees.ts";
 import { dot } from "./vectors.ts";
 
 /** Feature names, in the order of the model's weights. */
@@ -52,13 +53,22 @@ export const FEATURES = [
 
 export type FeatureName = (typeof FEATURES)[number];
 
-/** A logistic model over standardised features; what `npm run train` writes. */
-export interface SelectorModel {
+/** A logistic model over standardised features. */
+export interface LogisticModel {
   features: readonly string[];
   mean: readonly number[];
   scale: readonly number[];
   weights: readonly number[];
   bias: number;
+}
+
+/** A model of either form `npm run train` can write: logistic, or boosted trees. */
+export type ProbabilityModel = LogisticModel | TreeModel;
+
+/** The selector as `npm run train` writes it. */
+export type SelectorModel = ProbabilityModel & SelectorSettings;
+
+export interface SelectorSettings {
   /** Sentences annotated and scored by the model per question. */
   prefilter: number;
   /** Passages whose sentences are candidates. */
@@ -423,7 +433,8 @@ export function candidates(
 }
 
 /** The model's probability for one feature vector. */
-export function probability(model: SelectorModel, x: readonly number[]): number {
+export function probability(model: ProbabilityModel, x: readonly number[]): number {
+  if ("trees" in model) return 1 / (1 + Math.exp(-treeScore(model, x)));
   let z = model.bias;
   for (let i = 0; i < x.length; i++) {
     z += (model.weights[i] ?? 0) * ((x[i]! - (model.mean[i] ?? 0)) / (model.scale[i] || 1));

@@ -267,7 +267,11 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
         if (opts.signal?.aborted)
           throw new AppError("CANCELLED", `calibration interrupted after ${i} questions`);
         memo.forget();
-        rows.push({ id: q.id, group: "extra_not_found", ...(await answerEvidence(full.deps, q.question)) });
+        rows.push({
+          id: q.id,
+          group: "extra_not_found",
+          ...(await answerEvidence(full.deps, q.question, q.date)),
+        });
         if ((i + 1) % 200 === 0 || i + 1 === extra.length) {
           opts.onNotice?.(`${i + 1}/${extra.length} questions of ${path.basename(opts.unanswerableDir)}`);
         }
@@ -279,13 +283,21 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
         throw new AppError("CANCELLED", `calibration interrupted after ${i} questions`);
       memo.forget();
       if (notFoundQs.has(q)) {
-        rows.push({ id: q.id, group: "not_found", ...(await answerEvidence(full.deps, q.question)) });
+        rows.push({ id: q.id, group: "not_found", ...(await answerEvidence(full.deps, q.question, q.date)) });
       }
       if (answerableSet.has(q)) {
-        rows.push({ id: q.id, group: "answerable", ...(await answerEvidence(full.deps, q.question)) });
+        rows.push({
+          id: q.id,
+          group: "answerable",
+          ...(await answerEvidence(full.deps, q.question, q.date)),
+        });
       }
       if (reduced && heldOutQs.has(q)) {
-        rows.push({ id: q.id, group: "held-out", ...(await answerEvidence(reduced.deps, q.question)) });
+        rows.push({
+          id: q.id,
+          group: "held-out",
+          ...(await answerEvidence(reduced.deps, q.question, q.date)),
+        });
       }
       const elapsedS = (performance.now() - t0) / 1000;
       const rate = (i + 1) / Math.max(elapsedS, 1e-3);

@@ -26,6 +26,11 @@ export interface EvalQuestion {
   line: number;
   /** The day the question was asked (YYYY-MM-DD), passed to the engine as `asOf`. */
   date?: string;
+  /**
+   * The document an unanswerable question was written against (`near_doc_id`, as in
+   * squad2-unanswerable): training keeps it in that article's fold.
+   */
+  nearDocId?: string;
 }
 
 export interface EvalPassage {
@@ -139,6 +144,9 @@ export async function loadDataset(dir: string): Promise<Dataset> {
       goldPassageIds,
       line,
       ...(typeof rec.date === "string" ? { date: rec.date } : {}),
+      ...(typeof rec.near_doc_id === "string" && rec.near_doc_id !== ""
+        ? { nearDocId: rec.near_doc_id }
+        : {}),
     });
   });
   if (questions.length === 0) throw new AppError("FILE_EMPTY", `${questionsFile}: no questions`);

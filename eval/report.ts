@@ -72,6 +72,9 @@ export function formatSummary(s: EvalSummary): string {
     table([
       ["answer accuracy", ans(pct(a.accuracy)), `of ${a.checkable} answerable${checkable}`],
       ["false not-found rate", pct(a.falseNotFoundRate), `of ${a.answerable} answerable`],
+      ...(a.checkable < a.answerable
+        ? [["", pct(a.falseNotFoundCheckableRate), `of the ${a.checkable}${checkable}`]]
+        : []),
       ["not-found rate", pct(a.notFoundRate), `of ${a.expectNotFound} expecting not found`],
       [
         "citation precision",

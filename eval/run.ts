@@ -163,9 +163,9 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
       selector,
       engine: createEngine({ config, embedder: memo, backend: open.backend, selector }),
     }));
-    // A question without a gold article (an unanswerable one) is answered by the committed model.
+    // A question of no article the folds know is answered by the committed model.
     const answering = (q: EvalQuestion): Answering => {
-      const fold = opts.selectorFolds?.foldOf[q.goldDocIds[0] ?? ""];
+      const fold = opts.selectorFolds?.foldOf[q.goldDocIds[0] ?? q.nearDocId ?? ""];
       const f = fold === undefined ? undefined : foldEngines?.[fold];
       return f ?? { engine: open.engine, selector: undefined };
     };

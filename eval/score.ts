@@ -204,6 +204,8 @@ export interface AnswerSummary {
   /** Answers holding a gold answer, over checkable questions. */
   accuracy: number | null;
   falseNotFoundRate: number | null;
+  /** The same over checkable questions, whose gold answer is text of the corpus. */
+  falseNotFoundCheckableRate: number | null;
   expectNotFound: number;
   notFoundRate: number | null;
   citations: {
@@ -284,6 +286,9 @@ export function summarizeAnswers(questions: readonly QuestionResult[]): AnswerSu
     checkable: checkable.length,
     accuracy: round(rate(checkable.filter((r) => r.answer.correct).length, checkable.length)),
     falseNotFoundRate: round(rate(answerable.filter((r) => r.answer.notFound).length, answerable.length)),
+    falseNotFoundCheckableRate: round(
+      rate(checkable.filter((r) => r.answer.notFound).length, checkable.length),
+    ),
     expectNotFound: unanswerable.length,
     notFoundRate: round(rate(unanswerable.filter((r) => r.answer.notFound).length, unanswerable.length)),
     citations: {

@@ -15,8 +15,8 @@ import {
   annotationsFor,
   candidates,
   FEATURES,
+  type LogisticModel,
   passageSentences,
-  type SelectorModel,
   termWeights,
 } from "../core/selector.ts";
 import type { Embedder } from "../core/types.ts";
@@ -157,8 +157,9 @@ export function fitLogistic(
   xs: readonly (readonly number[])[],
   ys: readonly number[],
   l2 = 1,
+  names: readonly string[] = FEATURES,
   iterations = 25,
-): Omit<SelectorModel, "prefilter" | "passages"> {
+): LogisticModel {
   const d = xs[0]?.length ?? 0;
   const mean = new Array<number>(d).fill(0);
   const scale = new Array<number>(d).fill(0);
@@ -195,7 +196,7 @@ export function fitLogistic(
   }
   const round = (v: number) => Number(v.toFixed(6));
   return {
-    features: [...FEATURES],
+    features: [...names],
     mean: mean.map(round),
     scale: scale.map(round),
     weights: w.slice(1).map(round),

@@ -9,15 +9,15 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
-import { probability, type SelectorModel } from "../core/selector.ts";
+import { FEATURES, probability, type SelectorModel } from "../core/selector.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
+import { BOOST_DEFAULTS, type BoostOptions, describeBoost, fitBoosted } from "../eval/boost.ts";
 import { loadDataset } from "../eval/dataset.ts";
 import { DEFAULT_CACHE_ROOT } from "../eval/session.ts";
 import {
   articleFolds,
   extractRows,
   featureKey,
-  fitLogistic,
   PASSAGES,
   PREFILTER,
   readRows,
@@ -29,7 +29,12 @@ import { formatDuration } from "./progress.ts";
 
 const USAGE =
   "usage: npm run train -- [--dataset DIR] [--cache DIR] [--folds N] [--limit N] [--out FILE] [--features FILE]";
-const L2 = 1;
+/**
+ * How the selector is fitted. Boosted trees over the same features chose the right sentence more
+ * often out of fold than the logistic regression they replace (0.7505 against 0.7431 of 7,793
+ * squad-dev questions, 4 folds of articles), at about a minute per fit on 2 cores.
+ */
+const SELECTOR_FIT: BoostOptions = BOOST_DEFAULTS;
 /** A second sentence may cost at most this much of the share of cited sentences that hold an answer. */
 const CITED_PRECISION_COST = 0.02;
 /** Code whose change changes the features. */
@@ -158,10 +163,11 @@ await runCli(async () => {
   const foldModels: SelectorModel[] = [];
   for (let f = 0; f < folds; f++) {
     const train = rows.filter((r) => foldOf.get(r.article) !== f);
-    const m = fitLogistic(
+    const m = fitBoosted(
       train.flatMap((r) => r.x),
       train.flatMap((r) => r.y),
-      L2,
+      FEATURES,
+      SELECTOR_FIT,
     );
     const model: SelectorModel = { ...m, prefilter: PREFILTER, passages: PASSAGES };
     foldModels.push(model);
@@ -170,10 +176,11 @@ await runCli(async () => {
     });
   }
   const outOfFold = figures(rows, oof);
-  const final = fitLogistic(
+  const final = fitBoosted(
     rows.flatMap((r) => r.x),
     rows.flatMap((r) => r.y),
-    L2,
+    FEATURES,
+    SELECTOR_FIT,
   );
   // The follower threshold: the most accurate whose cited sentences stay precise enough.
   const allowed = outOfFold.followers.filter(
@@ -194,13 +201,13 @@ await runCli(async () => {
       articles: foldOf.size,
       candidates: rows.reduce((s, r) => s + r.y.length, 0),
       label: "the sentence holds a gold answer (SQuAD normalisation, whole words)",
-      model: `logistic regression, standardised features, L2 ${L2} (bias unpenalised), Newton's method`,
+      model: describeBoost(SELECTOR_FIT),
       folds: { count: folds, by: "article (sorted ids dealt round-robin)" },
       follower: `a second sentence when its probability reaches the threshold with the best out-of-fold accuracy whose share of cited sentences holding an answer is at most ${CITED_PRECISION_COST} below the first sentence's`,
       outOfFold,
     },
   };
-  await writeFile(out, `${JSON.stringify(model, null, 2)}\n`);
+  await writeFile(out, modelJson(model));
   // The fold models, for out-of-fold figures from `npm run eval -- --selector-folds`.
   const foldsFile = path.join(PROJECT_ROOT, "data", `selector-folds-${dataset.name}.json`);
   await writeFile(
@@ -211,6 +218,14 @@ await runCli(async () => {
   console.log(JSON.stringify(model.provenance.outOfFold, null, 2));
   console.log(`model written to ${path.relative(PROJECT_ROOT, out)}`);
 });
+
+/** A model as JSON, one tree to a line so the file stays readable. */
+function modelJson(model: object): string {
+  if (!("trees" in model) || !Array.isArray(model.trees)) return `${JSON.stringify(model, null, 2)}\n`;
+  const trees = model.trees.map((t) => `    ${JSON.stringify(t)}`).join(",\n");
+  const text = JSON.stringify({ ...model, trees: "TREES" }, null, 2);
+  return `${text.replace('"TREES"', `[\n${trees}\n  ]`)}\n`;
+}
 
 function options(argv: string[]) {
   return parseArgs({

@@ -119,6 +119,20 @@ describe("questions whose answers are not in their gold documents", () => {
     });
     const s = summarizeAnswers([question("q1", [cite(1, 0, 40, true)]), unchecked]);
     expect(s).toMatchObject({ answerable: 2, checkable: 1, accuracy: 1, falseNotFoundRate: 0 });
+    // A refusal counts against every answerable question, and against the checkable ones only
+    // when the question is checkable.
+    const refused = (r: QuestionResult): QuestionResult => ({
+      ...r,
+      answer: { ...r.answer!, notFound: true },
+    });
+    expect(summarizeAnswers([question("q1", []), refused(unchecked)])).toMatchObject({
+      falseNotFoundRate: 0.5,
+      falseNotFoundCheckableRate: 0,
+    });
+    expect(summarizeAnswers([refused(question("q1", [], false)), unchecked])).toMatchObject({
+      falseNotFoundRate: 0.5,
+      falseNotFoundCheckableRate: 1,
+    });
     expect(s.citations).toMatchObject({
       total: 2,
       verbatimRate: 1,
