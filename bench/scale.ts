@@ -39,6 +39,12 @@ export interface ScalePoint {
   retrievalMs: Percentiles;
   answerMs: Percentiles;
   firstDeltaMs: Percentiles;
+  /** Passage texts the model embedded in this build (0: every vector was reused). */
+  modelTexts?: number;
+  /** Chunks written by the build, sampled about every 30 s: seconds since it began, chunks so far. */
+  rateCurve?: { s: number; chunks: number }[];
+  /** The machine's 1-minute load average when the build ended and when the queries ended. */
+  loadAvg?: { afterBuild: number; afterQueries: number };
   /** A real server on this index under closed- and open-loop load (at the `loadAt` size). */
   load?: LoadResult;
 }
@@ -99,7 +105,7 @@ export interface ScaleStore {
 export async function benchScale(opts: {
   datasetDir: string;
   config: Config;
-  embedder: Embedder;
+  embedder: Embedder & { modelTexts?: () => number };
   targets: number[];
   queries: number;
   /** Run the server load at the first size with at least this many chunks. */
@@ -151,7 +157,22 @@ export async function benchScale(opts: {
       const documents = copies.reduce((n, c) => n + c.length, 0);
       say(`building an index of about ${target} chunks (${documents} documents)`);
       await opts.store?.reset();
-      const build = await buildIndex({ config: cfg, embedder });
+      const modelBefore = embedder.modelTexts?.();
+      const rateCurve: { s: number; chunks: number }[] = [];
+      const build = await buildIndex({
+        config: cfg,
+        embedder,
+        onProgress: (p) => {
+          const last = rateCurve.at(-1);
+          if (p.done < p.total && last && p.elapsedS - last.s < 30) return;
+          rateCurve.push({ s: round(p.elapsedS, 1), chunks: p.done });
+          if (p.done > 0)
+            say(
+              `  ${p.done}/${p.total} chunks written after ${p.elapsedS.toFixed(0)} s (load ${os.loadavg()[0]!.toFixed(1)})`,
+            );
+        },
+      });
+      const afterBuild = os.loadavg()[0]!;
       if (build.issues.length > 0)
         throw new Error(`the scaled corpus did not load: ${build.issues[0]!.message}`);
       const indexRss = opts.store ? 0 : await openRss(indexDir, cfg);
@@ -190,6 +211,9 @@ export async function benchScale(opts: {
         retrievalMs: percentiles(retrieval),
         answerMs: percentiles(answer),
         firstDeltaMs: percentiles(firstDelta),
+        ...(modelBefore === undefined ? {} : { modelTexts: embedder.modelTexts!() - modelBefore }),
+        rateCurve,
+        loadAvg: { afterBuild: round(afterBuild, 2), afterQueries: round(os.loadavg()[0]!, 2) },
       };
       await backend.close();
       if (
