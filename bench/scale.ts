@@ -39,6 +39,8 @@ export interface ScalePoint {
   retrievalMs: Percentiles;
   answerMs: Percentiles;
   firstDeltaMs: Percentiles;
+  /** Another backend's server RSS after a restart, once the questions are done: what the index needs. */
+  restRssMiB?: { rss: number; anon: number; file: number };
   /** Passage texts the model embedded in this build (0: every vector was reused). */
   modelTexts?: number;
   /** Chunks written by the build, sampled about every 30 s: seconds since it began, chunks so far. */
@@ -100,6 +102,8 @@ export interface ScaleStore {
   diskBytes(): Promise<number>;
   /** Called before each size is built (the Weaviate store keeps growing one index, as the embedded side does). */
   reset(): Promise<void>;
+  /** Restarts the store's processes and reads their memory at rest, in bytes. */
+  restRss?(): Promise<{ rss: number; anon: number; file: number }>;
 }
 
 export async function benchScale(opts: {
@@ -216,6 +220,10 @@ export async function benchScale(opts: {
         loadAvg: { afterBuild: round(afterBuild, 2), afterQueries: round(os.loadavg()[0]!, 2) },
       };
       await backend.close();
+      if (opts.store?.restRss) {
+        const r = await opts.store.restRss();
+        point.restRssMiB = { rss: mib(r.rss), anon: mib(r.anon), file: mib(r.file) };
+      }
       if (
         opts.serverLoad &&
         opts.loadAt !== undefined &&

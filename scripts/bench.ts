@@ -67,7 +67,7 @@ const COMMAND = {
     "--keep-index DIR       keep the scale part's largest index (and corpus) in DIR",
     "--docs N               only the dataset's first N documents (and their questions)",
     "--quick                CI smoke: small sizes and short loads; docs/benchmarks.md is left alone",
-    "--backend weaviate     the scale part also runs on a Weaviate node of its own, side by side",
+    "--backend weaviate     the scale part also runs on a Weaviate node of its own, side by side (with the embedded side's vectors)",
   ],
 } as const;
 
@@ -173,7 +173,7 @@ await runCli(async () => {
         await store.stop();
       }
       say(
-        "chunks | backend | build chunks/s (texts embedded) | retrieval p50/p95 ms | answer p50/p95 ms | index or server RSS MiB | bench process RSS MiB | disk MiB | load after build/queries",
+        "chunks | backend | build chunks/s (texts embedded) | retrieval p50/p95 ms | answer p50/p95 ms | index or server RSS MiB (server at rest: all, anon, file) | bench process RSS MiB | disk MiB | load after build/queries",
       );
       for (const [name, points] of [
         ["embedded", results.scale],
@@ -181,7 +181,7 @@ await runCli(async () => {
       ] as const)
         for (const p of points)
           say(
-            `${p.chunks} | ${name} | ${p.chunksPerSecond} (${p.modelTexts ?? "?"}) | ${p.retrievalMs.p50}/${p.retrievalMs.p95} | ${p.answerMs.p50}/${p.answerMs.p95} | ${p.indexRssMiB} | ${p.processRssMiB} | ${p.diskMiB} | ${p.loadAvg?.afterBuild}/${p.loadAvg?.afterQueries}`,
+            `${p.chunks} | ${name} | ${p.chunksPerSecond} (${p.modelTexts ?? "?"}) | ${p.retrievalMs.p50}/${p.retrievalMs.p95} | ${p.answerMs.p50}/${p.answerMs.p95} | ${p.indexRssMiB}${p.restRssMiB ? ` (${p.restRssMiB.rss}, ${p.restRssMiB.anon}, ${p.restRssMiB.file})` : ""} | ${p.processRssMiB} | ${p.diskMiB} | ${p.loadAvg?.afterBuild}/${p.loadAvg?.afterQueries}`,
           );
     }
   }
