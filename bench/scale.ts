@@ -39,6 +39,14 @@ export interface ScalePoint {
   retrievalMs: Percentiles;
   answerMs: Percentiles;
   firstDeltaMs: Percentiles;
+  /** Another backend's server RSS after a restart, once the questions are done: what the index needs. */
+  restRssMiB?: { rss: number; anon: number; file: number };
+  /** Passage texts the model embedded in this build (0: every vector was reused). */
+  modelTexts?: number;
+  /** Chunks written by the build, sampled about every 30 s: seconds since it began, chunks so far. */
+  rateCurve?: { s: number; chunks: number }[];
+  /** The machine's 1-minute load average when the build ended and when the queries ended. */
+  loadAvg?: { afterBuild: number; afterQueries: number };
   /** A real server on this index under closed- and open-loop load (at the `loadAt` size). */
   load?: LoadResult;
 }
@@ -94,12 +102,14 @@ export interface ScaleStore {
   diskBytes(): Promise<number>;
   /** Called before each size is built (the Weaviate store keeps growing one index, as the embedded side does). */
   reset(): Promise<void>;
+  /** Restarts the store's processes and reads their memory at rest, in bytes. */
+  restRss?(): Promise<{ rss: number; anon: number; file: number }>;
 }
 
 export async function benchScale(opts: {
   datasetDir: string;
   config: Config;
-  embedder: Embedder;
+  embedder: Embedder & { modelTexts?: () => number };
   targets: number[];
   queries: number;
   /** Run the server load at the first size with at least this many chunks. */
@@ -151,7 +161,22 @@ export async function benchScale(opts: {
       const documents = copies.reduce((n, c) => n + c.length, 0);
       say(`building an index of about ${target} chunks (${documents} documents)`);
       await opts.store?.reset();
-      const build = await buildIndex({ config: cfg, embedder });
+      const modelBefore = embedder.modelTexts?.();
+      const rateCurve: { s: number; chunks: number }[] = [];
+      const build = await buildIndex({
+        config: cfg,
+        embedder,
+        onProgress: (p) => {
+          const last = rateCurve.at(-1);
+          if (p.done < p.total && last && p.elapsedS - last.s < 30) return;
+          rateCurve.push({ s: round(p.elapsedS, 1), chunks: p.done });
+          if (p.done > 0)
+            say(
+              `  ${p.done}/${p.total} chunks written after ${p.elapsedS.toFixed(0)} s (load ${os.loadavg()[0]!.toFixed(1)})`,
+            );
+        },
+      });
+      const afterBuild = os.loadavg()[0]!;
       if (build.issues.length > 0)
         throw new Error(`the scaled corpus did not load: ${build.issues[0]!.message}`);
       const indexRss = opts.store ? 0 : await openRss(indexDir, cfg);
@@ -190,8 +215,15 @@ export async function benchScale(opts: {
         retrievalMs: percentiles(retrieval),
         answerMs: percentiles(answer),
         firstDeltaMs: percentiles(firstDelta),
+        ...(modelBefore === undefined ? {} : { modelTexts: embedder.modelTexts!() - modelBefore }),
+        rateCurve,
+        loadAvg: { afterBuild: round(afterBuild, 2), afterQueries: round(os.loadavg()[0]!, 2) },
       };
       await backend.close();
+      if (opts.store?.restRss) {
+        const r = await opts.store.restRss();
+        point.restRssMiB = { rss: mib(r.rss), anon: mib(r.anon), file: mib(r.file) };
+      }
       if (
         opts.serverLoad &&
         opts.loadAt !== undefined &&

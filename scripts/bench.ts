@@ -15,6 +15,7 @@ import path from "node:path";
 import { benchIndexing, subsetDataset } from "../bench/indexing.ts";
 import { runLangchainBaseline } from "../bench/langchain-baseline.ts";
 import { benchLoad } from "../bench/load.ts";
+import { memoEmbedder } from "../bench/memo-embedder.ts";
 import { type BenchResults, machineInfo, renderMarkdown } from "../bench/report.ts";
 import { benchScale, type ScaleStore } from "../bench/scale.ts";
 import { startBenchWeaviate } from "../bench/weaviate-store.ts";
@@ -66,7 +67,7 @@ const COMMAND = {
     "--keep-index DIR       keep the scale part's largest index (and corpus) in DIR",
     "--docs N               only the dataset's first N documents (and their questions)",
     "--quick                CI smoke: small sizes and short loads; docs/benchmarks.md is left alone",
-    "--backend weaviate     the scale part also runs on a Weaviate node of its own, side by side",
+    "--backend weaviate     the scale part also runs on a Weaviate node of its own, side by side (with the embedded side's vectors)",
   ],
 } as const;
 
@@ -147,11 +148,14 @@ await runCli(async () => {
   if (values.backend !== undefined && values.backend !== "weaviate")
     throw usageError(`--backend is "${values.backend}"; the only other backend is weaviate`, COMMAND.usage);
   if (only.has("scale")) {
+    // Side by side, the Weaviate builds take the vectors the embedded side computed (same texts,
+    // same model), so both hold the same vectors and the model runs once per run, not twice.
+    const scaleEmbedder = values.backend === "weaviate" ? memoEmbedder(embedder) : embedder;
     const scale = (store?: ScaleStore) =>
       benchScale({
         datasetDir: dataset,
         config,
-        embedder,
+        embedder: scaleEmbedder,
         targets: sizes.split(",").map(Number),
         queries: Number(queries),
         // Server load runs once, on the embedded index.
@@ -169,7 +173,7 @@ await runCli(async () => {
         await store.stop();
       }
       say(
-        "chunks | backend | build chunks/s | retrieval p50/p95 ms | answer p50/p95 ms | index or server RSS MiB | bench process RSS MiB | disk MiB",
+        "chunks | backend | build chunks/s (texts embedded) | retrieval p50/p95 ms | answer p50/p95 ms | index or server RSS MiB (server at rest: all, anon, file) | bench process RSS MiB | disk MiB | load after build/queries",
       );
       for (const [name, points] of [
         ["embedded", results.scale],
@@ -177,7 +181,7 @@ await runCli(async () => {
       ] as const)
         for (const p of points)
           say(
-            `${p.chunks} | ${name} | ${p.chunksPerSecond} | ${p.retrievalMs.p50}/${p.retrievalMs.p95} | ${p.answerMs.p50}/${p.answerMs.p95} | ${p.indexRssMiB} | ${p.processRssMiB} | ${p.diskMiB}`,
+            `${p.chunks} | ${name} | ${p.chunksPerSecond} (${p.modelTexts ?? "?"}) | ${p.retrievalMs.p50}/${p.retrievalMs.p95} | ${p.answerMs.p50}/${p.answerMs.p95} | ${p.indexRssMiB}${p.restRssMiB ? ` (${p.restRssMiB.rss}, ${p.restRssMiB.anon}, ${p.restRssMiB.file})` : ""} | ${p.processRssMiB} | ${p.diskMiB} | ${p.loadAvg?.afterBuild}/${p.loadAvg?.afterQueries}`,
           );
     }
   }

@@ -13,6 +13,12 @@ export interface NodeAddress {
   grpcPort: number;
 }
 
+/** Where a call went: the node's HTTP URL and the API key, for requests made without the client. */
+export interface NodeEndpoint {
+  url: string;
+  apiKey?: string | undefined;
+}
+
 export interface NodesOptions {
   urls: readonly string[];
   grpc: readonly string[];
@@ -97,7 +103,7 @@ export class Nodes {
    */
   async run<T>(
     what: string,
-    fn: (client: WeaviateClient) => Promise<T>,
+    fn: (client: WeaviateClient, node: NodeEndpoint) => Promise<T>,
     kind: "read" | "write" = "read",
   ): Promise<T> {
     const limitMs = kind === "read" ? READ_ATTEMPT_MS : WRITE_ATTEMPT_MS;
@@ -109,7 +115,7 @@ export class Nodes {
       const i = (this.preferred + attempt) % n;
       try {
         const out = await withTimeout(
-          this.client(i).then((c) => fn(c)),
+          this.client(i).then((c) => fn(c, { url: this.addresses[i]!.url, apiKey: this.opts.apiKey })),
           limitMs,
         );
         this.preferred = i;

@@ -12,7 +12,8 @@ import type { BackendWriter, DocumentWrite, OpenWriterOptions, PublishedState } 
 import { BackendError } from "../../core/backend.ts";
 import type { Config } from "../../core/config.ts";
 import { pidAlive } from "../../embeddings/index-files.ts";
-import type { Nodes } from "./nodes.ts";
+import { type BatchObject, insertObjects } from "./batch.ts";
+import type { NodeEndpoint, Nodes } from "./nodes.ts";
 import {
   ALIVE,
   batches,
@@ -37,6 +38,8 @@ import { checkCompatible, LOCK_ID, nodesOf, PUBLISHED_ID, readPublished } from "
 import { stems } from "./terms.ts";
 
 const INSERT_BATCH = 500;
+/** How long one batch request may take; the Nodes call around it has its own, longer limit. */
+const INSERT_TIMEOUT_MS = 120_000;
 
 type Versioned = { addedIn: number; removedIn: number; docId: string };
 
@@ -58,8 +61,10 @@ export async function openWeaviateWriter(config: Config, opts: OpenWriterOptions
   const nodes = nodesOf(config);
   const n = names(config.weaviatePrefix);
   const notice = opts.notice ?? (() => {});
-  const run = <T>(what: string, fn: (c: Collections, client: WeaviateClient) => Promise<T>) =>
-    nodes.run(what, (client) => fn(collections(client, n, "write"), client), "write");
+  const run = <T>(
+    what: string,
+    fn: (c: Collections, client: WeaviateClient, node: NodeEndpoint) => Promise<T>,
+  ) => nodes.run(what, (client, node) => fn(collections(client, n, "write"), client, node), "write");
 
   let locked = false;
   let stored: PublishedMeta | undefined;
@@ -114,21 +119,22 @@ export async function openWeaviateWriter(config: Config, opts: OpenWriterOptions
   let closed = false;
 
   const undo = () =>
-    run("undo an unfinished build", async (c) => {
+    run("undo an unfinished build", async (c, _client, node) => {
       for (const coll of [c.doc, c.chunk, c.sentence] as const) {
         await coll.data.deleteMany(common(coll).byProperty("addedIn").greaterThan(pubV));
-        await restore(coll, pubV);
+        await restore(node, coll, pubV);
       }
     });
 
   /** Tags as removed in newV what version pubV sees of these documents; drops what newV added. */
   const remove = (ids: readonly string[]) =>
-    run("delete documents", async (c) => {
+    run("delete documents", async (c, _client, node) => {
       for (const part of batches(ids, 100)) {
         for (const coll of [c.doc, c.chunk, c.sentence] as const) {
           const ofDocs = common(coll).byProperty("docId").containsAny(part);
           await coll.data.deleteMany(Filters.and(ofDocs, common(coll).byProperty("addedIn").equal(newV)));
-          if (prev) await retag(coll, Filters.and(ofDocs, visibleIn(coll, pubV, base), alive(coll)), newV);
+          if (prev)
+            await retag(node, coll, Filters.and(ofDocs, visibleIn(coll, pubV, base), alive(coll)), newV);
         }
       }
       for (const id of ids) docs.delete(id);
@@ -225,11 +231,15 @@ export async function openWeaviateWriter(config: Config, opts: OpenWriterOptions
             },
           });
       }
-      await run("write documents", async (c) => {
-        await insertAll(c.doc, docObjs);
-        await insertAll(c.chunk, chunkObjs);
-        await insertAll(c.sentence, sentObjs);
-      });
+      // The three collections at once: nothing reads a version before it is published, and
+      // Weaviate works on the sentences while the chunks' vectors go into the graph.
+      await run("write documents", (c, _client, node) =>
+        Promise.all([
+          insertAll(node, c.doc, docObjs),
+          insertAll(node, c.chunk, chunkObjs),
+          insertAll(node, c.sentence, sentObjs),
+        ]),
+      );
       for (const { doc } of batch) docs.set(doc.id, doc.hash);
     },
     async publish() {
@@ -307,7 +317,12 @@ function alive(coll: AnyColl): FilterValue {
 type AnyColl = Collections["doc"] | Collections["chunk"] | Collections["sentence"];
 
 /** Rewrites the matching objects with `removedIn` set (a batch upsert keeps their ids and vectors). */
-async function retag(coll: AnyColl, where: FilterValue, removedIn: number): Promise<void> {
+async function retag(
+  node: NodeEndpoint,
+  coll: AnyColl,
+  where: FilterValue,
+  removedIn: number,
+): Promise<void> {
   // Every property by name: a fetch leaves blob properties (the sentence vectors) out by default,
   // and the upsert below would drop what it did not read.
   const returnProperties =
@@ -325,13 +340,14 @@ async function retag(coll: AnyColl, where: FilterValue, removedIn: number): Prom
       properties: { ...(o.properties as Versioned), removedIn },
       ...(o.vectors.default ? { vectors: o.vectors.default as number[] } : {}),
     }));
-    await insertAll(coll, objs);
+    await insertAll(node, coll, objs);
   }
 }
 
 /** Clears removal tags an unpublished version left (removedIn above the published version). */
-async function restore(coll: AnyColl, pubV: number): Promise<void> {
+async function restore(node: NodeEndpoint, coll: AnyColl, pubV: number): Promise<void> {
   await retag(
+    node,
     coll,
     Filters.and(
       common(coll).byProperty("removedIn").greaterThan(pubV),
@@ -341,19 +357,10 @@ async function restore(coll: AnyColl, pubV: number): Promise<void> {
   );
 }
 
-async function insertAll(
-  coll: AnyColl,
-  objs: readonly { id: string; properties: unknown; vectors?: number[] }[],
-) {
-  for (const part of batches(objs, INSERT_BATCH)) {
-    const res = await (coll as Collections["chunk"]).data.insertMany(part as never);
-    if (res.hasErrors) {
-      const first = Object.values(res.errors)[0];
-      throw new Error(
-        `${Object.keys(res.errors).length} of ${part.length} objects were not written: ${first?.message}`,
-      );
-    }
-  }
+/** Writes objects in batches of {@link INSERT_BATCH} at QUORUM, as every write of the writer. */
+async function insertAll(node: NodeEndpoint, coll: AnyColl, objs: readonly BatchObject[]) {
+  for (const part of batches(objs, INSERT_BATCH))
+    await insertObjects(node, coll.name, part, "QUORUM", INSERT_TIMEOUT_MS);
 }
 
 async function takeLock(nodes: Nodes, n: Names): Promise<void> {
