@@ -3,7 +3,7 @@
  * backend in the same benchmark run indexes the same corpus without running the model again:
  * both sides then hold the very same vectors, and the second side's builds measure its writes.
  */
-import type { Embedder, EmbedKind } from "../core/types.ts";
+import { type Embedder, type EmbedKind, forwarding } from "../core/types.ts";
 
 export interface MemoEmbedder extends Embedder {
   /** Inputs that went through the model so far (not answered from the memo). */
@@ -14,12 +14,7 @@ export function memoEmbedder(inner: Embedder): MemoEmbedder {
   const memo = new Map<string, Float32Array>();
   let modelTexts = 0;
   return {
-    modelId: inner.modelId,
-    dim: inner.dim,
-    pooling: inner.pooling,
-    maxTokens: inner.maxTokens,
-    countTokens: (text) => inner.countTokens(text),
-    dispose: () => inner.dispose(),
+    ...forwarding(inner),
     modelTexts: () => modelTexts,
     async embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]> {
       // Queries are embedded per question and timed as such: never from the memo.

@@ -44,6 +44,18 @@ export interface Embedder {
   dispose(): Promise<void>;
 }
 
+/** What a wrapper of an Embedder passes on to the one it wraps unchanged: everything but `embed`. */
+export function forwarding(inner: Embedder): Omit<Embedder, "embed"> {
+  return {
+    modelId: inner.modelId,
+    dim: inner.dim,
+    pooling: inner.pooling,
+    maxTokens: inner.maxTokens,
+    countTokens: (text) => inner.countTokens(text),
+    dispose: () => inner.dispose(),
+  };
+}
+
 /** A problem with one corpus file; the rest of the corpus is still indexed. */
 export interface IngestIssue {
   source: string;

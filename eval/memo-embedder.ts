@@ -1,4 +1,4 @@
-import type { Embedder, EmbedKind } from "../core/types.ts";
+import { type Embedder, type EmbedKind, forwarding } from "../core/types.ts";
 
 /** An Embedder that remembers query vectors, so each question is embedded once across modes. */
 export interface MemoEmbedder extends Embedder {
@@ -16,15 +16,10 @@ export function memoEmbedder(inner: Embedder): MemoEmbedder {
   const memo = new Map<string, Float32Array>();
   let queryMs = 0;
   return {
-    modelId: inner.modelId,
-    dim: inner.dim,
-    pooling: inner.pooling,
-    maxTokens: inner.maxTokens,
+    ...forwarding(inner),
     get queryMs() {
       return queryMs;
     },
-    countTokens: (text) => inner.countTokens(text),
-    dispose: () => inner.dispose(),
     forget() {
       memo.clear();
       queryMs = 0;

@@ -4,7 +4,7 @@
  * inputs that index does not hold. Used to load an evaluation corpus into another backend with
  * the very same vectors.
  */
-import type { Embedder, EmbedKind } from "../core/types.ts";
+import { type Embedder, type EmbedKind, forwarding } from "../core/types.ts";
 import { currentVersion, readManifest, versionDir } from "../embeddings/index-files.ts";
 import { ehash } from "../embeddings/indexer.ts";
 import { openVectorSource } from "../embeddings/reuse.ts";
@@ -24,12 +24,7 @@ export function seededEmbedder(inner: Embedder, indexDir: string): SeededEmbedde
   let reused = 0;
   let embedded = 0;
   return {
-    modelId: inner.modelId,
-    dim: inner.dim,
-    pooling: inner.pooling,
-    maxTokens: inner.maxTokens,
-    countTokens: (text) => inner.countTokens(text),
-    dispose: () => inner.dispose(),
+    ...forwarding(inner),
     reused: () => reused,
     embedded: () => embedded,
     close: () => store?.close(),
