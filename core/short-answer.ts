@@ -22,6 +22,9 @@ const MIN_SPAN_SCORE = -4;
 
 /** Prepositions that introduce a place ("in Hangzhou", "at Levi's Stadium"). */
 const PLACE_PREPOSITIONS = new Set(["in", "at", "near", "from", "into", "outside", "inside"]);
+/** A question for a year, and a token that is one ("1998", "1960s"). */
+const ASKS_YEAR = /\b(what|which)\s+year\b/i;
+const YEAR = /^\d{3,4}s?$/;
 /** Verbs of saying: stopwords for retrieval, but "Who said...?" is answered beside "said". */
 const SAYING = new Set(["said", "say", "says", "told", "tell", "stated", "announced"]);
 
@@ -66,6 +69,7 @@ export function bestSpan(
       .filter((w) => !isStopword(w) || SAYING.has(w))
       .map(stem),
   );
+  const asksYear = type === "date" && ASKS_YEAR.test(question);
   const tokens = annotation.tokens;
   const anchors: number[] = [];
   tokens.forEach((t, i) => {
@@ -90,6 +94,16 @@ export function bestSpan(
       while (first <= last && inQuestion(first)) first++;
       while (last >= first && inQuestion(last)) last--;
       if (first > last) continue;
+    }
+    // "In what year...?" is answered by the year, not the date around it ("early 2012",
+    // "March 2007", "by 1290"); a date without a year ("Sunday") does not answer it.
+    if (asksYear) {
+      const year = tokens.findIndex(
+        (t, i) => i >= first && i <= last && YEAR.test(text.slice(t.start, t.end)),
+      );
+      if (year === -1) continue;
+      first = year;
+      last = year;
     }
     const start = tokens[first]!.start;
     const end = tokens[last]!.end;

@@ -55,6 +55,12 @@ describe("shortAnswer", () => {
       "1998",
     ],
     [
+      "In what year did the league plan the game?",
+      "The league planned the game in early 2012, Commissioner Roger Goodell said.",
+      "2012",
+    ],
+    ["In which year did the bridge reopen?", "The bridge reopened in March 2007, two years late.", "2007"],
+    [
       "Who said China will keep working with all countries and UN agencies on human rights?",
       "HANGZHOU, Dec. 9 (Xinhua) -- China will continue to work with all countries and UN agencies to pursue the common values of humanity, safeguard human rights with security, promote human rights with development, and advance human rights with cooperation, to contribute to sound and sustainable development of the global human rights cause, Foreign Minister Wang Yi said Monday.",
       "Foreign Minister Wang Yi",
@@ -75,6 +81,7 @@ describe("shortAnswer", () => {
     ["What does ESCR stand for?", "ESCR stands for Economic, Social and Cultural Rights."],
     ["How many countries took part?", "The dialogue focused on economic, social and cultural rights."],
     ["Which team won?", "The Denver Broncos won the game."],
+    ["In what year did the ferry sink?", "The ferry sank on a Sunday in early spring."],
   ])("gives none for %s", (q, sentence) => {
     expect(short(q, sentence)).toBeUndefined();
   });
