@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import type { DocMeta, StoredChunk } from "../core/backend.ts";
 import type { DateFilter, Doc, Span } from "../core/types.ts";
 import { dequantize, quantize } from "../core/vectors.ts";
+import { type Bm25Options, Bm25Ranker } from "./bm25.ts";
 import { type ChunkRow, ChunkTable } from "./chunk-table.ts";
 
 export type { DocMeta, StoredChunk };
@@ -12,6 +13,19 @@ export type { DocMeta, StoredChunk };
  * opened read-only by the server. Chunk vectors live in the hnswlib graph beside it
  * (embeddings/vector-index.ts), not here, and chunk text is cut from the document's text.
  */
+
+/** How the FTS5 table tokenises chunk text, titles and query terms. */
+const FTS_TOKENIZE = "porter unicode61 remove_diacritics 2";
+/** BM25 weights of the FTS5 columns (title, text) as SQL literals: a title word counts a little less. */
+const BM25_WEIGHTS = ["0.6", "1.0"] as const;
+const BM25 = `bm25(chunks_fts, ${BM25_WEIGHTS.join(", ")})`;
+/** The FTS5 table as the in-memory ranker reads it. */
+export const CHUNKS_FTS: Bm25Options = {
+  table: "chunks_fts",
+  columns: ["title", "text"],
+  weights: BM25_WEIGHTS,
+  tokenize: FTS_TOKENIZE,
+};
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -31,7 +45,7 @@ CREATE TABLE IF NOT EXISTS sentences (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sentences_ehash ON sentences(ehash);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-  title, text, content='', contentless_delete=1, tokenize='porter unicode61 remove_diacritics 2'
+  title, text, content='', contentless_delete=1, tokenize='${FTS_TOKENIZE}'
 );
 `;
 
@@ -73,6 +87,8 @@ export class ChunkStore {
         chunks?: ChunkTable;
         /** Document metadata read so far (a few hundred bytes per document). */
         docMetas: Map<string, DocMeta | undefined>;
+        /** BM25 from postings in memory, opened on the first lexical search. */
+        bm25?: Bm25Ranker;
       }
     | undefined;
 
@@ -127,6 +143,7 @@ export class ChunkStore {
   }
 
   close(): void {
+    this.frozen?.bm25?.close();
     if (this.db.open) this.db.close();
   }
 
@@ -297,6 +314,36 @@ export class ChunkStore {
     filter?: DateFilter & { notAfter?: string },
   ): LexicalHit[] {
     if (terms.length === 0) return [];
+    const dated = filter?.from !== undefined || filter?.to !== undefined;
+    const capped = filter?.notAfter !== undefined;
+    const from = filter?.from ?? "0000-00-00";
+    const to = filter?.to ?? "9999-99-99";
+    const notAfter = filter?.notAfter ?? "";
+    const frozen = this.frozen;
+    if (frozen) {
+      // An index version never changes: its BM25 is served from memory, the same ranking as the
+      // SQL below (see embeddings/bm25.ts), without FTS5 scoring every matching row per question.
+      const accept =
+        dated || capped
+          ? (label: number) => {
+              const date = this.labelDate(frozen, label);
+              if (dated && (date === undefined || date < from || date > to)) return false;
+              return !capped || date === undefined || date <= notAfter;
+            }
+          : undefined;
+      const hits = this.bm25(frozen).search(terms, limit, accept);
+      if (hits) return hits;
+    }
+    return this.ftsSearch(terms, limit, filter);
+  }
+
+  /** {@link lexicalSearch} by an FTS5 query; the writer's path, and the reference the ranker matches. */
+  ftsSearch(
+    terms: readonly string[],
+    limit: number,
+    filter?: DateFilter & { notAfter?: string },
+  ): LexicalHit[] {
+    if (terms.length === 0) return [];
     const match = terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" OR ");
     const dated = filter?.from !== undefined || filter?.to !== undefined;
     const capped = filter?.notAfter !== undefined;
@@ -304,8 +351,8 @@ export class ChunkStore {
       ...(dated ? ["d.date IS NOT NULL AND d.date >= @from AND d.date <= @to"] : []),
       ...(capped ? ["(d.date IS NULL OR d.date <= @notAfter)"] : []),
     ];
-    const plain = `SELECT rowid AS label, -bm25(chunks_fts, 0.6, 1.0) AS score FROM chunks_fts
-         WHERE chunks_fts MATCH @match ORDER BY bm25(chunks_fts, 0.6, 1.0) LIMIT @limit`;
+    const plain = `SELECT rowid AS label, -${BM25} AS score FROM chunks_fts
+         WHERE chunks_fts MATCH @match ORDER BY ${BM25} LIMIT @limit`;
     if (where.length === 0) return this.prepared(plain).all({ match, limit }) as LexicalHit[];
     const params: Record<string, string | number> = { match, limit };
     if (dated) Object.assign(params, { from: filter?.from ?? "0000-00-00", to: filter?.to ?? "9999-99-99" });
@@ -324,11 +371,16 @@ export class ChunkStore {
       });
       if (kept.length >= limit || hits.length < over) return kept.slice(0, limit);
     }
-    const sql = `SELECT f.rowid AS label, -bm25(chunks_fts, 0.6, 1.0) AS score FROM chunks_fts f
+    const sql = `SELECT f.rowid AS label, -${BM25} AS score FROM chunks_fts f
          JOIN chunks c ON c.label = f.rowid JOIN docs d ON d.id = c.doc_id
          WHERE chunks_fts MATCH @match AND ${where.join(" AND ")}
-         ORDER BY bm25(chunks_fts, 0.6, 1.0) LIMIT @limit`;
+         ORDER BY ${BM25} LIMIT @limit`;
     return this.prepared(sql).all(params) as LexicalHit[];
+  }
+
+  private bm25(frozen: NonNullable<ChunkStore["frozen"]>): Bm25Ranker {
+    frozen.bm25 ??= Bm25Ranker.open(this.db, CHUNKS_FTS);
+    return frozen.bm25;
   }
 
   /** A lexical-search statement, prepared once per store. */
@@ -354,7 +406,7 @@ export class ChunkStore {
 
   /** Chunks that contain a term (as FTS5 tokenises it). */
   docFreq(term: string): number {
-    const known = this.frozen?.docFreq.get(term);
+    const known = this.frozen?.docFreq.get(term) ?? this.frozen?.bm25?.cachedDocFreq(term);
     if (known !== undefined) return known;
     const df = this.stmts.docFreq.get(`"${term.replaceAll('"', '""')}"`) as number;
     if (this.frozen) {
