@@ -243,6 +243,21 @@ export class ChunkStore {
   getChunk(label: number): StoredChunk | undefined {
     const row = this.chunkRow(label);
     if (!row) return undefined;
+    if (this.frozen) {
+      // Most chunks a question reads are lexical hits whose vectors alone are wanted (their
+      // cosine, for fusion): their text is cut from the document only if it is used, which
+      // spares reading whole documents from SQLite for chunks that never become passages.
+      if (!this.getDocMeta(row.docId)) return undefined;
+      let text: string | undefined;
+      const docText = (id: string) => this.docText(id);
+      return {
+        ...row,
+        get text(): string {
+          text ??= docText(row.docId)?.slice(row.start, row.end) ?? "";
+          return text;
+        },
+      };
+    }
     const text = this.docText(row.docId);
     if (text === undefined) return undefined;
     return { ...row, text: text.slice(row.start, row.end) };
