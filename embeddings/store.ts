@@ -393,6 +393,11 @@ export class ChunkStore {
     return this.prepared(sql).all(params) as LexicalHit[];
   }
 
+  /** Bytes the in-memory BM25 of a read-only store holds (0 before its first lexical search). */
+  lexicalBytes(): number {
+    return this.frozen?.bm25?.bytes() ?? 0;
+  }
+
   private bm25(frozen: NonNullable<ChunkStore["frozen"]>): Bm25Ranker {
     frozen.bm25 ??= Bm25Ranker.open(this.db, CHUNKS_FTS);
     return frozen.bm25;
