@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import type { DocMeta, StoredChunk } from "../core/backend.ts";
 import type { DateFilter, Doc, Span } from "../core/types.ts";
 import { dequantize, quantize } from "../core/vectors.ts";
+import { type Bm25Options, Bm25Ranker } from "./bm25.ts";
 import { type ChunkRow, ChunkTable } from "./chunk-table.ts";
 
 export type { DocMeta, StoredChunk };
@@ -12,6 +13,19 @@ export type { DocMeta, StoredChunk };
  * opened read-only by the server. Chunk vectors live in the hnswlib graph beside it
  * (embeddings/vector-index.ts), not here, and chunk text is cut from the document's text.
  */
+
+/** How the FTS5 table tokenises chunk text, titles and query terms. */
+const FTS_TOKENIZE = "porter unicode61 remove_diacritics 2";
+/** BM25 weights of the FTS5 columns (title, text) as SQL literals: a title word counts a little less. */
+const BM25_WEIGHTS = ["0.6", "1.0"] as const;
+const BM25 = `bm25(chunks_fts, ${BM25_WEIGHTS.join(", ")})`;
+/** The FTS5 table as the in-memory ranker reads it. */
+export const CHUNKS_FTS: Bm25Options = {
+  table: "chunks_fts",
+  columns: ["title", "text"],
+  weights: BM25_WEIGHTS,
+  tokenize: FTS_TOKENIZE,
+};
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
@@ -31,7 +45,7 @@ CREATE TABLE IF NOT EXISTS sentences (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sentences_ehash ON sentences(ehash);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-  title, text, content='', contentless_delete=1, tokenize='porter unicode61 remove_diacritics 2'
+  title, text, content='', contentless_delete=1, tokenize='${FTS_TOKENIZE}'
 );
 `;
 
@@ -66,13 +80,15 @@ export class ChunkStore {
     | {
         docFreq: Map<string, number>;
         counts?: ReturnType<ChunkStore["counts"]>;
-        labelDates?: Map<number, string | undefined>;
+        labelDates?: { dateOf: Int32Array; dates: string[] };
         /** Recently read document texts, least recently used first. */
         docTexts: Map<string, string>;
         docTextChars: number;
         chunks?: ChunkTable;
         /** Document metadata read so far (a few hundred bytes per document). */
         docMetas: Map<string, DocMeta | undefined>;
+        /** BM25 from postings in memory, opened on the first lexical search. */
+        bm25?: Bm25Ranker;
       }
     | undefined;
 
@@ -127,6 +143,7 @@ export class ChunkStore {
   }
 
   close(): void {
+    this.frozen?.bm25?.close();
     if (this.db.open) this.db.close();
   }
 
@@ -226,6 +243,21 @@ export class ChunkStore {
   getChunk(label: number): StoredChunk | undefined {
     const row = this.chunkRow(label);
     if (!row) return undefined;
+    if (this.frozen) {
+      // Most chunks a question reads are lexical hits whose vectors alone are wanted (their
+      // cosine, for fusion): their text is cut from the document only if it is used, which
+      // spares reading whole documents from SQLite for chunks that never become passages.
+      if (!this.getDocMeta(row.docId)) return undefined;
+      let text: string | undefined;
+      const docText = (id: string) => this.docText(id);
+      return {
+        ...row,
+        get text(): string {
+          text ??= docText(row.docId)?.slice(row.start, row.end) ?? "";
+          return text;
+        },
+      };
+    }
     const text = this.docText(row.docId);
     if (text === undefined) return undefined;
     return { ...row, text: text.slice(row.start, row.end) };
@@ -297,6 +329,36 @@ export class ChunkStore {
     filter?: DateFilter & { notAfter?: string },
   ): LexicalHit[] {
     if (terms.length === 0) return [];
+    const dated = filter?.from !== undefined || filter?.to !== undefined;
+    const capped = filter?.notAfter !== undefined;
+    const from = filter?.from ?? "0000-00-00";
+    const to = filter?.to ?? "9999-99-99";
+    const notAfter = filter?.notAfter ?? "";
+    const frozen = this.frozen;
+    if (frozen) {
+      // An index version never changes: its BM25 is served from memory, the same ranking as the
+      // SQL below (see embeddings/bm25.ts), without FTS5 scoring every matching row per question.
+      const accept =
+        dated || capped
+          ? (label: number) => {
+              const date = this.labelDate(frozen, label);
+              if (dated && (date === undefined || date < from || date > to)) return false;
+              return !capped || date === undefined || date <= notAfter;
+            }
+          : undefined;
+      const hits = this.bm25(frozen).search(terms, limit, accept);
+      if (hits) return hits;
+    }
+    return this.ftsSearch(terms, limit, filter);
+  }
+
+  /** {@link lexicalSearch} by an FTS5 query; the writer's path, and the reference the ranker matches. */
+  ftsSearch(
+    terms: readonly string[],
+    limit: number,
+    filter?: DateFilter & { notAfter?: string },
+  ): LexicalHit[] {
+    if (terms.length === 0) return [];
     const match = terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" OR ");
     const dated = filter?.from !== undefined || filter?.to !== undefined;
     const capped = filter?.notAfter !== undefined;
@@ -304,8 +366,8 @@ export class ChunkStore {
       ...(dated ? ["d.date IS NOT NULL AND d.date >= @from AND d.date <= @to"] : []),
       ...(capped ? ["(d.date IS NULL OR d.date <= @notAfter)"] : []),
     ];
-    const plain = `SELECT rowid AS label, -bm25(chunks_fts, 0.6, 1.0) AS score FROM chunks_fts
-         WHERE chunks_fts MATCH @match ORDER BY bm25(chunks_fts, 0.6, 1.0) LIMIT @limit`;
+    const plain = `SELECT rowid AS label, -${BM25} AS score FROM chunks_fts
+         WHERE chunks_fts MATCH @match ORDER BY ${BM25} LIMIT @limit`;
     if (where.length === 0) return this.prepared(plain).all({ match, limit }) as LexicalHit[];
     const params: Record<string, string | number> = { match, limit };
     if (dated) Object.assign(params, { from: filter?.from ?? "0000-00-00", to: filter?.to ?? "9999-99-99" });
@@ -324,11 +386,21 @@ export class ChunkStore {
       });
       if (kept.length >= limit || hits.length < over) return kept.slice(0, limit);
     }
-    const sql = `SELECT f.rowid AS label, -bm25(chunks_fts, 0.6, 1.0) AS score FROM chunks_fts f
+    const sql = `SELECT f.rowid AS label, -${BM25} AS score FROM chunks_fts f
          JOIN chunks c ON c.label = f.rowid JOIN docs d ON d.id = c.doc_id
          WHERE chunks_fts MATCH @match AND ${where.join(" AND ")}
-         ORDER BY bm25(chunks_fts, 0.6, 1.0) LIMIT @limit`;
+         ORDER BY ${BM25} LIMIT @limit`;
     return this.prepared(sql).all(params) as LexicalHit[];
+  }
+
+  /** Bytes the in-memory BM25 of a read-only store holds (0 before its first lexical search). */
+  lexicalBytes(): number {
+    return this.frozen?.bm25?.bytes() ?? 0;
+  }
+
+  private bm25(frozen: NonNullable<ChunkStore["frozen"]>): Bm25Ranker {
+    frozen.bm25 ??= Bm25Ranker.open(this.db, CHUNKS_FTS);
+    return frozen.bm25;
   }
 
   /** A lexical-search statement, prepared once per store. */
@@ -341,20 +413,47 @@ export class ChunkStore {
     return stmt;
   }
 
-  /** The date of a chunk's document, from a map built once per read-only store. */
+  /** The date of a chunk's document (read-only stores keep every chunk's, about 4 bytes each). */
+  chunkDate(label: number): string | undefined {
+    if (this.frozen) return this.labelDate(this.frozen, label);
+    const date = this.db
+      .prepare("SELECT d.date FROM chunks c JOIN docs d ON d.id = c.doc_id WHERE c.label = ?")
+      .pluck()
+      .get(label) as string | null | undefined;
+    return date ?? undefined;
+  }
+
+  /** The date of a chunk's document, from a table built once per read-only store. */
   private labelDate(frozen: NonNullable<ChunkStore["frozen"]>, label: number): string | undefined {
     if (!frozen.labelDates) {
       const rows = this.db
-        .prepare("SELECT c.label AS label, d.date AS date FROM chunks c JOIN docs d ON d.id = c.doc_id")
-        .all() as { label: number; date: string | null }[];
-      frozen.labelDates = new Map(rows.map((r) => [r.label, r.date ?? undefined]));
+        .prepare("SELECT c.label, d.date FROM chunks c JOIN docs d ON d.id = c.doc_id")
+        .raw()
+        .all() as [number, string | null][];
+      let maxLabel = -1;
+      for (const [label] of rows) maxLabel = Math.max(maxLabel, label);
+      // A day index per label rather than a Map of strings: 4 bytes a chunk against about 70.
+      const dateOf = new Int32Array(maxLabel + 1).fill(-1);
+      const dates: string[] = [];
+      const indexOf = new Map<string, number>();
+      for (const [label, date] of rows) {
+        if (date === null) continue;
+        let i = indexOf.get(date);
+        if (i === undefined) {
+          i = dates.push(date) - 1;
+          indexOf.set(date, i);
+        }
+        dateOf[label] = i;
+      }
+      frozen.labelDates = { dateOf, dates };
     }
-    return frozen.labelDates.get(label);
+    const i = frozen.labelDates.dateOf[label] ?? -1;
+    return i < 0 ? undefined : frozen.labelDates.dates[i];
   }
 
   /** Chunks that contain a term (as FTS5 tokenises it). */
   docFreq(term: string): number {
-    const known = this.frozen?.docFreq.get(term);
+    const known = this.frozen?.docFreq.get(term) ?? this.frozen?.bm25?.cachedDocFreq(term);
     if (known !== undefined) return known;
     const df = this.stmts.docFreq.get(`"${term.replaceAll('"', '""')}"`) as number;
     if (this.frozen) {

@@ -41,17 +41,9 @@ function createSnapshot(index: LoadedIndex): IndexSnapshot {
     },
     dateRange: store.dateRange(),
   };
-  // Every chunk's document date, read on the first search: the vector filter runs per label.
-  let labelDates: Map<number, string | undefined> | undefined;
-  const dateOf = (label: number): string | undefined => {
-    if (!labelDates) {
-      const rows = store.db
-        .prepare("SELECT c.label AS label, d.date AS date FROM chunks c JOIN docs d ON d.id = c.doc_id")
-        .all() as { label: number; date: string | null }[];
-      labelDates = new Map(rows.map((r) => [r.label, r.date ?? undefined]));
-    }
-    return labelDates.get(label);
-  };
+  // Every chunk's document date, kept by the store from the first search: the vector filter runs
+  // per label.
+  const dateOf = (label: number): string | undefined => store.chunkDate(label);
   const accepts = (scope: DateScope | undefined) => {
     const range = scope?.range;
     const notAfter = scope?.notAfter;
