@@ -259,6 +259,10 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
     }
 
     const rows: { id: string; group: Group; evidence: number; dense?: number; lexical?: number }[] = [];
+    // Every question is asked as the engine and the eval ask it: as of its date, if it has one.
+    const ask = async (deps: Session["deps"], q: EvalQuestion, group: Group) => {
+      rows.push({ id: q.id, group, ...(await answerEvidence(deps, q.question, q.date)) });
+    };
     if (opts.unanswerableDir) {
       const extra = limit(
         (await loadDataset(opts.unanswerableDir)).questions.filter((q) => q.expectNotFound),
@@ -267,11 +271,7 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
         if (opts.signal?.aborted)
           throw new AppError("CANCELLED", `calibration interrupted after ${i} questions`);
         memo.forget();
-        rows.push({
-          id: q.id,
-          group: "extra_not_found",
-          ...(await answerEvidence(full.deps, q.question, q.date)),
-        });
+        await ask(full.deps, q, "extra_not_found");
         if ((i + 1) % 200 === 0 || i + 1 === extra.length) {
           opts.onNotice?.(`${i + 1}/${extra.length} questions of ${path.basename(opts.unanswerableDir)}`);
         }
@@ -282,23 +282,9 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
       if (opts.signal?.aborted)
         throw new AppError("CANCELLED", `calibration interrupted after ${i} questions`);
       memo.forget();
-      if (notFoundQs.has(q)) {
-        rows.push({ id: q.id, group: "not_found", ...(await answerEvidence(full.deps, q.question, q.date)) });
-      }
-      if (answerableSet.has(q)) {
-        rows.push({
-          id: q.id,
-          group: "answerable",
-          ...(await answerEvidence(full.deps, q.question, q.date)),
-        });
-      }
-      if (reduced && heldOutQs.has(q)) {
-        rows.push({
-          id: q.id,
-          group: "held-out",
-          ...(await answerEvidence(reduced.deps, q.question, q.date)),
-        });
-      }
+      if (notFoundQs.has(q)) await ask(full.deps, q, "not_found");
+      if (answerableSet.has(q)) await ask(full.deps, q, "answerable");
+      if (reduced && heldOutQs.has(q)) await ask(reduced.deps, q, "held-out");
       const elapsedS = (performance.now() - t0) / 1000;
       const rate = (i + 1) / Math.max(elapsedS, 1e-3);
       opts.onProgress?.("questions", {
