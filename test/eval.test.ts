@@ -172,6 +172,48 @@ describe("calibration with held-out documents (real model)", () => {
   }, 120_000);
 });
 
+describe("calibration of dated questions (real model)", () => {
+  it("asks each question as of its date, so documents after it are left out", async () => {
+    const dir = path.join(tmp, "datasets", "dated");
+    await mkdir(dir, { recursive: true });
+    const docs = [
+      ["etna", "2024-03-01", "Mount Etna erupted again on Sunday and closed the airport of Catania."],
+      [
+        "bread",
+        "2024-01-01",
+        "Sourdough bread is leavened with a starter of wild yeast instead of baker's yeast.",
+      ],
+    ];
+    await writeFile(
+      path.join(dir, "corpus.jsonl"),
+      docs.map(([id, date, text]) => JSON.stringify({ id, title: id, date, text })).join("\n"),
+    );
+    const question = "Which airport did the eruption of Mount Etna close?";
+    await writeFile(
+      path.join(dir, "questions.jsonl"),
+      [
+        { id: "undated", question, answers: ["Catania"], gold_doc_ids: ["etna"] },
+        // Asked before the article was written: the article is not there to answer it.
+        { id: "before", question, answers: ["Catania"], gold_doc_ids: ["etna"], date: "2024-02-01" },
+      ]
+        .map((q) => JSON.stringify(q))
+        .join("\n"),
+    );
+    const report = await runCalibration({
+      datasetDir: dir,
+      outDir: path.join(tmp, "calibration-dated"),
+      cacheRoot: path.join(tmp, "cache-dated"),
+      embedder: await getEmbedder(),
+    });
+    const rows = (await readFile(report.files.results, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { id: string; group: string; evidence: number });
+    const evidence = (id: string) => rows.find((r) => r.id === id && r.group === "answerable")!.evidence;
+    expect(evidence("before")).toBeLessThan(evidence("undated") - 0.1);
+  }, 120_000);
+});
+
 describe("loadDataset", () => {
   const corpus = [
     JSON.stringify({ id: "d1", title: "One", text: "The first document." }),
