@@ -21,7 +21,7 @@ import {
   termWeights,
 } from "./selector.ts";
 import selectorModel from "./selector-model.json" with { type: "json" };
-import { shortAnswer } from "./short-answer.ts";
+import { type ShortAnswerModel, shortAnswer } from "./short-answer.ts";
 import { contentTerms } from "./text.ts";
 
 export interface ComposeOptions {
@@ -80,8 +80,11 @@ export function notFoundBar(threshold: number, terms: number): number {
   return Math.max(threshold / 2, threshold - LONG_QUESTION_RELIEF * Math.max(0, terms - LONG_QUESTION_FROM));
 }
 
-/** A selector model with the probability a second sentence needs to join the answer. */
-export type Selector = SelectorModel & { follower: number };
+/**
+ * A selector model with the probability a second sentence needs to join the answer, and the model
+ * that picks the short answer from the first.
+ */
+export type Selector = SelectorModel & { follower: number; shortAnswer: ShortAnswerModel };
 
 /** The committed selector (see `npm run train`). */
 export const SELECTOR: Selector = selectorModel;
@@ -269,7 +272,9 @@ export function answerFrom(
   if (ranked[0]) composed.best = ranked[0];
   const first = composed.sentences[0];
   if (first) {
-    const short = shortAnswer(question, answerType(question), first);
+    const next = ranked.find((c) => c !== first && !opts.excluded?.has(sentenceKey(c.text)));
+    const evidence = { probability: first.probability, gap: first.probability - (next?.probability ?? 0) };
+    const short = shortAnswer(question, answerType(question), first, evidence, model.shortAnswer);
     if (short) composed.shortAnswer = short;
   }
   return composed;

@@ -150,9 +150,7 @@ await runCli(async () => {
               ...common,
               modes: args.modes,
               k: args.k,
-              selectorFolds: args.selectorFolds
-                ? (JSON.parse(await readFile(args.selectorFolds, "utf8")) as SelectorFolds)
-                : undefined,
+              selectorFolds: args.selectorFolds ? await readFolds(args.selectorFolds) : undefined,
             }),
           );
     progress.end();
@@ -161,3 +159,12 @@ await runCli(async () => {
     progress.end();
   }
 });
+
+/** Fold models written by `npm run train`; a file from before the short-answer model is refused. */
+async function readFolds(file: string): Promise<SelectorFolds> {
+  const folds = JSON.parse(await readFile(file, "utf8")) as SelectorFolds;
+  if (folds.models.some((m) => !m.shortAnswer)) {
+    throw bad(`${file} has no short-answer models: it predates them; run npm run train to write it again`);
+  }
+  return folds;
+}

@@ -1,17 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { shortAnswerChecks } from "../core/answer.ts";
+import { SELECTOR, shortAnswerChecks } from "../core/answer.ts";
 import { annotate, answerType } from "../core/nlp.ts";
-import { shortAnswer } from "../core/short-answer.ts";
+import { type SentenceEvidence, SPAN_FEATURES, shortAnswer, spanCandidates } from "../core/short-answer.ts";
 
 const DOC_START = 100;
+/** The selector is sure of the sentence. */
+const SURE: SentenceEvidence = { probability: 0.9, gap: 0.6 };
 
-function short(question: string, sentence: string) {
-  return shortAnswer(question, answerType(question), {
-    docId: "d",
-    start: DOC_START,
-    text: sentence,
-    annotation: annotate(sentence),
-  });
+function short(question: string, sentence: string, evidence = SURE) {
+  return shortAnswer(
+    question,
+    answerType(question),
+    { docId: "d", start: DOC_START, text: sentence, annotation: annotate(sentence) },
+    evidence,
+    SELECTOR.shortAnswer,
+  );
 }
 
 describe("answerType", () => {
@@ -65,6 +68,7 @@ describe("shortAnswer", () => {
       "HANGZHOU, Dec. 9 (Xinhua) -- China will continue to work with all countries and UN agencies to pursue the common values of humanity, safeguard human rights with security, promote human rights with development, and advance human rights with cooperation, to contribute to sound and sustainable development of the global human rights cause, Foreign Minister Wang Yi said Monday.",
       "Foreign Minister Wang Yi",
     ],
+    ["Which team won?", "The Denver Broncos won the game.", "Denver Broncos"],
     [
       "Where was the dialogue on rights held?",
       "Wang made the remarks in a written message for the Hernán Santa Cruz Dialogue on Economic, Social and Cultural Rights held in Hangzhou.",
@@ -80,15 +84,57 @@ describe("shortAnswer", () => {
   it.each([
     ["What does ESCR stand for?", "ESCR stands for Economic, Social and Cultural Rights."],
     ["How many countries took part?", "The dialogue focused on economic, social and cultural rights."],
-    ["Which team won?", "The Denver Broncos won the game."],
     ["In what year did the ferry sink?", "The ferry sank on a Sunday in early spring."],
   ])("gives none for %s", (q, sentence) => {
     expect(short(q, sentence)).toBeUndefined();
   });
 
+  it("gives none from a sentence the selector doubts, where it answers from one it is sure of", () => {
+    const q = "Who said China will keep working with all countries and UN agencies on human rights?";
+    const sentence =
+      "HANGZHOU, Dec. 9 (Xinhua) -- China will continue to work with all countries and UN agencies to pursue the common values of humanity, safeguard human rights with security, promote human rights with development, and advance human rights with cooperation, to contribute to sound and sustainable development of the global human rights cause, Foreign Minister Wang Yi said Monday.";
+    expect(short(q, sentence)?.text).toBe("Foreign Minister Wang Yi");
+    expect(short(q, sentence, { probability: 0.1, gap: 0 })).toBeUndefined();
+  });
+
   it("prefers a span the question does not already name", () => {
     const a = short("Where did Wang Yi speak?", "Wang Yi spoke in Beijing on Tuesday.");
     expect(a?.text).toBe("Beijing");
+  });
+});
+
+describe("spanCandidates", () => {
+  const spans = (question: string, sentence: string) =>
+    spanCandidates(question, answerType(question), sentence, annotate(sentence), SURE).map((c) =>
+      sentence.slice(c.start, c.end),
+    );
+
+  it("trims a name of the question's own words and drops a name that is only those", () => {
+    expect(
+      spans("Who is the commissioner of the NFL?", "NFL Commissioner Roger Goodell met the NFL in New York."),
+    ).toEqual(["Roger Goodell", "New York"]);
+  });
+
+  it("offers the year of a date for a year question, and no date without one", () => {
+    expect(
+      spans("In what year did the bridge reopen?", "The bridge reopened in March 2007 on a Sunday."),
+    ).toEqual(["2007"]);
+  });
+
+  it("offers nothing for a question that asks for no typed answer", () => {
+    expect(spans("Why did the talks fail?", "The talks failed in 2007 in Geneva.")).toEqual([]);
+  });
+
+  it("gives one feature per name in SPAN_FEATURES", () => {
+    const [c] = spanCandidates(
+      "Where was it held?",
+      "place",
+      "It was held in Hangzhou.",
+      annotate("It was held in Hangzhou."),
+      SURE,
+    );
+    expect(c?.features).toHaveLength(SPAN_FEATURES.length);
+    expect(SELECTOR.shortAnswer.features).toEqual([...SPAN_FEATURES]);
   });
 });
 
