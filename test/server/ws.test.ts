@@ -85,6 +85,25 @@ describe("WebSocket /ws", () => {
     expect(client.framesFor("q1")[0]).toMatchObject({ sources: http.body.sources });
   });
 
+  it("sends an unpaced answer in one delta frame and a paced one a few words at a time", async () => {
+    const unpaced = await start();
+    const one = await connect(unpaced);
+    await one.ask("q1", WANG_YI);
+    const answer = expectAnswerFrames(one, "q1").answer;
+    expect(answer.split(/\s+/).length).toBeGreaterThan(8);
+    expect(one.framesFor("q1").map((f) => f.type)).toEqual(["sources", "delta", "done"]);
+    one.close();
+    await unpaced.close();
+
+    const paced = await start({ streamDelayMs: 1 });
+    const many = await connect(paced);
+    await many.ask("q1", WANG_YI);
+    expect(expectAnswerFrames(many, "q1").answer).toBe(answer);
+    const deltas = many.framesFor("q1").filter((f) => f.type === "delta") as unknown as { text: string }[];
+    expect(deltas.length).toBeGreaterThan(2);
+    for (const d of deltas) expect(d.text.trim().split(/\s+/).length).toBeLessThanOrEqual(4);
+  });
+
   it("answers three questions in flight on one connection and routes every frame by id", async () => {
     const server = await start({ streamDelayMs: 10 });
     const expected: Record<string, unknown> = {};
