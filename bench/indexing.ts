@@ -10,7 +10,7 @@ import type { Config } from "../core/config.ts";
 import type { Embedder } from "../core/types.ts";
 import { loadCorpus } from "../embeddings/corpus.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
-import { buildIndex, GROUP_CHUNKS, prepareDoc } from "../embeddings/indexer.ts";
+import { buildIndex, groupDocs, modelBatches, prepareDoc } from "../embeddings/indexer.ts";
 
 export interface IndexingResult {
   documents: number;
@@ -75,7 +75,7 @@ export async function benchIndexing(
     const { docs } = await loadCorpus(corpusDir);
     const prepared = docs.map((d) => prepareDoc(d, cfg, embedder));
     let rawSeconds = 0;
-    let texts = 0;
+    let count = 0;
     const seen = new Set<string>();
     const unique = (list: string[]) =>
       list.filter((t) => {
@@ -83,29 +83,24 @@ export async function benchIndexing(
         seen.add(t);
         return true;
       });
-    for (let i = 0; i < prepared.length; ) {
-      const group: typeof prepared = [];
-      let size = 0;
-      while (i < prepared.length && (group.length === 0 || size < GROUP_CHUNKS)) {
-        const p = prepared[i++]!;
-        group.push(p);
-        size += p.chunks.length + p.sentences.length;
-      }
-      // Chunks and sentences of a group side by side, as the pipeline queues them for the workers.
-      const batches = [
-        unique(group.flatMap((p) => p.chunkInputs)),
-        unique(group.flatMap((p) => p.sentences.map((s) => s.text))),
-      ].filter((b) => b.length > 0);
+    for (const group of groupDocs(prepared)) {
+      // A group's chunks and sentences batched together by token count, as the pipeline queues
+      // them for the workers.
+      const texts = unique([
+        ...group.flatMap((p) => p.chunkInputs),
+        ...group.flatMap((p) => p.sentences.map((s) => s.text)),
+      ]);
+      const batches = modelBatches(texts, (t) => raw.countTokens(t), config.embedBatchSize);
       const t0 = performance.now();
       await Promise.all(batches.map((b) => raw.embed(b, "passage")));
       rawSeconds += (performance.now() - t0) / 1000;
-      texts += batches.reduce((n, b) => n + b.length, 0);
+      count += texts.length;
     }
     await raw.dispose();
     return {
       documents: summary.documents,
       chunks: summary.chunks,
-      texts,
+      texts: count,
       pipelineSeconds: round(summary.seconds),
       chunksPerSecond: round(summary.chunksPerSecond),
       rawModelSeconds: round(rawSeconds),

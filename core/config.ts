@@ -125,7 +125,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   model: "bge-small-en-v1.5",
   chunkMaxTokens: 192,
   chunkOverlapTokens: 32,
-  embedBatchSize: 32,
+  embedBatchSize: 16,
   embedWorkers: Math.max(1, Math.min(4, os.availableParallelism())),
   embedThreads: 1,
   host: "127.0.0.1",

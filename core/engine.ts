@@ -231,7 +231,14 @@ export function createEngine(deps: EngineDeps): Engine {
         }
       }
       if (!generated) {
-        for (const piece of composed.pieces.flatMap((p) => streamPieces(p))) {
+        // Paced (a typing effect), the answer goes out a few words at a time. Unpaced, the pieces
+        // would reach the client in one burst anyway: one delta holds them all, so an answer costs
+        // the server one frame instead of one per few words.
+        const pieces =
+          config.streamDelayMs > 0
+            ? composed.pieces.flatMap((p) => streamPieces(p))
+            : [composed.answer].filter((t) => t !== "");
+        for (const piece of pieces) {
           signal?.throwIfAborted();
           if (config.streamDelayMs > 0) await sleep(config.streamDelayMs, undefined, { signal });
           if (firstDeltaMs === 0) firstDeltaMs = performance.now() - t0;

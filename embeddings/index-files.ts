@@ -31,8 +31,12 @@ export const FORMAT_VERSION = 3;
  * rebuilds the files in the current format and takes every vector from the old index.
  */
 export const UPGRADABLE_FORMATS: readonly number[] = [2];
-/** Bumped when the chunker's output changes for the same settings. */
-export const CHUNKER_VERSION = 1;
+/**
+ * Bumped when the chunker's output, or the vectors of the same texts, change for the same
+ * settings. 2: model batches are formed by token count across a group's chunks and sentences, 16
+ * texts each (the quantised model's vectors depend on the batch a text is in).
+ */
+export const CHUNKER_VERSION = 2;
 export const DB_FILE = "index.db";
 export const HNSW_FILE = "vectors.hnsw";
 export const MANIFEST_FILE = "manifest.json";

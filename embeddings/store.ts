@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import type { DocMeta, StoredChunk } from "../core/backend.ts";
+import type { DocMeta, SentenceVector, StoredChunk } from "../core/backend.ts";
 import type { DateFilter, Doc, Span } from "../core/types.ts";
 import { dequantize, quantize } from "../core/vectors.ts";
 import { type Bm25Options, Bm25Ranker } from "./bm25.ts";
@@ -65,6 +65,8 @@ export interface LexicalHit {
 const DOC_FREQ_CACHE = 200_000;
 /** Characters of document text a read-only store keeps to cut chunk text from (8–16 MiB). */
 const DOC_TEXT_CACHE_CHARS = 8 * 1024 * 1024;
+/** Sentences (with their vectors, 1.5 KiB each at 384 dimensions) a read-only store keeps by chunk. */
+const SENTENCE_CACHE = 8192;
 
 export class ChunkStore {
   readonly db: Database.Database;
@@ -87,6 +89,9 @@ export class ChunkStore {
         chunks?: ChunkTable;
         /** Document metadata read so far (a few hundred bytes per document). */
         docMetas: Map<string, DocMeta | undefined>;
+        /** The sentences of recently read chunk spans, least recently used first. */
+        spanSentences: Map<string, SentenceVector[]>;
+        spanSentenceCount: number;
         /** BM25 from postings in memory, opened on the first lexical search. */
         bm25?: Bm25Ranker;
       }
@@ -96,7 +101,14 @@ export class ChunkStore {
     const readonly = opts.readonly ?? false;
     this.db = new Database(file, { readonly, fileMustExist: readonly });
     this.frozen = readonly
-      ? { docFreq: new Map(), docTexts: new Map(), docTextChars: 0, docMetas: new Map() }
+      ? {
+          docFreq: new Map(),
+          docTexts: new Map(),
+          docTextChars: 0,
+          docMetas: new Map(),
+          spanSentences: new Map(),
+          spanSentenceCount: 0,
+        }
       : undefined;
     if (!opts.readonly) {
       this.db.pragma("journal_mode = DELETE");
@@ -305,18 +317,40 @@ export class ChunkStore {
     return text;
   }
 
-  /** Sentences of a document that lie wholly inside [start, end). */
-  sentencesIn(
-    docId: string,
-    start: number,
-    end: number,
-  ): { start: number; end: number; vector: Float32Array }[] {
+  /**
+   * Sentences of a document that lie wholly inside [start, end). A read-only store keeps them per
+   * span: every answer reads the sentences of its passages, and popular passages recur, so the
+   * SQL read and the dequantising are paid once per index version rather than per answer. The
+   * rows are then shared by every caller: read them, never modify them.
+   */
+  sentencesIn(docId: string, start: number, end: number): SentenceVector[] {
+    const frozen = this.frozen;
+    const key = `${docId}\u0000${start}\u0000${end}`;
+    const cached = frozen?.spanSentences.get(key);
+    if (cached && frozen) {
+      frozen.spanSentences.delete(key);
+      frozen.spanSentences.set(key, cached);
+      return cached;
+    }
     const rows = this.stmts.sentencesIn.all(docId, start, end) as {
       start: number;
       end: number;
       vector: Buffer;
     }[];
-    return rows.map((r) => ({ start: r.start, end: r.end, vector: dequantize(r.vector) }));
+    const out: SentenceVector[] = rows.map((r) => ({
+      start: r.start,
+      end: r.end,
+      vector: dequantize(r.vector),
+    }));
+    if (!frozen) return out;
+    frozen.spanSentences.set(key, out);
+    frozen.spanSentenceCount += out.length;
+    for (const [old, list] of frozen.spanSentences) {
+      if (frozen.spanSentenceCount <= SENTENCE_CACHE || old === key) break;
+      frozen.spanSentences.delete(old);
+      frozen.spanSentenceCount -= list.length;
+    }
+    return out;
   }
 
   /**

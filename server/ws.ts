@@ -109,8 +109,23 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
       check.unref();
     };
 
+    // Frames sent in one turn of the event loop (an unpaced answer's sources, delta and done, or
+    // answers that finish together) leave in one socket write instead of one write each: the
+    // socket is corked at the first and uncorked once the turn's promise callbacks have run.
+    // A paced answer's frames come in turns of their own, so they still go out one by one.
+    const socket = req.socket;
+    let corked = false;
+    const uncork = () => {
+      corked = false;
+      socket.uncork();
+    };
     const send = (msg: ServerMessage) => {
       if (ws.readyState !== ws.OPEN) return;
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(uncork);
+      }
       ws.send(JSON.stringify(msg));
       if (ws.bufferedAmount > config.wsMaxBufferedBytes) throttle();
     };

@@ -14,6 +14,7 @@ import {
   buildIndex,
   chunkerInfo,
   modelInfo,
+  prepareDoc,
 } from "../embeddings/indexer.ts";
 import { type IndexExpectation, type LoadedIndex, openIndex } from "../embeddings/open-index.ts";
 import { getEmbedder } from "./helpers/model.ts";
@@ -210,6 +211,40 @@ describe("buildIndex", () => {
         for (let d = 0; d < v.length; d++) expect(Math.abs(v[d]! - stored[d]!)).toBeLessThan(1e-5);
       }
     }
+  });
+
+  it("batches a group's chunks and sentences together, in order of token count, each text once", async () => {
+    const f = await newFixture({
+      "notes.md": NOTES_MD,
+      "farm/orchard.txt": ORCHARD_TXT,
+      "records.jsonl": RECORDS_JSONL,
+    });
+    const calls: string[][] = [];
+    // The real model, with each call it is given written down.
+    const recording: Embedder = Object.assign(Object.create(embedder) as Embedder, {
+      embed: (texts: readonly string[], kind: "query" | "passage") => {
+        calls.push([...texts]);
+        return embedder.embed(texts, kind);
+      },
+    });
+    const s = await buildIndex({ config: { ...f.config, embedBatchSize: 4 }, embedder: recording });
+    const counts = (await open(f)).store.counts();
+    const texts = calls.flat();
+    expect(texts.length).toBe(s.embedded);
+    expect(new Set(texts).size).toBe(texts.length);
+    expect(s.embedded).toBe(counts.chunks + counts.sentences);
+    // Three small documents make one group: every batch full but the last, and the token counts
+    // never fall from one text to the next across batches, chunks and sentences alike.
+    expect(calls.slice(0, -1).every((c) => c.length === 4)).toBe(true);
+    const tokens = texts.map((t) => embedder.countTokens(t));
+    expect(tokens).toEqual([...tokens].sort((a, b) => a - b));
+    // Chunks and sentences share the batches: a sentence goes before the last chunk input.
+    const { docs } = await loadCorpus(f.corpusDir);
+    const inputs = new Set(docs.flatMap((d) => prepareDoc(d, f.config, embedder).chunkInputs));
+    const firstSentence = texts.findIndex((t) => !inputs.has(t));
+    const lastChunk = texts.findLastIndex((t) => inputs.has(t));
+    expect(firstSentence).toBeGreaterThanOrEqual(0);
+    expect(firstSentence).toBeLessThan(lastChunk);
   });
 
   it("counts progress in chunks, so one document ends at its own chunk count", async () => {

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Config } from "../../core/config.ts";
 import {
@@ -83,6 +84,55 @@ describe("WebSocket /ws", () => {
       notFound: false,
     });
     expect(client.framesFor("q1")[0]).toMatchObject({ sources: http.body.sources });
+  });
+
+  it("sends an unpaced answer in one delta frame and a paced one a few words at a time", async () => {
+    const unpaced = await start();
+    const one = await connect(unpaced);
+    await one.ask("q1", WANG_YI);
+    const answer = expectAnswerFrames(one, "q1").answer;
+    expect(answer.split(/\s+/).length).toBeGreaterThan(8);
+    expect(one.framesFor("q1").map((f) => f.type)).toEqual(["sources", "delta", "done"]);
+    one.close();
+    await unpaced.close();
+
+    const paced = await start({ streamDelayMs: 1 });
+    const many = await connect(paced);
+    await many.ask("q1", WANG_YI);
+    expect(expectAnswerFrames(many, "q1").answer).toBe(answer);
+    const deltas = many.framesFor("q1").filter((f) => f.type === "delta") as unknown as { text: string }[];
+    expect(deltas.length).toBeGreaterThan(2);
+    for (const d of deltas) expect(d.text.trim().split(/\s+/).length).toBeLessThanOrEqual(4);
+  });
+
+  it("writes an unpaced answer's frames to the socket at once, and a paced answer's one by one", async () => {
+    for (const [streamDelayMs, expected] of [
+      [0, (n: number) => expect(n).toBe(1)],
+      [5, (n: number) => expect(n).toBeGreaterThan(3)],
+    ] as const) {
+      const server = await start({ streamDelayMs });
+      // The server's side of the connection: count the writes that reach the socket.
+      let writes = 0;
+      server.server.http.on("upgrade", (_req, socket: Socket) => {
+        const methods = socket as unknown as Record<"_write" | "_writev", (...args: unknown[]) => unknown>;
+        for (const name of ["_write", "_writev"] as const) {
+          const inner = methods[name].bind(socket);
+          methods[name] = (...args) => {
+            writes++;
+            return inner(...args);
+          };
+        }
+      });
+      const client = await connect(server);
+      await client.next((f) => f.type === "ready");
+      writes = 0;
+      await client.ask("q1", WANG_YI);
+      expectAnswerFrames(client, "q1");
+      expected(writes);
+      client.close();
+      await server.close();
+      running = undefined;
+    }
   });
 
   it("answers three questions in flight on one connection and routes every frame by id", async () => {
