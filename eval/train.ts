@@ -120,11 +120,22 @@ export async function writeRows(file: string, rows: readonly TrainRow[]): Promis
   await writeFile(file, rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
 }
 
-/** A key for cached features: the feature list and candidate settings they were computed with. */
-export function featureKey(datasetDir: string, sourceHash: string): string {
+/**
+ * A key for cached features: the feature list and candidate settings they were computed with, and
+ * the index they were read from (`indexKey`, the eval cache key: corpus, model, chunker), whose
+ * vectors the features are made of.
+ */
+export function featureKey(datasetDir: string, sourceHash: string, indexKey: string): string {
   return createHash("sha256")
     .update(
-      JSON.stringify({ d: path.resolve(datasetDir), f: FEATURES, p: PREFILTER, n: PASSAGES, s: sourceHash }),
+      JSON.stringify({
+        d: path.resolve(datasetDir),
+        f: FEATURES,
+        p: PREFILTER,
+        n: PASSAGES,
+        s: sourceHash,
+        i: indexKey,
+      }),
     )
     .digest("hex")
     .slice(0, 16);

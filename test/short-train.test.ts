@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { spanFigures, spanLabel, spanRows } from "../eval/short-train.ts";
-import type { TrainRow } from "../eval/train.ts";
+import { featureKey, type TrainRow } from "../eval/train.ts";
 
 const row = (question: string, answers: string[], texts: string[]): TrainRow => ({
   id: question,
@@ -55,5 +55,14 @@ describe("spanFigures", () => {
 describe("spanLabel", () => {
   it("labels a span that answers by at least half F1", () => {
     expect([spanLabel(0.5), spanLabel(0.49), spanLabel(1)]).toEqual([1, 0, 1]);
+  });
+});
+
+describe("featureKey", () => {
+  it("changes with the index the features were read from, and only with what they depend on", () => {
+    const key = featureKey("/data/squad", "code-a", "index-a");
+    expect(featureKey("/data/squad", "code-a", "index-a")).toBe(key);
+    expect(featureKey("/data/squad", "code-a", "index-b")).not.toBe(key);
+    expect(featureKey("/data/squad", "code-b", "index-a")).not.toBe(key);
   });
 });
