@@ -5,6 +5,7 @@
  */
 import model from "wink-eng-lite-web-model";
 import winkNLP from "wink-nlp";
+import { SizedLru } from "./lru.ts";
 import { stem, words } from "./text.ts";
 
 /** What a question asks for; "none" when it asks for a description, a reason or a definition. */
@@ -81,19 +82,16 @@ export function annotate(text: string): Annotation {
 
 /** Annotations of recently seen sentences: the same passages come back for related questions. */
 export class AnnotationCache {
-  readonly #map = new Map<string, Annotation>();
-  constructor(readonly capacity = 20_000) {}
+  readonly #lru: SizedLru<Annotation>;
+  constructor(readonly capacity = 20_000) {
+    this.#lru = new SizedLru(capacity, () => 1);
+  }
 
   get(key: string, text: string): Annotation {
-    let a = this.#map.get(key);
-    if (a) {
-      this.#map.delete(key);
-      this.#map.set(key, a);
-      return a;
-    }
+    let a = this.#lru.get(key);
+    if (a) return a;
     a = annotate(text);
-    this.#map.set(key, a);
-    if (this.#map.size > this.capacity) this.#map.delete(this.#map.keys().next().value as string);
+    this.#lru.set(key, a);
     return a;
   }
 }

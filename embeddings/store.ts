@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import type { DocMeta, SentenceVector, StoredChunk } from "../core/backend.ts";
+import { SizedLru } from "../core/lru.ts";
 import type { DateFilter, Doc, Span } from "../core/types.ts";
 import { dequantize, quantize } from "../core/vectors.ts";
 import { type Bm25Options, Bm25Ranker } from "./bm25.ts";
@@ -83,15 +84,13 @@ export class ChunkStore {
         docFreq: Map<string, number>;
         counts?: ReturnType<ChunkStore["counts"]>;
         labelDates?: { dateOf: Int32Array; dates: string[] };
-        /** Recently read document texts, least recently used first. */
-        docTexts: Map<string, string>;
-        docTextChars: number;
+        /** Recently read document texts, within DOC_TEXT_CACHE_CHARS characters. */
+        docTexts: SizedLru<string>;
         chunks?: ChunkTable;
         /** Document metadata read so far (a few hundred bytes per document). */
         docMetas: Map<string, DocMeta | undefined>;
-        /** The sentences of recently read chunk spans, least recently used first. */
-        spanSentences: Map<string, SentenceVector[]>;
-        spanSentenceCount: number;
+        /** The sentences of recently read chunk spans, within SENTENCE_CACHE sentences. */
+        spanSentences: SizedLru<SentenceVector[]>;
         /** BM25 from postings in memory, opened on the first lexical search. */
         bm25?: Bm25Ranker;
       }
@@ -103,11 +102,9 @@ export class ChunkStore {
     this.frozen = readonly
       ? {
           docFreq: new Map(),
-          docTexts: new Map(),
-          docTextChars: 0,
+          docTexts: new SizedLru(DOC_TEXT_CACHE_CHARS, (text) => text.length),
           docMetas: new Map(),
-          spanSentences: new Map(),
-          spanSentenceCount: 0,
+          spanSentences: new SizedLru(SENTENCE_CACHE, (sentences) => sentences.length),
         }
       : undefined;
     if (!opts.readonly) {
@@ -298,22 +295,10 @@ export class ChunkStore {
 
   /** A document's text; a read-only store keeps the recently read ones (chunk hits cluster). */
   private docText(id: string): string | undefined {
-    const frozen = this.frozen;
-    const cached = frozen?.docTexts.get(id);
-    if (cached !== undefined && frozen) {
-      frozen.docTexts.delete(id);
-      frozen.docTexts.set(id, cached);
-      return cached;
-    }
+    const cached = this.frozen?.docTexts.get(id);
+    if (cached !== undefined) return cached;
     const text = this.stmts.docText.get(id) as string | undefined;
-    if (text === undefined || !frozen) return text;
-    frozen.docTexts.set(id, text);
-    frozen.docTextChars += text.length;
-    for (const [old, t] of frozen.docTexts) {
-      if (frozen.docTextChars <= DOC_TEXT_CACHE_CHARS || old === id) break;
-      frozen.docTexts.delete(old);
-      frozen.docTextChars -= t.length;
-    }
+    if (text !== undefined) this.frozen?.docTexts.set(id, text);
     return text;
   }
 
@@ -324,14 +309,9 @@ export class ChunkStore {
    * rows are then shared by every caller: read them, never modify them.
    */
   sentencesIn(docId: string, start: number, end: number): SentenceVector[] {
-    const frozen = this.frozen;
     const key = `${docId}\u0000${start}\u0000${end}`;
-    const cached = frozen?.spanSentences.get(key);
-    if (cached && frozen) {
-      frozen.spanSentences.delete(key);
-      frozen.spanSentences.set(key, cached);
-      return cached;
-    }
+    const cached = this.frozen?.spanSentences.get(key);
+    if (cached) return cached;
     const rows = this.stmts.sentencesIn.all(docId, start, end) as {
       start: number;
       end: number;
@@ -342,14 +322,7 @@ export class ChunkStore {
       end: r.end,
       vector: dequantize(r.vector),
     }));
-    if (!frozen) return out;
-    frozen.spanSentences.set(key, out);
-    frozen.spanSentenceCount += out.length;
-    for (const [old, list] of frozen.spanSentences) {
-      if (frozen.spanSentenceCount <= SENTENCE_CACHE || old === key) break;
-      frozen.spanSentences.delete(old);
-      frozen.spanSentenceCount -= list.length;
-    }
+    this.frozen?.spanSentences.set(key, out);
     return out;
   }
 
