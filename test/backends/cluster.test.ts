@@ -181,7 +181,9 @@ describe("a three-node Weaviate cluster with three copies of every shard", () =>
   }, 300_000);
   it("goes on indexing while a node is down, and the node catches up and then answers alone with the new citations", async () => {
     const ask = (server: number, question: string) => postAnswer(servers[server]!.url, { question });
-    const hovercraft = "How many passengers will each Zorblax hovercraft carry?";
+    // Asked so that only the new document answers it: "each Zorblax hovercraft" alone is as near
+    // the ferry's "The Zorblax ferry will carry 212 passengers", which the selector ranks first.
+    const hovercraft = "How many passengers will each hovercraft carry between Pellow and Strand?";
     const bridge = "How much did the Varnholt tollbridge repairs cost?";
     const orchard = "What destroyed the Quenton apple blossom?";
     await cluster.kill(0);
