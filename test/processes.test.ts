@@ -2,7 +2,7 @@
  * The commands as a user runs them, as real processes: `npm start` stopped by a signal to npm
  * or to the server, a taken port, and every command's --help and usage errors.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server, Socket } from "node:net";
 import os from "node:os";
@@ -91,6 +91,29 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
+/** Rejects with `why()` when `promise` has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, why: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(why())), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Which processes of the group are alive, and what they printed: for a failure message. */
+function describeGroup(p: Proc): string {
+  const pid = p.child.pid!;
+  let alive = "npm exited";
+  try {
+    process.kill(pid, 0);
+    alive = "npm alive";
+  } catch {}
+  const members = spawnSync("ps", ["-o", "pid,ppid,stat,args", "-g", String(pid)], {
+    encoding: "utf8",
+  }).stdout;
+  return `${alive}; its process group:\n${members}\noutput:\n${p.output()}`;
+}
+
 async function waitUntil(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -129,7 +152,11 @@ describe("npm start", () => {
       const [, port] = await npm.waitFor(/answering at http:\/\/127\.0\.0\.1:(\d+)/, 90_000);
       expect(await refused(Number(port))).toBe(false);
       process.kill(npm.child.pid!, signal);
-      await npm.exited;
+      await within(
+        npm.exited,
+        30_000,
+        () => `npm start still running 30 s after ${signal}: ${describeGroup(npm)}`,
+      );
       expect(await waitUntil(() => !groupAlive(npm.child.pid!), 15_000)).toBe(true);
       expect(await refused(Number(port))).toBe(true);
       expect(npm.output()).toMatch(/"event":"stopped"/);
