@@ -30,7 +30,7 @@ const KEEP_MARKER = "<!-- notes kept across bench runs -->";
 
 const COMMAND = {
   usage:
-    "usage: npm run bench [-- --dataset DIR] [--seed DIR] [--sizes 1000,10000,100000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--rates LIST] [--open-seconds N] [--load-at N] [--baseline-limit N] [--k N] [--docs N] [--keep-index DIR] [--quick] [--backend weaviate]",
+    "usage: npm run bench [-- --dataset DIR] [--seed DIR] [--sizes 1000,10000,100000,300000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--rates LIST] [--open-seconds N] [--load-at N] [--baseline-limit N] [--k N] [--docs N] [--keep-index DIR] [--quick] [--backend weaviate]",
   summary:
     "Measures indexing throughput, query latency by index size, WebSocket load, memory and disk, and a LangChain.js baseline; writes bench-results/latest.json and, when every part ran, docs/benchmarks.md.",
   options: {
@@ -54,7 +54,7 @@ const COMMAND = {
   help: [
     "--dataset DIR          dataset folder (corpus.jsonl, questions.jsonl)",
     "--seed DIR             corpus folder of the load part's small index (default ../shared/seed)",
-    "--sizes LIST           index sizes in chunks for the scale part (default 1000,10000,100000)",
+    "--sizes LIST           index sizes in chunks for the scale part (default 1000,10000,100000,300000)",
     "--queries N            one-client queries per size (default 200)",
     "--only LIST            parts to run: indexing, scale, load, baseline",
     "--clients N            closed-loop WebSocket clients (default 200)",
@@ -76,7 +76,7 @@ await runCli(async () => {
   const quick = values.quick;
   // --quick changes the defaults only; explicit options still win.
   const pick = (given: string | undefined, full: string, small: string) => given ?? (quick ? small : full);
-  const sizes = pick(values.sizes, "1000,10000,100000", "500,2000");
+  const sizes = pick(values.sizes, "1000,10000,100000,300000", "500,2000");
   const queries = pick(values.queries, "200", "10");
   const clients = pick(values.clients, "200", "20");
   const questionsEach = pick(values.questions, "20", "3");
