@@ -76,11 +76,14 @@ export interface ServerLoadOptions {
  * loop at each rate (latency under a steady arrival rate).
  */
 export async function benchServer(opts: ServerLoadOptions): Promise<LoadResult> {
-  // Rate limiting off: this measures capacity, not the limiter.
+  // Rate limiting off: this measures capacity, not the limiter. The query-vector cache is off
+  // too: the load repeats a few hundred questions (the seed part eight), and with the cache on
+  // nearly every answer would skip the model, as no server asked new questions does.
   const server = await spawnServer({
     CITELINE_INDEX_DIR: opts.indexDir,
     CITELINE_CORPUS_DIR: opts.corpusDir,
     CITELINE_RATE_LIMIT: "0",
+    CITELINE_QUERY_CACHE: "0",
   });
   try {
     const before = memoryMiB(server.pid)?.rss ?? 0;

@@ -45,6 +45,8 @@ export interface Config {
   embedWorkers: number;
   /** ONNX Runtime intra-op threads per embedding worker. */
   embedThreads: number;
+  /** Distinct questions whose query vectors are kept, so a repeated question skips the model (0: none). */
+  queryCacheSize: number;
   host: string;
   port: number;
   /** Default number of passages retrieved for an answer. */
@@ -128,6 +130,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   embedBatchSize: 16,
   embedWorkers: Math.max(1, Math.min(4, os.availableParallelism())),
   embedThreads: 1,
+  queryCacheSize: 2048,
   host: "127.0.0.1",
   port: 8787,
   k: 8,
@@ -335,6 +338,12 @@ export const SETTINGS: readonly Setting[] = [
     env: "CITELINE_EMBED_THREADS",
     parse: int(1, 64),
     doc: "ONNX Runtime threads per embedding worker (default 1)",
+  },
+  {
+    key: "queryCacheSize",
+    env: "CITELINE_QUERY_CACHE",
+    parse: int(0, 1_000_000),
+    doc: "distinct questions whose query vectors are kept, so a repeated question skips the model (0 turns it off)",
   },
   {
     key: "host",

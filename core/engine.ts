@@ -110,7 +110,7 @@ async function* emptyRangeAnswer(text: string, question: string, t0: number): As
 
 export function createEngine(deps: EngineDeps): Engine {
   const { config, embedder, backend } = deps;
-  const queue = new EmbedQueue(embedder);
+  const queue = new EmbedQueue(embedder, undefined, undefined, config.queryCacheSize);
   const limiter = new Limiter(config.maxInFlight, config.maxQueue);
   const embedQuery = (text: string, signal?: AbortSignal) => queue.embed(text, signal);
   /** Starter questions per loaded index; a pending entry while they are being checked. */

@@ -13,6 +13,7 @@ describe("loadConfig", () => {
     ["CITELINE_MODEL", "all-MiniLM-L6-v2", "model", "all-MiniLM-L6-v2"],
     ["CITELINE_BACKEND", "weaviate", "backend", "weaviate"],
     ["CITELINE_DENSE_WEIGHT", "0.7", "denseWeight", 0.7],
+    ["CITELINE_QUERY_CACHE", "0", "queryCacheSize", 0],
     [
       "CITELINE_ALLOWED_ORIGINS",
       "https://a.example, https://b.example",

@@ -86,6 +86,24 @@ describe("POST /api/answer as JSON", () => {
   });
 });
 
+describe("the query-vector cache", () => {
+  it.each([
+    [{}, 1, 1],
+    [{ queryCacheSize: 0 }, 2, 0],
+  ])(
+    "with %j, embeds a question asked twice %i time(s) and answers %i from the cache",
+    async (overrides, texts, cached) => {
+      const { url, server } = await start(overrides);
+      const answers = [
+        await postAnswer(url, { question: WANG_YI }),
+        await postAnswer(url, { question: WANG_YI }),
+      ];
+      expect(answers.map((a) => a.body.answer)).toEqual([answers[0]!.body.answer, answers[0]!.body.answer]);
+      expect(server.engine.queue.stats).toMatchObject({ texts, cached });
+    },
+  );
+});
+
 describe("POST /api/answer as Server-Sent Events", () => {
   it("streams sources, then deltas, then done, and the deltas add up to the answer", async () => {
     const { url } = await start();
