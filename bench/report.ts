@@ -165,7 +165,7 @@ export function renderMarkdown(r: BenchResults): string {
     out.push(
       "## Query latency by index size",
       "",
-      "One client, questions sampled from the dataset, in-process engine with the query-vector cache off, so each timing includes embedding the question (ms, p50 / p95 / p99). Larger corpora repeat the dataset's documents under new ids; the indexer reuses the vectors of identical text, so building them costs inserts, not model time. Each size is an incremental build on the one before: build s is the time to add its new chunks.",
+      "One client, questions sampled from the dataset, in-process engine with the query-vector cache off, so each timing includes embedding the question; each question is asked once, half of them searched and half answered (ms, p50 / p95 / p99). Larger corpora repeat the dataset's documents under new ids; the indexer reuses the vectors of identical text, so building them costs inserts, not model time. Each size is an incremental build on the one before: build s is the time to add its new chunks.",
       "",
       table(
         [

@@ -187,12 +187,16 @@ export async function benchScale(opts: {
       const retrieval: number[] = [];
       const answer: number[] = [];
       const firstDelta: number[] = [];
-      for (const q of questions.slice(0, 10)) await engine.search(q, { k: cfg.k });
-      for (const q of questions) {
-        let t0 = performance.now();
-        await engine.search(q, { k: cfg.k });
-        retrieval.push(performance.now() - t0);
-        t0 = performance.now();
+      for (const q of questions.slice(0, 10)) await engine.search(`${q} (warm-up)`, { k: cfg.k });
+      // Every question is asked once: even ones are searched, odd ones answered, so no timing
+      // finds its own question's passages already in the caches.
+      for (const [i, q] of questions.entries()) {
+        const t0 = performance.now();
+        if (i % 2 === 0) {
+          await engine.search(q, { k: cfg.k });
+          retrieval.push(performance.now() - t0);
+          continue;
+        }
         let first = 0;
         for await (const ev of engine.answer({ question: q })) {
           if (ev.type === "delta" && first === 0) first = performance.now() - t0;

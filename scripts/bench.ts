@@ -55,7 +55,7 @@ const COMMAND = {
     "--dataset DIR          dataset folder (corpus.jsonl, questions.jsonl)",
     "--seed DIR             corpus folder of the load part's small index (default ../shared/seed)",
     "--sizes LIST           index sizes in chunks for the scale part (default 1000,10000,100000,300000)",
-    "--queries N            one-client queries per size (default 200)",
+    "--queries N            one-client questions per size, half searched and half answered (default 200)",
     "--only LIST            parts to run: indexing, scale, load, baseline",
     "--clients N            closed-loop WebSocket clients (default 200)",
     "--questions N          questions per closed-loop client (default 20)",
