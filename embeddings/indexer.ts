@@ -234,24 +234,38 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     let embedded = 0;
     let reused = 0;
     const slots = slotLimiter(EMBED_AHEAD);
+    /** A text to embed, and how to hand its vector to whoever awaits it in `memo`. */
+    interface Pending {
+      text: string;
+      settle: (vector: Promise<Float32Array>) => void;
+    }
     /**
-     * Registers the vectors of `texts` in `memo`: from the previous index when it holds them, and
-     * returns the texts still to embed (each once), by hash.
+     * Registers the vectors of `texts` in `memo`: from the previous index when it holds them, else
+     * as pending, in the same step that finds them missing, so a group queued beside this one
+     * waits for this text's vector instead of embedding it again. Returns the pending texts.
      */
     const resolve = async (texts: string[], hashes: string[], kind: "chunk" | "sentence") => {
       const stored = await writer.reusableVectors(kind, [...new Set(hashes.filter((h) => !memo.has(h)))]);
-      const missing = new Map<string, string>();
+      const missing = new Map<string, Pending>();
       for (const [i, h] of hashes.entries()) {
-        if (missing.has(h)) continue;
         if (memo.has(h)) {
-          reused++;
+          if (!missing.has(h)) reused++;
           continue;
         }
         const vector = stored.get(h);
         if (vector) {
           memo.set(h, Promise.resolve(vector));
           reused++;
-        } else missing.set(h, texts[i]!);
+          continue;
+        }
+        let settle!: Pending["settle"];
+        const v = new Promise<Float32Array>((r) => {
+          settle = r;
+        });
+        // Awaited below or by a later group; a cancelled build must not leave it unhandled.
+        v.catch(() => {});
+        memo.set(h, v);
+        missing.set(h, { text: texts[i]!, settle });
       }
       return missing;
     };
@@ -269,25 +283,20 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       // One model batch per call, several calls in flight so every worker has one, and an
       // interrupt is honoured at the next batch.
       for (const batch of modelBatches(
-        [...missing],
-        ([, t]) => embedder.countTokens(t),
+        [...missing.values()],
+        ({ text }) => embedder.countTokens(text),
         config.embedBatchSize,
       )) {
         const vecs = slots(async () => {
           if (signal?.aborted || finished) throw cancelled();
           const out = await embedder.embed(
-            batch.map(([, t]) => t),
+            batch.map(({ text }) => text),
             "passage",
           );
           embedded += batch.length;
           return out;
         });
-        for (const [j, [h]] of batch.entries()) {
-          const v = vecs.then((out) => out[j]!);
-          // Awaited below or by a later group; a cancelled build must not leave it unhandled.
-          v.catch(() => {});
-          memo.set(h, v);
-        }
+        for (const [j, { settle }] of batch.entries()) settle(vecs.then((out) => out[j]!));
       }
       const vectors = (hashes: string[]) =>
         Promise.all(hashes.map(async (h) => ({ ehash: h, vector: await memo.get(h)! })));

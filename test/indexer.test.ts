@@ -13,6 +13,7 @@ import {
   type BuildSummary,
   buildIndex,
   chunkerInfo,
+  GROUP_TEXTS,
   modelInfo,
   prepareDoc,
 } from "../embeddings/indexer.ts";
@@ -212,6 +213,35 @@ describe("buildIndex", () => {
       }
     }
   });
+
+  it("embeds a sentence shared by the first two groups once, though both are queued at once", async () => {
+    const SHARED = "The harbour office posts the tide tables on the notice board every Monday.";
+    const files: Record<string, string> = {};
+    for (let d = 0; d < 30; d++) {
+      const lines = Array.from(
+        { length: 40 },
+        (_, i) => `Ledger ${d} entry ${i} records that crate ${d * 100 + i} left the quay at dawn.`,
+      );
+      if (d === 0 || d === 29) lines.splice(20, 0, SHARED);
+      files[`ledger-${String(d).padStart(2, "0")}.txt`] = `Ledger ${d}\n\n${lines.join(" ")}\n`;
+    }
+    const f = await newFixture(files);
+    const calls: string[][] = [];
+    const recording: Embedder = Object.assign(Object.create(embedder) as Embedder, {
+      embed: (texts: readonly string[], kind: "query" | "passage") => {
+        calls.push([...texts]);
+        return embedder.embed(texts, kind);
+      },
+    });
+    const s = await buildIndex({ config: f.config, embedder: recording });
+    const counts = (await open(f)).store.counts();
+    // More texts than one group holds, and the shared sentence in the first and the last document.
+    expect(counts.chunks + counts.sentences).toBeGreaterThan(GROUP_TEXTS + 100);
+    const texts = calls.flat();
+    expect(texts.filter((t) => t === SHARED)).toHaveLength(1);
+    expect(new Set(texts).size).toBe(texts.length);
+    expect(s.embedded).toBe(texts.length);
+  }, 120_000);
 
   it("batches a group's chunks and sentences together, in order of token count, each text once", async () => {
     const f = await newFixture({
