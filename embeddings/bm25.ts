@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { Fts5Doclists } from "./fts5-doclist.ts";
 
 /**
  * FTS5's `bm25()` ranking of a read-only index, computed from postings held in memory.
@@ -7,7 +8,9 @@ import Database from "better-sqlite3";
  * the row's size from its docsize table and walks its position lists: at 100k chunks that was
  * the largest part of an answer's main-thread time. An index version never changes, so its row
  * sizes are read once, and each term's postings (row, and the term's share of the BM25 sum for
- * that row) the first time a question uses the term, within a byte bound.
+ * that row) the first time a question uses the term, within a byte bound. Postings are decoded
+ * from FTS5's own leaf pages (embeddings/fts5-doclist.ts); an index that is not one segment
+ * without deletions is read through `fts5vocab`, about ten times slower.
  *
  * The scores are FTS5's to the last bit, and so is the order: the same formula in the same
  * order of floating-point operations (fts5_aux.c, `fts5Bm25Function`), the logarithm taken by
@@ -58,6 +61,8 @@ export class Bm25Ranker {
   private readonly tokenCache = new Map<string, string[]>();
   private readonly scores: Float64Array;
   private readonly maxBytes: number;
+  /** How each term's postings were read: from the leaf pages, or through `fts5vocab`. */
+  readonly reads = { pages: 0, vocab: 0 };
 
   private constructor(
     private readonly rowCount: number,
@@ -68,6 +73,7 @@ export class Bm25Ranker {
     private readonly vocab: Database.Statement,
     private readonly ln: Database.Statement,
     private readonly tokenizer: Tokenizer,
+    private readonly doclists: Fts5Doclists | undefined,
     maxBytes: number,
   ) {
     this.scores = new Float64Array(norms.length);
@@ -118,6 +124,7 @@ export class Bm25Ranker {
       vocab,
       ln,
       new Tokenizer(opts.tokenize),
+      Fts5Doclists.open(db, opts.table, nCol),
       opts.postingsBytes ?? DEFAULT_POSTINGS_BYTES,
     );
   }
@@ -184,19 +191,8 @@ export class Bm25Ranker {
       this.postings.set(token, known);
       return known;
     }
-    const rows = this.vocab.all(token) as [number, string, number][];
-    const labels: number[] = [];
-    const counts: number[] = [];
     const nCol = this.weights.length;
-    for (const [doc, col, n] of rows) {
-      const c = this.columnIndex.get(col);
-      if (c === undefined) continue;
-      if (labels[labels.length - 1] !== doc) {
-        labels.push(doc);
-        for (let i = 0; i < nCol; i++) counts.push(0);
-      }
-      counts[counts.length - nCol + c] = n;
-    }
+    const { labels, counts } = this.readPostings(token, nCol);
     const parts = new Float64Array(labels.length);
     for (let r = 0; r < labels.length; r++) {
       // FTS5 sums the weight of every instance in position order: columns in declaration order.
@@ -219,6 +215,29 @@ export class Bm25Ranker {
       this.postingsBytes -= bytesOf(q);
     }
     return p;
+  }
+
+  /** Rows that hold a token, ascending, and its occurrences in each of the `nCol` columns. */
+  private readPostings(token: string, nCol: number): { labels: number[]; counts: number[] } {
+    const read = this.doclists?.postings(token);
+    if (read) {
+      this.reads.pages++;
+      return read;
+    }
+    this.reads.vocab++;
+    const rows = this.vocab.all(token) as [number, string, number][];
+    const labels: number[] = [];
+    const counts: number[] = [];
+    for (const [doc, col, n] of rows) {
+      const c = this.columnIndex.get(col);
+      if (c === undefined) continue;
+      if (labels[labels.length - 1] !== doc) {
+        labels.push(doc);
+        for (let i = 0; i < nCol; i++) counts.push(0);
+      }
+      counts[counts.length - nCol + c] = n;
+    }
+    return { labels, counts };
   }
 
   /** Bytes held: row norms, score buffer and postings. */

@@ -8,6 +8,7 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { Bm25Ranker } from "../embeddings/bm25.ts";
+import { Fts5Doclists } from "../embeddings/fts5-doclist.ts";
 import { CHUNKS_FTS, ChunkStore, type LexicalHit } from "../embeddings/store.ts";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "citeline-bm25-"));
@@ -58,6 +59,8 @@ const corpusArb: fc.Arbitrary<Corpus> = fc.record({
   copies: fc.array(fc.nat(24), { maxLength: 4 }),
   deletes: fc.array(fc.nat(24), { maxLength: 4 }),
   optimize: fc.boolean(),
+  // FTS5's smallest leaf pages, so that doclists and position lists run across pages.
+  pageSize: fc.constantFrom(undefined, 32, 64),
 });
 const queryArb = fc.record({
   terms: fc.array(word, { minLength: 1, maxLength: 5 }),
@@ -76,11 +79,14 @@ interface Corpus {
   copies: number[];
   deletes: number[];
   optimize: boolean;
+  pageSize?: number | undefined;
 }
 
 function build(corpus: Corpus): { file: string; dates: Map<number, string | undefined> } {
   const file = path.join(dir, `index-${files++}.db`);
   const w = new ChunkStore(file);
+  if (corpus.pageSize)
+    w.db.exec(`INSERT INTO chunks_fts(chunks_fts, rank) VALUES('pgsz', ${corpus.pageSize})`);
   const dates = new Map<number, string | undefined>();
   let label = 0;
   const add = (doc: Doc) => {
@@ -136,6 +142,7 @@ describe("in-memory BM25", () => {
             `SELECT rowid AS label, -bm25(chunks_fts, 0.6, 1.0) AS score FROM chunks_fts
              WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 0.6, 1.0) LIMIT ?`,
           );
+          let found = false;
           for (const q of queries) {
             const expected = sql.all(match(q.terms), q.limit) as LexicalHit[];
             expect(ranker.search(q.terms, q.limit)).toEqual(expected);
@@ -144,8 +151,12 @@ describe("in-memory BM25", () => {
             expect(store.lexicalSearch(q.terms, q.limit, q.filter)).toEqual(
               store.ftsSearch(q.terms, q.limit, q.filter),
             );
-            for (const hit of ranker.search(q.terms, 1000) ?? []) expect(dates.has(hit.label)).toBe(true);
+            const all = ranker.search(q.terms, 1000) ?? [];
+            for (const hit of all) expect(dates.has(hit.label)).toBe(true);
+            found ||= all.length > 0;
           }
+          // An optimised index is one segment without tombstones: its postings come from its pages.
+          if (corpus.optimize && found) expect(ranker.reads.pages).toBeGreaterThan(0);
         } finally {
           ranker.close();
           store.close();
@@ -227,5 +238,79 @@ describe("in-memory BM25", () => {
       store.docFreq("zorblax"),
     ]).toEqual([2, 1, 1, 0]);
     store.close();
+  });
+
+  it("reads each term's postings from the leaf pages as fts5vocab counts them, across pages", () => {
+    const words = Array.from({ length: 60 }, (_, i) => `w${i}`);
+    let n = 7;
+    const next = () => {
+      n = (n * 48271) % 2147483647;
+      return n;
+    };
+    // Frequent and rare words, some repeated within a chunk, in titles and text: with 32-byte
+    // pages most doclists, and some position lists, run over several pages.
+    const docs = Array.from({ length: 80 }, () => ({
+      title: Array.from({ length: next() % 3 }, () => words[next() % 8]).join(" "),
+      date: undefined,
+      chunks: Array.from({ length: 1 + (next() % 3) }, () =>
+        Array.from({ length: 5 + (next() % 40) }, () => words[Math.min(next() % 60, next() % 60)]).join(" "),
+      ),
+    }));
+    const { file } = build({ docs, copies: [], deletes: [], optimize: true, pageSize: 32 });
+    const store = new ChunkStore(file, { readonly: true });
+    store.db.exec(`CREATE VIRTUAL TABLE temp.inst USING fts5vocab(main, "chunks_fts", 'instance');
+      CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, "chunks_fts", 'row');`);
+    const vocab = store.db.prepare(
+      "SELECT doc, col, COUNT(*) FROM temp.inst WHERE term = ? GROUP BY doc, col ORDER BY doc",
+    );
+    const reader = Fts5Doclists.open(store.db, "chunks_fts", 2);
+    expect(reader).toBeDefined();
+    const terms = store.db.prepare("SELECT term FROM temp.terms").pluck().all() as string[];
+    expect(terms.length).toBeGreaterThan(40);
+    let longest = 0;
+    for (const term of terms) {
+      const labels: number[] = [];
+      const counts: number[] = [];
+      for (const [doc, col, count] of vocab.raw().all(term) as [number, string, number][]) {
+        if (labels.at(-1) !== doc) {
+          labels.push(doc);
+          counts.push(0, 0);
+        }
+        counts[counts.length - (col === "title" ? 2 : 1)] = count;
+      }
+      expect(reader?.postings(term), term).toEqual({ labels, counts });
+      longest = Math.max(longest, labels.length);
+    }
+    // At least one doclist far longer than a 32-byte page holds.
+    expect(longest).toBeGreaterThan(50);
+    expect(reader?.postings("absent")).toBeUndefined();
+    store.close();
+  });
+
+  it("leaves an index of several segments, or with deletions, to fts5vocab", () => {
+    const docs = [
+      { title: "Harbour", date: undefined, chunks: ["harbour ferry", "tide"] },
+      { title: "", date: undefined, chunks: ["storm nets harbour"] },
+    ];
+    const several = build({ docs, copies: [0, 1], deletes: [], optimize: false });
+    const written = new ChunkStore(several.file);
+    // Each insert outside a transaction of the others is a segment of its own.
+    written.insertDoc({ id: "late", title: "Late", source: "late.txt", text: "harbour", hash: "late" });
+    written.insertChunk(
+      { label: 99, id: "late#0", docId: "late", ordinal: 0, start: 0, end: 7, text: "harbour" },
+      "Late",
+      "e99",
+    );
+    written.close();
+    const deleted = build({ docs, copies: [], deletes: [1], optimize: false });
+    for (const file of [several.file, deleted.file]) {
+      const store = new ChunkStore(file, { readonly: true });
+      expect(Fts5Doclists.open(store.db, "chunks_fts", 2)).toBeUndefined();
+      const ranker = Bm25Ranker.open(store.db, CHUNKS_FTS);
+      expect(ranker.search(["harbour", "storm"], 10)).toEqual(store.ftsSearch(["harbour", "storm"], 10));
+      expect(ranker.reads).toEqual({ pages: 0, vocab: 2 });
+      ranker.close();
+      store.close();
+    }
   });
 });
