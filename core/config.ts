@@ -80,7 +80,11 @@ export interface Config {
   maxQuestionChars: number;
   maxHistoryTurns: number;
   maxHistoryChars: number;
-  /** Questions computed at once; more wait in the queue. */
+  /**
+   * Questions computed at once; more wait in the queue. Most of an answer's time is its query
+   * embedding, which the engine batches across questions (two batches of 32 at a time): fewer
+   * answers in flight leave the batches small and the cores idle between them.
+   */
   maxInFlight: number;
   /** Questions waiting beyond maxInFlight before new ones get BUSY. */
   maxQueue: number;
@@ -150,7 +154,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   maxQuestionChars: 2000,
   maxHistoryTurns: 20,
   maxHistoryChars: 20_000,
-  maxInFlight: 4,
+  maxInFlight: 64,
   maxQueue: 256,
   rateLimitPerMinute: 600,
   accessToken: undefined,
