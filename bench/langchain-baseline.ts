@@ -133,7 +133,7 @@ export async function runLangchainBaseline(opts: LangchainBaselineOptions): Prom
     wallSeconds: round((performance.now() - started) / 1000, 1),
     notes: [
       `pipeline: @langchain/textsplitters RecursiveCharacterTextSplitter() with its defaults (chunkSize 1000, chunkOverlap 200, characters, separators "\\n\\n", "\\n", " ", ""), one Document per corpus record with the text only (no title); @langchain/community HuggingFaceTransformersEmbeddings({ model: "${BASELINE_MODEL}" }) from embeddings/hf_transformers (@xenova/transformers, model_quantized.onnx); HNSWLib.fromDocuments (cosine space, hnswlib-node defaults: M 16, efConstruction 200, ef 10 raised to k); vectorStore.similaritySearch(question, ${depth})`,
-      "embeddings as LangChain documents them: mean pooling and L2 normalisation, newlines replaced by spaces, batches of 512 texts, no query instruction; bge-small-en-v1.5 is trained for CLS pooling and recommends an instruction before short queries, which our embedder follows",
+      "embeddings as LangChain documents them: mean pooling and L2 normalisation, newlines replaced by spaces, batches of 512 texts, no query instruction (ours uses none either); bge-small-en-v1.5 is trained for CLS pooling, which our embedder uses",
       "ONNX Runtime runs with transformers.js's default session options (thread count chosen by ONNX Runtime), not with our embedder's tuned ones",
       `indexing time is split + embed + HNSW build; the model load (${round(loadSeconds)} s) is excluded, paid by a warm-up query`,
       "query time is one similaritySearch per question, sequential, the question's embedding included; percentiles are nearest-rank",

@@ -111,11 +111,11 @@ describe("createEmbedder with the real bge-small-en-v1.5 model", () => {
     }
   });
 
-  it("embeds a question differently from the same text as a passage (the query instruction)", async () => {
+  it("embeds a question as the same text as a passage: bge v1.5 is used without its instruction", async () => {
     const text = "Who is China's foreign minister?";
     const [q] = await embedder.embed([text], "query");
     const [p] = await embedder.embed([text], "passage");
-    expect(dot(q!, p!)).toBeLessThan(0.99);
+    expect(dot(q!, p!)).toBeGreaterThan(0.99999);
   });
 });
 
