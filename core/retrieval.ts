@@ -120,10 +120,14 @@ export async function gatherCandidates(
     opts.signal?.throwIfAborted();
     return index.dense(queryVector, pool, scope);
   };
-  const [dense, lexical] = await Promise.all([
-    denseHits(),
-    mode === "dense" ? [] : index.lexical(terms, pool, scope),
-  ]);
+  const lexicalHits = async (): Promise<ScoredChunk[]> => {
+    if (mode === "dense") return [];
+    // The query queue hands its batch to the embedding workers on the next turn of the event
+    // loop; searching BM25 (main-thread work) after that turn lets the two run side by side.
+    if (mode === "hybrid" && deps.embedQuery) await new Promise((r) => setImmediate(r));
+    return index.lexical(terms, pool, scope);
+  };
+  const [dense, lexical] = await Promise.all([denseHits(), lexicalHits()]);
   // A passage BM25 found but the nearest-neighbour search did not gets its cosine too: without
   // it fusion would read "not among the dense hits" as "dissimilar", and a paraphrased question
   // (where the dense score is the one to trust) would lose the passages only BM25 reached.

@@ -1,6 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import type { IndexSnapshot } from "../core/backend.ts";
+import { DEFAULTS } from "../core/config.ts";
 import { EmbedQueue } from "../core/embed-queue.ts";
-import type { Embedder } from "../core/types.ts";
+import { gatherCandidates } from "../core/retrieval.ts";
+import { type Embedder, forwarding } from "../core/types.ts";
 import { getEmbedder } from "./helpers/model.ts";
 
 let embedder: Embedder;
@@ -36,5 +39,34 @@ describe("EmbedQueue", () => {
     await none.embed("one");
     await none.embed("one");
     expect(none.stats).toMatchObject({ texts: 2, cached: 0 });
+  });
+
+  it("gets a hybrid search's question to the model before BM25 takes the main thread", async () => {
+    const events: string[] = [];
+    const spy: Embedder = {
+      ...forwarding(embedder),
+      embed: (texts, kind) => {
+        events.push("model");
+        return embedder.embed(texts, kind);
+      },
+    };
+    const queue = new EmbedQueue(spy, 32, 2, 0);
+    // Only what gathering candidates reads; the question goes through the real queue and model.
+    const index = {
+      facts: {},
+      dense: async () => {
+        events.push("dense");
+        return [];
+      },
+      lexical: async () => {
+        events.push("lexical");
+        return [];
+      },
+      chunks: async () => [],
+    } as unknown as IndexSnapshot;
+    const deps = { index, embedder: spy, config: DEFAULTS, embedQuery: (t: string) => queue.embed(t) };
+    const c = await gatherCandidates(deps, "Who is China's foreign minister?", { k: 5 });
+    expect(c.queryVector).toHaveLength(384);
+    expect(events).toEqual(["model", "lexical", "dense"]);
   });
 });
