@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { Fts5Doclists } from "./fts5-doclist.ts";
+import { Fts5Doclists, readVarints } from "./fts5-doclist.ts";
 
 /**
  * FTS5's `bm25()` ranking of a read-only index, computed from postings held in memory.
@@ -279,25 +279,6 @@ class Tokenizer {
   close(): void {
     this.db.close();
   }
-}
-
-/** `n` unsigned varints (SQLite's encoding, as FTS5 writes its records) from the start of `buf`. */
-function readVarints(buf: Uint8Array, n: number): number[] {
-  const out: number[] = [];
-  let i = 0;
-  while (out.length < n && i < buf.length) {
-    let v = 0;
-    let j = 0;
-    for (; j < 8 && i < buf.length; j++) {
-      const byte = buf[i++] as number;
-      v = v * 128 + (byte & 0x7f);
-      if (byte < 0x80) break;
-    }
-    // The ninth byte of a varint contributes all eight bits.
-    if (j === 8 && i < buf.length) v = v * 256 + (buf[i++] as number);
-    out.push(v);
-  }
-  return out;
 }
 
 /** The best `limit` rows by score, ties to the lower rowid, kept in a heap with the worst on top. */

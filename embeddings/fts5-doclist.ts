@@ -7,8 +7,8 @@ import type Database from "better-sqlite3";
  * `fts5vocab` returns the same thing one row per occurrence, through SQLite's virtual-table
  * interface, at about 1.8 µs per row: 30 ms for a word in 15k chunks of a 100k-chunk index, on
  * every question that first uses it. Here the term's doclist is decoded from the `%_data` blobs
- * that FTS5 itself reads (the format is documented at the top of SQLite's fts5_index.c), about
- * fifty times faster.
+ * that FTS5 itself reads (the format is documented at the top of SQLite's fts5_index.c): that
+ * word took 2.3 ms, and a sample of 3,258 terms about an eighth of the time.
  *
  * Only the layout a published index has is read: one segment (the writer runs `optimize`), no
  * tombstones and no delete markers. Anything else, or anything unexpected on a page, makes
@@ -245,6 +245,18 @@ function varint(buf: Uint8Array, pos: number): number {
     }
   }
   // The ninth byte contributes all eight bits.
+  const ninth = buf[pos];
+  if (ninth === undefined) {
+    after = Number.POSITIVE_INFINITY;
+    return value;
+  }
   after = pos + 1;
-  return value * 256 + (buf[pos] ?? 0);
+  return value * 256 + ninth;
+}
+
+/** `n` varints from the start of `buf` (fewer if it ends first), as FTS5's records hold them. */
+export function readVarints(buf: Uint8Array, n: number): number[] {
+  const out: number[] = [];
+  for (let pos = 0; out.length < n && pos < buf.length; pos = after) out.push(varint(buf, pos));
+  return out;
 }
