@@ -3,18 +3,19 @@
  * any other is imported only when chosen, so the default loads (and installs) nothing of it.
  */
 import { fileURLToPath } from "node:url";
-import type {
-  BackendAdapter,
-  BackendExpectation,
-  BackendWriter,
-  OpenSearchOptions,
-  OpenWriterOptions,
-  SearchBackend,
+import {
+  type BackendAdapter,
+  type BackendExpectation,
+  type BackendWriter,
+  chunkerInfo,
+  modelInfo,
+  type OpenSearchOptions,
+  type OpenWriterOptions,
+  type SearchBackend,
 } from "../core/backend.ts";
 import type { BackendName, Config } from "../core/config.ts";
 import { AppError } from "../core/errors.ts";
 import type { Embedder } from "../core/types.ts";
-import { chunkerInfo, modelInfo } from "../embeddings/index-files.ts";
 import { embeddedBackend } from "./embedded/index.ts";
 
 /**

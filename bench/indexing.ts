@@ -6,11 +6,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { openBackendWriter } from "../backends/select.ts";
 import type { Config } from "../core/config.ts";
 import type { Embedder } from "../core/types.ts";
-import { loadCorpus } from "../embeddings/corpus.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
-import { buildIndex, groupDocs, modelBatches, prepareDoc } from "../embeddings/indexer.ts";
+import { loadCorpus } from "../ingest/corpus.ts";
+import { buildIndex, groupDocs, modelBatches, prepareDoc } from "../ingest/indexer.ts";
 
 export interface IndexingResult {
   documents: number;
@@ -67,7 +68,7 @@ export async function benchIndexing(
   const indexDir = await mkdtemp(path.join(os.tmpdir(), "citeline-bench-index-"));
   try {
     const cfg = { ...config, corpusDir, indexDir };
-    const summary = await buildIndex({ config: cfg, embedder, full: true });
+    const summary = await buildIndex({ openWriter: openBackendWriter, config: cfg, embedder, full: true });
 
     // The same texts, grouped and batched as the indexer does, through the model alone: a fresh
     // embedder, so the pipeline's remembered token ids do not speed the raw run up.

@@ -8,9 +8,10 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { openBackendWriter } from "../backends/select.ts";
 import { type Config, PROJECT_ROOT } from "../core/config.ts";
 import type { Embedder } from "../core/types.ts";
-import { buildIndex } from "../embeddings/indexer.ts";
+import { buildIndex } from "../ingest/indexer.ts";
 import type { LoadResult } from "./report.ts";
 import { DEFAULT_QUESTIONS, type OpenLoopResult, runLoadTest, runOpenLoop } from "./ws-load.ts";
 
@@ -149,6 +150,7 @@ export async function benchLoad(opts: {
   const indexDir = await mkdtemp(path.join(os.tmpdir(), "citeline-load-index-"));
   try {
     const build = await buildIndex({
+      openWriter: openBackendWriter,
       config: { ...opts.config, corpusDir: opts.seedDir, indexDir },
       embedder: opts.embedder,
     });

@@ -4,10 +4,10 @@
  * Usage: node --import tsx bench/open-rss.ts <indexDir> <model> <maxTokens> <overlapTokens>
  */
 
+import { openIndex } from "../backends/embedded/open-index.ts";
+import { CHUNKER_VERSION } from "../core/backend.ts";
 import type { ModelName } from "../core/config.ts";
-import { CHUNKER_VERSION } from "../embeddings/index-files.ts";
 import { MODEL_SPECS } from "../embeddings/models.ts";
-import { openIndex } from "../embeddings/open-index.ts";
 
 const [indexDir, model, maxTokens, overlapTokens] = process.argv.slice(2);
 const spec = MODEL_SPECS[model as ModelName];

@@ -10,13 +10,13 @@ import { cp, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promis
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { expectationFor, openSearchBackend } from "../backends/select.ts";
+import { versionDir } from "../backends/embedded/index-files.ts";
+import { expectationFor, openBackendWriter, openSearchBackend } from "../backends/select.ts";
 import { type Config, PROJECT_ROOT } from "../core/config.ts";
 import { createEngine } from "../core/engine.ts";
 import type { Embedder } from "../core/types.ts";
-import { loadCorpus } from "../embeddings/corpus.ts";
-import { versionDir } from "../embeddings/index-files.ts";
-import { buildIndex, prepareDoc } from "../embeddings/indexer.ts";
+import { loadCorpus } from "../ingest/corpus.ts";
+import { buildIndex, prepareDoc } from "../ingest/indexer.ts";
 import { round } from "./indexing.ts";
 import { benchServer, type ServerLoadOptions } from "./load.ts";
 import type { LoadResult } from "./report.ts";
@@ -164,6 +164,7 @@ export async function benchScale(opts: {
       const modelBefore = embedder.modelTexts?.();
       const rateCurve: { s: number; chunks: number }[] = [];
       const build = await buildIndex({
+        openWriter: openBackendWriter,
         config: cfg,
         embedder,
         onProgress: (p) => {

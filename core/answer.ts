@@ -5,7 +5,6 @@
  */
 import type { IndexSnapshot, SentenceVector } from "./backend.ts";
 import type { Config } from "./config.ts";
-import { sentenceKey } from "./conversation.ts";
 import type { SentenceSet } from "./exclusions.ts";
 import type { AnnotationCache } from "./nlp.ts";
 import { answerType } from "./nlp.ts";
@@ -22,7 +21,7 @@ import {
 } from "./selector.ts";
 import selectorModel from "./selector-model.json" with { type: "json" };
 import { type ShortAnswerModel, shortAnswer } from "./short-answer.ts";
-import { contentTerms } from "./text.ts";
+import { contentTerms, sentenceKey } from "./text.ts";
 
 export interface ComposeOptions {
   maxSentences: number;

@@ -21,7 +21,7 @@
  */
 import type { Config } from "./config.ts";
 import { AppError } from "./errors.ts";
-import type { Chunk, DateFilter, Doc, Span } from "./types.ts";
+import type { Chunk, DateFilter, Doc, Embedder, Span } from "./types.ts";
 
 /** The embedding model an index was built with; an index built with another is refused. */
 export interface ModelInfo {
@@ -41,6 +41,27 @@ export interface ChunkerInfo {
 export interface BackendExpectation {
   model: ModelInfo;
   chunker: ChunkerInfo;
+}
+
+/**
+ * Bumped when the chunker's output, or the vectors of the same texts, change for the same
+ * settings. 2: model batches are formed by token count across a group's chunks and sentences, 16
+ * texts each (the quantised model's vectors depend on the batch a text is in).
+ */
+export const CHUNKER_VERSION = 2;
+
+/** The chunker settings an index built now records. */
+export function chunkerInfo(config: Pick<Config, "chunkMaxTokens" | "chunkOverlapTokens">): ChunkerInfo {
+  return {
+    maxTokens: config.chunkMaxTokens,
+    overlapTokens: config.chunkOverlapTokens,
+    version: CHUNKER_VERSION,
+  };
+}
+
+/** The model an index built with this embedder records. */
+export function modelInfo(embedder: Pick<Embedder, "modelId" | "dim" | "pooling">): ModelInfo {
+  return { name: embedder.modelId, dim: embedder.dim, pooling: embedder.pooling };
 }
 
 /** A document without its text. */
@@ -253,7 +274,7 @@ export type BackendErrorCode =
 /**
  * An expected failure of a backend, with a stable code and a message naming what to do. The
  * transports map it by code like any AppError (server/errors.ts: BACKEND_UNAVAILABLE and
- * INDEX_MISSING/INDEX_CORRUPT are 503). The embedded adapter's refusals come from embeddings/ as
+ * INDEX_MISSING/INDEX_CORRUPT are 503). The embedded adapter's refusals come from its index files as
  * AppErrors with the same codes.
  */
 export class BackendError extends AppError {

@@ -6,7 +6,7 @@
  * and passages made mostly of them lose fused score, so they do not win retrieval.
  */
 import type { IndexSnapshot } from "./backend.ts";
-import { sentenceKey } from "./conversation.ts";
+import { sentenceKey } from "./text.ts";
 
 export interface Boilerplate {
   /** The boilerplate sentences, as `sentenceKey`s. */

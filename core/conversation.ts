@@ -6,6 +6,7 @@
 import type { Composed } from "./answer.ts";
 import type { SentenceSet } from "./exclusions.ts";
 import { isFollowUp } from "./followup.ts";
+import { sentenceKey } from "./text.ts";
 import type { HistoryTurn } from "./types.ts";
 
 /** What a follow-up gets when every relevant sentence was already given. */
@@ -22,11 +23,6 @@ export const MORE_THRESHOLD_RATIO = 0.75;
 /** Questions that ask to go on past what was said ("What else…?", "Tell me more", "And then?"). */
 const MOVES_ON =
   /\b(else|more|other|others|another|further|besides|additionally|continue|go on|keep going|next|and then|then what|what then)\b/i;
-
-/** How a sentence is compared with what was said: whitespace runs collapse, case is kept. */
-export function sentenceKey(text: string): string {
-  return text.replace(/\s+/g, " ").trim();
-}
 
 /** Citation markers as the answer writes them after each sentence: ` [1][2]`. */
 const MARKERS = /\s*(?:\[\d+\])+/g;

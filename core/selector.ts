@@ -9,7 +9,6 @@
  */
 
 import type { IndexSnapshot, SentenceVector } from "./backend.ts";
-import { sentenceKey } from "./conversation.ts";
 import type { SentenceSet } from "./exclusions.ts";
 import {
   type Annotation,
@@ -21,7 +20,7 @@ import {
   typedSpanScore,
 } from "./nlp.ts";
 import type { Passage } from "./retrieval.ts";
-import { contentTerms, isStopword, stem, stemSet, words } from "./text.ts";
+import { contentTerms, isStopword, sentenceKey, stem, stemSet, words } from "./text.ts";
 import { type TreeModel, treeScore } from "./trees.ts";
 import { dot } from "./vectors.ts";
 

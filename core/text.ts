@@ -49,3 +49,8 @@ export function contentTerms(text: string): string[] {
 export function stemSet(text: string): Set<string> {
   return new Set(contentTerms(text).map(stem));
 }
+
+/** How a sentence is compared with what was said: whitespace runs collapse, case is kept. */
+export function sentenceKey(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}

@@ -14,7 +14,7 @@ import { type Config, loadConfig, PROJECT_ROOT } from "../core/config.ts";
 import { AppError } from "../core/errors.ts";
 import type { Embedder } from "../core/types.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
-import type { Progress } from "../embeddings/indexer.ts";
+import type { Progress } from "../ingest/indexer.ts";
 import { type EvalQuestion, loadDataset } from "./dataset.ts";
 import { answerEvidence } from "./evidence.ts";
 import { writeCorpusWithout } from "./index-cache.ts";

@@ -9,20 +9,21 @@ import { copyFile, cp, mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { finished } from "node:stream/promises";
-import type { Config } from "../core/config.ts";
-import { loadConfig } from "../core/config.ts";
-import { AppError } from "../core/errors.ts";
-import type { Embedder } from "../core/types.ts";
 import {
-  CHUNKER_VERSION,
   currentVersion,
   FORMAT_VERSION,
   publish,
   readManifest,
   UPGRADABLE_FORMATS,
   versionDir,
-} from "../embeddings/index-files.ts";
-import { type BuildSummary, buildIndex, type Progress } from "../embeddings/indexer.ts";
+} from "../backends/embedded/index-files.ts";
+import { openBackendWriter } from "../backends/select.ts";
+import { CHUNKER_VERSION } from "../core/backend.ts";
+import type { Config } from "../core/config.ts";
+import { loadConfig } from "../core/config.ts";
+import { AppError } from "../core/errors.ts";
+import type { Embedder } from "../core/types.ts";
+import { type BuildSummary, buildIndex, type Progress } from "../ingest/indexer.ts";
 import { CORPUS_FILE } from "./dataset.ts";
 import { seededEmbedder } from "./seeded-embedder.ts";
 
@@ -147,6 +148,7 @@ export async function ensureIndex(opts: EnsureIndexOptions): Promise<CachedIndex
   }
   const config = loadConfig({ ...opts.overrides, corpusDir, indexDir });
   const build = await buildIndex({
+    openWriter: openBackendWriter,
     config,
     embedder: opts.embedder,
     full: !seedVersion,
@@ -251,6 +253,7 @@ async function ensureWeaviateIndex(opts: EnsureIndexOptions): Promise<CachedInde
   const embedder = seededEmbedder(opts.embedder, embedded.indexDir);
   try {
     const build = await buildIndex({
+      openWriter: openBackendWriter,
       config,
       embedder,
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),

@@ -16,7 +16,7 @@ import type { AnswerEvent } from "../core/protocol.ts";
 import { type Passage, type RetrievalMode, retrieve } from "../core/retrieval.ts";
 import type { Embedder } from "../core/types.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
-import type { Progress } from "../embeddings/indexer.ts";
+import type { Progress } from "../ingest/indexer.ts";
 import { type AnswerQualitySummary, summarizeAnswerQuality } from "./answer-quality.ts";
 import {
   type AnswerApplicability,

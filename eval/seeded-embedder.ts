@@ -4,10 +4,11 @@
  * inputs that index does not hold. Used to load an evaluation corpus into another backend with
  * the very same vectors.
  */
+
+import { currentVersion, readManifest, versionDir } from "../backends/embedded/index-files.ts";
+import { openVectorSource } from "../backends/embedded/reuse.ts";
 import { type Embedder, type EmbedKind, forwarding } from "../core/types.ts";
-import { currentVersion, readManifest, versionDir } from "../embeddings/index-files.ts";
-import { ehash } from "../embeddings/indexer.ts";
-import { openVectorSource } from "../embeddings/reuse.ts";
+import { ehash } from "../ingest/indexer.ts";
 
 export interface SeededEmbedder extends Embedder {
   /** Inputs answered from the index so far. */

@@ -9,7 +9,7 @@ import { type Config, loadConfig, PROJECT_ROOT } from "../core/config.ts";
 import { createEngine, type Engine } from "../core/engine.ts";
 import type { AnswerEvent } from "../core/protocol.ts";
 import type { RetrievalDeps } from "../core/retrieval.ts";
-import type { Progress } from "../embeddings/indexer.ts";
+import type { Progress } from "../ingest/indexer.ts";
 import { type CachedIndex, ensureIndex, requireComplete } from "./index-cache.ts";
 import type { MemoEmbedder } from "./memo-embedder.ts";
 

@@ -20,7 +20,7 @@ import {
   termWeights,
 } from "../core/selector.ts";
 import type { Embedder } from "../core/types.ts";
-import type { Progress } from "../embeddings/indexer.ts";
+import type { Progress } from "../ingest/indexer.ts";
 import { loadDataset } from "./dataset.ts";
 import { memoEmbedder } from "./memo-embedder.ts";
 import { hasAnyAnswer } from "./metrics.ts";

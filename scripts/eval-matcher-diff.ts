@@ -10,10 +10,10 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { currentVersion, DB_FILE, versionDir } from "../backends/embedded/index-files.ts";
+import { ChunkStore } from "../backends/embedded/store.ts";
 import { AppError } from "../core/errors.ts";
 import type { RetrievalMode } from "../core/retrieval.ts";
-import { currentVersion, DB_FILE, versionDir } from "../embeddings/index-files.ts";
-import { ChunkStore } from "../embeddings/store.ts";
 import { answerOccurs } from "../eval/answer-match.ts";
 import { answerInGold, withoutAnswerVerdicts } from "../eval/applicability.ts";
 import { hasAnyAnswer } from "../eval/metrics.ts";

@@ -8,11 +8,11 @@
 import { readFile } from "node:fs/promises";
 import { BACKENDS, type BackendName } from "../core/config.ts";
 import type { RetrievalMode } from "../core/retrieval.ts";
-import type { Progress } from "../embeddings/indexer.ts";
 import { runCalibration } from "../eval/calibrate.ts";
 import { formatLlmSummary, runLlmEval } from "../eval/llm.ts";
 import { formatCalibration, formatSummary } from "../eval/report.ts";
 import { ALL_MODES, runEval, type SelectorFolds, type Stage } from "../eval/run.ts";
+import type { Progress } from "../ingest/indexer.ts";
 import { positiveInt as cliPositiveInt, parseCommand, runCli, usageError } from "./cli.ts";
 import { formatDuration, progressLine } from "./progress.ts";
 

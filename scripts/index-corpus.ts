@@ -2,9 +2,11 @@
  * `npm run index [-- --full]`: builds or updates the index of the corpus folder.
  * Ctrl-C stops cleanly; the previously published index stays in use.
  */
+
+import { openBackendWriter } from "../backends/select.ts";
 import { loadConfig } from "../core/config.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
-import { buildIndex, type Progress } from "../embeddings/indexer.ts";
+import { buildIndex, type Progress } from "../ingest/indexer.ts";
 import { parseCommand, runCli } from "./cli.ts";
 import { formatDuration, progressLine } from "./progress.ts";
 
@@ -46,6 +48,7 @@ await runCli(async () => {
   const embedder = await createEmbedder(config);
   try {
     const s = await buildIndex({
+      openWriter: openBackendWriter,
       config,
       embedder,
       full: args.full === true,

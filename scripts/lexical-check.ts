@@ -1,13 +1,13 @@
 /**
  * `npx tsx scripts/lexical-check.ts --index DIR --questions FILE`: checks on a built index that
- * the in-memory BM25 (embeddings/bm25.ts) returns what FTS5's query returns for every question's
+ * the in-memory BM25 (backends/embedded/bm25.ts) returns what FTS5's query returns for every question's
  * terms (same chunks, order and scores, with and without a date filter), and times both.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { currentVersion, DB_FILE, versionDir } from "../backends/embedded/index-files.ts";
+import { ChunkStore, type LexicalHit } from "../backends/embedded/store.ts";
 import { contentTerms } from "../core/text.ts";
-import { currentVersion, DB_FILE, versionDir } from "../embeddings/index-files.ts";
-import { ChunkStore, type LexicalHit } from "../embeddings/store.ts";
 import { parseCommand, positiveInt, runCli, UsageError } from "./cli.ts";
 
 const COMMAND = {

@@ -3,7 +3,7 @@
  * in-process runtime (llm/, when missing), the small test model and the OpenAI-compatible server.
  */
 import { access } from "node:fs/promises";
-import { LLAMA_RUNTIME } from "../core/generate/llama.ts";
+import { LLAMA_RUNTIME } from "../llm/llama.ts";
 import { runCli } from "./cli.ts";
 import { ensureLlmAssets, installRuntime, SERVER_PYTHON, TEST_GGUF } from "./llm-assets.ts";
 

@@ -1,4 +1,4 @@
-import type { Progress } from "../embeddings/indexer.ts";
+import type { Progress } from "../ingest/indexer.ts";
 
 export function formatDuration(s: number): string {
   if (!Number.isFinite(s)) return "?";

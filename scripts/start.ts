@@ -3,10 +3,12 @@
  * is missing, builds the page when its sources changed, brings the index up to date with the
  * corpus, and serves.
  */
+
+import { openBackendWriter } from "../backends/select.ts";
 import { launchedByNpm, loadConfig } from "../core/config.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
-import { buildIndex } from "../embeddings/indexer.ts";
 import { fetchModel } from "../embeddings/model-fetch.ts";
+import { buildIndex } from "../ingest/indexer.ts";
 import { createLogger } from "../server/log.ts";
 import { runServer } from "../server/run.ts";
 import { buildClient } from "./build-client.ts";
@@ -25,7 +27,12 @@ await runCli(async () => {
   await fetchModel(config, (line) => console.error(line));
   await buildClient();
   const embedder = await createEmbedder(config);
-  const s = await buildIndex({ config, embedder, onNotice: (l) => console.error(l) });
+  const s = await buildIndex({
+    openWriter: openBackendWriter,
+    config,
+    embedder,
+    onNotice: (l) => console.error(l),
+  });
   for (const issue of s.issues) console.error(`skipped ${issue.source}: ${issue.code}: ${issue.message}`);
   console.error(
     s.published

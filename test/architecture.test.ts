@@ -1,7 +1,9 @@
 /**
  * The import graph the folders promise: `core/` at the bottom, importing no other folder of the
- * project (its storage is reached only through the port in core/backend.ts); the transport in
- * `server/` importing no command-line entry of `scripts/`.
+ * project (its storage is reached only through the port in core/backend.ts) and without cycles;
+ * the adapters (`embeddings/`, `llm/`, each backend in `backends/`) importing only `core/`, so
+ * each is replaceable alone; `ingest/` handed its writer rather than importing a backend; the
+ * transport in `server/` importing no command-line entry of `scripts/`.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -10,7 +12,7 @@ import { PROJECT_ROOT } from "../core/config.ts";
 
 function sources(dir: string): string[] {
   return readdirSync(path.join(PROJECT_ROOT, dir), { recursive: true, encoding: "utf8" })
-    .filter((f) => f.endsWith(".ts"))
+    .filter((f) => f.endsWith(".ts") && !f.split(path.sep).includes("node_modules"))
     .map((f) => path.join(dir, f));
 }
 
@@ -33,10 +35,59 @@ function importedFolders(file: string): { specifier: string; folder: string }[] 
   return importedTargets(file).map((t) => ({ specifier: t.specifier, folder: t.target.split(path.sep)[0]! }));
 }
 
+/** The part a file belongs to: its top folder, or `backends/<name>` for a backend's files. */
+function partOf(file: string): string {
+  const [top, second] = file.split(path.sep);
+  return top === "backends" && second !== undefined && !second.endsWith(".ts") ? `backends/${second}` : top!;
+}
+
+/** `file imports specifier` for each import of the files in `dirs` that leaves its part for a part not allowed. */
+function importsOutside(dirs: readonly string[], allowed: readonly string[]): string[] {
+  return dirs.flatMap(sources).flatMap((f) =>
+    importedTargets(f)
+      .filter((t) => partOf(t.target) !== partOf(f) && !allowed.includes(partOf(t.target)))
+      .map((t) => `${f} imports ${t.specifier}`),
+  );
+}
+
+/** The cycles of a directed graph, each as the nodes around it. */
+function findCycles(edges: ReadonlyMap<string, readonly string[]>): string[][] {
+  const found: string[][] = [];
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (node: string) => {
+    state.set(node, "open");
+    stack.push(node);
+    for (const next of edges.get(node) ?? []) {
+      if (state.get(next) === "open") found.push(stack.slice(stack.indexOf(next)));
+      else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(node, "done");
+  };
+  for (const node of edges.keys()) if (!state.has(node)) visit(node);
+  return found;
+}
+
+/** The import cycles among the files of `dir`. */
+function cycles(dir: string): string[][] {
+  const files = sources(dir);
+  return findCycles(
+    new Map(
+      files.map((f) => [
+        f,
+        importedTargets(f)
+          .map((t) => t.target)
+          .filter((t) => files.includes(t)),
+      ]),
+    ),
+  );
+}
+
 describe("the import graph", () => {
   it("reads import specifiers of every form", () => {
     expect(importedFolders("backends/select.ts").map((i) => i.folder)).toEqual(
-      expect.arrayContaining(["core", "embeddings", "backends"]),
+      expect.arrayContaining(["core", "backends"]),
     );
   });
 
@@ -51,11 +102,45 @@ describe("the import graph", () => {
     expect(outside).toEqual([]);
   });
 
+  it("has no import cycle among the files of core/", () => {
+    expect(cycles("core")).toEqual([]);
+  });
+
+  it.each([
+    { graph: { a: ["b"], b: ["c"], c: [] }, expected: [] },
+    { graph: { a: ["b"], b: ["a"] }, expected: [["a", "b"]] },
+    { graph: { a: ["b"], b: ["c"], c: ["b"], d: ["d"] }, expected: [["b", "c"], ["d"]] },
+  ])("finds the cycles of $graph", ({ graph, expected }) => {
+    expect(findCycles(new Map(Object.entries(graph)))).toEqual(expected);
+  });
+
+  it("counts each backend as its own part, and backends/select.ts as the chooser above them", () => {
+    expect(partOf(path.join("backends", "weaviate", "writer.ts"))).toBe("backends/weaviate");
+    expect(partOf(path.join("backends", "select.ts"))).toBe("backends");
+  });
+
+  it.each([
+    { part: "embeddings" },
+    { part: "llm" },
+    { part: "backends/embedded" },
+    { part: "backends/weaviate" },
+  ])("has the adapters in $part import only core/", ({ part }) => {
+    expect(sources(part).length).toBeGreaterThan(1);
+    expect(importsOutside([part], ["core"])).toEqual([]);
+  });
+
+  it("has ingest/ import only core/: the index build is handed its writer", () => {
+    expect(sources("ingest").length).toBeGreaterThan(5);
+    expect(importsOutside(["ingest"], ["core"])).toEqual([]);
+  });
+
   it("loads an optional backend only when it is chosen: no module outside it imports it statically", () => {
     const adapterOf = (file: string) => file.split(path.sep).slice(0, 2).join("/");
     const optional = (target: string) =>
       target.startsWith("backends/") && !target.startsWith("backends/embedded/");
-    const files = ["core", "embeddings", "server", "eval", "scripts", "backends"].flatMap(sources);
+    const files = ["core", "embeddings", "ingest", "llm", "server", "eval", "scripts", "backends"].flatMap(
+      sources,
+    );
     const eager = files.flatMap((f) =>
       importedTargets(f)
         .filter((t) => optional(t.target) && t.target !== "backends/select.ts")

@@ -7,9 +7,9 @@ import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { Bm25Ranker } from "../embeddings/bm25.ts";
-import { Fts5Doclists } from "../embeddings/fts5-doclist.ts";
-import { CHUNKS_FTS, ChunkStore, type LexicalHit } from "../embeddings/store.ts";
+import { Bm25Ranker } from "../backends/embedded/bm25.ts";
+import { Fts5Doclists } from "../backends/embedded/fts5-doclist.ts";
+import { CHUNKS_FTS, ChunkStore, type LexicalHit } from "../backends/embedded/store.ts";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "citeline-bm25-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Span } from "../core/types.ts";
-import { type ChunkOptions, chunkDocument, chunkText } from "../embeddings/chunk.ts";
-import { splitSentences } from "../embeddings/sentences.ts";
+import { type ChunkOptions, chunkDocument, chunkText } from "../ingest/chunk.ts";
+import { splitSentences } from "../ingest/sentences.ts";
 
 /**
  * A small deterministic stand-in for the model tokenizer: one token per CJK character, per run of

@@ -8,7 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadCorpus, parseFile } from "../embeddings/corpus.ts";
+import { loadCorpus, parseFile } from "../ingest/corpus.ts";
+import { sharedPath } from "./helpers/shared.ts";
 
 let dir: string;
 beforeEach(async () => {
@@ -116,7 +117,7 @@ describe("JSONL read as a stream", () => {
   it.each(["squad-dev", "news-2023"])(
     "gives byte-identical documents for the shared %s corpus.jsonl",
     async (name) => {
-      const file = `/work/shared/eval/${name}/corpus.jsonl`;
+      const file = sharedPath("eval", name, "corpus.jsonl");
       await copyFile(file, path.join(dir, "corpus.jsonl"));
       const streamed = await loadCorpus(dir);
       const whole = parseFile("corpus.jsonl", readFileSync(file));

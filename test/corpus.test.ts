@@ -3,9 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Doc, IngestIssue } from "../core/types.ts";
-import { loadCorpus, parseFile } from "../embeddings/corpus.ts";
+import { loadCorpus, parseFile } from "../ingest/corpus.ts";
+import { SEED_DOC, sharedPath } from "./helpers/shared.ts";
 
-const SEED = "/work/shared/seed/000_1819b03cfa5cc3af.txt";
+const SEED = sharedPath(...SEED_DOC);
 
 const parse = (rel: string, content: string | Buffer) =>
   parseFile(rel, typeof content === "string" ? Buffer.from(content) : content);

@@ -3,9 +3,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../core/config.ts";
 import type { Embedder } from "../core/types.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
-import { splitSentences } from "../embeddings/sentences.ts";
+import { splitSentences } from "../ingest/sentences.ts";
+import { SEED_DOC, sharedPath } from "./helpers/shared.ts";
 
-const SEED = "/work/shared/seed/000_1819b03cfa5cc3af.txt";
+const SEED = sharedPath(...SEED_DOC);
 const seedText = readFileSync(SEED, "utf8");
 const sentences = splitSentences(seedText).map((s) => s.text);
 

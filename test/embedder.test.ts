@@ -8,11 +8,12 @@ import { loadConfig } from "../core/config.ts";
 import type { Embedder } from "../core/types.ts";
 import { dot } from "../core/vectors.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
-import { splitSentences } from "../embeddings/sentences.ts";
+import { splitSentences } from "../ingest/sentences.ts";
 import { getEmbedder } from "./helpers/model.ts";
+import { SEED_DOC, sharedPath } from "./helpers/shared.ts";
 
-const SEED = "/work/shared/seed/000_1819b03cfa5cc3af.txt";
-const PASSAGES = "/work/shared/eval/squad-dev/passages.jsonl";
+const SEED = sharedPath(...SEED_DOC);
+const PASSAGES = sharedPath("eval", "squad-dev", "passages.jsonl");
 
 const sentencesOf = (text: string) => splitSentences(text).map((s) => s.text);
 /** The seed article's body, without its ` date … title` header line. */

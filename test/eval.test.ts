@@ -7,8 +7,9 @@ import { loadDataset } from "../eval/dataset.ts";
 import { type EvalSummary, runEval } from "../eval/run.ts";
 import type { QuestionResult } from "../eval/score.ts";
 import { getEmbedder } from "./helpers/model.ts";
+import { sharedPath } from "./helpers/shared.ts";
 
-const SEED = "/work/shared/eval/seed";
+const SEED = sharedPath("eval", "seed");
 
 let tmp: string;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../core/config.ts";
-import { createGenerator } from "../core/generate/answerer.ts";
+import { createGenerator } from "../llm/select.ts";
 
 describe("generation settings", () => {
   it("is off by default", async () => {

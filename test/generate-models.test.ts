@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GenerationEvent, generateVerified } from "../core/generate/generate.ts";
-import { createLlamaProvider } from "../core/generate/llama.ts";
-import { createOpenAiProvider } from "../core/generate/openai.ts";
 import type { LlmProvider } from "../core/generate/provider.ts";
 import { type EvidencePassage, verifySentence } from "../core/generate/verify.ts";
 import type { Citation, Generation } from "../core/protocol.ts";
+import { createLlamaProvider } from "../llm/llama.ts";
+import { createOpenAiProvider } from "../llm/openai.ts";
 import { type LlamaServer, startLlamaServer, TEST_GGUF } from "../scripts/llm-assets.ts";
 import {
   ChatClient,

@@ -4,15 +4,18 @@ import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LoadedIndex, openIndex } from "../backends/embedded/open-index.ts";
+import { openBackendWriter } from "../backends/select.ts";
+import { chunkerInfo, modelInfo } from "../core/backend.ts";
 import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
 import type { Embedder } from "../core/types.ts";
-import { buildIndex, chunkerInfo, modelInfo } from "../embeddings/indexer.ts";
-import { type LoadedIndex, openIndex } from "../embeddings/open-index.ts";
+import { buildIndex } from "../ingest/indexer.ts";
 import { getEmbedder } from "./helpers/model.ts";
+import { SEED_DOC, sharedPath } from "./helpers/shared.ts";
 
-const SEED = "/work/shared/seed/000_1819b03cfa5cc3af.txt";
+const SEED = sharedPath(...SEED_DOC);
 const SEED_ID = "000_1819b03cfa5cc3af";
-const PASSAGES = "/work/shared/eval/squad-dev/passages.jsonl";
+const PASSAGES = sharedPath("eval", "squad-dev", "passages.jsonl");
 const PROGRESS = /^indexing (\d+)\/(\d+) chunks, [\d.]+\/s, eta \S+$/m;
 const SUMMARY =
   /^indexed (\d+) documents, (\d+) chunks \((\d+) added, (\d+) changed, (\d+) removed, (\d+) unchanged\); embedded (\d+) texts, reused (\d+); ([\d.]+) s, ([\d.]+) chunks\/s; published (v-[\w-]+)$/m;
@@ -165,7 +168,7 @@ beforeAll(async () => {
   await mkdir(template.corpusDir, { recursive: true });
   await cp(SEED, path.join(template.corpusDir, `${SEED_ID}.txt`));
   const config = loadConfig({ corpusDir: template.corpusDir, indexDir: template.indexDir });
-  await buildIndex({ config, embedder });
+  await buildIndex({ openWriter: openBackendWriter, config, embedder });
 }, 120_000);
 
 afterAll(async () => {

@@ -3,8 +3,6 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Config, loadConfig } from "../core/config.ts";
-import type { Embedder, EmbedKind } from "../core/types.ts";
 import {
   currentVersion,
   DB_FILE,
@@ -14,10 +12,14 @@ import {
   MANIFEST_FILE,
   type Manifest,
   versionDir,
-} from "../embeddings/index-files.ts";
-import { buildIndex, chunkerInfo, modelInfo } from "../embeddings/indexer.ts";
-import { type LoadedIndex, openIndex } from "../embeddings/open-index.ts";
+} from "../backends/embedded/index-files.ts";
+import { type LoadedIndex, openIndex } from "../backends/embedded/open-index.ts";
+import { openBackendWriter } from "../backends/select.ts";
+import { chunkerInfo, modelInfo } from "../core/backend.ts";
+import { type Config, loadConfig } from "../core/config.ts";
+import type { Embedder, EmbedKind } from "../core/types.ts";
 import { cacheKey, ensureIndex, fileSha256 } from "../eval/index-cache.ts";
+import { buildIndex } from "../ingest/indexer.ts";
 import { getEmbedder } from "./helpers/model.ts";
 
 /**
@@ -154,7 +156,7 @@ beforeAll(async () => {
   for (const [name, text] of Object.entries(CORPUS)) await writeFile(path.join(corpusDir, name), text);
   const indexDir = path.join(root, "index");
   const config = loadConfig({ corpusDir, indexDir });
-  await buildIndex({ config, embedder });
+  await buildIndex({ openWriter: openBackendWriter, config, embedder });
   current = { config, indexDir };
 }, 120_000);
 
@@ -181,7 +183,12 @@ describe("an index of the previous format", () => {
     const config = loadConfig({ corpusDir: current.config.corpusDir, indexDir });
     const model = counting(embedder);
     const notices: string[] = [];
-    const s = await buildIndex({ config, embedder: model, onNotice: (l) => notices.push(l) });
+    const s = await buildIndex({
+      openWriter: openBackendWriter,
+      config,
+      embedder: model,
+      onNotice: (l) => notices.push(l),
+    });
     expect(notices).toContain(
       "upgrading the index from format 2 to 3: every document is written again, with the vectors it has",
     );
@@ -217,6 +224,7 @@ describe("an index of the previous format", () => {
     // The entry an earlier version made: the same corpus indexed in format 2.
     const built = path.join(root, "jsonl-index");
     await buildIndex({
+      openWriter: openBackendWriter,
       config: loadConfig({ corpusDir: path.dirname(corpusFile), indexDir: built }),
       embedder,
     });

@@ -4,23 +4,25 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, truncate, unlink, writeFile 
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { currentVersion } from "../backends/embedded/index-files.ts";
+import { type IndexExpectation, type LoadedIndex, openIndex } from "../backends/embedded/open-index.ts";
+import { openEmbeddedWriter } from "../backends/embedded/writer.ts";
+import { openBackendWriter } from "../backends/select.ts";
+import { chunkerInfo, modelInfo } from "../core/backend.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import type { Doc, Embedder } from "../core/types.ts";
-import { loadCorpus } from "../embeddings/corpus.ts";
-import { currentVersion } from "../embeddings/index-files.ts";
+import { loadCorpus } from "../ingest/corpus.ts";
 import {
   type BuildOptions,
   type BuildSummary,
   buildIndex,
-  chunkerInfo,
   GROUP_TEXTS,
-  modelInfo,
   prepareDoc,
-} from "../embeddings/indexer.ts";
-import { type IndexExpectation, type LoadedIndex, openIndex } from "../embeddings/open-index.ts";
+} from "../ingest/indexer.ts";
 import { getEmbedder } from "./helpers/model.ts";
+import { SEED_DOC, sharedPath } from "./helpers/shared.ts";
 
-const SEED = "/work/shared/seed/000_1819b03cfa5cc3af.txt";
+const SEED = sharedPath(...SEED_DOC);
 const SEED_ID = "000_1819b03cfa5cc3af";
 
 /** Small documents in three formats, each with words no other document uses. */
@@ -91,7 +93,7 @@ async function builtFixture(): Promise<Fixture> {
 }
 
 function build(f: Fixture, opts: Partial<BuildOptions> = {}): Promise<BuildSummary> {
-  return buildIndex({ config: f.config, embedder, ...opts });
+  return buildIndex({ config: f.config, embedder, openWriter: openBackendWriter, ...opts });
 }
 
 const expectation = (config: Config): IndexExpectation => ({
@@ -233,7 +235,7 @@ describe("buildIndex", () => {
         return embedder.embed(texts, kind);
       },
     });
-    const s = await buildIndex({ config: f.config, embedder: recording });
+    const s = await buildIndex({ config: f.config, embedder: recording, openWriter: openBackendWriter });
     const counts = (await open(f)).store.counts();
     // More texts than one group holds, and the shared sentence in the first and the last document.
     expect(counts.chunks + counts.sentences).toBeGreaterThan(GROUP_TEXTS + 100);
@@ -257,7 +259,11 @@ describe("buildIndex", () => {
         return embedder.embed(texts, kind);
       },
     });
-    const s = await buildIndex({ config: { ...f.config, embedBatchSize: 4 }, embedder: recording });
+    const s = await buildIndex({
+      config: { ...f.config, embedBatchSize: 4 },
+      embedder: recording,
+      openWriter: openBackendWriter,
+    });
     const counts = (await open(f)).store.counts();
     const texts = calls.flat();
     expect(texts.length).toBe(s.embedded);
@@ -585,7 +591,9 @@ describe("buildIndex when writing fails", () => {
       const version = readCurrent(f);
       await writeFile(path.join(f.corpusDir, "notes.md"), NOTES_MD.replace("zephyrine", "quillonbrook"));
 
-      await expect(build(f, { io })).rejects.toMatchObject({ code: "ENOSPC" });
+      const openWriter: BuildOptions["openWriter"] = (config, o) =>
+        openEmbeddedWriter(config.indexDir, { ...o, io });
+      await expect(build(f, { openWriter })).rejects.toMatchObject({ code: "ENOSPC" });
       expect(readCurrent(f)).toBe(version);
       const old = await open(f);
       expect(old.version).toBe(version);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isHeadingLike, isQuestion } from "../core/exclusions.ts";
-import { markdownToText } from "../embeddings/markdown.ts";
+import { markdownToText } from "../ingest/markdown.ts";
 
 describe("Markdown as the text a reader sees", () => {
   it.each([

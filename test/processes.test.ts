@@ -8,11 +8,13 @@ import { createServer, type Server, Socket } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openBackendWriter } from "../backends/select.ts";
 import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
-import { buildIndex } from "../embeddings/indexer.ts";
+import { buildIndex } from "../ingest/indexer.ts";
 import { getEmbedder } from "./helpers/model.ts";
+import { SEED_DOC, sharedPath } from "./helpers/shared.ts";
 
-const SEED = "/work/shared/seed/000_1819b03cfa5cc3af.txt";
+const SEED = sharedPath(...SEED_DOC);
 
 interface Proc {
   child: ChildProcess;
@@ -130,7 +132,11 @@ beforeAll(async () => {
   await mkdir(corpusDir);
   await copyFile(SEED, path.join(corpusDir, path.basename(SEED)));
   // Built here so `npm start` finds the index up to date and starts quickly.
-  await buildIndex({ config: loadConfig({ corpusDir, indexDir }), embedder: await getEmbedder() });
+  await buildIndex({
+    openWriter: openBackendWriter,
+    config: loadConfig({ corpusDir, indexDir }),
+    embedder: await getEmbedder(),
+  });
   env = { CITELINE_CORPUS_DIR: corpusDir, CITELINE_INDEX_DIR: indexDir, CITELINE_PORT: "", PORT: "0" };
 }, 120_000);
 

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Span } from "../core/types.ts";
-import { splitSentences } from "../embeddings/sentences.ts";
+import { splitSentences } from "../ingest/sentences.ts";
 
 const XINHUA_LEAD =
   "HANGZHOU, Dec. 9 (Xinhua) -- China will continue to work with all countries and UN agencies to " +

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChunkStore } from "../embeddings/store.ts";
+import { ChunkStore } from "../backends/embedded/store.ts";
 
 describe("lexical search not after a day", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "citeline-lexical-"));

@@ -2,8 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ChunkStore } from "../backends/embedded/store.ts";
 import type { Doc } from "../core/types.ts";
-import { ChunkStore } from "../embeddings/store.ts";
 
 const DOC: Doc = {
   id: "d",

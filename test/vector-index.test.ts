@@ -3,11 +3,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VectorIndex } from "../backends/embedded/vector-index.ts";
 import { dot } from "../core/vectors.ts";
-import { VectorIndex } from "../embeddings/vector-index.ts";
 import { getEmbedder } from "./helpers/model.ts";
+import { sharedPath } from "./helpers/shared.ts";
 
-const SQUAD = "/work/shared/eval/squad-dev";
+const SQUAD = sharedPath("eval", "squad-dev");
 const PASSAGES = 400;
 const QUESTIONS = 50;
 const K = 10;

@@ -1,7 +1,7 @@
 /**
  * The write side of the embedded backend: a new version is staged in `<version>.partial/` as a
  * copy of the published one (SQLite file and hnswlib graph), changed there, and published by
- * rename (see embeddings/index-files.ts). A crash or interrupt leaves the published version as
+ * rename (see backends/embedded/index-files.ts). A crash or interrupt leaves the published version as
  * it was; the next build removes the unfinished folder.
  */
 import * as fsp from "node:fs/promises";
@@ -25,10 +25,10 @@ import {
   UPGRADABLE_FORMATS,
   verifyFiles,
   versionDir,
-} from "../../embeddings/index-files.ts";
-import { openVectorSource, storeSource, type VectorSource } from "../../embeddings/reuse.ts";
-import { ChunkStore } from "../../embeddings/store.ts";
-import { VectorIndex } from "../../embeddings/vector-index.ts";
+} from "./index-files.ts";
+import { openVectorSource, storeSource, type VectorSource } from "./reuse.ts";
+import { ChunkStore } from "./store.ts";
+import { VectorIndex } from "./vector-index.ts";
 
 /** File-system operations the writer stages through; tests inject failures here. */
 export interface WriterIO {

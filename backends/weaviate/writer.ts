@@ -11,7 +11,7 @@ import { Filters, type FilterValue, generateUuid5, type WeaviateClient } from "w
 import type { BackendWriter, DocumentWrite, OpenWriterOptions, PublishedState } from "../../core/backend.ts";
 import { BackendError } from "../../core/backend.ts";
 import type { Config } from "../../core/config.ts";
-import { pidAlive } from "../../embeddings/index-files.ts";
+import { pidAlive } from "../../core/pid.ts";
 import { type BatchObject, insertObjects } from "./batch.ts";
 import type { NodeEndpoint, Nodes } from "./nodes.ts";
 import {

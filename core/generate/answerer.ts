@@ -11,10 +11,10 @@ import type { Passage } from "../retrieval.ts";
 import { words } from "../text.ts";
 import type { HistoryTurn } from "../types.ts";
 import { type CommonWords, generateVerified } from "./generate.ts";
-import { createProvider, type LlmProvider } from "./provider.ts";
+import type { LlmProvider } from "./provider.ts";
 import type { EvidencePassage } from "./verify.ts";
 
-type Log = (
+export type Log = (
   level: "debug" | "info" | "warn" | "error",
   event: string,
   fields: Record<string, unknown>,
@@ -130,15 +130,4 @@ export function createAnswerer(config: AnswererConfig, provider: LlmProvider, lo
       }
     },
   };
-}
-
-/** The configured answerer, or undefined when no model is configured (the default). */
-export async function createGenerator(
-  config: AnswererConfig & Parameters<typeof createProvider>[0],
-  log?: Log,
-): Promise<Answerer | undefined> {
-  const provider = await createProvider(config);
-  if (!provider) return undefined;
-  log?.("info", "generation_enabled", { provider: provider.kind, model: provider.model });
-  return createAnswerer(config, provider, log);
 }

@@ -1,7 +1,6 @@
 /**
- * The port every text-generation backend implements, and the factory that picks one from the
- * configuration. Backends are imported only when configured, so the default install never loads
- * them.
+ * The port every text-generation backend implements. The adapters and the factory that picks one
+ * from the configuration live in llm/.
  */
 import type { Config } from "../config.ts";
 
@@ -30,25 +29,3 @@ export type LlmConfig = Pick<
   Config,
   "llmUrl" | "llmModel" | "llmApiKey" | "llmGguf" | "llmThreads" | "llmContextSize" | "llmTimeoutMs"
 >;
-
-/** The configured provider, or undefined when generation is off (the default). */
-export async function createProvider(config: LlmConfig): Promise<LlmProvider | undefined> {
-  if (config.llmGguf !== undefined) {
-    const { createLlamaProvider } = await import("./llama.ts");
-    return createLlamaProvider({
-      modelPath: config.llmGguf,
-      threads: config.llmThreads,
-      contextSize: config.llmContextSize,
-    });
-  }
-  if (config.llmUrl !== undefined) {
-    const { createOpenAiProvider } = await import("./openai.ts");
-    return createOpenAiProvider({
-      baseURL: config.llmUrl,
-      model: config.llmModel ?? "default",
-      apiKey: config.llmApiKey,
-      timeoutMs: config.llmTimeoutMs,
-    });
-  }
-  return undefined;
-}

@@ -11,9 +11,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openBackendWriter } from "../../backends/select.ts";
 import { PROJECT_ROOT } from "../../core/config.ts";
 import type { AnswerResponse } from "../../core/protocol.ts";
-import { buildIndex } from "../../embeddings/indexer.ts";
+import { buildIndex } from "../../ingest/indexer.ts";
 import { createWorkspace, postAnswer, type Workspace, waitFor } from "../helpers/server.ts";
 import { listObjects, staleOn, startWeaviate, type TestCluster, uniquePrefix } from "../helpers/weaviate.ts";
 
@@ -109,6 +110,7 @@ async function round(): Promise<{ failures: string[]; cites: Map<string, string[
 /** Runs the indexer against the cluster, trying the nodes in the given order. */
 function build(order = [0, 1, 2]) {
   return buildIndex({
+    openWriter: openBackendWriter,
     config: workspace.config({
       backend: "weaviate",
       weaviateUrls: order.map((i) => cluster.urls[i]!),

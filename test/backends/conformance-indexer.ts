@@ -11,7 +11,7 @@ import { expectationFor } from "../../backends/select.ts";
 import type { IndexSnapshot, ScoredChunk, SearchBackend } from "../../core/backend.ts";
 import { type Config, loadConfig } from "../../core/config.ts";
 import type { Embedder } from "../../core/types.ts";
-import { type BuildSummary, buildIndex } from "../../embeddings/indexer.ts";
+import { type BuildSummary, buildIndex } from "../../ingest/indexer.ts";
 import { getEmbedder } from "../helpers/model.ts";
 import type { Subject } from "./conformance.ts";
 
@@ -40,8 +40,7 @@ export function indexerCases(name: string, subject: Subject): void {
     let backend: SearchBackend | undefined;
     let first: BuildSummary;
 
-    const build = () =>
-      buildIndex({ config, embedder, openWriter: (o) => subject.adapter.openWriter(config, o) });
+    const build = () => buildIndex({ config, embedder, openWriter: subject.adapter.openWriter });
     const open = () => subject.adapter.openSearch(config, { expect: expectationFor(embedder, config) });
     const current = () => {
       if (!backend) throw new Error("the backend is not open");

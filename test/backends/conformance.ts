@@ -7,9 +7,10 @@
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { BackendAdapter, BackendExpectation, DocumentWrite, IndexSnapshot } from "../../core/backend.ts";
+import { chunkerInfo, modelInfo } from "../../core/backend.ts";
 import type { Config } from "../../core/config.ts";
 import type { Doc, Embedder } from "../../core/types.ts";
-import { chunkerInfo, modelInfo, prepareDoc } from "../../embeddings/indexer.ts";
+import { prepareDoc } from "../../ingest/indexer.ts";
 import { getEmbedder } from "../helpers/model.ts";
 import { indexerCases } from "./conformance-indexer.ts";
 

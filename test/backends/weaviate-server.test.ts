@@ -7,13 +7,13 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import weaviate from "weaviate-client";
-import { expectationFor } from "../../backends/select.ts";
+import { expectationFor, openBackendWriter } from "../../backends/select.ts";
 import { backend } from "../../backends/weaviate/index.ts";
 import { ensureCollections, names } from "../../backends/weaviate/schema.ts";
 import { PUBLISHED_ID } from "../../backends/weaviate/search.ts";
 import type { Config } from "../../core/config.ts";
 import type { AnswerResponse, Health } from "../../core/protocol.ts";
-import { buildIndex } from "../../embeddings/indexer.ts";
+import { buildIndex } from "../../ingest/indexer.ts";
 import {
   createWorkspace,
   postAnswer,
@@ -48,7 +48,12 @@ afterAll(async () => {
   await workspace?.remove();
 });
 
-const build = () => buildIndex({ config: workspace.config(overrides), embedder: workspace.embedder });
+const build = () =>
+  buildIndex({
+    openWriter: openBackendWriter,
+    config: workspace.config(overrides),
+    embedder: workspace.embedder,
+  });
 
 async function health(url: string): Promise<Health> {
   return (await (await fetch(`${url}/api/health`)).json()) as Health;

@@ -7,15 +7,17 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page, type WebSocket } from "playwright-core";
+import { openBackendWriter } from "../../backends/select.ts";
 import { type Config, loadConfig, PROJECT_ROOT } from "../../core/config.ts";
 import type { ClientMessage, ServerMessage } from "../../core/protocol.ts";
 import type { Embedder } from "../../core/types.ts";
 import { createEmbedder } from "../../embeddings/embedder.ts";
-import { buildIndex } from "../../embeddings/indexer.ts";
+import { buildIndex } from "../../ingest/indexer.ts";
 import { buildClient } from "../../scripts/build-client.ts";
 import { type RunningServer, startServer } from "../../server/start.ts";
+import { SEED_DOC, sharedPath } from "../helpers/shared.ts";
 
-export const SEED_FILE = "/work/shared/seed/000_1819b03cfa5cc3af.txt";
+export const SEED_FILE = sharedPath(...SEED_DOC);
 export const SEED_TITLE = "China ready to work with all parties to advance human rights cause: FM";
 export const ARTIFACTS = path.join(PROJECT_ROOT, "test-artifacts");
 /** Browser tests start Chromium, a model and a server; give them room. */
@@ -78,7 +80,11 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     logLevel: "silent",
     ...opts.config,
   };
-  await buildIndex({ config: loadConfig({ ...base, port: 0 }), embedder: model });
+  await buildIndex({
+    openWriter: openBackendWriter,
+    config: loadConfig({ ...base, port: 0 }),
+    embedder: model,
+  });
 
   let config = loadConfig({ ...base, port: 0 });
   let server: RunningServer | undefined = await startServer(config, { embedder: model });

@@ -9,16 +9,18 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
+import { openBackendWriter } from "../../backends/select.ts";
 import { type Config, type LogLevel, loadConfig, PROJECT_ROOT } from "../../core/config.ts";
 import { AppError, ERROR_CODES, type ErrorCode } from "../../core/errors.ts";
 import type { Embedder } from "../../core/types.ts";
 import { createEmbedder } from "../../embeddings/embedder.ts";
-import { buildIndex } from "../../embeddings/indexer.ts";
+import { buildIndex } from "../../ingest/indexer.ts";
 import { httpStatus } from "../../server/errors.ts";
 import { createLogger, type Logger } from "../../server/log.ts";
 import { type RunningServer, type StartOptions, startServer } from "../../server/start.ts";
+import { SEED_DOC, sharedPath } from "../helpers/shared.ts";
 
-export const SEED_FILE = "/work/shared/seed/000_1819b03cfa5cc3af.txt";
+export const SEED_FILE = sharedPath(...SEED_DOC);
 
 /** Topics for the generated documents; each becomes one dated article of a few paragraphs. */
 const TOPICS = [
@@ -100,7 +102,7 @@ export async function createFixture(docs = 6): Promise<Fixture> {
   }
   const config = (overrides: Partial<Config> = {}) =>
     loadConfig({ port: 0, host: "127.0.0.1", corpusDir, indexDir, logLevel: "silent", ...overrides });
-  await buildIndex({ config: config(), embedder });
+  await buildIndex({ openWriter: openBackendWriter, config: config(), embedder });
   const servers: RunningServer[] = [];
   return {
     root,

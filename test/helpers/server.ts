@@ -7,15 +7,17 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
+import { openBackendWriter } from "../../backends/select.ts";
 import { type Config, loadConfig } from "../../core/config.ts";
 import type { ServerMessage } from "../../core/protocol.ts";
 import type { Embedder } from "../../core/types.ts";
-import { type BuildSummary, buildIndex } from "../../embeddings/indexer.ts";
+import { type BuildSummary, buildIndex } from "../../ingest/indexer.ts";
 import type { Logger } from "../../server/log.ts";
 import { type RunningServer, startServer } from "../../server/start.ts";
 import { getEmbedder } from "./model.ts";
+import { SEED_DOC, sharedPath } from "./shared.ts";
 
-export const SEED_FILE = "/work/shared/seed/000_1819b03cfa5cc3af.txt";
+export const SEED_FILE = sharedPath(...SEED_DOC);
 export const SEED_ID = "000_1819b03cfa5cc3af";
 export const SEED_TITLE = "China ready to work with all parties to advance human rights cause: FM";
 
@@ -58,7 +60,7 @@ export async function createWorkspace(docs: Record<string, string> = {}): Promis
     config: (overrides = {}) =>
       loadConfig({ port: 0, host: "127.0.0.1", corpusDir, indexDir, logLevel: "silent", ...overrides }),
     addDoc: (name, text) => writeFile(path.join(corpusDir, name), text),
-    build: () => buildIndex({ config: ws.config(), embedder }),
+    build: () => buildIndex({ openWriter: openBackendWriter, config: ws.config(), embedder }),
     remove: () => rm(root, { recursive: true, force: true }),
   };
   for (const [name, text] of Object.entries(docs)) await ws.addDoc(name, text);

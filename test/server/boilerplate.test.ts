@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openEmbeddedSearch } from "../../backends/embedded/search.ts";
+import { chunkerInfo, modelInfo } from "../../core/backend.ts";
 import { boilerplateFactor, boilerplateOf, minDocs } from "../../core/boilerplate.ts";
 import type { SearchResult } from "../../core/engine.ts";
 import type { AnswerResponse } from "../../core/protocol.ts";
-import { chunkerInfo, modelInfo } from "../../embeddings/indexer.ts";
 import {
   createWorkspace,
   postAnswer,

@@ -9,7 +9,7 @@ import { Fts5Doclists, readVarints } from "./fts5-doclist.ts";
  * the largest part of an answer's main-thread time. An index version never changes, so its row
  * sizes are read once, and each term's postings (row, and the term's share of the BM25 sum for
  * that row) the first time a question uses the term, within a byte bound. Postings are decoded
- * from FTS5's own leaf pages (embeddings/fts5-doclist.ts); an index that is not one segment
+ * from FTS5's own leaf pages (backends/embedded/fts5-doclist.ts); an index that is not one segment
  * without deletions is read through `fts5vocab`, about ten times slower.
  *
  * The scores are FTS5's to the last bit, and so is the order: the same formula in the same

@@ -1,12 +1,12 @@
 /**
  * Vectors an earlier index already holds, found by the hash of the exact embedder input (see
- * `ehash` in embeddings/indexer.ts). The indexer takes them instead of running the model again:
+ * `ehash` in ingest/indexer.ts). The indexer takes them instead of running the model again:
  * for the unchanged text of an edited document, and for a whole index of an older format, which
  * is rebuilt in the current one without embedding anything.
  */
 import path from "node:path";
 import Database from "better-sqlite3";
-import { dequantize } from "../core/vectors.ts";
+import { dequantize } from "../../core/vectors.ts";
 import { DB_FILE, HNSW_FILE, type Manifest } from "./index-files.ts";
 import { ChunkStore } from "./store.ts";
 import { VectorIndex } from "./vector-index.ts";

@@ -1,15 +1,18 @@
 import { createHash } from "node:crypto";
-import { openEmbeddedWriter, type WriterIO } from "../backends/embedded/writer.ts";
-import { openBackendWriter } from "../backends/select.ts";
-import type { BackendWriter, DocumentWrite, OpenWriterOptions } from "../core/backend.ts";
+import {
+  type BackendAdapter,
+  chunkerInfo,
+  type DocumentWrite,
+  modelInfo,
+  type OpenWriterOptions,
+  type StoredChunk,
+} from "../core/backend.ts";
 import type { Config } from "../core/config.ts";
 import { AppError } from "../core/errors.ts";
 import type { Doc, Embedder, IngestIssue, Span } from "../core/types.ts";
 import { chunkDocument } from "./chunk.ts";
 import { loadCorpus } from "./corpus.ts";
-import { chunkerInfo, modelInfo } from "./index-files.ts";
 import { splitSentences } from "./sentences.ts";
-import type { StoredChunk } from "./store.ts";
 
 export interface Progress {
   /**
@@ -24,9 +27,6 @@ export interface Progress {
   etaS: number;
 }
 
-/** File-system operations the embedded backend stages through; tests inject failures here. */
-export type IndexerIO = WriterIO;
-
 export interface BuildOptions {
   config: Config;
   embedder: Embedder;
@@ -35,10 +35,11 @@ export interface BuildOptions {
   onProgress?: (p: Progress) => void;
   onNotice?: (line: string) => void;
   signal?: AbortSignal;
-  /** Stage through these file operations (embedded backend only). */
-  io?: Partial<IndexerIO>;
-  /** Where to write; the backend `config.backend` names by default. */
-  openWriter?: (opts: OpenWriterOptions) => Promise<BackendWriter>;
+  /**
+   * Opens the writer of the backend to build into (it takes that backend's build lock). The build
+   * is handed it rather than choosing one, so ingest depends on the port, not on an adapter.
+   */
+  openWriter: BackendAdapter["openWriter"];
 }
 
 export interface BuildSummary {
@@ -98,8 +99,6 @@ export function modelBatches<T>(items: readonly T[], tokens: (item: T) => number
   for (let i = 0; i < counted.length; i += size) out.push(counted.slice(i, i + size).map((c) => c.item));
   return out;
 }
-
-export { chunkerInfo, modelInfo };
 
 /** Model batches queued at once: enough to keep every embedding worker busy. */
 const EMBED_AHEAD = 8;
@@ -175,11 +174,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     full: opts.full,
     notice,
   };
-  const writer = await (opts.openWriter
-    ? opts.openWriter(writerOptions)
-    : opts.io
-      ? openEmbeddedWriter(config.indexDir, { ...writerOptions, io: opts.io })
-      : openBackendWriter(config, writerOptions));
+  const writer = await opts.openWriter(config, writerOptions);
   try {
     const corpus = await loadCorpus(config.corpusDir, {
       maxFileBytes: config.maxFileBytes,

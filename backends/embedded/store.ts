@@ -1,8 +1,8 @@
 import Database from "better-sqlite3";
-import type { DocMeta, SentenceVector, StoredChunk } from "../core/backend.ts";
-import { SizedLru } from "../core/lru.ts";
-import type { DateFilter, Doc, Span } from "../core/types.ts";
-import { dequantize, quantize } from "../core/vectors.ts";
+import type { DocMeta, SentenceVector, StoredChunk } from "../../core/backend.ts";
+import { SizedLru } from "../../core/lru.ts";
+import type { DateFilter, Doc, Span } from "../../core/types.ts";
+import { dequantize, quantize } from "../../core/vectors.ts";
 import { type Bm25Options, Bm25Ranker } from "./bm25.ts";
 import { type ChunkRow, ChunkTable } from "./chunk-table.ts";
 
@@ -12,7 +12,7 @@ export type { DocMeta, StoredChunk };
  * The chunk store: documents, chunks (offsets into their document), sentence spans and their
  * vectors in SQLite, with an FTS5 table for BM25 over chunk text and document title. One file,
  * opened read-only by the server. Chunk vectors live in the hnswlib graph beside it
- * (embeddings/vector-index.ts), not here, and chunk text is cut from the document's text.
+ * (backends/embedded/vector-index.ts), not here, and chunk text is cut from the document's text.
  */
 
 /** How the FTS5 table tokenises chunk text, titles and query terms. */
@@ -344,7 +344,7 @@ export class ChunkStore {
     const frozen = this.frozen;
     if (frozen) {
       // An index version never changes: its BM25 is served from memory, the same ranking as the
-      // SQL below (see embeddings/bm25.ts), without FTS5 scoring every matching row per question.
+      // SQL below (see backends/embedded/bm25.ts), without FTS5 scoring every matching row per question.
       const accept =
         dated || capped
           ? (label: number) => {

@@ -2,10 +2,9 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { ChunkerInfo, ModelInfo } from "../core/backend.ts";
-import type { Config } from "../core/config.ts";
-import { AppError } from "../core/errors.ts";
-import type { Embedder } from "../core/types.ts";
+import type { ChunkerInfo, ModelInfo } from "../../core/backend.ts";
+import { AppError } from "../../core/errors.ts";
+import { pidAlive } from "../../core/pid.ts";
 
 export type { ChunkerInfo, ModelInfo };
 
@@ -31,31 +30,11 @@ export const FORMAT_VERSION = 3;
  * rebuilds the files in the current format and takes every vector from the old index.
  */
 export const UPGRADABLE_FORMATS: readonly number[] = [2];
-/**
- * Bumped when the chunker's output, or the vectors of the same texts, change for the same
- * settings. 2: model batches are formed by token count across a group's chunks and sentences, 16
- * texts each (the quantised model's vectors depend on the batch a text is in).
- */
-export const CHUNKER_VERSION = 2;
 export const DB_FILE = "index.db";
 export const HNSW_FILE = "vectors.hnsw";
 export const MANIFEST_FILE = "manifest.json";
 const CURRENT_FILE = "CURRENT";
 const LOCK_FILE = "LOCK";
-
-/** The chunker settings an index built now records. */
-export function chunkerInfo(config: Pick<Config, "chunkMaxTokens" | "chunkOverlapTokens">): ChunkerInfo {
-  return {
-    maxTokens: config.chunkMaxTokens,
-    overlapTokens: config.chunkOverlapTokens,
-    version: CHUNKER_VERSION,
-  };
-}
-
-/** The model an index built with this embedder records. */
-export function modelInfo(embedder: Pick<Embedder, "modelId" | "dim" | "pooling">): ModelInfo {
-  return { name: embedder.modelId, dim: embedder.dim, pooling: embedder.pooling };
-}
 
 export interface Manifest {
   format: number;
@@ -221,16 +200,6 @@ export async function removeStaleStaging(indexDir: string): Promise<string[]> {
   const stale = readdirSync(indexDir).filter((n) => n.endsWith(".partial"));
   for (const name of stale) await rm(path.join(indexDir, name), { recursive: true, force: true });
   return stale;
-}
-
-/** True while a process with this pid exists (one we may not signal counts). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**

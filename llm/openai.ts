@@ -1,6 +1,6 @@
 /** Adapter: any OpenAI-compatible chat-completions server (llama.cpp, Ollama, vLLM, LM Studio). */
 import OpenAI from "openai";
-import type { ChatMessage, LlmProvider, StreamOptions } from "./provider.ts";
+import type { ChatMessage, LlmProvider, StreamOptions } from "../core/generate/provider.ts";
 
 export interface OpenAiOptions {
   /** Base URL of the API, e.g. http://127.0.0.1:8080/v1. */

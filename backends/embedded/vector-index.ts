@@ -30,7 +30,7 @@ export class VectorIndex {
 
   /**
    * Loads a saved graph. With `readonly`, {@link vector} reads the file instead of asking
-   * hnswlib (much cheaper; see embeddings/hnsw-points.ts), and the graph must not be changed.
+   * hnswlib (much cheaper; see backends/embedded/hnsw-points.ts), and the graph must not be changed.
    */
   static load(file: string, dim: number, opts: { readonly?: boolean } = {}): VectorIndex {
     const index = new hnswlib.HierarchicalNSW("cosine", dim);

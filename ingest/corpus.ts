@@ -1,6 +1,6 @@
 /**
  * Reads the corpus folder into documents: the file-system walk, and for each file the reader of
- * its format (embeddings/readers/). `parseFile` is pure (bytes in, docs and issues out). One bad
+ * its format (ingest/readers/). `parseFile` is pure (bytes in, docs and issues out). One bad
  * file becomes an `IngestIssue`, never a throw.
  */
 import type { Dirent, Stats } from "node:fs";

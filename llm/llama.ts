@@ -5,9 +5,9 @@
 import { access } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { PROJECT_ROOT } from "../config.ts";
-import { AppError } from "../errors.ts";
-import type { ChatMessage, LlmProvider, StreamOptions } from "./provider.ts";
+import { PROJECT_ROOT } from "../core/config.ts";
+import { AppError } from "../core/errors.ts";
+import type { ChatMessage, LlmProvider, StreamOptions } from "../core/generate/provider.ts";
 
 /** Where `npm run llm:install` puts the runtime. */
 export const LLAMA_RUNTIME = path.join(
