@@ -51,11 +51,6 @@ export const ERROR_CODES = {
   SHUTTING_DOWN: "the server is shutting down",
   CANCELLED: "the request was cancelled",
   INTERNAL: "an internal error occurred",
-  // a local Weaviate (npm run weaviate)
-  BACKEND_NOT_INSTALLED: "the pinned Weaviate binary is not installed",
-  BACKEND_INSTALL_FAILED: "building the pinned Weaviate binary failed",
-  BACKEND_PORT_IN_USE: "a port a local Weaviate node needs is taken",
-  BACKEND_RUNNING: "a local Weaviate cluster is already running from this folder",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -71,13 +71,27 @@ export async function runCli(main: () => Promise<void>): Promise<void> {
     } else if (err instanceof UsageError) {
       console.error(`error: ${err.message}\n${err.usage}\n(run with --help for details)`);
       process.exitCode = 2;
-    } else if (isAppError(err)) {
+    } else if (isAppError(err) || err instanceof CommandError) {
       console.error(`error ${err.code}: ${err.message}`);
       process.exitCode = 1;
     } else {
       console.error(err);
       process.exitCode = 1;
     }
+  }
+}
+
+/**
+ * An expected failure of a command-line tool, coded from the tool's own catalogue: core's
+ * catalogue (core/errors.ts) holds what the product can meet, not what a dev tool can.
+ */
+export class CommandError<C extends string> extends Error {
+  readonly code: C;
+
+  constructor(code: C, message: string) {
+    super(message);
+    this.name = "CommandError";
+    this.code = code;
   }
 }
 

@@ -13,6 +13,21 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { AppError } from "../core/errors.ts";
+import { CommandError } from "./cli.ts";
+
+/** The expected failures of a local Weaviate (npm run weaviate): this tool's, not the product's. */
+export const LOCAL_WEAVIATE_ERRORS = {
+  BACKEND_NOT_INSTALLED: "the pinned Weaviate binary is not installed",
+  BACKEND_INSTALL_FAILED: "building the pinned Weaviate binary failed",
+  BACKEND_PORT_IN_USE: "a port a local Weaviate node needs is taken",
+  BACKEND_RUNNING: "a local Weaviate cluster is already running from this folder",
+} as const;
+
+export type LocalWeaviateCode = keyof typeof LOCAL_WEAVIATE_ERRORS;
+
+function localWeaviateError(code: LocalWeaviateCode, message: string): CommandError<LocalWeaviateCode> {
+  return new CommandError(code, message);
+}
 
 /** The Weaviate release the backend is built and tested against. */
 export const WEAVIATE_VERSION = "v1.35.2";
@@ -73,16 +88,18 @@ export async function installWeaviate(
       stdio: ["ignore", "inherit", "inherit"],
     });
     child.on("error", (err) =>
-      reject(new AppError("BACKEND_INSTALL_FAILED", `cannot run go (Go ≥ 1.25 is needed): ${err.message}`)),
+      reject(
+        localWeaviateError("BACKEND_INSTALL_FAILED", `cannot run go (Go ≥ 1.25 is needed): ${err.message}`),
+      ),
     );
     child.on("exit", (code) =>
       code === 0
         ? resolve()
-        : reject(new AppError("BACKEND_INSTALL_FAILED", `go install ${MODULE} exited with ${code}`)),
+        : reject(localWeaviateError("BACKEND_INSTALL_FAILED", `go install ${MODULE} exited with ${code}`)),
     );
   });
   if (!existsSync(binary))
-    throw new AppError("BACKEND_INSTALL_FAILED", `go install finished but ${binary} is missing`);
+    throw localWeaviateError("BACKEND_INSTALL_FAILED", `go install finished but ${binary} is missing`);
   return binary;
 }
 
@@ -174,7 +191,7 @@ export function nodeEnv(spec: ClusterSpec, node: NodeSpec, rejoin = false): Reco
 /** Starts one node in the background (detached, output to its log file); returns its process. */
 export function startNode(spec: ClusterSpec, node: NodeSpec, rejoin = false): ChildProcess {
   if (!existsSync(spec.binary))
-    throw new AppError(
+    throw localWeaviateError(
       "BACKEND_NOT_INSTALLED",
       `${spec.binary} is missing; run \`npm run weaviate -- install\``,
     );
@@ -254,7 +271,7 @@ export async function waitClusterHealthy(spec: ClusterSpec, timeoutMs = 120_000)
 export async function upCluster(spec: ClusterSpec, timeoutMs = 180_000): Promise<ClusterState> {
   const existing = readState(spec.root);
   if (existing && Object.values(existing.pids).some((pid) => isWeaviate(pid)))
-    throw new AppError(
+    throw localWeaviateError(
       "BACKEND_RUNNING",
       `a cluster is already running from ${spec.root}; run \`npm run weaviate -- down\` first`,
     );
@@ -345,7 +362,7 @@ export function isWeaviate(pid: number): boolean {
 async function assertPortsFree(node: NodeSpec): Promise<void> {
   for (const [what, port] of Object.entries(node.ports)) {
     if (!(await portFree(port)))
-      throw new AppError(
+      throw localWeaviateError(
         "BACKEND_PORT_IN_USE",
         `port ${port} (${node.name} ${what}) is in use; pick another --port`,
       );
@@ -376,5 +393,5 @@ export async function freeBasePort(nodes: number): Promise<number> {
     }
     if (free) return base;
   }
-  throw new AppError("BACKEND_PORT_IN_USE", "found no free block of ports for a local Weaviate");
+  throw localWeaviateError("BACKEND_PORT_IN_USE", "found no free block of ports for a local Weaviate");
 }
