@@ -16,14 +16,14 @@ import {
 import type { BackendName, Config } from "../core/config.ts";
 import { AppError } from "../core/errors.ts";
 import type { Embedder } from "../core/types.ts";
-import { embeddedBackend } from "./embedded/index.ts";
+import { embeddedBackend } from "./embedded/adapter.ts";
 
 /**
  * Modules of the backends loaded on demand. Each exports `backend: BackendAdapter`.
  * The Weaviate adapter lives in backends/weaviate/ (issue 10, part 2).
  */
 const MODULES: Readonly<Record<Exclude<BackendName, "embedded">, string>> = {
-  weaviate: "./weaviate/index.ts",
+  weaviate: "./weaviate/adapter.ts",
 };
 
 /** The adapter for `name`; CONFIG_INVALID when this build does not include it. */

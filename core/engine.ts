@@ -3,6 +3,7 @@
  * that both transports (HTTP/SSE and WebSocket) and the evaluation use.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { AdmissionQueue } from "./admission.ts";
 import {
   answerFrom,
   invalidCitations,
@@ -19,7 +20,6 @@ import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
 import { unanswerable } from "./exclusions.ts";
 import type { Answerer } from "./generate/answerer.ts";
-import { Limiter } from "./limiter.ts";
 import type {
   AnswerEvent,
   AskRequest,
@@ -77,7 +77,7 @@ export interface Engine {
    * and kept only when the index answers it from the document it was made from.
    */
   prepareExamples(): Promise<void>;
-  readonly limiter: Limiter;
+  readonly admission: AdmissionQueue;
   readonly queue: EmbedQueue;
 }
 
@@ -111,14 +111,14 @@ async function* emptyRangeAnswer(text: string, question: string, t0: number): As
 export function createEngine(deps: EngineDeps): Engine {
   const { config, embedder, backend } = deps;
   const queue = new EmbedQueue(embedder, undefined, undefined, config.queryCacheSize);
-  const limiter = new Limiter(config.maxInFlight, config.maxQueue);
+  const admission = new AdmissionQueue(config.maxInFlight, config.maxQueue);
   const embedQuery = (text: string, signal?: AbortSignal) => queue.embed(text, signal);
   /** Starter questions per loaded index; a pending entry while they are being checked. */
   const starters = new WeakMap<object, string[] | Promise<void>>();
 
   /**
    * True when the engine answers `question`, citing document `docId`. Composed as `answer` does,
-   * but outside the limiter and the query queue: a background check takes no client's slot.
+   * but outside the admission and the query queue: a background check takes no client's slot.
    */
   const answersFrom = async (question: string, docId: string): Promise<boolean> => {
     const lease = backend.lease();
@@ -153,7 +153,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
   async function* answer(req: AskRequest, signal?: AbortSignal): AsyncGenerator<AnswerEvent> {
     const t0 = performance.now();
-    const release = await limiter.acquire(signal);
+    const release = await admission.acquire(signal);
     const lease = backend.lease();
     try {
       const index = lease.snapshot;
@@ -277,7 +277,7 @@ export function createEngine(deps: EngineDeps): Engine {
   };
 
   return {
-    limiter,
+    admission,
     queue,
     answer,
     prepareExamples,

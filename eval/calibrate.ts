@@ -18,8 +18,8 @@ import type { Progress } from "../ingest/indexer.ts";
 import { type EvalQuestion, loadDataset } from "./dataset.ts";
 import { answerEvidence } from "./evidence.ts";
 import { writeCorpusWithout } from "./index-cache.ts";
-import { memoEmbedder } from "./memo-embedder.ts";
 import { percentile } from "./metrics.ts";
+import { memoQueries } from "./query-memo.ts";
 import type { Stage } from "./run.ts";
 import { DEFAULT_CACHE_ROOT, openSession, type Session } from "./session.ts";
 
@@ -231,7 +231,7 @@ export async function runCalibration(opts: CalibrateOptions): Promise<Calibratio
 
   const base = loadConfig(overrides);
   const embedder = opts.embedder ?? (await createEmbedder(base));
-  const memo = memoEmbedder(embedder);
+  const memo = memoQueries(embedder);
   const sessionOpts = {
     overrides,
     cacheRoot,

@@ -15,7 +15,7 @@ import { gatherCandidates } from "../core/retrieval.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { answerOccurs } from "./answer-match.ts";
 import { loadDataset } from "./dataset.ts";
-import { memoEmbedder } from "./memo-embedder.ts";
+import { memoQueries } from "./query-memo.ts";
 import { openSession } from "./session.ts";
 
 export interface Hit {
@@ -72,7 +72,7 @@ export async function dumpCandidates(opts: DumpOptions): Promise<number> {
   const dataset = await loadDataset(opts.datasetDir);
   const overrides = opts.overrides ?? {};
   const embedder = await createEmbedder(loadConfig(overrides));
-  const memo = memoEmbedder(embedder);
+  const memo = memoQueries(embedder);
   const session = await openSession(dataset.corpusFile, {
     overrides,
     cacheRoot: opts.cacheRoot,

@@ -19,8 +19,8 @@ import type { Progress } from "../ingest/indexer.ts";
 import { createGenerator } from "../llm/select.ts";
 import { loadDataset } from "./dataset.ts";
 import { answerEvidence } from "./evidence.ts";
-import { memoEmbedder } from "./memo-embedder.ts";
 import { percentile, rate } from "./metrics.ts";
+import { memoQueries } from "./query-memo.ts";
 import { scoreAnswer } from "./score.ts";
 import { citedDocs, DEFAULT_CACHE_ROOT, openSession } from "./session.ts";
 
@@ -105,7 +105,7 @@ export async function runLlmEval(opts: LlmEvalOptions) {
     );
   }
   const outDir = path.resolve(opts.outDir ?? path.join(PROJECT_ROOT, "eval-results", `${dataset.name}-llm`));
-  const embedder = memoEmbedder(await createEmbedder(base));
+  const embedder = memoQueries(await createEmbedder(base));
   const rejections = new Map<string, number>();
   const examples: { reason: string; detail: string; sentence: string }[] = [];
   const log = (_level: string, event: string, fields: Record<string, unknown>) => {

@@ -26,8 +26,8 @@ import {
 } from "./applicability.ts";
 import { type Dataset, type EvalQuestion, loadDataset } from "./dataset.ts";
 import { answerEvidence } from "./evidence.ts";
-import { memoEmbedder } from "./memo-embedder.ts";
 import { locatePassage } from "./metrics.ts";
+import { memoQueries } from "./query-memo.ts";
 import {
   type AnswerSummary,
   type GoldSpan,
@@ -138,7 +138,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
 
   const base = loadConfig(overrides);
   const embedder = opts.embedder ?? (await createEmbedder(base));
-  const memo = memoEmbedder(embedder);
+  const memo = memoQueries(embedder);
   let session: Session | undefined;
   let out: WriteStream | undefined;
   try {
@@ -280,7 +280,7 @@ async function runQuestion(
   q: EvalQuestion,
   session: Session,
   answering: Answering,
-  memo: ReturnType<typeof memoEmbedder>,
+  memo: ReturnType<typeof memoQueries>,
   modes: readonly RetrievalMode[],
   k: number,
   depth: number,

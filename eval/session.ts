@@ -11,7 +11,7 @@ import type { AnswerEvent } from "../core/protocol.ts";
 import type { RetrievalDeps } from "../core/retrieval.ts";
 import type { Progress } from "../ingest/indexer.ts";
 import { type CachedIndex, ensureIndex, requireComplete } from "./index-cache.ts";
-import type { MemoEmbedder } from "./memo-embedder.ts";
+import type { QueryMemoEmbedder } from "./query-memo.ts";
 
 /** Where cached evaluation indexes live unless told otherwise (`data/` is not committed). */
 export const DEFAULT_CACHE_ROOT = path.join(PROJECT_ROOT, "data", "eval-cache");
@@ -20,7 +20,7 @@ export interface SessionOptions {
   /** Settings on top of defaults and environment (not the corpus or index folders). */
   overrides: Partial<Config>;
   cacheRoot: string;
-  embedder: MemoEmbedder;
+  embedder: QueryMemoEmbedder;
   /** Documents in the corpus file, as the dataset loader counted them. */
   expectDocuments: number;
   /**

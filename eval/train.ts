@@ -22,8 +22,8 @@ import {
 import type { Embedder } from "../core/types.ts";
 import type { Progress } from "../ingest/indexer.ts";
 import { loadDataset } from "./dataset.ts";
-import { memoEmbedder } from "./memo-embedder.ts";
 import { hasAnyAnswer } from "./metrics.ts";
+import { memoQueries } from "./query-memo.ts";
 import { openSession } from "./session.ts";
 
 export const PREFILTER = 20;
@@ -52,7 +52,7 @@ export interface ExtractOptions {
 /** Features of every answerable question's candidates, as the engine would build them. */
 export async function extractRows(opts: ExtractOptions): Promise<TrainRow[]> {
   const dataset = await loadDataset(opts.datasetDir);
-  const memo = memoEmbedder(opts.embedder);
+  const memo = memoQueries(opts.embedder);
   const session = await openSession(dataset.corpusFile, {
     overrides: opts.overrides,
     cacheRoot: opts.cacheRoot,

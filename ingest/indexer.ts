@@ -104,7 +104,7 @@ export function modelBatches<T>(items: readonly T[], tokens: (item: T) => number
 const EMBED_AHEAD = 8;
 
 /** Runs at most `n` of the given tasks at once, first come first served. */
-function slotLimiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+function taskSlots(n: number): <T>(task: () => Promise<T>) => Promise<T> {
   let active = 0;
   const waiting: (() => void)[] = [];
   return async (task) => {
@@ -228,7 +228,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     let done = 0;
     let embedded = 0;
     let reused = 0;
-    const slots = slotLimiter(EMBED_AHEAD);
+    const slots = taskSlots(EMBED_AHEAD);
     /** A text to embed, and how to hand its vector to whoever awaits it in `memo`. */
     interface Pending {
       text: string;
@@ -306,7 +306,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     emit();
     const groups = groupDocs(prepared);
     // Two groups are queued ahead of the writer, so the workers never wait for it, nor for the
-    // next group's tokens at the end of a group (the limiter serves batches first come first served).
+    // next group's tokens at the end of a group (the slots serve batches first come first served).
     const queue = (gi: number) => {
       const group = groups[gi];
       if (!group) return undefined;

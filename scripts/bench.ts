@@ -15,7 +15,7 @@ import path from "node:path";
 import { benchIndexing, subsetDataset } from "../bench/indexing.ts";
 import { runLangchainBaseline } from "../bench/langchain-baseline.ts";
 import { benchLoad } from "../bench/load.ts";
-import { memoEmbedder } from "../bench/memo-embedder.ts";
+import { memoPassages } from "../bench/passage-memo.ts";
 import { type BenchResults, machineInfo, renderMarkdown } from "../bench/report.ts";
 import { benchScale, type ScaleStore } from "../bench/scale.ts";
 import { startBenchWeaviate } from "../bench/weaviate-store.ts";
@@ -150,7 +150,7 @@ await runCli(async () => {
   if (only.has("scale")) {
     // Side by side, the Weaviate builds take the vectors the embedded side computed (same texts,
     // same model), so both hold the same vectors and the model runs once per run, not twice.
-    const scaleEmbedder = values.backend === "weaviate" ? memoEmbedder(embedder) : embedder;
+    const scaleEmbedder = values.backend === "weaviate" ? memoPassages(embedder) : embedder;
     const scale = (store?: ScaleStore) =>
       benchScale({
         datasetDir: dataset,

@@ -65,7 +65,7 @@ export function createApp(deps: AppDeps): express.Express {
   };
   const rateLimit = (req: Request, _res: Response, next: NextFunction) => {
     try {
-      deps.limiter.take(clientKey(req));
+      deps.rateLimiter.take(clientKey(req));
       next();
     } catch (err) {
       next(err);

@@ -9,7 +9,7 @@ export interface TransportDeps {
   engine: Engine;
   log: Logger;
   /** Requests per client address; HTTP requests and WebSocket questions share it. */
-  limiter: RateLimiter;
+  rateLimiter: RateLimiter;
   /** True once shutdown has begun: new questions are refused. */
   draining: () => boolean;
   /** Answers in flight on either transport, so shutdown can wait for them. */

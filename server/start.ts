@@ -63,10 +63,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const engine = createEngine({ config, embedder, backend, log, generator });
   // The empty page's starter questions are checked against the index before they are offered.
   void engine.prepareExamples();
-  const limiter = new RateLimiter(config.rateLimitPerMinute);
+  const rateLimiter = new RateLimiter(config.rateLimitPerMinute);
   const inflight = new Set<Promise<unknown>>();
   let draining = false;
-  const deps: TransportDeps = { config, engine, log, limiter, inflight, draining: () => draining };
+  const deps: TransportDeps = { config, engine, log, rateLimiter, inflight, draining: () => draining };
   const app = createApp({ ...deps, ...(opts.clientDir ? { clientDir: opts.clientDir } : {}) });
   const http = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, app);
   http.keepAliveTimeout = 5000;

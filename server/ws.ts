@@ -154,7 +154,7 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
       }
       if (deps.draining()) throw new AppError("SHUTTING_DOWN", "the server is shutting down; retry shortly");
       const req = parseAsk(msg, config, ["type", "id"], "the ask message");
-      deps.limiter.take(key);
+      deps.rateLimiter.take(key);
       const controller = new AbortController();
       inflight.set(id, controller);
       const requestId = randomUUID();

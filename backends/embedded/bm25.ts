@@ -16,7 +16,7 @@ import { Fts5Doclists, readVarints } from "./fts5-doclist.ts";
  * order of floating-point operations (fts5_aux.c, `fts5Bm25Function`), the logarithm taken by
  * SQLite's own `ln()` (the C library's `log`, as FTS5 uses), the row and token totals read from
  * FTS5's own records, each term tokenised by an FTS5 table with the same tokenizer, and ties
- * broken by ascending rowid as SQLite's sorter breaks them. test/bm25.test.ts holds it to FTS5.
+ * broken by ascending rowid as SQLite's sorter breaks them. test/backends/embedded/bm25.test.ts holds it to FTS5.
  */
 
 /** FTS5's constants (fts5_aux.c). */

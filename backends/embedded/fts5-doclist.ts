@@ -12,7 +12,7 @@ import type Database from "better-sqlite3";
  *
  * Only the layout a published index has is read: one segment (the writer runs `optimize`), no
  * tombstones and no delete markers. Anything else, or anything unexpected on a page, makes
- * `postings` return undefined, and the caller asks `fts5vocab`. test/bm25.test.ts holds both
+ * `postings` return undefined, and the caller asks `fts5vocab`. test/backends/embedded/bm25.test.ts holds both
  * paths to FTS5's own ranking, on pages small enough that doclists and position lists span pages.
  */
 export class Fts5Doclists {

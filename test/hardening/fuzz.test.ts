@@ -709,7 +709,7 @@ describe("fuzzing every endpoint", () => {
       await waitUntil(
         "the engine to be idle",
         () => {
-          const load = server.engine.limiter.load;
+          const load = server.engine.admission.load;
           return load.active === 0 && load.waiting === 0;
         },
         60_000,
@@ -766,7 +766,7 @@ describe("fuzzing every endpoint", () => {
       body: JSON.stringify({ question: QUESTION }),
     });
     check(r, "answer", "after fuzzing");
-    expect(server.engine.limiter.load).toEqual({ active: 0, waiting: 0 });
+    expect(server.engine.admission.load).toEqual({ active: 0, waiting: 0 });
   });
 });
 

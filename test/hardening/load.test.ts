@@ -104,7 +104,7 @@ describe("under load", () => {
     expect(busy).toBeGreaterThan(0);
     expect(answered).toBeGreaterThanOrEqual(3);
     expect(busy + answered).toBe(24);
-    expect(server.engine.limiter.load).toEqual({ active: 0, waiting: 0 });
+    expect(server.engine.admission.load).toEqual({ active: 0, waiting: 0 });
     client.terminate();
   });
 
@@ -124,6 +124,6 @@ describe("under load", () => {
     expect(result.asked).toBe(200);
     expect(result.complete + (result.errors.BUSY ?? 0)).toBe(200);
     expect(result.complete).toBeGreaterThan(0);
-    expect(server.engine.limiter.load).toEqual({ active: 0, waiting: 0 });
+    expect(server.engine.admission.load).toEqual({ active: 0, waiting: 0 });
   }, 120_000);
 });

@@ -84,7 +84,7 @@ describe("a client that does not read", () => {
     // The stalled answers hold no engine capacity: the engine goes idle while the client is stuck.
     await waitUntil("the engine to be idle while the client is stuck", () => {
       if (held.destroyed) throw new Error("the client was dropped before the engine was idle");
-      const load = server.engine.limiter.load;
+      const load = server.engine.admission.load;
       return load.active === 0 && load.waiting === 0;
     });
     const stalledAt = slowAnswers();
@@ -115,7 +115,7 @@ describe("a client that does not read", () => {
     // on a loaded machine can take a moment).
     await waitUntil(
       "the engine to be idle after the slow reader was dropped",
-      () => server.engine.limiter.load.active === 0 && server.engine.limiter.load.waiting === 0,
+      () => server.engine.admission.load.active === 0 && server.engine.admission.load.waiting === 0,
       10_000,
     );
     slow.terminate();
@@ -196,7 +196,7 @@ describe("a disconnect storm", () => {
     await waitUntil(
       "the engine to be idle",
       () => {
-        const load = server.engine.limiter.load;
+        const load = server.engine.admission.load;
         return load.active === 0 && load.waiting === 0;
       },
       1000,

@@ -153,9 +153,9 @@ describe("POST /api/answer as Server-Sent Events", () => {
       if (done) throw new Error("the stream ended before the first delta");
       text += decoder.decode(value, { stream: true });
     }
-    expect(running.server.engine.limiter.load.active).toBe(1);
+    expect(running.server.engine.admission.load.active).toBe(1);
     controller.abort();
-    const stopped = () => (running.server.engine.limiter.load.active === 0 ? true : undefined);
+    const stopped = () => (running.server.engine.admission.load.active === 0 ? true : undefined);
     await waitFor("the answer to stop", stopped, 1000);
     const logged = await waitFor("the answer log line", () =>
       running.logs.find((l) => l.event === "answer" && l.fields.transport === "sse"),

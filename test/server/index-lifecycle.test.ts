@@ -136,7 +136,7 @@ describe("index swap", () => {
     const { url, server, logs } = running;
     const pending = postAnswer(url, { question: WANG_YI });
     await waitFor("the question to take its lease", () =>
-      server.engine.limiter.load.active === 1 ? true : undefined,
+      server.engine.admission.load.active === 1 ? true : undefined,
     );
     await w.addDoc("zorblax.txt", ZORBLAX_DOC);
     await w.build();

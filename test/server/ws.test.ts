@@ -167,7 +167,7 @@ describe("WebSocket /ws", () => {
     expectAnswerFrames(client, "a");
     expectAnswerFrames(client, "c");
     await waitFor("all answers to stop", () =>
-      server.server.engine.limiter.load.active === 0 ? true : undefined,
+      server.server.engine.admission.load.active === 0 ? true : undefined,
     );
     // b asked the same question at the same time, so uncancelled it would be done by now.
     const b = client.framesFor("b").map((f) => f.type);
@@ -183,12 +183,12 @@ describe("WebSocket /ws", () => {
     const client = await connect(server);
     client.sendJson({ type: "ask", id: "gone", question: WANG_YI });
     await client.next((f) => f.id === "gone" && f.type === "delta");
-    expect(server.server.engine.limiter.load.active).toBe(1);
+    expect(server.server.engine.admission.load.active).toBe(1);
     client.socket.terminate();
     // The answer would stream for seconds more; it stops as soon as the close is seen.
     await waitFor(
       "the answer to stop",
-      () => (server.server.engine.limiter.load.active === 0 ? true : undefined),
+      () => (server.server.engine.admission.load.active === 0 ? true : undefined),
       1000,
     );
     const logged = await waitFor("the answer log line", () =>
