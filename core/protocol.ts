@@ -164,30 +164,10 @@ export type ClientMessage =
   | { type: "cancel"; id: string }
   | { type: "auth"; token: string };
 
-/** Server → client WebSocket messages. */
+/** Server → client WebSocket messages: an answer's events each carry the id of their question. */
 export type ServerMessage =
   | { type: "ready"; auth: "ok" | "required" }
-  | {
-      type: "sources";
-      id: string;
-      sources: SourceRef[];
-      notFound: boolean;
-      notFoundReason?: NotFoundReason;
-      documents?: SourceGroup[];
-    }
-  | { type: "delta"; id: string; text: string }
-  | {
-      type: "done";
-      id: string;
-      answer: string;
-      citations: Citation[];
-      notFound: boolean;
-      notFoundReason?: NotFoundReason;
-      shortAnswer?: ShortAnswer;
-      query: string;
-      timings: Timings;
-      generation?: Generation;
-    }
+  | (AnswerEvent & { id: string })
   /** The acknowledgement of a `cancel`: the question with this id ends here. */
   | { type: "cancelled"; id: string }
   | { type: "error"; id?: string; code: string; message: string; retryAfterS?: number };
