@@ -13,7 +13,7 @@ import {
   type OpenWriterOptions,
   type SearchBackend,
 } from "../core/backend.ts";
-import type { BackendName, Config } from "../core/config.ts";
+import type { BackendConfig, BackendName, IndexConfig } from "../core/config.ts";
 import { AppError } from "../core/errors.ts";
 import type { Embedder } from "../core/types.ts";
 import { embeddedBackend } from "./embedded/adapter.ts";
@@ -50,16 +50,25 @@ export async function loadBackend(name: BackendName): Promise<BackendAdapter> {
 }
 
 /** What an index must have been built with to be read with this embedder and these settings. */
-export function expectationFor(embedder: Embedder, config: Config): BackendExpectation {
+export function expectationFor(
+  embedder: Embedder,
+  config: Pick<IndexConfig, "chunkMaxTokens" | "chunkOverlapTokens">,
+): BackendExpectation {
   return { model: modelInfo(embedder), chunker: chunkerInfo(config) };
 }
 
 /** Opens the configured backend for queries. */
-export async function openSearchBackend(config: Config, opts: OpenSearchOptions): Promise<SearchBackend> {
+export async function openSearchBackend(
+  config: BackendConfig,
+  opts: OpenSearchOptions,
+): Promise<SearchBackend> {
   return (await loadBackend(config.backend)).openSearch(config, opts);
 }
 
 /** Opens the configured backend for a build (takes its build lock). */
-export async function openBackendWriter(config: Config, opts: OpenWriterOptions): Promise<BackendWriter> {
+export async function openBackendWriter(
+  config: BackendConfig,
+  opts: OpenWriterOptions,
+): Promise<BackendWriter> {
   return (await loadBackend(config.backend)).openWriter(config, opts);
 }

@@ -4,7 +4,7 @@
  * that is not in the corpus.
  */
 import type { IndexSnapshot, SentenceVector } from "./backend.ts";
-import type { Config } from "./config.ts";
+import type { RetrievalConfig } from "./config.ts";
 import type { SentenceSet } from "./exclusions.ts";
 import type { AnnotationCache } from "./nlp.ts";
 import { answerType } from "./nlp.ts";
@@ -249,7 +249,7 @@ export function answerFrom(
   reading: AnswerReading,
   r: Retrieval,
   question: string,
-  config: Pick<Config, "answerSentences" | "notFoundThreshold">,
+  config: Pick<RetrievalConfig, "answerSentences" | "notFoundThreshold">,
   opts: AnswerOptions = {},
 ): Composed {
   const model = opts.model ?? SELECTOR;

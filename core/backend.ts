@@ -19,7 +19,7 @@
  * Every query method is async so that a networked backend can implement it; an adapter that
  * cannot reach its store rejects with a {@link BackendError} coded `BACKEND_UNAVAILABLE`.
  */
-import type { Config } from "./config.ts";
+import type { BackendConfig, IndexConfig } from "./config.ts";
 import { AppError } from "./errors.ts";
 import type { Chunk, DateFilter, Doc, Embedder, Span } from "./types.ts";
 
@@ -51,7 +51,7 @@ export interface BackendExpectation {
 export const CHUNKER_VERSION = 2;
 
 /** The chunker settings an index built now records. */
-export function chunkerInfo(config: Pick<Config, "chunkMaxTokens" | "chunkOverlapTokens">): ChunkerInfo {
+export function chunkerInfo(config: Pick<IndexConfig, "chunkMaxTokens" | "chunkOverlapTokens">): ChunkerInfo {
   return {
     maxTokens: config.chunkMaxTokens,
     overlapTokens: config.chunkOverlapTokens,
@@ -292,6 +292,6 @@ export class BackendError extends AppError {
  */
 export interface BackendAdapter {
   readonly name: string;
-  openSearch(config: Config, opts: OpenSearchOptions): Promise<SearchBackend>;
-  openWriter(config: Config, opts: OpenWriterOptions): Promise<BackendWriter>;
+  openSearch(config: BackendConfig, opts: OpenSearchOptions): Promise<SearchBackend>;
+  openWriter(config: BackendConfig, opts: OpenWriterOptions): Promise<BackendWriter>;
 }

@@ -13,8 +13,31 @@ export const BACKENDS = ["embedded", "weaviate"] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
-export interface Config {
+/** What the index is built from and with: the corpus, its limits, the chunker, the embedding model and how it runs. */
+export interface IndexConfig {
   corpusDir: string;
+  /** Largest corpus file read whole (all formats but JSONL, which is read record by record). */
+  maxFileBytes: number;
+  /** Largest JSONL record (one line). */
+  maxRecordBytes: number;
+  modelsDir: string;
+  modelCacheDir: string;
+  model: ModelName;
+  /** Largest chunk, in model tokens, including the title/date context given to the embedder. */
+  chunkMaxTokens: number;
+  /** Tokens of trailing context repeated at the start of the next chunk (whole sentences). */
+  chunkOverlapTokens: number;
+  embedBatchSize: number;
+  /** Embedding worker threads, each with its own ONNX session. */
+  embedWorkers: number;
+  /** ONNX Runtime intra-op threads per embedding worker. */
+  embedThreads: number;
+  /** Distinct questions whose query vectors are kept, so a repeated question skips the model (0: none). */
+  queryCacheSize: number;
+}
+
+/** Where the index is stored and searched. */
+export interface BackendConfig {
   /** The search backend that stores the index and answers queries (see core/backend.ts). */
   backend: BackendName;
   indexDir: string;
@@ -29,26 +52,10 @@ export interface Config {
   weaviateReplication: number;
   /** Shards per collection; 0 means one per node. */
   weaviateShards: number;
-  modelsDir: string;
-  modelCacheDir: string;
-  /** Largest corpus file read whole (all formats but JSONL, which is read record by record). */
-  maxFileBytes: number;
-  /** Largest JSONL record (one line). */
-  maxRecordBytes: number;
-  model: ModelName;
-  /** Largest chunk, in model tokens, including the title/date context given to the embedder. */
-  chunkMaxTokens: number;
-  /** Tokens of trailing context repeated at the start of the next chunk (whole sentences). */
-  chunkOverlapTokens: number;
-  embedBatchSize: number;
-  /** Embedding worker threads, each with its own ONNX session. */
-  embedWorkers: number;
-  /** ONNX Runtime intra-op threads per embedding worker. */
-  embedThreads: number;
-  /** Distinct questions whose query vectors are kept, so a repeated question skips the model (0: none). */
-  queryCacheSize: number;
-  host: string;
-  port: number;
+}
+
+/** How passages are retrieved and fused, and how an answer is composed from them. */
+export interface RetrievalConfig {
   /** Default number of passages retrieved for an answer. */
   k: number;
   maxK: number;
@@ -74,6 +81,12 @@ export interface Config {
   notFoundThreshold: number;
   /** Most sentences in a composed answer. */
   answerSentences: number;
+}
+
+/** The transports: where they listen, the limits they enforce on clients, access, and logging. */
+export interface ServerConfig {
+  host: string;
+  port: number;
   /** Pause between streamed answer pieces; 0 streams as fast as the answer is composed. */
   streamDelayMs: number;
   maxBodyBytes: number;
@@ -97,6 +110,10 @@ export interface Config {
   /** A WebSocket whose unsent data exceeds this many bytes is treated as a slow reader. */
   wsMaxBufferedBytes: number;
   logLevel: LogLevel;
+}
+
+/** Generated answers (off unless a model is configured). */
+export interface LlmConfig {
   /** Base URL of an OpenAI-compatible server for generated answers (off when unset). */
   llmUrl: string | undefined;
   llmModel: string | undefined;
@@ -113,6 +130,12 @@ export interface Config {
   /** Top passages the model is given. */
   llmPassages: number;
 }
+
+/**
+ * Every setting, as loadConfig returns it: the slices of each part together. A module takes the
+ * slice it reads (a backend its BackendConfig, retrieval its RetrievalConfig), not the whole.
+ */
+export interface Config extends IndexConfig, BackendConfig, RetrievalConfig, ServerConfig, LlmConfig {}
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
   corpusDir: path.join(PROJECT_ROOT, "corpus"),

@@ -5,7 +5,7 @@
  */
 import type { ChunkRecord, DateScope, DocMeta, IndexSnapshot, ScoredChunk, StoredChunk } from "./backend.ts";
 import { boilerplateFactor, boilerplateOf } from "./boilerplate.ts";
-import type { Config } from "./config.ts";
+import type { RetrievalConfig } from "./config.ts";
 import { addDatePriors, type DateIntent, dateIntent, resolveAsOf } from "./dates.ts";
 import { rewriteQuery } from "./followup.ts";
 import { type FusionOptions, fuse } from "./fusion.ts";
@@ -54,12 +54,12 @@ export interface RetrievalDeps {
   /** The index version to read; the caller holds its lease for the length of the request. */
   index: IndexSnapshot;
   embedder: Embedder;
-  config: Config;
+  config: RetrievalConfig;
   /** Embeds a query; defaults to the embedder. The server passes its micro-batching queue. */
   embedQuery?: (text: string, signal?: AbortSignal) => Promise<Float32Array>;
 }
 
-const fusionOptions = (c: Config): FusionOptions => ({
+const fusionOptions = (c: RetrievalConfig): FusionOptions => ({
   method: c.fusion,
   denseWeight: c.denseWeight,
   rrfK: c.rrfK,

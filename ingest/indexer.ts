@@ -7,7 +7,7 @@ import {
   type OpenWriterOptions,
   type StoredChunk,
 } from "../core/backend.ts";
-import type { Config } from "../core/config.ts";
+import type { BackendConfig, IndexConfig } from "../core/config.ts";
 import { AppError } from "../core/errors.ts";
 import type { Doc, Embedder, IngestIssue, Span } from "../core/types.ts";
 import { chunkDocument } from "./chunk.ts";
@@ -28,7 +28,7 @@ export interface Progress {
 }
 
 export interface BuildOptions {
-  config: Config;
+  config: IndexConfig & BackendConfig;
   embedder: Embedder;
   /** Rebuild from scratch, ignoring the published index. */
   full?: boolean;
@@ -141,7 +141,7 @@ export interface PreparedDoc {
 }
 
 /** Chunks and sentences of a document, and the embedder inputs for them. */
-export function prepareDoc(doc: Doc, config: Config, embedder: Embedder): PreparedDoc {
+export function prepareDoc(doc: Doc, config: IndexConfig, embedder: Embedder): PreparedDoc {
   const prefix = chunkPrefix(doc);
   const chunks = chunkDocument(doc, {
     maxTokens: Math.min(config.chunkMaxTokens, embedder.maxTokens - 2),

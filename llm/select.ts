@@ -3,8 +3,10 @@
  * configured, so the default install never loads it (node-llama-cpp lives in llm/node_modules,
  * installed by `npm run llm:install`).
  */
+
+import type { LlmConfig } from "../core/config.ts";
 import { type Answerer, type AnswererConfig, createAnswerer, type Log } from "../core/generate/answerer.ts";
-import type { LlmConfig, LlmProvider } from "../core/generate/provider.ts";
+import type { LlmProvider } from "../core/generate/provider.ts";
 
 /** The configured provider, or undefined when generation is off (the default). */
 export async function createProvider(config: LlmConfig): Promise<LlmProvider | undefined> {

@@ -13,7 +13,7 @@ import type {
   SnapshotLease,
 } from "../../core/backend.ts";
 import { BackendError } from "../../core/backend.ts";
-import type { Config } from "../../core/config.ts";
+import type { BackendConfig } from "../../core/config.ts";
 import { Nodes } from "./nodes.ts";
 import { collections, type MetaProps, type Names, names, type PublishedMeta } from "./schema.ts";
 import { createSnapshot } from "./snapshot.ts";
@@ -22,7 +22,7 @@ export const PUBLISHED_ID = (n: Names) => generateUuid5(`${n.meta}:published`);
 export const LOCK_ID = (n: Names) => generateUuid5(`${n.meta}:lock`);
 
 /** The Nodes of the configured cluster. */
-export function nodesOf(config: Config): Nodes {
+export function nodesOf(config: BackendConfig): Nodes {
   return new Nodes({ urls: config.weaviateUrls, grpc: config.weaviateGrpc, apiKey: config.weaviateApiKey });
 }
 
@@ -63,7 +63,10 @@ export function checkCompatible(meta: PublishedMeta, expect: BackendExpectation)
 }
 
 /** Opens the published version; INDEX_MISSING when none, BACKEND_UNAVAILABLE when no node answers. */
-export async function openWeaviateSearch(config: Config, opts: OpenSearchOptions): Promise<SearchBackend> {
+export async function openWeaviateSearch(
+  config: BackendConfig,
+  opts: OpenSearchOptions,
+): Promise<SearchBackend> {
   const nodes = nodesOf(config);
   const n = names(config.weaviatePrefix);
   const open = async (): Promise<{ meta: PublishedMeta; snapshot: IndexSnapshot }> => {

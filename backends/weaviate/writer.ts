@@ -10,7 +10,7 @@ import os from "node:os";
 import { Filters, type FilterValue, generateUuid5, type WeaviateClient } from "weaviate-client";
 import type { BackendWriter, DocumentWrite, OpenWriterOptions, PublishedState } from "../../core/backend.ts";
 import { BackendError } from "../../core/backend.ts";
-import type { Config } from "../../core/config.ts";
+import type { BackendConfig } from "../../core/config.ts";
 import { pidAlive } from "../../core/pid.ts";
 import { type BatchObject, insertObjects } from "./batch.ts";
 import type { NodeEndpoint, Nodes } from "./nodes.ts";
@@ -49,7 +49,7 @@ type Versioned = { addedIn: number; removedIn: number; docId: string };
  * (2 of 3 answer), and the node catches up by async replication when it is back; with 2 copies
  * every write needs both.
  */
-export async function layoutOf(client: WeaviateClient, config: Config) {
+export async function layoutOf(client: WeaviateClient, config: BackendConfig) {
   const nodeCount = (await client.cluster.nodes()).length || 1;
   return {
     replication: Math.min(config.weaviateReplication || 3, nodeCount),
@@ -57,7 +57,10 @@ export async function layoutOf(client: WeaviateClient, config: Config) {
   };
 }
 
-export async function openWeaviateWriter(config: Config, opts: OpenWriterOptions): Promise<BackendWriter> {
+export async function openWeaviateWriter(
+  config: BackendConfig,
+  opts: OpenWriterOptions,
+): Promise<BackendWriter> {
   const nodes = nodesOf(config);
   const n = names(config.weaviatePrefix);
   const notice = opts.notice ?? (() => {});

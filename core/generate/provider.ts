@@ -2,8 +2,6 @@
  * The port every text-generation backend implements. The adapters and the factory that picks one
  * from the configuration live in llm/.
  */
-import type { Config } from "../config.ts";
-
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
   content: string;
@@ -24,8 +22,3 @@ export interface LlmProvider {
   stream(messages: readonly ChatMessage[], opts: StreamOptions): AsyncIterable<string>;
   close(): Promise<void>;
 }
-
-export type LlmConfig = Pick<
-  Config,
-  "llmUrl" | "llmModel" | "llmApiKey" | "llmGguf" | "llmThreads" | "llmContextSize" | "llmTimeoutMs"
->;
