@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AppError } from "./errors.ts";
 import type { FusionMethod } from "./fusion.ts";
+import retrievalModel from "./retrieval-model.json" with { type: "json" };
 
 /** The folder that holds package.json; relative settings resolve against it. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -137,7 +138,59 @@ export interface LlmConfig {
  */
 export interface Config extends IndexConfig, BackendConfig, RetrievalConfig, ServerConfig, LlmConfig {}
 
+/** Retrieval's tuned constants: fitted on the evaluation sets, not settings an operator meets. */
+export type TunedRetrieval = Pick<
+  RetrievalConfig,
+  | "candidates"
+  | "fusion"
+  | "rrfK"
+  | "denseWeight"
+  | "perDocCap"
+  | "recencyPrior"
+  | "recencyHalfLifeDays"
+  | "notFoundThreshold"
+>;
+
+/**
+ * The variables that set tuned constants before they moved to core/retrieval-model.json. One still
+ * set is refused, so a value an operator relied on is not dropped without a word.
+ */
+const RETIRED: Readonly<Record<string, keyof TunedRetrieval>> = {
+  CITELINE_CANDIDATES: "candidates",
+  CITELINE_FUSION: "fusion",
+  CITELINE_RRF_K: "rrfK",
+  CITELINE_DENSE_WEIGHT: "denseWeight",
+  CITELINE_PER_DOC_CAP: "perDocCap",
+  CITELINE_RECENCY_PRIOR: "recencyPrior",
+  CITELINE_RECENCY_HALFLIFE: "recencyHalfLifeDays",
+  CITELINE_NOT_FOUND_THRESHOLD: "notFoundThreshold",
+};
+
+/** Reads and checks the tuned constants, naming the file and field of a value out of range. */
+function readTuned(model: Readonly<Record<string, unknown>>): TunedRetrieval {
+  const field = <T>(key: keyof TunedRetrieval, parse: (raw: string, name: string) => T): T =>
+    parse(String(model[key]), `core/retrieval-model.json's ${key}`);
+  return {
+    candidates: field("candidates", int(1, 1000)),
+    fusion: field("fusion", oneOf(["adaptive", "score", "rrf"] as const)),
+    rrfK: field("rrfK", num(1, 1000)),
+    denseWeight: field("denseWeight", num(0, 1)),
+    perDocCap: field("perDocCap", int(1, 50)),
+    recencyPrior: field("recencyPrior", num(0, 1)),
+    recencyHalfLifeDays: field("recencyHalfLifeDays", num(0.1, 3650)),
+    notFoundThreshold: field("notFoundThreshold", num(0, 1)),
+  };
+}
+
+/**
+ * Fusion, ranking depth, the recency prior and the not-found threshold, kept beside the code
+ * that uses them (as the selector's weights are in core/selector-model.json) and changed by
+ * re-fitting them (docs/evaluation.md), not through the environment.
+ */
+export const TUNED: Readonly<TunedRetrieval> = Object.freeze(readTuned(retrievalModel));
+
 export const DEFAULTS: Readonly<Config> = Object.freeze({
+  ...TUNED,
   corpusDir: path.join(PROJECT_ROOT, "corpus"),
   backend: "embedded",
   indexDir: path.join(PROJECT_ROOT, "data", "index"),
@@ -162,15 +215,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   port: 8787,
   k: 8,
   maxK: 50,
-  candidates: 100,
-  fusion: "adaptive",
-  rrfK: 60,
-  denseWeight: 0.5,
-  perDocCap: 5,
-  recencyPrior: 0.1,
-  recencyHalfLifeDays: 7,
   staleCorpusDays: 30,
-  notFoundThreshold: 0.45,
   answerSentences: 2,
   streamDelayMs: 0,
   maxBodyBytes: 64 * 1024,
@@ -389,48 +434,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: "k", env: "CITELINE_K", parse: int(1, 50), doc: "passages retrieved per answer" },
   { key: "maxK", env: "CITELINE_MAX_K", parse: int(1, 200), doc: "largest k a client may ask for" },
   {
-    key: "candidates",
-    env: "CITELINE_CANDIDATES",
-    parse: int(1, 1000),
-    doc: "candidates per retriever before fusion",
-  },
-  {
-    key: "fusion",
-    env: "CITELINE_FUSION",
-    parse: oneOf(["adaptive", "score", "rrf"] as const),
-    doc: "fusion of the rankings: a weight per question (adaptive), a fixed weight on scaled scores (score), or reciprocal rank (rrf)",
-  },
-  { key: "rrfK", env: "CITELINE_RRF_K", parse: num(1, 1000), doc: "reciprocal-rank-fusion constant" },
-  {
-    key: "denseWeight",
-    env: "CITELINE_DENSE_WEIGHT",
-    parse: num(0, 1),
-    doc: "dense share of the fused score under score or rrf fusion",
-  },
-  { key: "perDocCap", env: "CITELINE_PER_DOC_CAP", parse: int(1, 50), doc: "most passages per document" },
-  {
-    key: "recencyPrior",
-    env: "CITELINE_RECENCY_PRIOR",
-    parse: num(0, 1),
-    doc: "fused score a document dated on the as-of day gains (0 turns the prior off)",
-  },
-  {
-    key: "recencyHalfLifeDays",
-    env: "CITELINE_RECENCY_HALFLIFE",
-    parse: num(0.1, 3650),
-    doc: "days over which the recency prior halves",
-  },
-  {
     key: "staleCorpusDays",
     env: "CITELINE_STALE_CORPUS_DAYS",
     parse: int(0, 36500),
     doc: "without asOf: ask as of the newest document when it is older than this many days",
-  },
-  {
-    key: "notFoundThreshold",
-    env: "CITELINE_NOT_FOUND_THRESHOLD",
-    parse: num(0, 1),
-    doc: "match strength (0.6 × cosine + 0.4 × IDF term share) of the best sentence below which the answer is 'not found', for questions of up to five content words; 0.02 lower for each further word",
   },
   {
     key: "answerSentences",
@@ -578,6 +585,13 @@ export const SETTINGS: readonly Setting[] = [
  * This is the only place that reads `process.env`.
  */
 export function loadConfig(overrides: Partial<Config> = {}, env: Env = process.env): Config {
+  for (const [name, key] of Object.entries(RETIRED)) {
+    if (env[name] !== undefined && env[name] !== "")
+      throw new AppError(
+        "CONFIG_INVALID",
+        `${name} is no longer read: ${key} is a tuned constant, fitted on the evaluation sets and kept in core/retrieval-model.json`,
+      );
+  }
   const config: Config = { ...DEFAULTS };
   const target = config as unknown as Record<string, unknown>;
   for (const s of SETTINGS) {

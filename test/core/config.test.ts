@@ -12,7 +12,7 @@ describe("loadConfig", () => {
     ["CITELINE_PORT", "8080", "port", 8080],
     ["CITELINE_MODEL", "all-MiniLM-L6-v2", "model", "all-MiniLM-L6-v2"],
     ["CITELINE_BACKEND", "weaviate", "backend", "weaviate"],
-    ["CITELINE_DENSE_WEIGHT", "0.7", "denseWeight", 0.7],
+    ["CITELINE_ANSWER_SENTENCES", "3", "answerSentences", 3],
     ["CITELINE_QUERY_CACHE", "0", "queryCacheSize", 0],
     [
       "CITELINE_ALLOWED_ORIGINS",
@@ -34,7 +34,17 @@ describe("loadConfig", () => {
       'CITELINE_MODEL is "gpt"; it must be one of bge-small-en-v1.5, all-MiniLM-L6-v2',
     ],
     ["CITELINE_BACKEND", "qdrant", 'CITELINE_BACKEND is "qdrant"; it must be one of embedded, weaviate'],
-    ["CITELINE_DENSE_WEIGHT", "1.5", 'CITELINE_DENSE_WEIGHT is "1.5"; it must be a number from 0 to 1'],
+    ["CITELINE_MAX_K", "0", 'CITELINE_MAX_K is "0"; it must be a whole number from 1 to 200'],
+    [
+      "CITELINE_DENSE_WEIGHT",
+      "0.7",
+      "CITELINE_DENSE_WEIGHT is no longer read: denseWeight is a tuned constant, fitted on the evaluation sets and kept in core/retrieval-model.json",
+    ],
+    [
+      "CITELINE_NOT_FOUND_THRESHOLD",
+      "0.5",
+      "CITELINE_NOT_FOUND_THRESHOLD is no longer read: notFoundThreshold is a tuned constant, fitted on the evaluation sets and kept in core/retrieval-model.json",
+    ],
     ["CITELINE_TOKEN", "short", "CITELINE_TOKEN is 5 characters; use at least 16"],
     [
       "CITELINE_LOG_LEVEL",
