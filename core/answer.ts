@@ -22,9 +22,15 @@ import {
 import selectorModel from "./selector-model.json" with { type: "json" };
 import { type ShortAnswerModel, shortAnswer } from "./short-answer.ts";
 import { contentTerms, sentenceKey } from "./text.ts";
+import type { Reader, ReadScore } from "./types.ts";
 
 export interface ComposeOptions {
   maxSentences: number;
+  /**
+   * The reader's probability of the first sentence under which the answer is "not found"; it
+   * replaces the match-strength bar when the first sentence was read.
+   */
+  readerBar?: number | undefined;
   /** Match strength (see matchStrength) of the best sentence under which the answer is "not found". */
   threshold: number;
   /** A further sentence joins the answer only when its probability reaches this. */
@@ -48,6 +54,8 @@ export interface Composed {
   citations: Citation[];
   /** The span of the first sentence that answers a question asking for a name, date, number... */
   shortAnswer?: ShortAnswer;
+  /** Passages (indices) whose every sentence the reader read it found irrelevant. */
+  irrelevant?: number[];
 }
 
 export const NOT_FOUND_TEXT =
@@ -83,10 +91,73 @@ export function notFoundBar(threshold: number, terms: number): number {
  * A selector model with the probability a second sentence needs to join the answer, and the model
  * that picks the short answer from the first.
  */
-export type Selector = SelectorModel & { follower: number; shortAnswer: ShortAnswerModel };
+export type Selector = SelectorModel & {
+  follower: number;
+  shortAnswer: ShortAnswerModel;
+  reader?: ReaderSettings;
+};
 
 /** The committed selector (see `npm run train`). */
 export const SELECTOR: Selector = selectorModel;
+
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+const logit = (p: number) => Math.log(Math.max(1e-9, p) / Math.max(1e-9, 1 - p));
+
+/**
+ * How the engine uses the reader (reader/fit.ts, fitted by `npm run train:reader` on questions of
+ * articles neither the reader nor the trees saw): the selector's best `read` sentences are read,
+ * and a logistic model over the reader's and the trees' logits orders them.
+ */
+export interface ReaderSettings {
+  read: number;
+  features: readonly string[];
+  mean: readonly number[];
+  scale: readonly number[];
+  weights: readonly number[];
+  bias: number;
+  /** The combined probability a second sentence needs to join the answer. */
+  follower: number;
+  /** Reader probability of the first sentence under which the answer is "not found". */
+  notFound: number;
+  /** Span probability from which the reader's span is the short answer. */
+  shortAnswer: number;
+}
+
+/** A passage whose every read sentence the reader finds at most this likely is not a source. */
+const IRRELEVANT = 0.02;
+
+/** Key of a candidate sentence in the reader's scores. */
+export const readKey = (c: { docId: string; start: number; end: number }) => `${c.docId}:${c.start}:${c.end}`;
+
+/**
+ * Orders the candidates by the reader: those it read first, by the combined probability (which
+ * becomes their `probability`); the rest after them in the trees' order, never as followers.
+ */
+export function rerank(
+  ranked: Candidate[],
+  reads: ReadonlyMap<string, ReadScore>,
+  s: ReaderSettings,
+): Candidate[] {
+  const read = ranked.filter((c) => reads.has(readKey(c)));
+  if (read.length === 0) return ranked;
+  const rl = read.map((c) => reads.get(readKey(c))!.logit);
+  const tl = read.map((c) => logit(c.probability));
+  const maxR = Math.max(...rl);
+  const maxT = Math.max(...tl);
+  read.forEach((c, k) => {
+    const x = [rl[k]!, rl[k]! - maxR, tl[k]!, tl[k]! - maxT];
+    let z = s.bias;
+    x.forEach((v, j) => {
+      z += (s.weights[j] ?? 0) * ((v - (s.mean[j] ?? 0)) / (s.scale[j] || 1));
+    });
+    c.read = reads.get(readKey(c))!;
+    c.probability = sigmoid(z);
+  });
+  read.sort((a, b) => b.probability - a.probability || a.passage - b.passage || a.start - b.start);
+  const rest = ranked.filter((c) => !reads.has(readKey(c)));
+  for (const c of rest) c.probability = Math.min(c.probability, s.follower / 2);
+  return [...read, ...rest];
+}
 
 /** Numbered sources for the passages, in rank order. */
 export function toSources(passages: readonly Passage[]): SourceRef[] {
@@ -130,7 +201,9 @@ export function compose(
   const best = ranked[0];
   const evidence = best ? matchStrength(best) : 0;
   const probability = best?.probability ?? 0;
-  if (!best || evidence < opts.threshold) {
+  const unread = best?.read === undefined || opts.readerBar === undefined;
+  const weak = unread ? evidence < opts.threshold : sigmoid(best!.read!.logit) < opts.readerBar!;
+  if (!best || weak) {
     return {
       notFound: true,
       evidence,
@@ -228,6 +301,8 @@ export interface AnswerReading {
   /** IDF weight of each stemmed question term. */
   weights: Map<string, number>;
   annotations: AnnotationCache;
+  /** The reader's scores of the sentences it read, by {@link readKey}. */
+  reads?: Map<string, ReadScore>;
 }
 
 /** Reads what {@link answerFrom} needs for a retrieval from the index version it came from. */
@@ -235,13 +310,41 @@ export async function readForAnswer(
   index: IndexSnapshot,
   r: Retrieval,
   question: string,
+  opts: ReadOptions = {},
 ): Promise<AnswerReading> {
   // A rewritten follow-up also weighs the terms it borrowed from the conversation.
   const [sentences, weights] = await Promise.all([
     passageSentences(index, r.passages),
     termWeights(index, r.query === question ? question : `${question} ${r.query}`),
   ]);
-  return { sentences, weights, annotations: annotationsFor(index) };
+  const reading: AnswerReading = { sentences, weights, annotations: annotationsFor(index) };
+  const settings = opts.model?.reader;
+  if (!opts.reader || !settings) return reading;
+  const model = opts.model!;
+  // The selector's best sentences, before any exclusion: a follow-up reads a few more, as the
+  // sentences already said drop out of its answer.
+  const top = rank(
+    model,
+    candidates(sentences, r.passages, r.queryVector, question, {
+      weights,
+      passages: model.passages,
+      prefilter: model.prefilter,
+      annotations: reading.annotations,
+    }),
+  ).slice(0, settings.read + (opts.followUp ? settings.read : 0));
+  const scores = await opts.reader.read(
+    r.query,
+    top.map((c) => ({ title: r.passages[c.passage]?.doc.title ?? "", text: c.text })),
+  );
+  reading.reads = new Map(top.map((c, i) => [readKey(c), scores[i]!]));
+  return reading;
+}
+
+export interface ReadOptions {
+  reader?: Reader | undefined;
+  model?: Selector;
+  /** The question follows up on a conversation (more sentences are read). */
+  followUp?: boolean;
 }
 
 /** The answer to `question` from a retrieval, as the engine composes it. */
@@ -253,7 +356,8 @@ export function answerFrom(
   opts: AnswerOptions = {},
 ): Composed {
   const model = opts.model ?? SELECTOR;
-  const ranked = rank(
+  const settings = reading.reads ? model.reader : undefined;
+  const treeRanked = rank(
     model,
     candidates(reading.sentences, r.passages, r.queryVector, question, {
       weights: reading.weights,
@@ -263,18 +367,51 @@ export function answerFrom(
       annotations: reading.annotations,
     }),
   );
+  const ranked = settings ? rerank(treeRanked, reading.reads!, settings) : treeRanked;
   const composed = compose(ranked, r.passages, {
     maxSentences: config.answerSentences,
     threshold: notFoundBar(config.notFoundThreshold, contentTerms(question).length),
-    follower: model.follower,
+    follower: settings ? settings.follower : model.follower,
+    readerBar: settings ? settings.notFound * (config.notFoundThreshold / DEFAULT_NOT_FOUND) : undefined,
   });
+  if (settings) composed.irrelevant = irrelevantPassages(ranked, composed, r.passages.length);
   if (ranked[0]) composed.best = ranked[0];
   const first = composed.sentences[0];
-  if (first) {
+  if (first && settings && first.read) {
+    // The reader's own span, given only when it is sure enough: a wrong bold answer is worse than none.
+    const span = first.read.span;
+    if (span && span.probability >= settings.shortAnswer && span.end > span.start) {
+      composed.shortAnswer = {
+        text: first.text.slice(span.start, span.end),
+        docId: first.docId,
+        start: first.start + span.start,
+        end: first.start + span.end,
+      };
+    }
+  } else if (first) {
     const next = ranked.find((c) => c !== first && !opts.excluded?.has(sentenceKey(c.text)));
     const evidence = { probability: first.probability, gap: first.probability - (next?.probability ?? 0) };
     const short = shortAnswer(question, answerType(question), first, evidence, model.shortAnswer);
     if (short) composed.shortAnswer = short;
   }
   return composed;
+}
+
+/** The not-found bar the reader's threshold was fitted against (a follow-up lowers both alike). */
+const DEFAULT_NOT_FOUND = 0.45;
+
+/** Passages the reader read sentences of and found none of them relevant, and that are not cited. */
+function irrelevantPassages(ranked: readonly Candidate[], composed: Composed, passages: number): number[] {
+  const best = new Map<number, number>();
+  for (const c of ranked) {
+    if (!c.read) continue;
+    best.set(c.passage, Math.max(best.get(c.passage) ?? 0, sigmoid(c.read.logit)));
+  }
+  const cited = new Set(composed.sentences.map((s) => s.passage));
+  const out: number[] = [];
+  for (let i = 1; i < passages; i++) {
+    const b = best.get(i);
+    if (b !== undefined && b < IRRELEVANT && !cited.has(i)) out.push(i);
+  }
+  return out;
 }

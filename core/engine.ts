@@ -8,6 +8,7 @@ import {
   answerFrom,
   invalidCitations,
   readForAnswer,
+  SELECTOR,
   type Selector,
   shortAnswerChecks,
   toSources,
@@ -34,7 +35,7 @@ import { emptyRangeMessage, NO_DOCUMENTS_IN_RANGE } from "./range.ts";
 import { type Passage, type RetrievalMode, retrieve } from "./retrieval.ts";
 import { shapeSources } from "./sources.ts";
 import { verifiedStarters } from "./starters.ts";
-import type { DateFilter, Embedder } from "./types.ts";
+import type { DateFilter, Embedder, Reader } from "./types.ts";
 
 export interface EngineDeps {
   config: Config;
@@ -43,6 +44,11 @@ export interface EngineDeps {
   backend: SearchBackend;
   /** The answer-sentence selector; the committed one by default (evaluation passes fold models). */
   selector?: Selector;
+  /**
+   * The reading model; by default the embedder's (loaded beside it in the embedding workers).
+   * `null` answers without it (evaluation compares the two).
+   */
+  reader?: Reader | null;
   log?: (level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>) => void;
   /** Writes verified generated answers; without it (the default) every answer is extractive. */
   generator?: Answerer | undefined;
@@ -110,6 +116,8 @@ async function* emptyRangeAnswer(text: string, question: string, t0: number): As
 
 export function createEngine(deps: EngineDeps): Engine {
   const { config, embedder, backend } = deps;
+  const reader = deps.reader === null ? undefined : (deps.reader ?? embedder.reader);
+  const selector = deps.selector ?? SELECTOR;
   const queue = new EmbedQueue(embedder, undefined, undefined, config.queryCacheSize);
   const admission = new AdmissionQueue(config.maxInFlight, config.maxQueue);
   const embedQuery = (text: string, signal?: AbortSignal) => queue.embed(text, signal);
@@ -125,7 +133,13 @@ export function createEngine(deps: EngineDeps): Engine {
     try {
       const index = lease.snapshot;
       const r = await retrieve({ index, embedder, config }, question, { k: config.k });
-      const composed = answerFrom(await readForAnswer(index, r, question), r, question, config);
+      const composed = answerFrom(
+        await readForAnswer(index, r, question, { reader, model: selector }),
+        r,
+        question,
+        config,
+        { model: selector },
+      );
       return !composed.notFound && composed.citations.some((c) => c.docId === docId);
     } finally {
       lease.release();
@@ -173,7 +187,11 @@ export function createEngine(deps: EngineDeps): Engine {
       signal?.throwIfAborted();
       const retrievalMs = performance.now() - t0;
       const [reading, boilerplate] = await Promise.all([
-        readForAnswer(index, r, req.question),
+        readForAnswer(index, r, req.question, {
+          reader,
+          model: selector,
+          followUp: (req.history?.length ?? 0) > 0,
+        }),
         boilerplateOf(index),
       ]);
       signal?.throwIfAborted();
@@ -185,12 +203,20 @@ export function createEngine(deps: EngineDeps): Engine {
           { ...config, notFoundThreshold: config.notFoundThreshold * ratio },
           {
             excluded: unanswerable(excluded, boilerplate),
-            ...(deps.selector ? { model: deps.selector } : {}),
+            model: selector,
           },
         ),
       );
       // A client that names k gets k passages; otherwise the weak ones are left out.
-      const shaped = shapeSources(composed, toSources(r.passages), req.k === undefined ? undefined : 0);
+      const shaped =
+        req.k === undefined
+          ? shapeSources(
+              composed,
+              toSources(r.passages),
+              undefined,
+              new Set(composed.irrelevant?.map((i) => i + 1)),
+            )
+          : shapeSources(composed, toSources(r.passages), 0);
       const { sources, documents } = shaped;
       composed = shaped.composed;
       const bad = invalidCitations(composed.answer, composed.citations, sources);

@@ -51,6 +51,9 @@ export const ERROR_CODES = {
   SHUTTING_DOWN: "the server is shutting down",
   CANCELLED: "the request was cancelled",
   INTERNAL: "an internal error occurred",
+  // the reader's trainer (npm run train:reader)
+  TRAIN_TOOLS_MISSING: "a tool the reader's training needs is not installed",
+  TRAIN_FAILED: "a stage of the reader's training failed",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -22,6 +22,7 @@ import {
 import type { Passage } from "./retrieval.ts";
 import { contentTerms, isStopword, sentenceKey, stem, stemSet, words } from "./text.ts";
 import { type TreeModel, treeScore } from "./trees.ts";
+import type { ReadScore } from "./types.ts";
 import { dot } from "./vectors.ts";
 
 /** Feature names, in the order of the model's weights. */
@@ -87,6 +88,8 @@ export interface Candidate {
   /** Probability that the sentence answers the question; set by {@link rank}. */
   probability: number;
   annotation: Annotation;
+  /** What the reader made of the sentence, when it read it. */
+  read?: ReadScore;
 }
 
 export interface CandidateOptions {

@@ -27,10 +27,14 @@ export function shapeSources(
   composed: Composed,
   sources: readonly SourceRef[],
   minShare = SOURCE_MIN_SHARE,
+  /** Source numbers the reader found irrelevant: left out unless cited. */
+  irrelevant: ReadonlySet<number> = new Set(),
 ): ShapedSources {
   const cited = new Set(composed.citations.map((c) => c.n));
   const best = Math.max(0, ...sources.map((s) => s.score));
-  const kept = sources.filter((s, i) => i === 0 || cited.has(s.n) || s.score >= best * minShare);
+  const kept = sources.filter(
+    (s, i) => i === 0 || cited.has(s.n) || (s.score >= best * minShare && !irrelevant.has(s.n)),
+  );
 
   const byDoc = new Map<string, SourceRef[]>();
   for (const s of kept) {

@@ -31,6 +31,29 @@ export interface Chunk extends Span {
 
 export type EmbedKind = "query" | "passage";
 
+/** A sentence for the reader: its text and the title of its document. */
+export interface ReadItem {
+  title: string;
+  text: string;
+}
+
+/** What the reader makes of one sentence for a question. */
+export interface ReadScore {
+  /** The relevance logit: how surely the sentence answers the question (its sigmoid is a probability). */
+  logit: number;
+  /** The likeliest answer inside the sentence: UTF-16 offsets into `text`, and its probability. */
+  span?: { start: number; end: number; probability: number };
+}
+
+/**
+ * The reading model's port: a cross-encoder that reads the question against each sentence
+ * (reader/README.md). Scored in the embedding workers, so it adds no thread of its own.
+ */
+export interface Reader {
+  readonly modelId: string;
+  read(question: string, items: readonly ReadItem[]): Promise<ReadScore[]>;
+}
+
 /** The port every embedding backend implements. Vectors are unit length. */
 export interface Embedder {
   readonly modelId: string;
@@ -41,6 +64,8 @@ export interface Embedder {
   embed(texts: readonly string[], kind: EmbedKind): Promise<Float32Array[]>;
   /** Tokens the model sees for this text, without special tokens. */
   countTokens(text: string): number;
+  /** The reader, when its model was loaded beside the embedding model. */
+  readonly reader?: Reader | undefined;
   dispose(): Promise<void>;
 }
 
@@ -52,6 +77,7 @@ export function forwarding(inner: Embedder): Omit<Embedder, "embed"> {
     pooling: inner.pooling,
     maxTokens: inner.maxTokens,
     countTokens: (text) => inner.countTokens(text),
+    reader: inner.reader,
     dispose: () => inner.dispose(),
   };
 }

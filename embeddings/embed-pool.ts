@@ -9,13 +9,11 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { WorkerReply, WorkerRequest } from "./embed-worker.ts";
-import type { BatchRunner, SessionOptions, TokenBatch } from "./onnx-session.ts";
+import type { BatchRunner, PairBatch, PairScores, SessionOptions, TokenBatch } from "./onnx-session.ts";
 
-interface Job {
-  batch: TokenBatch;
-  resolve: (v: Float32Array) => void;
-  reject: (e: Error) => void;
-}
+type Job =
+  | { kind: "embed"; batch: TokenBatch; resolve: (v: Float32Array) => void; reject: (e: Error) => void }
+  | { kind: "read"; batch: PairBatch; resolve: (v: PairScores) => void; reject: (e: Error) => void };
 
 interface Slot {
   worker: Worker;
@@ -52,6 +50,8 @@ function tsxEsmApi(): string {
 
 export interface EmbedPool extends BatchRunner {
   readonly size: number;
+  /** Reader logits for a batch of pairs (only when the pool was started with the reader model). */
+  read(batch: PairBatch): Promise<PairScores>;
   close(): Promise<void>;
 }
 
@@ -70,8 +70,11 @@ export async function createEmbedPool(size: number, session: SessionOptions): Pr
         slot.settle = r;
       });
       slot.worker.ref();
-      const req: WorkerRequest = job.batch;
-      slot.worker.postMessage(req, [req.ids.buffer as ArrayBuffer]);
+      const req: WorkerRequest =
+        job.kind === "embed" ? { kind: "embed", ...job.batch } : { kind: "read", ...job.batch };
+      const transfer = [req.ids.buffer as ArrayBuffer];
+      if (req.kind === "read") transfer.push(req.types.buffer as ArrayBuffer);
+      slot.worker.postMessage(req, transfer);
     }
   };
 
@@ -98,8 +101,10 @@ export async function createEmbedPool(size: number, session: SessionOptions): Pr
         slot.job = undefined;
         slot.settle();
         worker.unref();
-        if (reply.type === "done") job?.resolve(reply.vectors);
-        else job?.reject(new Error(reply.message));
+        if (reply.type === "done" && job?.kind === "embed") job.resolve(reply.vectors);
+        else if (reply.type === "read" && job?.kind === "read") job.resolve(reply.scores);
+        else if (reply.type === "error") job?.reject(new Error(reply.message));
+        else job?.reject(new Error(`an embedding worker answered ${reply.type} to a ${job?.kind} batch`));
         dispatch();
       });
       worker.on("error", (err) => {
@@ -145,7 +150,15 @@ export async function createEmbedPool(size: number, session: SessionOptions): Pr
       if (closed) return Promise.reject(new Error("the embedder was disposed"));
       if (broken) return Promise.reject(broken);
       return new Promise((resolve, reject) => {
-        queue.push({ batch, resolve, reject });
+        queue.push({ kind: "embed", batch, resolve, reject });
+        dispatch();
+      });
+    },
+    read(batch) {
+      if (closed) return Promise.reject(new Error("the embedder was disposed"));
+      if (broken) return Promise.reject(broken);
+      return new Promise((resolve, reject) => {
+        queue.push({ kind: "read", batch, resolve, reject });
         dispatch();
       });
     },

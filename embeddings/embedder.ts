@@ -3,9 +3,10 @@ import path from "node:path";
 import { AutoModel, AutoTokenizer, env, type PreTrainedTokenizer } from "@xenova/transformers";
 import type { ModelName } from "../core/config.ts";
 import { AppError } from "../core/errors.ts";
-import type { Embedder, EmbedKind } from "../core/types.ts";
+import type { Embedder, EmbedKind, Reader } from "../core/types.ts";
 import { createEmbedPool, type EmbedPool } from "./embed-pool.ts";
 import { hasModelFiles, MODEL_SPECS, type ModelSpec, modelFolder } from "./models.ts";
+import { DEFAULT_READER_DIR, hasReaderModel, poolReader, READER_ONNX } from "./reader.ts";
 
 export { normalize } from "./pooling.ts";
 
@@ -22,6 +23,11 @@ export interface EmbedderOptions {
   embedWorkers?: number;
   /** ONNX Runtime intra-op threads per worker (default 1). */
   embedThreads?: number;
+  /**
+   * The reader model's folder, loaded into the same workers (default: the committed reader/model
+   * when present); false leaves the reader out.
+   */
+  readerDir?: string | false | undefined;
 }
 
 /** Token ids remembered between counting and embedding (about 30 MB at most). */
@@ -43,6 +49,8 @@ export async function createEmbedder(opts: EmbedderOptions): Promise<Embedder> {
   env.allowRemoteModels = !root && (opts.allowDownload ?? true);
   let tokenizer: PreTrainedTokenizer;
   let pool: EmbedPool;
+  const wanted = opts.readerDir === undefined ? DEFAULT_READER_DIR : opts.readerDir;
+  const readerDir = wanted && hasReaderModel(wanted) ? wanted : undefined;
   try {
     tokenizer = await AutoTokenizer.from_pretrained(spec.hubId);
     if (!root) {
@@ -56,6 +64,7 @@ export async function createEmbedder(opts: EmbedderOptions): Promise<Embedder> {
     // than one on some hosts, while separate workers never wait for each other.
     pool = await createEmbedPool(opts.embedWorkers ?? Math.max(1, Math.min(4, os.availableParallelism())), {
       modelPath: path.join(modelFolder(root, spec), "onnx", "model_quantized.onnx"),
+      readerPath: readerDir ? path.join(readerDir, READER_ONNX) : undefined,
       threads: opts.embedThreads ?? 1,
       pooling: spec.pooling,
     });
@@ -66,7 +75,13 @@ export async function createEmbedder(opts: EmbedderOptions): Promise<Embedder> {
       { model: spec.name },
     );
   }
-  return new TransformersEmbedder(spec, tokenizer, pool, opts.embedBatchSize);
+  return new TransformersEmbedder(
+    spec,
+    tokenizer,
+    pool,
+    opts.embedBatchSize,
+    readerDir ? poolReader(pool, readerDir) : undefined,
+  );
 }
 
 class TransformersEmbedder implements Embedder {
@@ -80,6 +95,7 @@ class TransformersEmbedder implements Embedder {
     private readonly tokenizer: PreTrainedTokenizer,
     private readonly pool: EmbedPool,
     private readonly batchSize: number,
+    readonly reader: Reader | undefined,
   ) {
     this.modelId = spec.name;
     this.dim = spec.dim;

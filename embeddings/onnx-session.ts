@@ -14,6 +14,8 @@ export interface TokenBatch {
 
 export interface SessionOptions {
   modelPath: string;
+  /** The reader model, opened beside the embedding model in the same worker when given. */
+  readerPath?: string | undefined;
   /** Intra-op threads; one per worker keeps several workers from contending for the cores. */
   threads: number;
   pooling: "cls" | "mean";
@@ -55,6 +57,53 @@ export async function openSession(opts: SessionOptions): Promise<BatchRunner> {
       const out = new Float32Array(rows * dim);
       for (const [b, v] of vectors.entries()) out.set(v, b * dim);
       return out;
+    },
+  };
+}
+
+/** A padded batch of (question, sentence) pairs for the reader: ids and segment of every token. */
+export interface PairBatch {
+  ids: BigInt64Array;
+  types: BigInt64Array;
+  lengths: Int32Array;
+  seq: number;
+}
+
+/** The reader's outputs for a batch: a relevance logit per row, start/end logits per token. */
+export interface PairScores {
+  relevance: Float32Array;
+  start: Float32Array;
+  end: Float32Array;
+}
+
+export interface PairRunner {
+  run(batch: PairBatch): Promise<PairScores>;
+}
+
+/** A session of the reader model (reader/model): question–sentence pairs in, logits out. */
+export async function openReaderSession(modelPath: string, threads: number): Promise<PairRunner> {
+  const session = await ort.InferenceSession.create(modelPath, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+  });
+  return {
+    async run({ ids, types, lengths, seq }) {
+      const rows = lengths.length;
+      const attention = new BigInt64Array(rows * seq);
+      for (let b = 0; b < rows; b++) attention.fill(1n, b * seq, b * seq + lengths[b]!);
+      const dims = [rows, seq];
+      const out = await session.run({
+        input_ids: new ort.Tensor("int64", ids, dims),
+        attention_mask: new ort.Tensor("int64", attention, dims),
+        token_type_ids: new ort.Tensor("int64", types, dims),
+      });
+      return {
+        relevance: out.relevance!.data as Float32Array,
+        start: out.start_logits!.data as Float32Array,
+        end: out.end_logits!.data as Float32Array,
+      };
     },
   };
 }

@@ -7,6 +7,7 @@ import { answerFrom, readForAnswer, type Selector } from "../core/answer.ts";
 import { boilerplateOf } from "../core/boilerplate.ts";
 import { unanswerable } from "../core/exclusions.ts";
 import { type RetrievalDeps, retrieve } from "../core/retrieval.ts";
+import type { Reader } from "../core/types.ts";
 
 export interface Evidence {
   /** Score of the best sentence; 0 when no sentence was found. */
@@ -25,10 +26,14 @@ export async function answerEvidence(
   question: string,
   asOf?: string,
   selector?: Selector,
+  reader: Reader | undefined = deps.embedder.reader,
 ): Promise<Evidence> {
   const r = await retrieve(deps, question, { k: deps.config.k, asOf });
   const excluded = unanswerable(new Set<string>(), await boilerplateOf(deps.index));
-  const reading = await readForAnswer(deps.index, r, question);
+  const reading = await readForAnswer(deps.index, r, question, {
+    reader,
+    ...(selector ? { model: selector } : {}),
+  });
   const composed = answerFrom(reading, r, question, deps.config, {
     excluded,
     ...(selector ? { model: selector } : {}),

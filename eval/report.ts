@@ -99,6 +99,7 @@ export function formatSummary(s: EvalSummary): string {
     );
   }
   lines.push(...formatAnswerQuality(s.answerQuality));
+  if (s.readerOff) lines.push("", ...formatReaderComparison(s, ans));
   if (a.evidenceDisagreements > 0) {
     lines.push(
       `warning: on ${a.evidenceDisagreements} questions the recomputed evidence disagrees with the engine's not-found verdict; eval/evidence.ts no longer mirrors core/engine.ts`,
@@ -115,6 +116,30 @@ export function formatSummary(s: EvalSummary): string {
     `${d.questions} questions in ${s.wallSeconds} s; results in ${s.files.results}, summary in ${s.files.summary}`,
   );
   return lines.join("\n");
+}
+
+/** The answer figures without and with the reader, side by side. */
+function formatReaderComparison(s: EvalSummary, ans: (text: string) => string): string[] {
+  const off = s.readerOff!;
+  const both = [
+    { a: off.answer, q: off.answerQuality },
+    { a: s.answer, q: s.answerQuality },
+  ];
+  const row = (name: string, f: (x: (typeof both)[number]) => string) => [name, ...both.map(f)];
+  return [
+    `answers without and with the reader (${s.reader}):`,
+    table([
+      ["", "reader off", "reader on"],
+      row("answer accuracy", (x) => ans(pct(x.a.accuracy))),
+      row("first sentence holds an answer", (x) => ans(pct(x.q.firstSentence.rate))),
+      row("citation precision", (x) => ans(pct(x.a.citations.precision))),
+      row("false not-found", (x) => pct(x.a.falseNotFoundRate)),
+      row("unanswerable refused", (x) => pct(x.q.refusals.refusalRate)),
+      row("short answers given", (x) => pct(x.q.shortAnswer.share)),
+      row("short answer EM / F1", (x) => `${pct(x.q.shortAnswer.em)} / ${pct(x.q.shortAnswer.f1)}`),
+      row("answer total p50 / p95", (x) => ms(x.a.totalMs)),
+    ]),
+  ];
 }
 
 /** Settings that shape retrieval and answers, as `name value` pairs; absent ones are skipped. */

@@ -50,6 +50,8 @@ export type Stage = "index" | "questions";
 
 export interface EvalOptions {
   datasetDir: string;
+  /** Also answer every question without the reader, for the side-by-side table (default true). */
+  compareReader?: boolean;
   modes?: readonly RetrievalMode[];
   /** Depth of the answer-in-context and passage metrics (default 5). */
   k?: number;
@@ -116,6 +118,10 @@ export interface EvalSummary {
   answer: AnswerSummary;
   /** First sentence, short answer and refusals. */
   answerQuality: AnswerQualitySummary;
+  /** The reader's model id, when answers were read. */
+  reader: string | null;
+  /** The same questions answered without the reader (when a reader is loaded). */
+  readerOff?: { answer: ReturnType<typeof summarizeAnswers>; answerQuality: AnswerQualitySummary };
   /** Whether answers came from fold models that never saw the question's article. */
   selector: "committed" | "out-of-fold";
   /** Questions whose answer failed with an error (listed in the results). */
@@ -163,11 +169,16 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
       selector,
       engine: createEngine({ config, embedder: memo, backend: open.backend, selector }),
     }));
+    // Without the reader, beside it: the same retrieval and selector, the answer step alone differs.
+    const readerOff =
+      memo.reader && opts.compareReader !== false
+        ? createEngine({ config, embedder: memo, backend: open.backend, reader: null })
+        : undefined;
     // A question of no article the folds know is answered by the committed model.
     const answering = (q: EvalQuestion): Answering => {
       const fold = opts.selectorFolds?.foldOf[q.goldDocIds[0] ?? q.nearDocId ?? ""];
       const f = fold === undefined ? undefined : foldEngines?.[fold];
-      return f ?? { engine: open.engine, selector: undefined };
+      return { ...(f ?? { engine: open.engine, selector: undefined }), readerOff };
     };
 
     await mkdir(outDir, { recursive: true });
@@ -257,6 +268,10 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
             : [],
         ),
       ),
+      reader: memo.reader && opts.compareReader !== false ? memo.reader.modelId : null,
+      ...(results.some((r) => r.answerReaderOff !== undefined)
+        ? { readerOff: summarizeBoth(results.map((r) => ({ ...r, answer: r.answerReaderOff ?? null }))) }
+        : {}),
       errors: results.filter((r) => r.error !== null).length,
       startedAt,
       wallSeconds: Number(((performance.now() - started) / 1000).toFixed(1)),
@@ -274,6 +289,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
 interface Answering {
   engine: Engine;
   selector: Selector | undefined;
+  readerOff?: Engine | undefined;
 }
 
 async function runQuestion(
@@ -291,8 +307,21 @@ async function runQuestion(
   // every later retrieval of this question reuses the vector.
   const inGold = answerInGold(q, await session.docTexts(q.goldDocIds));
   let answer: QuestionResult["answer"] = null;
+  let answerOff: QuestionResult["answer"] | undefined;
   let error: string | null = null;
   try {
+    if (answering.readerOff) {
+      const events: AnswerEvent[] = [];
+      const ask = q.date === undefined ? { question: q.question } : { question: q.question, asOf: q.date };
+      for await (const e of answering.readerOff.answer(ask)) events.push(e);
+      const evidence = await answerEvidence(session.deps, q.question, q.date, answering.selector, undefined);
+      answerOff = scoreAnswer(
+        q,
+        events,
+        await session.docTexts([...q.goldDocIds, ...citedDocs(events)]),
+        evidence,
+      );
+    }
     const events: AnswerEvent[] = [];
     const ask = q.date === undefined ? { question: q.question } : { question: q.question, asOf: q.date };
     for await (const e of answering.engine.answer(ask)) events.push(e);
@@ -328,6 +357,10 @@ async function runQuestion(
     answer,
     error,
   };
+  if (answerOff !== undefined) {
+    result.answerReaderOff =
+      inGold === false ? withoutAnswerVerdicts({ ...result, answer: answerOff }).answer : answerOff;
+  }
   return inGold === false ? withoutAnswerVerdicts(result) : result;
 }
 
@@ -363,5 +396,26 @@ function goldSpanLookup(dataset: Dataset, session: Session) {
       return out;
     },
     unlocated: () => unlocated,
+  };
+}
+
+/** The answer summaries of results (used for the answers without the reader). */
+function summarizeBoth(results: QuestionResult[]) {
+  return {
+    answer: summarizeAnswers(results),
+    answerQuality: summarizeAnswerQuality(
+      results.flatMap((r) =>
+        r.answer
+          ? [
+              {
+                expectNotFound: r.expectNotFound,
+                answers: r.answers,
+                notFound: r.answer.notFound,
+                quality: r.answer.quality,
+              },
+            ]
+          : [],
+      ),
+    ),
   };
 }

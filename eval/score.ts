@@ -176,6 +176,8 @@ export interface QuestionResult {
   modes: Partial<Record<RetrievalMode, ModeResult>>;
   /** Null when the engine failed on the question; `error` says how. */
   answer: AnswerResult | null;
+  /** The same question answered without the reader, when the evaluation compares the two. */
+  answerReaderOff?: AnswerResult | null;
   error: string | null;
 }
 

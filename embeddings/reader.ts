@@ -1,0 +1,144 @@
+/**
+ * The reader adapter: (question, "title | sentence") pairs tokenised exactly as reader/train.py
+ * tokenised them in training, scored by the reader model in the embedding pool's workers, and
+ * the best answer span decoded back to characters of the sentence.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import type { Reader, ReadItem, ReadScore } from "../core/types.ts";
+import type { EmbedPool } from "./embed-pool.ts";
+import { type Piece, WordPiece } from "./wordpiece.ts";
+
+/** Input limits of the trained model (reader/train.py: MAX_QUESTION, MAX_LEN, SEPARATOR). */
+const MAX_QUESTION = 32;
+const MAX_LEN = 96;
+const SEPARATOR = " | ";
+/** Longest answer span considered, in tokens. */
+const MAX_SPAN = 24;
+
+export const READER_ONNX = "reader-int8.onnx";
+export const READER_TOKENIZER = "tokenizer.json";
+
+/** The committed model's folder: reader/model at the repository's root. */
+export const DEFAULT_READER_DIR = path.resolve(
+  path.dirname(new URL(import.meta.url).pathname),
+  "..",
+  "reader",
+  "model",
+);
+
+export function hasReaderModel(dir: string): boolean {
+  return existsSync(path.join(dir, READER_ONNX)) && existsSync(path.join(dir, READER_TOKENIZER));
+}
+
+interface Encoded {
+  ids: number[];
+  /** Pieces of "title | text", for the tokens after [CLS] question [SEP]. */
+  pieces: Piece[];
+  /** Tokens before the sentence's pieces: [CLS], the question, [SEP]. */
+  offset: number;
+  /** Characters of the title prefix before the sentence text. */
+  prefix: number;
+}
+
+export class PoolReader implements Reader {
+  readonly modelId: string;
+
+  constructor(
+    private readonly pool: Pick<EmbedPool, "read">,
+    private readonly tokenizer: WordPiece,
+    modelId: string,
+  ) {
+    this.modelId = modelId;
+  }
+
+  private encode(question: readonly number[], item: ReadItem): Encoded {
+    const prefix = item.title ? `${item.title}${SEPARATOR}` : "";
+    const room = MAX_LEN - 3 - question.length;
+    const pieces = this.tokenizer.tokenize(prefix + item.text).slice(0, room);
+    const t = this.tokenizer;
+    return {
+      ids: [t.cls, ...question, t.sep, ...pieces.map((p) => p.id), t.sep],
+      pieces,
+      offset: question.length + 2,
+      prefix: prefix.length,
+    };
+  }
+
+  async read(question: string, items: readonly ReadItem[]): Promise<ReadScore[]> {
+    if (items.length === 0) return [];
+    const q = this.tokenizer
+      .tokenize(question)
+      .slice(0, MAX_QUESTION)
+      .map((p) => p.id);
+    const rows = items.map((it) => this.encode(q, it));
+    const seq = Math.max(...rows.map((r) => r.ids.length));
+    const ids = new BigInt64Array(rows.length * seq);
+    const types = new BigInt64Array(rows.length * seq);
+    const lengths = new Int32Array(rows.length);
+    rows.forEach((r, b) => {
+      for (let i = 0; i < r.ids.length; i++) ids[b * seq + i] = BigInt(r.ids[i]!);
+      types.fill(1n, b * seq + r.offset, b * seq + r.ids.length);
+      lengths[b] = r.ids.length;
+    });
+    const out = await this.pool.read({ ids, types, lengths, seq });
+    return rows.map((r, b) => {
+      const score: ReadScore = { logit: out.relevance[b]! };
+      const span = bestSpan(
+        r,
+        out.start.subarray(b * seq, (b + 1) * seq),
+        out.end.subarray(b * seq, (b + 1) * seq),
+      );
+      if (span) score.span = span;
+      return score;
+    });
+  }
+}
+
+/**
+ * The best span of the sentence (never the title): the highest start + end logit with the end
+ * at most MAX_SPAN tokens after the start, and its probability under the start and end softmaxes
+ * over the sentence's tokens.
+ */
+function bestSpan(r: Encoded, start: Float32Array, end: Float32Array): ReadScore["span"] {
+  const first = r.pieces.findIndex((p) => p.start >= r.prefix);
+  if (first < 0) return undefined;
+  const lo = r.offset + first;
+  const hi = r.offset + r.pieces.length;
+  let zs = 0;
+  let ze = 0;
+  let ms = Number.NEGATIVE_INFINITY;
+  let me = Number.NEGATIVE_INFINITY;
+  for (let i = lo; i < hi; i++) {
+    ms = Math.max(ms, start[i]!);
+    me = Math.max(me, end[i]!);
+  }
+  for (let i = lo; i < hi; i++) {
+    zs += Math.exp(start[i]! - ms);
+    ze += Math.exp(end[i]! - me);
+  }
+  let best: { i: number; j: number; s: number } | undefined;
+  for (let i = lo; i < hi; i++) {
+    for (let j = i; j < Math.min(hi, i + MAX_SPAN); j++) {
+      const s = start[i]! + end[j]!;
+      if (!best || s > best.s) best = { i, j, s };
+    }
+  }
+  if (!best) return undefined;
+  const probability = (Math.exp(start[best.i]! - ms) / zs) * (Math.exp(end[best.j]! - me) / ze);
+  return {
+    start: r.pieces[best.i - r.offset]!.start - r.prefix,
+    end: r.pieces[best.j - r.offset]!.end - r.prefix,
+    probability,
+  };
+}
+
+/** A reader over the pool's workers, with the tokenizer of the model folder. */
+export function poolReader(pool: Pick<EmbedPool, "read">, dir: string): Reader {
+  const json = JSON.parse(readFileSync(path.join(dir, READER_TOKENIZER), "utf8"));
+  const provenance = path.join(dir, "provenance.json");
+  const id = existsSync(provenance)
+    ? String((JSON.parse(readFileSync(provenance, "utf8")) as { id?: string }).id ?? "reader")
+    : "reader";
+  return new PoolReader(pool, new WordPiece(json), id);
+}

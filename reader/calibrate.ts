@@ -1,0 +1,97 @@
+/**
+ * `npx tsx reader/calibrate.ts rows --candidates FILE --out FILE`: the selector's training rows of
+ * split A (for `npm run train -- --features`).
+ * `npx tsx reader/calibrate.ts fit --work DIR [--check FILE]`: reads split B's candidates with the
+ * committed reader in the product's workers, fits how the engine uses it (reader/fit.ts), writes
+ * the settings into core/selector-model.json and the provenance beside the model, and measures
+ * the evaluation sets whose candidates are in DIR without fitting on them.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
+import type { SelectorModel } from "../core/selector.ts";
+import { createEmbedder } from "../embeddings/embedder.ts";
+import { writeRows } from "../eval/train.ts";
+import { fitSettings, measure, READ, type ReadRow, readRows } from "./fit.ts";
+import { readCandidates, splitOf, trainRows } from "./splits.ts";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    candidates: { type: "string" },
+    out: { type: "string" },
+    work: { type: "string" },
+    check: { type: "string" },
+    measure: { type: "string" },
+  },
+});
+const SELECTOR = path.join(PROJECT_ROOT, "core", "selector-model.json");
+const MODEL_DIR = path.join(PROJECT_ROOT, "reader", "model");
+
+if (positionals[0] === "rows") {
+  const rows = await readCandidates(values.candidates!);
+  const split = splitOf(rows);
+  const a = rows.filter((r) => split(r) === "A");
+  await writeRows(values.out!, trainRows(a));
+  console.error(`split A: ${a.length} questions of ${rows.length}`);
+} else if (positionals[0] === "fit") {
+  const work = values.work!;
+  const model = JSON.parse(readFileSync(SELECTOR, "utf8")) as SelectorModel & Record<string, unknown>;
+  const embedder = await createEmbedder({ ...loadConfig(), readerDir: MODEL_DIR });
+  const reader = embedder.reader;
+  if (!reader) throw new Error(`no reader model in ${MODEL_DIR}`);
+  try {
+    const slice = await readCandidates(path.join(work, "candidates-squad-train-slice.jsonl"));
+    const split = splitOf(slice);
+    const b = slice.filter((r) => split(r) === "B");
+    const t0 = performance.now();
+    const readB = await readRows(b, model, reader, (n) => console.error(`split B: read ${n}/${b.length}`));
+    const readMs = (performance.now() - t0) / Math.max(1, readB.length);
+    const { settings, figures } = fitSettings(readB);
+    const measured: Record<string, unknown> = { "squad-train split B (fitted on)": measure(readB, settings) };
+    // Measured only, never fitted on; `npm run eval` measures the same sets through the whole engine.
+    for (const set of (values.measure ?? "").split(",").filter(Boolean)) {
+      const file = path.join(work, `candidates-${set}.jsonl`);
+      if (!existsSync(file)) continue;
+      const rows: ReadRow[] = await readRows(await readCandidates(file), model, reader);
+      measured[set] = measure(rows, settings);
+    }
+    const round = (x: number) => Number(x.toFixed(6));
+    model.reader = {
+      ...settings,
+      mean: settings.mean.map(round),
+      scale: settings.scale.map(round),
+      weights: settings.weights.map(round),
+      bias: round(settings.bias),
+      notFound: round(settings.notFound),
+      shortAnswer: round(settings.shortAnswer),
+      provenance: {
+        fittedOn: `split B of squad-train's slice (${readB.length} questions of articles neither the reader nor the trees saw)`,
+        figures,
+        measured,
+      },
+    };
+    await writeFile(SELECTOR, `${JSON.stringify(model, null, 2)}\n`);
+    execFileSync(process.execPath, ["node_modules/@biomejs/biome/bin/biome", "format", "--write", SELECTOR], {
+      cwd: PROJECT_ROOT,
+      stdio: "ignore",
+    });
+    const check =
+      values.check && existsSync(values.check) ? JSON.parse(readFileSync(values.check, "utf8")) : undefined;
+    const provenanceFile = path.join(MODEL_DIR, "provenance.json");
+    const previous = existsSync(provenanceFile) ? JSON.parse(readFileSync(provenanceFile, "utf8")) : {};
+    await writeFile(
+      provenanceFile,
+      `${JSON.stringify({ ...previous, int8AgainstFp32: check, readPerQuestionMs: Number(readMs.toFixed(1)), read: READ, measured }, null, 2)}\n`,
+    );
+    console.log(JSON.stringify({ figures, measured }, null, 2));
+  } finally {
+    await embedder.dispose();
+  }
+} else {
+  console.error("usage: npx tsx reader/calibrate.ts rows|fit ...");
+  process.exitCode = 2;
+}

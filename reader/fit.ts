@@ -1,0 +1,256 @@
+/**
+ * Stage 3 of `npm run train:reader`: how the engine uses the reader, fitted on split B of
+ * squad-train's slice (articles neither the reader nor the selector's trees saw).
+ *
+ * For each question the engine reads the selector's top `read` candidates. Here the same is done
+ * with the committed trees and the int8 reader running in the product's own embedding workers,
+ * and then fitted:
+ *   - the combination: a logistic model over the reader's logit and the trees' logit, each also
+ *     as its gap to the question's best, which orders the read sentences;
+ *   - the follower: the probability a second sentence needs;
+ *   - the not-found bar: the lowest reader probability of the first sentence that refuses at
+ *     most `FALSE_REFUSAL` of split B's answerable questions;
+ *   - the short answer: the reader's span probability from which a span is given, the lowest
+ *     whose exact match on split B reaches `SHORT_EM`.
+ * squad2-unanswerable, squad-dev and news-2023 are only measured here, never fitted on.
+ */
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { probability, type SelectorModel } from "../core/selector.ts";
+import type { Reader, ReadScore } from "../core/types.ts";
+import { hasAnyAnswer, normalizeAnswer } from "../eval/metrics.ts";
+import { fitLogistic } from "../eval/train.ts";
+import type { CandidateRow } from "./extract.ts";
+
+export const READ_FEATURES = ["reader", "readerGap", "trees", "treesGap"] as const;
+/** Sentences read per question: the selector's best. */
+export const READ = 6;
+const FALSE_REFUSAL = 0.01;
+const SHORT_EM = 0.65;
+
+const logit = (p: number) => Math.log(Math.max(1e-9, p) / Math.max(1e-9, 1 - p));
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+export interface ReadRow {
+  row: CandidateRow;
+  /** Candidate indices read, best first by the trees. */
+  read: number[];
+  trees: number[];
+  scores: ReadScore[];
+}
+
+/** The trees' order and the reader's scores of the top `READ` candidates of every row. */
+export async function readRows(
+  rows: readonly CandidateRow[],
+  model: SelectorModel,
+  reader: Reader,
+  onProgress?: (done: number) => void,
+): Promise<ReadRow[]> {
+  const out: ReadRow[] = new Array(rows.length);
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < rows.length) {
+      const i = next++;
+      const row = rows[i]!;
+      const trees = row.candidates.map((c) => probability(model, c.features));
+      const order = trees.map((_, j) => j).sort((a, b) => trees[b]! - trees[a]! || a - b);
+      const read = order.slice(0, READ);
+      const scores = await reader.read(
+        row.question,
+        read.map((j) => ({ title: row.candidates[j]!.title, text: row.candidates[j]!.text })),
+      );
+      out[i] = { row, read, trees, scores };
+      done++;
+      if (done % 500 === 0) onProgress?.(done);
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  return out;
+}
+
+/** The combination's features of each read candidate. */
+export function readFeatures(r: ReadRow): number[][] {
+  const rl = r.scores.map((s) => s.logit);
+  const tl = r.read.map((j) => logit(r.trees[j]!));
+  const maxR = Math.max(...rl);
+  const maxT = Math.max(...tl);
+  return r.read.map((_, k) => [rl[k]!, rl[k]! - maxR, tl[k]!, tl[k]! - maxT]);
+}
+
+function em(a: string, answers: readonly string[]): boolean {
+  const n = normalizeAnswer(a);
+  return answers.some((g) => normalizeAnswer(g) === n);
+}
+
+export interface ReaderSettings {
+  read: number;
+  features: readonly string[];
+  mean: number[];
+  scale: number[];
+  weights: number[];
+  bias: number;
+  follower: number;
+  /** Reader probability of the first sentence under which the answer is "not found". */
+  notFound: number;
+  /** Span probability from which the reader's span is the short answer. */
+  shortAnswer: number;
+}
+
+interface Outcome {
+  order: number[];
+  probs: number[];
+  first: number;
+}
+
+function outcome(r: ReadRow, s: Pick<ReaderSettings, "mean" | "scale" | "weights" | "bias">): Outcome {
+  const xs = readFeatures(r);
+  const probs = xs.map((x) => {
+    let z = s.bias;
+    x.forEach((v, j) => {
+      z += s.weights[j]! * ((v - s.mean[j]!) / (s.scale[j] || 1));
+    });
+    return sigmoid(z);
+  });
+  const order = probs.map((_, k) => k).sort((a, b) => probs[b]! - probs[a]! || a - b);
+  return { order, probs, first: order[0] ?? -1 };
+}
+
+/** Fits the combination and the thresholds on split B's read rows. */
+export function fitSettings(b: readonly ReadRow[]): {
+  settings: ReaderSettings;
+  figures: Record<string, unknown>;
+} {
+  const answerable = b.filter((r) => r.row.answers.length > 0 && r.read.length > 0);
+  const xs = answerable.flatMap(readFeatures);
+  const ys = answerable.flatMap((r) => r.read.map((j) => r.row.candidates[j]!.y));
+  const lm = fitLogistic(xs, ys, 1, READ_FEATURES);
+  const base = { mean: [...lm.mean], scale: [...lm.scale], weights: [...lm.weights], bias: lm.bias };
+  const outs = answerable.map((r) => outcome(r, base));
+  // Not found: the reader's own probability of the first sentence, at most FALSE_REFUSAL refused.
+  const firstProb = outs.map((o, i) => sigmoid(answerable[i]!.scores[o.first]!.logit)).sort((x, y) => x - y);
+  const notFound = firstProb[Math.floor(FALSE_REFUSAL * firstProb.length)] ?? 0;
+  // Follower: the most accurate threshold whose cited sentences stay within 0.02 of the first's precision.
+  const top1 = outs.filter(
+    (o, i) => answerable[i]!.row.candidates[answerable[i]!.read[o.first]!]!.y === 1,
+  ).length;
+  const curve = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01].map((t) => {
+    let correct = 0;
+    let cited = 0;
+    let bearing = 0;
+    outs.forEach((o, i) => {
+      const r = answerable[i]!;
+      const chosen = [o.order[0]!];
+      if (o.order[1] !== undefined && o.probs[o.order[1]]! >= t) chosen.push(o.order[1]);
+      const hits = chosen.filter((k) => r.row.candidates[r.read[k]!]!.y === 1).length;
+      cited += chosen.length;
+      bearing += hits;
+      if (hits > 0) correct++;
+    });
+    return { threshold: t, accuracy: correct / outs.length, citedPrecision: bearing / cited };
+  });
+  const allowed = curve.filter((c) => c.citedPrecision >= top1 / outs.length - 0.02);
+  const follower = (allowed.length > 0 ? allowed : curve.slice(-1)).reduce((a, c) =>
+    c.accuracy > a.accuracy ? c : a,
+  ).threshold;
+  // Short answers: spans of the first sentence when it holds an answer or not, as the product sees them.
+  const spans = outs
+    .map((o, i) => {
+      const r = answerable[i]!;
+      const s = r.scores[o.first]!;
+      const c = r.row.candidates[r.read[o.first]!]!;
+      if (!s.span) return undefined;
+      return { p: s.span.probability, right: em(c.text.slice(s.span.start, s.span.end), r.row.answers) };
+    })
+    .filter((x) => x !== undefined)
+    .sort((x, y) => y.p - x.p);
+  let shortAnswer = 1.01;
+  let hits = 0;
+  const shortCurve: { threshold: number; given: number; em: number }[] = [];
+  spans.forEach((s, k) => {
+    if (s.right) hits++;
+    if (hits / (k + 1) >= SHORT_EM) shortAnswer = s.p;
+    if ((k + 1) % Math.max(1, Math.floor(spans.length / 10)) === 0) {
+      shortCurve.push({
+        threshold: round(s.p),
+        given: round((k + 1) / outs.length),
+        em: round(hits / (k + 1)),
+      });
+    }
+  });
+  const settings: ReaderSettings = {
+    read: READ,
+    features: [...READ_FEATURES],
+    ...base,
+    follower,
+    notFound,
+    shortAnswer,
+  };
+  return {
+    settings,
+    figures: {
+      questions: outs.length,
+      top1Trees: round(
+        answerable.filter((r) => r.row.candidates[r.read[0]!]!.y === 1).length / answerable.length,
+      ),
+      top1Read: round(top1 / outs.length),
+      ceilingRead: round(
+        answerable.filter((r) => r.read.some((j) => r.row.candidates[j]!.y === 1)).length / answerable.length,
+      ),
+      followers: curve.map((c) => ({
+        ...c,
+        accuracy: round(c.accuracy),
+        citedPrecision: round(c.citedPrecision),
+      })),
+      shortAnswers: shortCurve,
+    },
+  };
+}
+
+/** What the settings do on a set of read rows (answerable or not): never fitted on. */
+export function measure(rows: readonly ReadRow[], s: ReaderSettings) {
+  let answerable = 0;
+  let right = 0;
+  let falseRefused = 0;
+  let unanswerable = 0;
+  let refused = 0;
+  let given = 0;
+  let exact = 0;
+  for (const r of rows) {
+    if (r.read.length === 0) continue;
+    const o = outcome(r, s);
+    const first = r.scores[o.first]!;
+    const refuse = sigmoid(first.logit) < s.notFound;
+    if (r.row.expectNotFound || r.row.answers.length === 0) {
+      unanswerable++;
+      if (refuse) refused++;
+      continue;
+    }
+    answerable++;
+    if (refuse) {
+      falseRefused++;
+      continue;
+    }
+    const c = r.row.candidates[r.read[o.first]!]!;
+    if (hasAnyAnswer(c.text, r.row.answers)) right++;
+    if (first.span && first.span.probability >= s.shortAnswer) {
+      given++;
+      if (em(c.text.slice(first.span.start, first.span.end), r.row.answers)) exact++;
+    }
+  }
+  return {
+    answerable,
+    firstHoldsAnswer: answerable ? round(right / answerable) : null,
+    falseRefusals: answerable ? round(falseRefused / answerable) : null,
+    unanswerable,
+    refused: unanswerable ? round(refused / unanswerable) : null,
+    shortGiven: answerable ? round(given / answerable) : null,
+    shortEm: given ? round(exact / given) : null,
+  };
+}
+
+const round = (x: number) => Number(x.toFixed(4));
+
+export async function writeJson(file: string, value: unknown): Promise<void> {
+  await writeFile(path.resolve(file), `${JSON.stringify(value, null, 2)}\n`);
+}

