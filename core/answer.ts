@@ -8,6 +8,7 @@ import type { RetrievalConfig } from "./config.ts";
 import type { SentenceSet } from "./exclusions.ts";
 import type { AnnotationCache } from "./nlp.ts";
 import { answerType } from "./nlp.ts";
+import { pageOf } from "./pages.ts";
 import type { Citation, ShortAnswer, SourceRef } from "./protocol.ts";
 import type { Passage, Retrieval } from "./retrieval.ts";
 import {
@@ -175,6 +176,8 @@ export function toSources(passages: readonly Passage[]): SourceRef[] {
     };
     if (p.doc.date) s.date = p.doc.date;
     if (p.doc.url) s.url = p.doc.url;
+    const page = pageOf(p.doc.pages, p.chunk.start);
+    if (page !== undefined) s.page = page;
     return s;
   });
 }

@@ -21,6 +21,7 @@ import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
 import { unanswerable } from "./exclusions.ts";
 import type { Answerer } from "./generate/answerer.ts";
+import { withPages } from "./pages.ts";
 import type {
   AnswerEvent,
   AskRequest,
@@ -275,7 +276,10 @@ export function createEngine(deps: EngineDeps): Engine {
       yield {
         type: "done",
         answer: generated?.text ?? composed.answer,
-        citations: generated?.citations ?? composed.citations,
+        citations: withPages(generated?.citations ?? composed.citations, (n) => {
+          const chunkId = sources[n - 1]?.chunkId;
+          return r.passages.find((p) => p.chunk.id === chunkId)?.doc.pages;
+        }),
         ...(generation ? { generation } : {}),
         notFound: composed.notFound,
         // The short answer is a span of the extractive answer's first sentence; a generated answer

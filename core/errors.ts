@@ -24,6 +24,10 @@ export const ERROR_CODES = {
   FILE_EMPTY: "a corpus file holds no text",
   FILE_BINARY: "a corpus file is not text",
   FILE_TOO_LARGE: "a corpus file is larger than the limit",
+  FILE_ENCRYPTED: "a corpus file is password-protected",
+  FILE_NO_TEXT: "a corpus file has no text layer (a scan); OCR is not supported",
+  FILE_UNSUPPORTED: "a corpus file is in a format that is not read",
+  INDEX_WOULD_EMPTY: "the build would publish an empty index over a non-empty one",
   // requests
   BAD_JSON: "the request body or message is not valid JSON",
   BAD_REQUEST: "a field is missing or has the wrong type",

@@ -18,6 +18,8 @@ export interface SourceRef {
   /** Offsets of the passage in the document text. */
   start: number;
   end: number;
+  /** The page the passage starts on (1-based), for paginated documents (PDF). */
+  page?: number;
   /** The passage text (exactly doc.text.slice(start, end)). */
   snippet: string;
   /** Fused retrieval score, higher is better. */
@@ -44,6 +46,8 @@ export interface Citation {
   /** Offsets of the cited sentence in the document text. */
   start: number;
   end: number;
+  /** The page the cited sentence starts on (1-based), for paginated documents (PDF). */
+  page?: number;
   /** The cited sentence, verbatim (doc.text.slice(start, end)). */
   text: string;
   /** Offsets of the sentence inside the answer string. */
@@ -205,4 +209,6 @@ export interface DocumentBody {
   url?: string;
   source: string;
   text: string;
+  /** Paginated documents (PDF): the offset in `text` where each page starts. */
+  pages?: number[];
 }

@@ -11,7 +11,9 @@ export interface Doc {
   /** Path of the file it came from, relative to the corpus folder (plus `#line` for JSONL records). */
   source: string;
   text: string;
-  /** sha256 of everything that affects indexing (title, date, text). */
+  /** Paginated formats (PDF): the offset in `text` where each page starts; see core/pages.ts. */
+  pages?: number[];
+  /** sha256 of everything that affects indexing (title, date, text, pages). */
   hash: string;
 }
 
@@ -85,7 +87,15 @@ export function forwarding(inner: Embedder): Omit<Embedder, "embed"> {
 /** A problem with one corpus file; the rest of the corpus is still indexed. */
 export interface IngestIssue {
   source: string;
-  code: "FILE_UNREADABLE" | "FILE_MALFORMED" | "FILE_EMPTY" | "FILE_BINARY" | "FILE_TOO_LARGE";
+  code:
+    | "FILE_UNREADABLE"
+    | "FILE_MALFORMED"
+    | "FILE_EMPTY"
+    | "FILE_BINARY"
+    | "FILE_TOO_LARGE"
+    | "FILE_ENCRYPTED"
+    | "FILE_NO_TEXT"
+    | "FILE_UNSUPPORTED";
   message: string;
 }
 

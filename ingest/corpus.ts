@@ -8,8 +8,8 @@ import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { AppError, fmtCount } from "../core/errors.ts";
 import type { Doc, IngestIssue } from "../core/types.ts";
-import { type Parsed, type ReadLimits, readerFor } from "./readers/index.ts";
-import { errCode, issue } from "./readers/shared.ts";
+import { type Parsed, type ReadLimits, readerFor, SUPPORTED_EXTENSIONS } from "./readers/index.ts";
+import { errCode, issue, stripExt } from "./readers/shared.ts";
 
 export interface LoadOptions {
   /**
@@ -56,6 +56,7 @@ export async function loadCorpus(dir: string, opts: LoadOptions = {}): Promise<C
   const root = path.resolve(dir);
   const rootReal = await openRoot(root);
   const entries = await walk(root, rootReal);
+  const shared = sharedStems(entries);
 
   const loaded = await mapInOrder(entries, READ_CONCURRENCY, (entry) =>
     "issue" in entry ? Promise.resolve({ docs: [], issues: [entry.issue] }) : loadFile(entry, limits),
@@ -67,7 +68,8 @@ export async function loadCorpus(dir: string, opts: LoadOptions = {}): Promise<C
   for (const [i, result] of loaded.entries()) {
     const entry = entries[i]!;
     issues.push(...result.issues);
-    for (const doc of result.docs) {
+    for (const found of result.docs) {
+      const doc = "rel" in entry ? withOwnId(found, entry.rel, shared) : found;
       const first = firstSource.get(doc.id);
       if (first !== undefined) {
         issues.push({
@@ -88,8 +90,33 @@ export async function loadCorpus(dir: string, opts: LoadOptions = {}): Promise<C
  * Parses one corpus file. `relPath` uses `/` separators and decides the format by extension;
  * an unknown extension yields nothing. Pure: the same bytes always give the same docs.
  */
-export function parseFile(relPath: string, content: Buffer): Parsed {
-  return readerFor(relPath)?.parse(relPath, content) ?? { docs: [], issues: [] };
+export async function parseFile(relPath: string, content: Buffer): Promise<Parsed> {
+  return (await readerFor(relPath)?.parse(relPath, content)) ?? { docs: [], issues: [] };
+}
+
+/** Stems (paths without extension) that two or more corpus files share: `notes.md`, `notes.txt`. */
+function sharedStems(entries: readonly Entry[]): Set<string> {
+  const seen = new Set<string>();
+  const shared = new Set<string>();
+  for (const e of entries) {
+    if (!("rel" in e)) continue;
+    const stem = stripExt(e.rel);
+    if (seen.has(stem)) shared.add(stem);
+    seen.add(stem);
+  }
+  return shared;
+}
+
+/**
+ * A document of a file whose stem another file shares keeps its extension in its id (`notes.md`,
+ * `notes.txt`), so neither is dropped as a duplicate of the other. Other ids are unchanged.
+ */
+function withOwnId(doc: Doc, rel: string, shared: ReadonlySet<string>): Doc {
+  const stem = stripExt(rel);
+  if (!shared.has(stem)) return doc;
+  if (doc.id === stem) return { ...doc, id: rel };
+  if (doc.id.startsWith(`${stem}:`)) return { ...doc, id: rel + doc.id.slice(stem.length) };
+  return doc;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -151,7 +178,7 @@ async function walk(root: string, rootReal: string): Promise<Entry[]> {
         seenFiles.add(childReal);
         if (d.isFile()) out.push({ rel: childRel, abs: childAbs });
         else unreadable(childRel, ": not a regular file");
-      }
+      } else if (d.isFile()) out.push({ issue: unsupported(childRel) });
     }
   };
 
@@ -169,7 +196,10 @@ async function walk(root: string, rootReal: string): Promise<Entry[]> {
       if (known) unreadable(rel, `: broken symbolic link (${errCode(err)})`);
       continue;
     }
-    if (!info.isDirectory() && !known) continue;
+    if (!info.isDirectory() && !known) {
+      if (info.isFile() && inside(real)) out.push({ issue: unsupported(rel) });
+      continue;
+    }
     if (!inside(real)) unreadable(rel, ": symbolic link points outside the corpus folder; not followed");
     else if (info.isDirectory()) await visitDir(abs, rel, real);
     else if (!seenFiles.has(real)) {
@@ -180,6 +210,16 @@ async function walk(root: string, rootReal: string): Promise<Entry[]> {
   }
   return out;
 }
+function unsupported(rel: string): IngestIssue {
+  const ext = path.posix.extname(rel).toLowerCase();
+  const what = ext === "" ? "files without an extension" : `${ext} files`;
+  return issue(
+    rel,
+    "FILE_UNSUPPORTED",
+    `${rel}: ${what} are not read (supported: ${SUPPORTED_EXTENSIONS.join(", ")})`,
+  );
+}
+
 async function loadFile(entry: { rel: string; abs: string }, limits: ReadLimits): Promise<Parsed> {
   const { rel, abs } = entry;
   const { maxFileBytes } = limits;
@@ -194,7 +234,7 @@ async function loadFile(entry: { rel: string; abs: string }, limits: ReadLimits)
       const message = `${rel} is ${fmtCount(size)} bytes; the limit is ${fmtCount(maxFileBytes)} bytes`;
       return { docs: [], issues: [issue(rel, "FILE_TOO_LARGE", message)] };
     }
-    return reader.parse(rel, await readFile(abs));
+    return await reader.parse(rel, await readFile(abs));
   } catch (err) {
     return { docs: [], issues: [issue(rel, "FILE_UNREADABLE", `${rel}: cannot be read (${errCode(err)})`)] };
   }

@@ -27,11 +27,21 @@ export interface Progress {
   etaS: number;
 }
 
+/** How many files the issues are about: a file with several bad records counts once. */
+export function failedFiles(issues: readonly IngestIssue[]): number {
+  return new Set(issues.map((i) => i.source)).size;
+}
+
 export interface BuildOptions {
   config: IndexConfig & BackendConfig;
   embedder: Embedder;
   /** Rebuild from scratch, ignoring the published index. */
   full?: boolean;
+  /**
+   * Publish even when the corpus gives no document while the published index holds some. Off by
+   * default: an empty or mistyped corpus folder must not wipe a good index.
+   */
+  allowEmpty?: boolean;
   onProgress?: (p: Progress) => void;
   onNotice?: (line: string) => void;
   signal?: AbortSignal;
@@ -182,6 +192,15 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     });
     const prev = writer.published;
     const prevDocs = prev?.docs ?? new Map<string, string>();
+    if (corpus.docs.length === 0 && prevDocs.size > 0 && !opts.allowEmpty) {
+      const failed = failedFiles(corpus.issues);
+      const why = failed > 0 ? ` (${failed} ${failed === 1 ? "file" : "files"} could not be read)` : "";
+      throw new AppError(
+        "INDEX_WOULD_EMPTY",
+        `the corpus folder ${config.corpusDir} gives no document${why}; the published index of ${prevDocs.size} documents is kept. Check the folder, or pass --allow-empty to publish an empty index`,
+        { corpusDir: config.corpusDir, published: prevDocs.size },
+      );
+    }
     const nextIds = new Set(corpus.docs.map((d) => d.id));
     const toWrite = corpus.docs.filter((d) => prevDocs.get(d.id) !== d.hash);
     const changed = toWrite.filter((d) => prevDocs.has(d.id)).length;

@@ -6,16 +6,20 @@
 import { openBackendWriter } from "../backends/select.ts";
 import { loadConfig } from "../core/config.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
-import { buildIndex, type Progress } from "../ingest/indexer.ts";
+import { buildIndex } from "../ingest/indexer.ts";
 import { parseCommand, runCli } from "./cli.ts";
-import { formatDuration, progressLine } from "./progress.ts";
+import { issuesLine } from "./issues.ts";
+import { progressReporter } from "./progress.ts";
 
 const COMMAND = {
-  usage: "usage: npm run index [-- --full]",
+  usage: "usage: npm run index [-- --full] [-- --allow-empty]",
   summary:
     "Builds or updates the index of the corpus folder (CITELINE_CORPUS_DIR). Only changed files are embedded again; Ctrl-C stops cleanly and the previous index stays in use.",
-  options: { full: { type: "boolean" } },
-  help: ["--full                 rebuild from scratch instead of updating"],
+  options: { full: { type: "boolean" }, "allow-empty": { type: "boolean" } },
+  help: [
+    "--full                 rebuild from scratch instead of updating",
+    "--allow-empty          publish even when the corpus gives no document (replacing a non-empty index)",
+  ],
 } as const;
 
 await runCli(async () => {
@@ -32,18 +36,7 @@ await runCli(async () => {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  const tty = process.stderr.isTTY === true;
-  let lastPlain = 0;
-  const onProgress = (p: Progress) => {
-    if (tty) {
-      process.stderr.write(`\r${progressLine(p, process.stderr.columns ?? 80)}`);
-    } else if (p.done === p.total || performance.now() - lastPlain > 2000) {
-      lastPlain = performance.now();
-      console.error(
-        `indexing ${p.done}/${p.total} chunks, ${p.rate.toFixed(1)}/s, eta ${formatDuration(p.etaS)}`,
-      );
-    }
-  };
+  const progress = progressReporter();
 
   const embedder = await createEmbedder(config);
   try {
@@ -52,12 +45,13 @@ await runCli(async () => {
       config,
       embedder,
       full: args.full === true,
-      onProgress,
+      allowEmpty: args["allow-empty"] === true,
+      onProgress: progress.onProgress,
       onNotice: (line) => console.error(line),
       signal: controller.signal,
     });
-    if (tty) process.stderr.write("\n");
-    for (const issue of s.issues) console.error(`skipped ${issue.source}: ${issue.code}: ${issue.message}`);
+    progress.end();
+    for (const issue of s.issues) console.error(`skipped: ${issue.code}: ${issue.message}`);
     const changes = `${s.added} added, ${s.changed} changed, ${s.removed} removed, ${s.unchanged} unchanged`;
     if (!s.published) {
       console.log(
@@ -68,7 +62,7 @@ await runCli(async () => {
         `indexed ${s.documents} documents, ${s.chunks} chunks (${changes}); embedded ${s.embedded} texts, reused ${s.reused}; ${s.seconds.toFixed(1)} s, ${s.chunksPerSecond.toFixed(1)} chunks/s; published ${s.version}`,
       );
     }
-    if (s.issues.length) console.log(`${s.issues.length} file(s) could not be indexed; see above`);
+    if (s.issues.length) console.log(issuesLine(s.issues));
   } finally {
     await embedder.dispose();
   }

@@ -15,3 +15,34 @@ export function progressLine(p: Progress, columns: number): string {
   const filled = Math.round(share * width);
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]${tail}`;
 }
+
+/**
+ * What `npm run index` and `npm start` show while a build runs: a bar redrawn in place on a
+ * terminal, else a plain line every two seconds and at the end.
+ */
+export function progressReporter(out: NodeJS.WriteStream = process.stderr): {
+  onProgress: (p: Progress) => void;
+  /** Ends the bar's line, if one was drawn. */
+  end: () => void;
+} {
+  const tty = out.isTTY === true;
+  let lastPlain = 0;
+  let drawn = false;
+  return {
+    onProgress(p) {
+      if (tty) {
+        out.write(`\r${progressLine(p, out.columns ?? 80)}`);
+        drawn = true;
+      } else if (p.done === p.total || performance.now() - lastPlain > 2000) {
+        lastPlain = performance.now();
+        out.write(
+          `indexing ${p.done}/${p.total} chunks, ${p.rate.toFixed(1)}/s, eta ${formatDuration(p.etaS)}\n`,
+        );
+      }
+    },
+    end() {
+      if (drawn) out.write("\n");
+      drawn = false;
+    },
+  };
+}

@@ -6,6 +6,7 @@
 
 import { openBackendWriter } from "../backends/select.ts";
 import { launchedByNpm, loadConfig } from "../core/config.ts";
+import { AppError } from "../core/errors.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { fetchModel } from "../embeddings/model-fetch.ts";
 import { buildIndex } from "../ingest/indexer.ts";
@@ -13,6 +14,8 @@ import { createLogger } from "../server/log.ts";
 import { runServer } from "../server/run.ts";
 import { buildClient } from "./build-client.ts";
 import { parseCommand, runCli } from "./cli.ts";
+import { issuesLine } from "./issues.ts";
+import { progressReporter } from "./progress.ts";
 
 const COMMAND = {
   usage: "usage: npm start",
@@ -27,18 +30,29 @@ await runCli(async () => {
   await fetchModel(config, (line) => console.error(line));
   await buildClient();
   const embedder = await createEmbedder(config);
-  const s = await buildIndex({
-    openWriter: openBackendWriter,
-    config,
-    embedder,
-    onNotice: (l) => console.error(l),
-  });
-  for (const issue of s.issues) console.error(`skipped ${issue.source}: ${issue.code}: ${issue.message}`);
-  console.error(
-    s.published
-      ? `indexed ${s.documents} documents, ${s.chunks} chunks in ${s.seconds.toFixed(1)} s`
-      : `index is up to date: ${s.documents} documents, ${s.chunks} chunks`,
-  );
+  const progress = progressReporter();
+  try {
+    const s = await buildIndex({
+      openWriter: openBackendWriter,
+      config,
+      embedder,
+      onNotice: (l) => console.error(l),
+      onProgress: progress.onProgress,
+    });
+    progress.end();
+    for (const issue of s.issues) console.error(`skipped: ${issue.code}: ${issue.message}`);
+    console.error(
+      s.published
+        ? `indexed ${s.documents} documents, ${s.chunks} chunks in ${s.seconds.toFixed(1)} s`
+        : `index is up to date: ${s.documents} documents, ${s.chunks} chunks`,
+    );
+    if (s.issues.length) console.error(issuesLine(s.issues));
+  } catch (err) {
+    progress.end();
+    // An empty corpus folder leaves the published index in service; anything else stops the start.
+    if (!(err instanceof AppError && err.code === "INDEX_WOULD_EMPTY")) throw err;
+    console.error(`warning ${err.code}: ${err.message}`);
+  }
   // The server runs in this process (package.json execs it from npm's shell), so a signal to
   // npm or to this process reaches it; npm does not forward SIGHUP, so its exit is watched too.
   // It keeps the embedder the index check loaded: disposing it and loading another (terminating

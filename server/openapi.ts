@@ -84,6 +84,11 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             source: { type: "string" },
             start: { type: "integer" },
             end: { type: "integer" },
+            page: {
+              type: "integer",
+              minimum: 1,
+              description: "paginated documents (PDF): the page the passage starts on",
+            },
             snippet: { type: "string" },
             score: { type: "number" },
           },
@@ -110,6 +115,11 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             chunkId: { type: "string" },
             start: { type: "integer", description: "offset of the cited sentence in the document text" },
             end: { type: "integer" },
+            page: {
+              type: "integer",
+              minimum: 1,
+              description: "paginated documents (PDF): the page the sentence starts on",
+            },
             text: { type: "string" },
             answerStart: { type: "integer", description: "offset of the sentence in the answer" },
             answerEnd: { type: "integer" },

@@ -31,7 +31,7 @@ export const CHUNKS_FTS: Bm25Options = {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
   id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, url TEXT, source TEXT NOT NULL,
-  hash TEXT NOT NULL, text TEXT NOT NULL
+  hash TEXT NOT NULL, text TEXT NOT NULL, pages TEXT
 );
 CREATE INDEX IF NOT EXISTS docs_date ON docs(date);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -112,10 +112,17 @@ export class ChunkStore {
       this.db.pragma("synchronous = NORMAL");
       this.db.exec(SCHEMA);
     }
+    // Page starts (JSON) came with PDF support; a version written before has no such column. The
+    // writer adds it; a reader of such a version reads no pages.
+    const hasPages = (this.db.pragma("table_info(docs)") as { name: string }[]).some(
+      (c) => c.name === "pages",
+    );
+    if (!readonly && !hasPages) this.db.exec("ALTER TABLE docs ADD COLUMN pages TEXT");
+    const pagesColumn = readonly && !hasPages ? "NULL AS pages" : "pages";
     const db = this.db;
     this.stmts = {
       insertDoc: db.prepare(
-        "INSERT INTO docs (id, title, date, url, source, hash, text) VALUES (@id, @title, @date, @url, @source, @hash, @text)",
+        "INSERT INTO docs (id, title, date, url, source, hash, text, pages) VALUES (@id, @title, @date, @url, @source, @hash, @text, @pages)",
       ),
       insertChunk: db.prepare(
         "INSERT INTO chunks (label, id, doc_id, ordinal, start, end, ehash) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -130,8 +137,10 @@ export class ChunkStore {
       deleteSentences: db.prepare("DELETE FROM sentences WHERE doc_id = ?"),
       deleteDoc: db.prepare("DELETE FROM docs WHERE id = ?"),
       docHashes: db.prepare("SELECT id, hash FROM docs"),
-      doc: db.prepare("SELECT * FROM docs WHERE id = ?"),
-      docMeta: db.prepare("SELECT id, title, date, url, source, hash FROM docs WHERE id = ?"),
+      doc: db.prepare(
+        `SELECT id, title, date, url, source, hash, text, ${pagesColumn} FROM docs WHERE id = ?`,
+      ),
+      docMeta: db.prepare(`SELECT id, title, date, url, source, hash, ${pagesColumn} FROM docs WHERE id = ?`),
       chunk: db.prepare("SELECT label, id, doc_id, ordinal, start, end FROM chunks WHERE label = ?"),
       docText: db.prepare("SELECT text FROM docs WHERE id = ?").pluck(),
       chunkLabel: db.prepare("SELECT label FROM chunks WHERE ehash = ? LIMIT 1").pluck(),
@@ -188,6 +197,7 @@ export class ChunkStore {
       source: doc.source,
       hash: doc.hash,
       text: doc.text,
+      pages: doc.pages === undefined ? null : JSON.stringify(doc.pages),
     });
   }
 
@@ -515,5 +525,6 @@ function rowToDoc(row: Record<string, string | null>): Doc {
   };
   if (row.date) doc.date = row.date;
   if (row.url) doc.url = row.url;
+  if (row.pages) doc.pages = JSON.parse(row.pages) as number[];
   return doc;
 }

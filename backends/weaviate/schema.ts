@@ -39,6 +39,8 @@ export type DocProps = {
   day: number;
   url: string;
   source: string;
+  /** Page starts as JSON (see Doc.pages); "" for a document without pages. */
+  pages: string;
   hash: string;
   text: string;
   addedIn: number;
@@ -61,6 +63,8 @@ export type ChunkProps = {
   day: number;
   url: string;
   source: string;
+  /** The document's page starts as JSON; "" for a document without pages. */
+  pages: string;
   docHash: string;
   ehash: string;
   addedIn: number;
@@ -82,7 +86,7 @@ export type SentenceProps = {
 
 /** Every property of each collection, for reads that must see whole objects. */
 export const PROPERTIES = {
-  doc: ["docId", "title", "date", "day", "url", "source", "hash", "text", "addedIn", "removedIn"],
+  doc: ["docId", "title", "date", "day", "url", "source", "pages", "hash", "text", "addedIn", "removedIn"],
   chunk: [
     "label",
     "chunkId",
@@ -98,6 +102,7 @@ export const PROPERTIES = {
     "day",
     "url",
     "source",
+    "pages",
     "docHash",
     "ehash",
     "addedIn",
@@ -227,6 +232,7 @@ export async function ensureCollections(
         int("day", true),
         stored("url"),
         stored("source"),
+        stored("pages"),
         field("hash", false),
         stored("text"),
         ...versionProps,
@@ -250,6 +256,7 @@ export async function ensureCollections(
         int("day", true),
         stored("url"),
         stored("source"),
+        stored("pages"),
         field("docHash", false),
         field("ehash"),
         ...versionProps,

@@ -66,6 +66,7 @@ export function createSnapshot(nodes: Nodes, n: Names, meta: PublishedMeta): Ind
     const doc: ChunkRecord["doc"] = { id: p.docId, title: p.title, source: p.source, hash: p.docHash };
     if (p.date) doc.date = p.date;
     if (p.url) doc.url = p.url;
+    if (p.pages) doc.pages = JSON.parse(p.pages) as number[];
     return {
       chunk: {
         label: p.label,
@@ -136,6 +137,7 @@ export function createSnapshot(nodes: Nodes, n: Names, meta: PublishedMeta): Ind
         const doc: Doc = { id: p.docId, title: p.title, source: p.source, hash: p.hash, text: p.text };
         if (p.date) doc.date = p.date;
         if (p.url) doc.url = p.url;
+        if (p.pages) doc.pages = JSON.parse(p.pages) as number[];
         return doc;
       });
     },

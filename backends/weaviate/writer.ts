@@ -190,7 +190,8 @@ export async function openWeaviateWriter(
       const sentObjs: { id: string; properties: SentenceProps }[] = [];
       for (const { doc, chunks, sentences } of batch) {
         const day = dayOf(doc.date);
-        const meta = { date: doc.date ?? "", day, url: doc.url ?? "", source: doc.source };
+        const pages = doc.pages === undefined ? "" : JSON.stringify(doc.pages);
+        const meta = { date: doc.date ?? "", day, url: doc.url ?? "", source: doc.source, pages };
         const v = { addedIn: newV, removedIn: ALIVE };
         docObjs.push({
           id: generateUuid5(`${n.doc}:${doc.id}:${newV}`),

@@ -64,8 +64,14 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
         el("span", { class: "source-n", text: String(source.n) }),
         el("span", { class: "cite-card-title", text: source.title }),
       ),
-      // The date, not the file name: that is in the panel, where the whole document is.
-      source.date && el("p", { class: "cite-card-meta", text: formatDate(source.date) }),
+      // The date and page, not the file name: that is in the panel, where the whole document is.
+      (source.date !== undefined || pageOf(source, citation) !== undefined) &&
+        el("p", {
+          class: "cite-card-meta",
+          text: [source.date && formatDate(source.date), pageLabel(pageOf(source, citation))]
+            .filter(Boolean)
+            .join(" · "),
+        }),
       el(
         "p",
         { class: "cite-card-snippet" },
@@ -191,7 +197,8 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
       : { start: source.start, end: source.end, expect: source.snippet };
     kicker.textContent = citation ? `Source ${source.n} · cited sentence` : `Source ${source.n} · passage`;
     title.textContent = source.title;
-    renderMeta(source.date, source.source, source.url);
+    const page = pageOf(source, citation);
+    renderMeta(source.date, source.source, source.url, page);
     replaceChildren(content, el("p", { class: "panel-loading", text: "Loading the document…" }));
     panel.hidden = false;
     scrim.hidden = false;
@@ -201,7 +208,7 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
       (doc) => {
         if (seq !== openSeq) return;
         title.textContent = doc.title;
-        renderMeta(doc.date, doc.source, doc.url);
+        renderMeta(doc.date, doc.source, doc.url, page);
         renderDocument(doc, highlight);
       },
       (err: unknown) => {
@@ -218,12 +225,13 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
     );
   };
 
-  const renderMeta = (date: string | undefined, file: string, url: string | undefined) => {
+  const renderMeta = (date: string | undefined, file: string, url: string | undefined, page?: number) => {
     const href = url ? safeHref(url) : undefined;
     replaceChildren(
       meta,
       date && el("span", { text: formatDate(date) }),
       el("span", { text: file }),
+      page !== undefined && el("span", { class: "panel-page", text: pageLabel(page) }),
       href ? link(href) : url && el("span", { class: "url-text", text: url }),
     );
   };
@@ -267,12 +275,19 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
   const chip = (turn: Turn, n: number, at: number): HTMLElement => {
     const source = turn.sources[n - 1];
     const citation = turn.status === "done" ? citationForMarker(turn.citations, n, at) : undefined;
-    const label = source ? `Source ${n}: ${source.title}` : `Source ${n}`;
-    const button = el("button", {
-      class: "chip",
-      text: String(n),
-      attrs: { type: "button", "aria-label": label, "data-n": String(n), "data-at": String(at) },
-    });
+    const page = source ? pageOf(source, citation) : undefined;
+    const label = source
+      ? `Source ${n}: ${source.title}${page ? `, ${pageLabel(page)}` : ""}`
+      : `Source ${n}`;
+    const button = el(
+      "button",
+      {
+        class: "chip",
+        attrs: { type: "button", "aria-label": label, "data-n": String(n), "data-at": String(at) },
+      },
+      String(n),
+      page !== undefined && el("span", { class: "chip-page", text: ` p. ${page}` }),
+    );
     if (!source) return button;
     const sentence = citation ? String(citation.answerStart) : undefined;
     const lightSentence = (on: boolean) => {
@@ -305,4 +320,13 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
   };
 
   return { chip, open, close };
+}
+
+/** The page a citation's sentence (or else its passage) starts on, for paginated documents. */
+function pageOf(source: SourceRef, citation: Citation | undefined): number | undefined {
+  return citation?.page ?? source.page;
+}
+
+function pageLabel(page: number | undefined): string {
+  return page === undefined ? "" : `page ${page}`;
 }

@@ -285,6 +285,7 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
                       { class: "source-head" },
                       el("span", { class: "source-title", text: s.title }),
                       s.date && el("span", { class: "source-date", text: formatDate(s.date) }),
+                      s.page !== undefined && el("span", { class: "source-page", text: `page ${s.page}` }),
                     )
                   : el("span", { class: "source-snippet", text: s.snippet }),
               ),

@@ -1,11 +1,24 @@
-/** HTML (`.html`, `.htm`): the visible text, the title, the publication date and canonical URL. */
+/**
+ * HTML (`.html`, `.htm`): the main content's text (Mozilla's Readability, the engine of Firefox's
+ * reader view, over a linkedom DOM), the title, the publication date and canonical URL. A page
+ * Readability does not take for an article keeps its visible text without navigation, header,
+ * footer and aside elements, so "Home | Visit | Shop" never opens a passage.
+ */
+import { isProbablyReaderable, Readability } from "@mozilla/readability";
 import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
+import { DOMParser } from "linkedom";
 import { normaliseDate } from "./dates.ts";
 import type { FormatReader } from "./reader.ts";
 import { cleanTitle, type Fields, finishBody, fromText, single } from "./shared.ts";
 
 /** Elements whose content is never visible text. */
 const HIDDEN = new Set("script style noscript template head svg iframe object canvas".split(" "));
+/** Elements around a page's content rather than in it. */
+const CHROME = ["nav", "header", "footer", "aside"];
+/** Pages larger than this skip Readability (its DOM costs several times the page in memory). */
+const READABILITY_MAX_CHARS = 2 * 1024 * 1024;
+/** Nor does a page of more tags than this: Readability walks its DOM recursively, so depth costs. */
+const READABILITY_MAX_TAGS = 20_000;
 /** Elements that may sit in `<head>`; any other start tag closes an unclosed head, as browsers do. */
 const HEAD_CONTENT = new Set(["title", "meta", "link", "base", "script", "style", "noscript", "template"]);
 const LINE_BREAK = new Set(["br", "li", "tr", "dt", "dd", "option"]);
@@ -22,14 +35,39 @@ const DATE_META = new Set([
 const ATTR_TAGS = new Set(["meta", "link", "time"]);
 const WHITESPACE = /\s+/g;
 
-/** Title from `<title>`, else the first `<h1>`, else the file name; body is the visible text. */
+/** Title from `<title>`, else the first `<h1>`, else the file name; body is the main content's text. */
 function parseHtml(src: string): Fields {
   const page = extractHtml(src);
   const date = [...page.metaDates, ...page.timeDates].map(normaliseDate).find((d) => d !== undefined);
-  return { title: page.title || page.h1, date, url: page.url, text: finishBody(page.text, 0) };
+  const main = mainContent(src);
+  const text = finishBody(main !== undefined ? extractHtml(main).text : extractHtml(src, CHROME).text, 0);
+  return { title: page.title || page.h1, date, url: page.url, text };
 }
 
-interface HtmlPage {
+/** The article's HTML as Readability finds it, or undefined when the page is not an article. */
+function mainContent(src: string): string | undefined {
+  if (src.length > READABILITY_MAX_CHARS || tagCount(src, READABILITY_MAX_TAGS) > READABILITY_MAX_TAGS) {
+    return undefined;
+  }
+  try {
+    const doc = new DOMParser().parseFromString(src, "text/html") as unknown as Document;
+    if (!isProbablyReaderable(doc, { minContentLength: 100, minScore: 20 })) return undefined;
+    const article = new Readability(doc, { charThreshold: 200 }).parse();
+    return article?.content && (article.textContent ?? "").trim() !== "" ? article.content : undefined;
+  } catch {
+    // A page Readability cannot handle keeps its visible text.
+    return undefined;
+  }
+}
+
+/** The number of `<` in `src`, counted up to `limit` + 1. */
+function tagCount(src: string, limit: number): number {
+  let n = 0;
+  for (let i = src.indexOf("<"); i !== -1 && n <= limit; i = src.indexOf("<", i + 1)) n++;
+  return n;
+}
+
+export interface HtmlPage {
   title: string | undefined;
   h1: string | undefined;
   metaDates: string[];
@@ -42,7 +80,8 @@ interface HtmlPage {
  * Runs htmlparser2's tokenizer directly: its Parser keeps an open-element stack with `unshift`,
  * quadratic in nesting depth, and we need no tree — only which hidden elements are open.
  */
-function extractHtml(html: string): HtmlPage {
+export function extractHtml(html: string, hide: readonly string[] = []): HtmlPage {
+  const hiddenTags = hide.length === 0 ? HIDDEN : new Set([...HIDDEN, ...hide]);
   const page: HtmlPage = {
     title: undefined,
     h1: undefined,
@@ -116,7 +155,7 @@ function extractHtml(html: string): HtmlPage {
       if (dt) page.timeDates.push(dt);
     }
     // The tokenizer ends raw-text mode on `<script/>`, so a self-closed hidden element hides nothing.
-    if (HIDDEN.has(tag) && !selfClosing) {
+    if (hiddenTags.has(tag) && !selfClosing) {
       hidden.push(tag);
       hiddenCount.set(tag, (hiddenCount.get(tag) ?? 0) + 1);
     }

@@ -1,9 +1,11 @@
 /** The corpus formats, one reader each; the extension of a file picks its reader. */
 import path from "node:path";
+import { docxReader } from "./docx.ts";
 import { htmlReader } from "./html.ts";
 import { jsonReader } from "./json.ts";
 import { jsonlReader } from "./jsonl.ts";
 import { markdownReader } from "./markdown.ts";
+import { pdfReader } from "./pdf.ts";
 import type { FormatReader } from "./reader.ts";
 import { textReader } from "./text.ts";
 
@@ -16,7 +18,12 @@ export const READERS: readonly FormatReader[] = [
   htmlReader,
   jsonlReader,
   jsonReader,
+  pdfReader,
+  docxReader,
 ];
+
+/** The extensions read, for messages: ".txt, .md, …". */
+export const SUPPORTED_EXTENSIONS: readonly string[] = READERS.flatMap((r) => r.extensions);
 
 const byExtension = new Map(READERS.flatMap((r) => r.extensions.map((ext) => [ext, r] as const)));
 

@@ -29,7 +29,7 @@ function jsonlRecord(out: Parsed, rel: string, base: string, line: string, lineN
     out.issues.push(issue(rel, "FILE_MALFORMED", `${where}: invalid JSON (${errMessage(err)})`));
     return;
   }
-  collect(out, recordToDoc(rel, value, where, `${base}:${lineNo}`, `${rel}#L${lineNo}`));
+  collect(out, recordToDoc(rel, value, where, `${base}:${lineNo}`, where));
 }
 
 function parseJsonl(rel: string, src: string): Parsed {

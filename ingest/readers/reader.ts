@@ -30,8 +30,9 @@ export interface FormatReader {
   /**
    * Parses a whole file. Pure: the same bytes always give the same documents. `rel` is the
    * document's source and, without its extension, its id (or the base of its records' ids).
+   * Text formats answer at once; document formats (PDF, DOCX) through a promise.
    */
-  parse(rel: string, bytes: Buffer): Parsed;
+  parse(rel: string, bytes: Buffer): Parsed | Promise<Parsed>;
   /**
    * Reads the file record by record instead, when the reader wants to (a JSONL file always; a
    * JSON array too large to read whole). Undefined: read it whole with `parse`.

@@ -15,7 +15,10 @@ import type { Parsed } from "./reader.ts";
 export const BINARY_SNIFF_BYTES = 8 * 1024;
 /** Share of U+FFFD after decoding above which a file is taken for binary, not mis-encoded text. */
 export const MAX_INVALID_UTF8_SHARE = 0.1;
+/** Longest first line taken for a record's title. */
 const MAX_LINE_TITLE = 200;
+/** Longest first line taken for a plain text file's title. */
+const MAX_PLAIN_TITLE = 100;
 const WHITESPACE = /\s+/g;
 
 /** The fields a single-document format gives. */
@@ -24,6 +27,8 @@ export interface Fields {
   date?: string | undefined;
   url?: string | undefined;
   text: string;
+  /** Where each page starts in `text` (paginated formats). */
+  pages?: number[] | undefined;
 }
 
 /** Decodes a text file and normalises its newlines to `\n`, or says why it is not text. */
@@ -48,20 +53,52 @@ export function nulIssue(rel: string, piece: Buffer, sniffed: number): IngestIss
   return issue(rel, "FILE_BINARY", `${rel}: not text (NUL bytes in the first 8 KiB)`);
 }
 
-function decode(rel: string, content: Buffer): string | IngestIssue {
+/**
+ * UTF-16 with a byte-order mark, else UTF-8 (a BOM is dropped), else Windows-1252: a file that is
+ * not valid UTF-8 is almost always in a legacy Western encoding (Latin-1 is its subset), and
+ * decoding it as UTF-8 would turn every accented letter into U+FFFD. What decodes to mostly
+ * control characters either way is binary.
+ */
+export function decode(rel: string, content: Buffer): string | IngestIssue {
+  if (content[0] === 0xff && content[1] === 0xfe) return new TextDecoder("utf-16le").decode(content);
+  if (content[0] === 0xfe && content[1] === 0xff) return new TextDecoder("utf-16be").decode(content);
   const nul = nulIssue(rel, content, 0);
-  if (nul) {
-    return nul;
+  if (nul) return nul;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(content);
+  } catch {
+    // Not UTF-8; see below.
   }
-  // The default decoder strips a UTF-8 BOM and turns invalid bytes into U+FFFD.
-  const text = new TextDecoder("utf-8").decode(content);
-  let invalid = 0;
-  for (let i = text.indexOf("\uFFFD"); i !== -1; i = text.indexOf("\uFFFD", i + 1)) invalid++;
-  if (invalid > 0 && invalid > text.length * MAX_INVALID_UTF8_SHARE) {
-    const pct = Math.round((invalid / text.length) * 100);
-    return issue(rel, "FILE_BINARY", `${rel}: not text (${pct}% of it is not valid UTF-8)`);
+  const text = windows1252(content);
+  let control = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0c && c !== 0x0d) || (c >= 0x7f && c < 0xa0))
+      control++;
+  }
+  if (control > text.length * MAX_INVALID_UTF8_SHARE) {
+    const pct = Math.round((control / text.length) * 100);
+    return issue(
+      rel,
+      "FILE_BINARY",
+      `${rel}: not text (${pct}% of it is control characters, as UTF-8 or Windows-1252)`,
+    );
   }
   return text;
+}
+
+/**
+ * Windows-1252's characters for bytes 0x80–0x9F; the rest of the code page is Latin-1. (Node 20's
+ * TextDecoder gives C1 controls for these, as Latin-1 does, so the table is ours.) Undefined bytes
+ * stay the C1 control of the same number.
+ */
+const CP1252_HIGH =
+  "\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f" +
+  "\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178";
+
+function windows1252(content: Buffer): string {
+  const latin1 = content.toString("latin1");
+  return latin1.replace(/[\u0080-\u009f]/g, (c) => CP1252_HIGH[c.charCodeAt(0) - 0x80]!);
 }
 
 /** The first non-blank line as a title, when it is short and more text follows it. */
@@ -69,6 +106,19 @@ export function lineTitle(text: string): string | undefined {
   const { line, next } = lineAt(text, 0);
   if (line.length > MAX_LINE_TITLE || next >= text.length) return undefined;
   return cleanTitle(line) || undefined;
+}
+
+/**
+ * A plain text file's first line as its title when it reads like one: at most 100 characters,
+ * not ending a sentence, and followed by more text. Otherwise the caller falls back to the file
+ * name, so a paragraph never becomes a title.
+ */
+export function plainTitle(text: string): string | undefined {
+  const { line, next } = lineAt(text, 0);
+  const title = cleanTitle(line);
+  if (title.length > MAX_PLAIN_TITLE || next >= text.length) return undefined;
+  if (/[.,;]$/.test(title) && !title.endsWith("...")) return undefined;
+  return title || undefined;
 }
 
 export function collect(out: Parsed, result: Doc | IngestIssue): void {
@@ -128,11 +178,13 @@ export function makeDoc(d: {
   date?: string | undefined;
   url?: string | undefined;
   text: string;
+  pages?: number[] | undefined;
 }): Doc {
   const date = d.date === undefined ? undefined : normaliseDate(d.date);
-  const hash = createHash("sha256")
-    .update(JSON.stringify([d.title, date ?? null, d.url ?? null, d.text]))
-    .digest("hex");
+  // Pages join the hash only when there are any, so the hashes of other documents stay as they were.
+  const hashed: unknown[] = [d.title, date ?? null, d.url ?? null, d.text];
+  if (d.pages !== undefined) hashed.push(d.pages);
+  const hash = createHash("sha256").update(JSON.stringify(hashed)).digest("hex");
   return {
     id: d.id,
     title: d.title,
@@ -140,6 +192,7 @@ export function makeDoc(d: {
     ...(d.url === undefined ? {} : { url: d.url }),
     source: d.source,
     text: d.text,
+    ...(d.pages === undefined ? {} : { pages: d.pages }),
     hash,
   };
 }

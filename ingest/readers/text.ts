@@ -13,6 +13,7 @@ import {
   isBlank,
   lineAt,
   lineTitle,
+  plainTitle,
   single,
   unquote,
 } from "./shared.ts";
@@ -55,7 +56,7 @@ export function parseText(src: string, format: "text" | "markdown"): Fields {
   // Markdown is stored as the text a reader sees, so no syntax reaches an answer or a highlight.
   const body = finishBody(src, start);
   const text = format === "markdown" ? markdownToText(body) : body;
-  return { ...meta, title: title || lineTitle(text), text };
+  return { ...meta, title: title || (format === "text" ? plainTitle(text) : lineTitle(text)), text };
 }
 
 function frontMatter(src: string): { fields: Omit<Fields, "text">; end: number } | undefined {

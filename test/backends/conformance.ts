@@ -29,7 +29,9 @@ const DOCS: Omit<Doc, "hash">[] = [
     id: "harbour",
     title: "Harbour dredging finishes early",
     date: "2023-03-14",
-    source: "harbour.txt",
+    source: "harbour.pdf",
+    // A paginated document: pages ride along with the document and each of its chunks.
+    pages: [0, 73, 150],
     text: "The harbour authority finished dredging the northern channel on Tuesday. Container ships with a draught of sixteen metres can now dock at the Zorblax terminal. The work cost 41 million euros.",
   },
   {

@@ -38,8 +38,8 @@ export function launchBrowser(): Promise<Browser> {
 }
 
 export interface AppOptions {
-  /** Extra corpus files, name → text. */
-  docs?: Record<string, string>;
+  /** Extra corpus files, name → text (or bytes, for a PDF). */
+  docs?: Record<string, string | Buffer>;
   config?: Partial<Config>;
 }
 

@@ -185,7 +185,7 @@ describe("checkCitation", () => {
     docId: "d",
     chunkId: "d#0",
     title: "T",
-    source: "corpus.jsonl#L1",
+    source: "corpus.jsonl line 1",
     start: 0,
     end: docText.length,
     snippet: docText,

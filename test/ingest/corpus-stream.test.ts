@@ -40,8 +40,8 @@ describe("JSONL read as a stream", () => {
     );
     const { docs, issues } = await loadCorpus(dir, { maxRecordBytes: 2048 });
     expect(docs.map((d) => [d.id, d.source])).toEqual([
-      ["a", "feed.jsonl#L1"],
-      ["c", "feed.jsonl#L3"],
+      ["a", "feed.jsonl line 1"],
+      ["c", "feed.jsonl line 3"],
     ]);
     expect(issues).toEqual([
       {
@@ -72,7 +72,7 @@ describe("JSONL read as a stream", () => {
     const bytes = Buffer.from(`\uFEFF \n${JSON.stringify(records, null, 2)}\n`, "utf8");
     await writeFile(path.join(dir, "export.json"), bytes);
     const streamed = await loadCorpus(dir, { maxFileBytes: 1024 });
-    const whole = parseFile("export.json", bytes);
+    const whole = await parseFile("export.json", bytes);
     expect(streamed.issues).toEqual([]);
     expect(streamed.docs).toEqual(whole.docs);
     expect(streamed.docs).toHaveLength(30);
@@ -101,7 +101,7 @@ describe("JSONL read as a stream", () => {
         const bytes = Buffer.from(`${bom ? "\uFEFF" : ""}${pieces.join("")}`, "utf8");
         await writeFile(path.join(dir, "p.jsonl"), bytes);
         const streamed = await loadCorpus(dir);
-        const whole = parseFile("p.jsonl", bytes);
+        const whole = await parseFile("p.jsonl", bytes);
         // loadCorpus also drops later duplicates of an id; compare on the whole-file result doing the same.
         const seen = new Set<string>();
         const wholeDocs = whole.docs.filter((d) => !seen.has(d.id) && seen.add(d.id));
@@ -120,7 +120,7 @@ describe("JSONL read as a stream", () => {
       const file = sharedPath("eval", name, "corpus.jsonl");
       await copyFile(file, path.join(dir, "corpus.jsonl"));
       const streamed = await loadCorpus(dir);
-      const whole = parseFile("corpus.jsonl", readFileSync(file));
+      const whole = await parseFile("corpus.jsonl", readFileSync(file));
       expect(streamed.issues).toEqual(whole.issues);
       expect(streamed.docs.length).toBe(whole.docs.length);
       expect(streamed.docs).toEqual(whole.docs);

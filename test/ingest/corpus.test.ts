@@ -3,13 +3,18 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Doc, IngestIssue } from "../../core/types.ts";
-import { loadCorpus, parseFile } from "../../ingest/corpus.ts";
+import { loadCorpus } from "../../ingest/corpus.ts";
+import { type Parsed, readerFor } from "../../ingest/readers/index.ts";
 import { SEED_DOC, sharedPath } from "../helpers/shared.ts";
 
 const SEED = sharedPath(...SEED_DOC);
 
-const parse = (rel: string, content: string | Buffer) =>
-  parseFile(rel, typeof content === "string" ? Buffer.from(content) : content);
+/** A text format's reader answers at once; these tests read only text formats. */
+const parse = (rel: string, content: string | Buffer): Parsed => {
+  const out = readerFor(rel)?.parse(rel, typeof content === "string" ? Buffer.from(content) : content);
+  if (out instanceof Promise) throw new Error(`${rel} is not a text format`);
+  return out ?? { docs: [], issues: [] };
+};
 
 /** The one doc a file must give, with no issues. */
 function onlyDoc(rel: string, content: string | Buffer): Doc {
@@ -185,7 +190,7 @@ describe("parseFile", () => {
           title: "First",
           date: "2024-05-06",
           url: "https://x/1",
-          source: "feeds/bad.jsonl#L1",
+          source: "feeds/bad.jsonl line 1",
           text: "One.",
         },
         {
@@ -193,7 +198,7 @@ describe("parseFile", () => {
           title: "7",
           date: undefined,
           url: undefined,
-          source: "feeds/bad.jsonl#L5",
+          source: "feeds/bad.jsonl line 5",
           text: "Seven.",
         },
         {
@@ -201,7 +206,7 @@ describe("parseFile", () => {
           title: "No id.",
           date: undefined,
           url: undefined,
-          source: "feeds/bad.jsonl#L9",
+          source: "feeds/bad.jsonl line 9",
           text: "No id.\nSecond line.",
         },
       ]);
@@ -288,23 +293,52 @@ describe("parseFile", () => {
       "image.txt: not text (NUL bytes in the first 8 KiB)",
     ],
     [
-      "mostly invalid UTF-8",
-      "latin.txt",
-      Buffer.from(Array.from({ length: 100 }, (_, i) => (i % 2 ? 0xe9 : 0x41))),
+      "bytes that are control characters in UTF-8 and Windows-1252 alike",
+      "controls.txt",
+      Buffer.from(Array.from({ length: 100 }, (_, i) => (i % 2 ? 0x81 : 0x41))),
       "FILE_BINARY",
-      "latin.txt: not text (50% of it is not valid UTF-8)",
+      "controls.txt: not text (50% of it is control characters, as UTF-8 or Windows-1252)",
     ],
   ])("reports %s", (_name, rel, content, code, message) => {
     expect(parse(rel, content)).toEqual({ docs: [], issues: [{ source: rel, code, message }] });
   });
 
-  it("keeps text with a few invalid UTF-8 bytes", () => {
-    const content = Buffer.concat([
-      Buffer.from("Caf"),
-      Buffer.from([0xe9]),
-      Buffer.from(" society\nmore text here"),
+  it.each<[string, Buffer]>([
+    ["Latin-1", Buffer.from("Caf\xe9 notes\nCr\xe8me br\xfbl\xe9e and na\xefve r\xe9sum\xe9s.", "latin1")],
+    [
+      "Windows-1252",
+      Buffer.from([...Buffer.from("Caf\xe9 notes\n", "latin1"), 0x93, 0x68, 0x69, 0x94, 0x80]),
+    ],
+    ["UTF-16LE with a BOM", Buffer.from(`\ufeffCaf\u00e9 notes\nMore.`, "utf16le")],
+    ["UTF-8 with a BOM", Buffer.from(`\ufeffCaf\u00e9 notes\nMore.`, "utf8")],
+  ])("decodes %s text instead of mangling it", (_name, content) => {
+    const doc = onlyDoc("cafe.txt", content);
+    expect(doc.title).toBe("Café notes");
+    expect(doc.text).not.toContain("\uFFFD");
+    expect(doc.text.startsWith("Café notes\n")).toBe(true);
+  });
+
+  it("decodes Windows-1252 punctuation to the characters it stands for", () => {
+    const content = Buffer.from([
+      ...Buffer.from("Title\n", "latin1"),
+      0x93,
+      0x68,
+      0x69,
+      0x94,
+      0x20,
+      0x80,
+      0x35,
     ]);
-    expect(onlyDoc("cafe.txt", content).text).toBe("Caf\uFFFD society\nmore text here");
+    expect(onlyDoc("q.txt", content).text).toBe("Title\n\u201chi\u201d \u20ac5");
+  });
+
+  it.each<[string, string, string]>([
+    ["a short first line", "Harbour notes\nThe harbour reopened.", "Harbour notes"],
+    ["not a first line that is a sentence", "The harbour reopened on Monday.\nFerries run.", "harbour log"],
+    ["not a first line over 100 characters", `${"word ".repeat(30)}\nmore`, "harbour log"],
+    ["not the only line", "Just one line", "harbour log"],
+  ])("takes %s as a plain text file's title", (_name, content, title) => {
+    expect(onlyDoc("harbour_log.txt", content).title).toBe(title);
   });
 
   it("ignores unknown extensions", () => {
@@ -373,7 +407,7 @@ describe("loadCorpus", () => {
     expect(doc.text).toBe(doc.text.trimEnd());
   });
 
-  it("walks nested folders in sorted order, gives path ids and skips hidden and unknown files", async () => {
+  it("walks nested folders in sorted order, gives path ids, skips hidden files and names unsupported ones", async () => {
     await write("world/2024/story.html", "<title>Story</title><p>World story.</p>");
     await write("b.md", "# B\n\nBee.");
     await write("a.txt", "A title\nAy.");
@@ -384,13 +418,25 @@ describe("loadCorpus", () => {
     await write("photo.png", "not an image");
     await write("README", "no extension");
     const { docs, issues, files } = await loadCorpus(dir);
-    expect(issues).toEqual([]);
+    const supported = ".txt, .md, .html, .htm, .jsonl, .json, .pdf, .docx";
+    expect(issues).toEqual([
+      {
+        source: "README",
+        code: "FILE_UNSUPPORTED",
+        message: `README: files without an extension are not read (supported: ${supported})`,
+      },
+      {
+        source: "photo.png",
+        code: "FILE_UNSUPPORTED",
+        message: `photo.png: .png files are not read (supported: ${supported})`,
+      },
+    ]);
     expect(files).toBe(4);
     expect(docs.map((d) => [d.id, d.source])).toEqual([
       ["a", "a.txt"],
       ["b", "b.md"],
       ["world/2024/story", "world/2024/story.html"],
-      ["world/z:1", "world/z.jsonl#L1"],
+      ["world/z:1", "world/z.jsonl line 1"],
     ]);
   });
 
@@ -413,9 +459,27 @@ describe("loadCorpus", () => {
     expect(issues[2]!.message).toBe("4-big.md is 2,000 bytes; the limit is 1,000 bytes");
   });
 
+  it("gives files that share a stem ids with their extension, so neither is dropped", async () => {
+    await write("notes.md", "# From md\n\nText.");
+    await write("notes.txt", "From txt\nText.");
+    await write("sub/notes.txt", "Alone\nText.");
+    await write("feed.jsonl", `${JSON.stringify({ text: "one" })}\n`);
+    await write("feed.json", JSON.stringify([{ text: "two" }]));
+    const { docs, issues } = await loadCorpus(dir);
+    expect(issues).toEqual([]);
+    expect(docs.map((d) => [d.id, d.source])).toEqual([
+      ["feed.json:1", "feed.json"],
+      ["feed.jsonl:1", "feed.jsonl line 1"],
+      ["notes.md", "notes.md"],
+      ["notes.txt", "notes.txt"],
+      ["sub/notes", "sub/notes.txt"],
+    ]);
+  });
+
   it("keeps the first of two documents with the same id and reports the later one", async () => {
     await write("a.md", "# From md\n\nText.");
-    await write("a.txt", "From txt\nText.");
+    await write("a/b.txt", "From txt\nText.");
+    await write("a.json", JSON.stringify([{ id: "a/b", text: "record" }]));
     await write(
       "feed.jsonl",
       [
@@ -427,19 +491,20 @@ describe("loadCorpus", () => {
     );
     const { docs, issues } = await loadCorpus(dir);
     expect(docs.map((d) => [d.id, d.source])).toEqual([
-      ["a", "a.md"],
-      ["x", "feed.jsonl#L1"],
+      ["a/b", "a/b.txt"],
+      ["a.md", "a.md"],
+      ["x", "feed.jsonl line 1"],
     ]);
     expect(issues).toEqual([
       {
-        source: "a.txt",
+        source: "a.json",
         code: "FILE_MALFORMED",
-        message: 'a.txt: duplicate document id "a" (first used by a.md); skipped',
+        message: 'a.json: duplicate document id "a/b" (first used by a/b.txt); skipped',
       },
       {
         source: "feed.jsonl",
         code: "FILE_MALFORMED",
-        message: 'feed.jsonl#L2: duplicate document id "x" (first used by feed.jsonl#L1); skipped',
+        message: 'feed.jsonl line 2: duplicate document id "x" (first used by feed.jsonl line 1); skipped',
       },
     ]);
   });

@@ -19,6 +19,7 @@ import {
   GROUP_TEXTS,
   prepareDoc,
 } from "../../ingest/indexer.ts";
+import { issuesLine } from "../../scripts/issues.ts";
 import { getEmbedder } from "../helpers/model.ts";
 import { SEED_DOC, sharedPath } from "../helpers/shared.ts";
 
@@ -641,5 +642,64 @@ describe("the indexer lock", () => {
     } finally {
       holder.kill("SIGKILL");
     }
+  });
+});
+
+describe("an empty corpus over a published index", () => {
+  it.each<[string, (f: Fixture) => Promise<void>]>([
+    ["an emptied folder", (f) => rm(f.corpusDir, { recursive: true }).then(() => mkdir(f.corpusDir))],
+    [
+      "a folder whose only file cannot be read",
+      async (f) => {
+        await rm(f.corpusDir, { recursive: true });
+        await mkdir(f.corpusDir);
+        await writeFile(path.join(f.corpusDir, "bad.jsonl"), "{oops\n{nope\n");
+      },
+    ],
+  ])("refuses to publish %s and keeps the index", async (_name, empty) => {
+    const f = await builtFixture();
+    const before = (await open(f)).version;
+    await empty(f);
+    const err = await build(f).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: "INDEX_WOULD_EMPTY" });
+    expect((err as Error).message).toMatch(
+      /^the corpus folder .+ gives no document( \(1 file could not be read\))?; the published index of \d+ documents is kept\. Check the folder, or pass --allow-empty to publish an empty index$/,
+    );
+    expect((await open(f)).version).toBe(before);
+  });
+
+  it("publishes the empty index when asked to", async () => {
+    const f = await builtFixture();
+    await rm(f.corpusDir, { recursive: true });
+    await mkdir(f.corpusDir);
+    const s = await build(f, { allowEmpty: true });
+    expect(s.published).toBe(true);
+    expect(s.documents).toBe(0);
+  });
+});
+
+describe("the closing line about corpus problems", () => {
+  const problem = (source: string) => ({
+    source,
+    code: "FILE_MALFORMED" as const,
+    message: `${source}: bad`,
+  });
+  it.each<[string, ReturnType<typeof problem>[], string]>([
+    ["one file", [problem("a.txt")], "1 file could not be indexed in full; see above"],
+    [
+      "nine bad lines of one file as one file",
+      Array.from({ length: 9 }, () => problem("records.jsonl")),
+      "1 file could not be indexed in full (9 problems); see above",
+    ],
+    [
+      "files, not problems",
+      [problem("a.txt"), problem("b.jsonl"), problem("b.jsonl")],
+      "2 files could not be indexed in full (3 problems); see above",
+    ],
+  ])("counts %s", (_name, issues, line) => {
+    expect(issuesLine(issues)).toBe(line);
   });
 });

@@ -52,6 +52,7 @@ const chunk = (
     day: 20240301,
     url: "",
     source: "a.jsonl",
+    pages: "",
     docHash: "h",
     ehash: `e${label}`,
     addedIn: 1,
