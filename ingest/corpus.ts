@@ -19,6 +19,8 @@ export interface LoadOptions {
   maxFileBytes?: number;
   /** JSONL records (lines) larger than this are reported by file and line and skipped. Default 16 MiB. */
   maxRecordBytes?: number;
+  /** Called as files are read: how many of how many (the read phase's progress). */
+  onFile?: (done: number, total: number) => void;
 }
 
 export interface CorpusLoad {
@@ -58,9 +60,14 @@ export async function loadCorpus(dir: string, opts: LoadOptions = {}): Promise<C
   const entries = await walk(root, rootReal);
   const shared = sharedStems(entries);
 
-  const loaded = await mapInOrder(entries, READ_CONCURRENCY, (entry) =>
-    "issue" in entry ? Promise.resolve({ docs: [], issues: [entry.issue] }) : loadFile(entry, limits),
-  );
+  const total = entries.length;
+  let read = 0;
+  opts.onFile?.(0, total);
+  const loaded = await mapInOrder(entries, READ_CONCURRENCY, async (entry) => {
+    const out = "issue" in entry ? { docs: [], issues: [entry.issue] } : await loadFile(entry, limits);
+    opts.onFile?.(++read, total);
+    return out;
+  });
 
   const docs: Doc[] = [];
   const issues: IngestIssue[] = [];

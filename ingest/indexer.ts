@@ -12,9 +12,14 @@ import { AppError } from "../core/errors.ts";
 import type { Doc, Embedder, IngestIssue, Span } from "../core/types.ts";
 import { chunkDocument } from "./chunk.ts";
 import { loadCorpus } from "./corpus.ts";
+import { ResumeCache } from "./resume-cache.ts";
 import { splitSentences } from "./sentences.ts";
 
 export interface Progress {
+  /**
+   * `read`: corpus files read (`done`/`total` count files); `embed` (the default): chunks written.
+   */
+  phase?: "read" | "embed";
   /**
    * Chunks written so far, of `total` (the chunks of the documents to write). Their sentences are
    * embedded too, but counting them would make one document read "12/12".
@@ -65,6 +70,8 @@ export interface BuildSummary {
   embedded: number;
   /** Texts whose vectors were reused from the previous index or from identical text. */
   reused: number;
+  /** Of those, texts whose vectors an interrupted build had computed (see resume-cache.ts). */
+  resumed: number;
   seconds: number;
   /** Chunks written per second of build time. */
   chunksPerSecond: number;
@@ -177,6 +184,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
   const started = performance.now();
   // Set when the build ends for any reason, so batches still queued are not computed for nothing.
   let finished = false;
+  let resume: ResumeCache | undefined;
   const cancelled = () =>
     new AppError("CANCELLED", "indexing was interrupted; the previous index is unchanged");
   const writerOptions: OpenWriterOptions = {
@@ -189,6 +197,11 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     const corpus = await loadCorpus(config.corpusDir, {
       maxFileBytes: config.maxFileBytes,
       maxRecordBytes: config.maxRecordBytes,
+      onFile: (done, total) => {
+        const elapsedS = (performance.now() - started) / 1000;
+        const rate = done / Math.max(elapsedS, 1e-3);
+        opts.onProgress?.({ phase: "read", done, total, elapsedS, rate, etaS: (total - done) / rate });
+      },
     });
     const prev = writer.published;
     const prevDocs = prev?.docs ?? new Map<string, string>();
@@ -223,6 +236,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
         chunks: prev.chunks,
         embedded: 0,
         reused: 0,
+        resumed: 0,
         seconds,
         chunksPerSecond: 0,
       };
@@ -247,10 +261,14 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
     let done = 0;
     let embedded = 0;
     let reused = 0;
+    let resumed = 0;
+    resume = await ResumeCache.open(config.indexDir, JSON.stringify(modelInfo(embedder)));
+    const cache = resume;
     const slots = taskSlots(EMBED_AHEAD);
     /** A text to embed, and how to hand its vector to whoever awaits it in `memo`. */
     interface Pending {
       text: string;
+      hash: string;
       settle: (vector: Promise<Float32Array>) => void;
     }
     /**
@@ -259,7 +277,11 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
      * waits for this text's vector instead of embedding it again. Returns the pending texts.
      */
     const resolve = async (texts: string[], hashes: string[], kind: "chunk" | "sentence") => {
-      const stored = await writer.reusableVectors(kind, [...new Set(hashes.filter((h) => !memo.has(h)))]);
+      const unknown = [...new Set(hashes.filter((h) => !memo.has(h)))];
+      const stored = await writer.reusableVectors(kind, unknown);
+      // What an interrupted build computed and the index does not hold yet.
+      const cached = cache.get(unknown.filter((h) => !stored.has(h)));
+      for (const [h, v] of cached) stored.set(h, v);
       const missing = new Map<string, Pending>();
       for (const [i, h] of hashes.entries()) {
         if (memo.has(h)) {
@@ -270,6 +292,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
         if (vector) {
           memo.set(h, Promise.resolve(vector));
           reused++;
+          if (cached.has(h)) resumed++;
           continue;
         }
         let settle!: Pending["settle"];
@@ -279,7 +302,7 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
         // Awaited below or by a later group; a cancelled build must not leave it unhandled.
         v.catch(() => {});
         memo.set(h, v);
-        missing.set(h, { text: texts[i]!, settle });
+        missing.set(h, { text: texts[i]!, hash: h, settle });
       }
       return missing;
     };
@@ -308,6 +331,8 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
             "passage",
           );
           embedded += batch.length;
+          // Kept at once, so an interrupt after this batch loses none of it.
+          cache.put(batch.map(({ hash }, j) => ({ ehash: hash, vector: out[j]! })));
           return out;
         });
         for (const [j, { settle }] of batch.entries()) settle(vecs.then((out) => out[j]!));
@@ -317,10 +342,20 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       return Promise.all([vectors(chunkHashes), vectors(sentHashes)]);
     };
 
+    // The rate counts from the start of embedding, not of the build: reading and chunking a large
+    // corpus takes a while and would make the first minutes' rate (and ETA) far off.
+    const embedStart = performance.now();
     const emit = () => {
       const elapsedS = (performance.now() - started) / 1000;
-      const rate = done / Math.max(elapsedS, 1e-3);
-      opts.onProgress?.({ done, total, elapsedS, rate, etaS: rate > 0 ? (total - done) / rate : 0 });
+      const rate = done / Math.max((performance.now() - embedStart) / 1000, 1e-3);
+      opts.onProgress?.({
+        phase: "embed",
+        done,
+        total,
+        elapsedS,
+        rate,
+        etaS: rate > 0 ? (total - done) / rate : Number.POSITIVE_INFINITY,
+      });
     };
     emit();
     const groups = groupDocs(prepared);
@@ -357,6 +392,9 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
 
     if (signal?.aborted) throw cancelled();
     const { version, counts } = await writer.publish();
+    // The published index holds every vector the cache kept.
+    cache.discard();
+    resume = undefined;
     const seconds = (performance.now() - started) / 1000;
     const written = prepared.reduce((n, p) => n + p.chunks.length, 0);
     return {
@@ -366,11 +404,13 @@ export async function buildIndex(opts: BuildOptions): Promise<BuildSummary> {
       chunks: counts.chunks,
       embedded,
       reused,
+      resumed,
       seconds,
       chunksPerSecond: written / seconds,
     };
   } finally {
     finished = true;
+    resume?.close();
     await writer.close();
   }
 }

@@ -62,6 +62,8 @@ await runCli(async () => {
         `indexed ${s.documents} documents, ${s.chunks} chunks (${changes}); embedded ${s.embedded} texts, reused ${s.reused}; ${s.seconds.toFixed(1)} s, ${s.chunksPerSecond.toFixed(1)} chunks/s; published ${s.version}`,
       );
     }
+    if (s.resumed > 0)
+      console.log(`continued an interrupted build: ${s.resumed} vectors it had computed were reused`);
     if (s.issues.length) console.log(issuesLine(s.issues));
   } finally {
     await embedder.dispose();

@@ -10,7 +10,8 @@ export function formatDuration(s: number): string {
 /** One terminal line: a bar, counts, rate and ETA, fitted to the width. */
 export function progressLine(p: Progress, columns: number): string {
   const share = p.total > 0 ? p.done / p.total : 1;
-  const tail = ` ${Math.round(share * 100)}% ${p.done}/${p.total} ${p.rate.toFixed(1)}/s eta ${formatDuration(p.etaS)} `;
+  const unit = p.phase === "read" ? " files read" : "";
+  const tail = ` ${Math.round(share * 100)}% ${p.done}/${p.total}${unit} ${p.rate.toFixed(1)}/s eta ${formatDuration(p.etaS)} `;
   const width = Math.max(10, Math.min(40, columns - tail.length - 3));
   const filled = Math.round(share * width);
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]${tail}`;
@@ -28,15 +29,21 @@ export function progressReporter(out: NodeJS.WriteStream = process.stderr): {
   const tty = out.isTTY === true;
   let lastPlain = 0;
   let drawn = false;
+  let phase: Progress["phase"];
   return {
     onProgress(p) {
+      const changed = p.phase !== phase;
+      phase = p.phase;
       if (tty) {
+        if (changed && drawn) out.write("\n");
         out.write(`\r${progressLine(p, out.columns ?? 80)}`);
         drawn = true;
-      } else if (p.done === p.total || performance.now() - lastPlain > 2000) {
+      } else if (changed || p.done === p.total || performance.now() - lastPlain > 2000) {
         lastPlain = performance.now();
+        const what = p.phase === "read" ? "reading" : "indexing";
+        const unit = p.phase === "read" ? "files" : "chunks";
         out.write(
-          `indexing ${p.done}/${p.total} chunks, ${p.rate.toFixed(1)}/s, eta ${formatDuration(p.etaS)}\n`,
+          `${what} ${p.done}/${p.total} ${unit}, ${p.rate.toFixed(1)}/s, eta ${formatDuration(p.etaS)}\n`,
         );
       }
     },

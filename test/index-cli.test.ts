@@ -3,13 +3,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LoadedIndex, openIndex } from "../backends/embedded/open-index.ts";
 import { openBackendWriter } from "../backends/select.ts";
 import { chunkerInfo, modelInfo } from "../core/backend.ts";
 import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
-import type { Embedder } from "../core/types.ts";
-import { buildIndex } from "../ingest/indexer.ts";
+import { type Embedder, forwarding } from "../core/types.ts";
+import { buildIndex, ehash } from "../ingest/indexer.ts";
+import { RESUME_FILE } from "../ingest/resume-cache.ts";
 import { getEmbedder } from "./helpers/model.ts";
 import { SEED_DOC, sharedPath } from "./helpers/shared.ts";
 
@@ -289,6 +291,44 @@ describe("npm run index", () => {
     await expectSeedAnswers(index);
     const hits = index.store.lexicalSearch(["anniversary"], 5);
     expect(hits.map((h) => index.store.getChunk(h.label)?.docId)).toEqual(["squad-dev-a00-p000"]);
+  }, 180_000);
+
+  it("continues a build killed mid-way, embedding only the texts the killed run had not", async () => {
+    const dirs = await copyTemplate();
+    await addShortNotes(dirs);
+    await addPassages(dirs, 300);
+    const run = runIndexer(dirs);
+    // Killed once some chunks are written, so some vectors were computed and kept.
+    await run.waitForStderr(/^indexing [1-9]\d*\/\d+ chunks/m, 90_000);
+    process.kill(-run.child.pid!, "SIGKILL");
+    expect(await run.closed).toMatchObject({ signal: "SIGKILL" });
+    const cacheFile = path.join(dirs.indexDir, RESUME_FILE);
+    expect(existsSync(cacheFile), run.stderr()).toBe(true);
+    const db = new Database(cacheFile, { readonly: true });
+    const cached = new Set(db.prepare("SELECT ehash FROM vectors").pluck().all() as string[]);
+    db.close();
+    expect(cached.size).toBeGreaterThan(0);
+
+    // The real model, with a record of every text it is given.
+    const seen: string[] = [];
+    const counting: Embedder = {
+      ...forwarding(embedder),
+      embed: (texts, kind) => {
+        seen.push(...texts);
+        return embedder.embed(texts, kind);
+      },
+    };
+    const config = loadConfig({ corpusDir: dirs.corpusDir, indexDir: dirs.indexDir });
+    const s = await buildIndex({ openWriter: openBackendWriter, config, embedder: counting });
+    expect(s.published).toBe(true);
+    expect(s.resumed).toBe(cached.size);
+    expect(s.embedded).toBe(seen.length);
+    // Nothing the killed run computed is computed again.
+    expect(seen.filter((t) => cached.has(ehash(t)))).toEqual([]);
+    expect(existsSync(cacheFile)).toBe(false);
+    const index = await open(dirs);
+    expect(index.store.counts().docs).toBe(441);
+    await expectSeedAnswers(index);
   }, 180_000);
 
   it("stops on Ctrl-C after the current batch, saying the previous index stays in use", async () => {
