@@ -105,6 +105,11 @@ export interface ServerConfig {
   /** Requests per client per minute on the answer endpoints and messages. */
   rateLimitPerMinute: number;
   accessToken: string | undefined;
+  /**
+   * Serve an address other than the loopback without a token. Off: such an address is refused at
+   * start, so the page never reaches the network unprotected by accident.
+   */
+  allowNoToken: boolean;
   allowedOrigins: string[];
   shutdownGraceMs: number;
   heartbeatMs: number;
@@ -226,6 +231,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   maxQueue: 256,
   rateLimitPerMinute: 600,
   accessToken: undefined,
+  allowNoToken: false,
   allowedOrigins: [],
   shutdownGraceMs: 10_000,
   heartbeatMs: 30_000,
@@ -286,6 +292,12 @@ function oneOf<T extends string>(values: readonly T[]) {
     }
     return raw as T;
   };
+}
+
+function bool(raw: string, name: string): boolean {
+  if (raw === "1" || raw === "true") return true;
+  if (raw === "0" || raw === "false") return false;
+  throw new AppError("CONFIG_INVALID", `${name} is "${raw}"; it must be 1 or 0`);
 }
 
 const dir = (raw: string) => path.resolve(PROJECT_ROOT, raw);
@@ -503,6 +515,12 @@ export const SETTINGS: readonly Setting[] = [
       return raw;
     },
     doc: "access token required by HTTP and WebSocket",
+  },
+  {
+    key: "allowNoToken",
+    env: "CITELINE_ALLOW_NO_TOKEN",
+    parse: bool,
+    doc: "`1` lets the server listen on an address other than the loopback without CITELINE_TOKEN (anyone who can reach it can use it); otherwise such a start is refused",
   },
   {
     key: "allowedOrigins",

@@ -32,7 +32,12 @@ import type {
   NotFoundReason,
   SourceRef,
 } from "./protocol.ts";
-import { emptyRangeMessage, NO_DOCUMENTS_IN_RANGE } from "./range.ts";
+import {
+  beforeEveryDocumentMessage,
+  emptyRangeMessage,
+  NO_DOCUMENTS_BEFORE_AS_OF,
+  NO_DOCUMENTS_IN_RANGE,
+} from "./range.ts";
 import { type Passage, type RetrievalMode, retrieve } from "./retrieval.ts";
 import { shapeSources } from "./sources.ts";
 import { verifiedStarters } from "./starters.ts";
@@ -100,8 +105,13 @@ export function streamPieces(text: string, wordsPerPiece = 4): string[] {
 }
 
 /** The answer when the date filters hold no document: said as such, with nothing to cite. */
-async function* emptyRangeAnswer(text: string, question: string, t0: number): AsyncGenerator<AnswerEvent> {
-  const reason = { notFound: true, notFoundReason: NO_DOCUMENTS_IN_RANGE } as const;
+async function* emptyRangeAnswer(
+  text: string,
+  question: string,
+  t0: number,
+  notFoundReason: NotFoundReason = NO_DOCUMENTS_IN_RANGE,
+): AsyncGenerator<AnswerEvent> {
+  const reason = { notFound: true, notFoundReason } as const;
   yield { type: "sources", sources: [], ...reason };
   yield { type: "delta", text };
   const ms = Math.round((performance.now() - t0) * 10) / 10;
@@ -175,6 +185,11 @@ export function createEngine(deps: EngineDeps): Engine {
       const empty = await emptyRangeMessage(index, req.filters);
       if (empty !== undefined) {
         yield* emptyRangeAnswer(empty, req.question, t0);
+        return;
+      }
+      const tooEarly = await beforeEveryDocumentMessage(index, req.asOf);
+      if (tooEarly !== undefined) {
+        yield* emptyRangeAnswer(tooEarly, req.question, t0, NO_DOCUMENTS_BEFORE_AS_OF);
         return;
       }
       const k = req.k ?? config.k;
@@ -315,9 +330,15 @@ export function createEngine(deps: EngineDeps): Engine {
       const t0 = performance.now();
       const lease = backend.lease();
       try {
-        if ((await emptyRangeMessage(lease.snapshot, opts.filters)) !== undefined) {
+        const notFoundReason =
+          (await emptyRangeMessage(lease.snapshot, opts.filters)) !== undefined
+            ? NO_DOCUMENTS_IN_RANGE
+            : (await beforeEveryDocumentMessage(lease.snapshot, opts.asOf)) !== undefined
+              ? NO_DOCUMENTS_BEFORE_AS_OF
+              : undefined;
+        if (notFoundReason) {
           const retrievalMs = Math.round((performance.now() - t0) * 10) / 10;
-          return { query: q, hits: [], notFoundReason: NO_DOCUMENTS_IN_RANGE, timings: { retrievalMs } };
+          return { query: q, hits: [], notFoundReason, timings: { retrievalMs } };
         }
         const r = await retrieve({ index: lease.snapshot, embedder, config, embedQuery }, q, opts);
         const hits = toSources(r.passages).map((s, i) => {

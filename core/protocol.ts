@@ -107,9 +107,10 @@ export interface AskRequest {
 
 /**
  * Why an answer is "not found" when the evidence is not to blame: `NO_DOCUMENTS_IN_RANGE`, the
- * date filters leave no document to search. Absent for an ordinary not-found answer.
+ * date filters leave no document to search; `NO_DOCUMENTS_BEFORE_AS_OF`, every document is dated
+ * after the day the question is asked as of. Absent for an ordinary not-found answer.
  */
-export type NotFoundReason = "NO_DOCUMENTS_IN_RANGE";
+export type NotFoundReason = "NO_DOCUMENTS_IN_RANGE" | "NO_DOCUMENTS_BEFORE_AS_OF";
 
 /** Events of one answer, in order: sources, delta*, done. */
 export type AnswerEvent =

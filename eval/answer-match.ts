@@ -29,7 +29,7 @@ const DASHES = /[\p{Pd}\u2212]/gu;
 /** `'s` closing a word, or `'` after a word's final s: the English possessive. */
 const POSSESSIVE = /(?<=[\p{L}\p{N}])'s(?![\p{L}\p{N}])|(?<=[\p{L}]s)'(?![\p{L}\p{N}])/gu;
 const PUNCTUATION = /[\p{P}\p{S}]/gu;
-const ARTICLES = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/gu;
+const ARTICLES = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/giu;
 
 /**
  * The readings of a text, in a fixed order: the possessive dropped or only its apostrophe deleted
@@ -57,9 +57,13 @@ function words(s: string): string {
 
 /** The normalised readings of a text or an answer. */
 export function matchForms(s: string): MatchForms {
-  const base = s
-    .normalize("NFKC")
-    .toLowerCase()
+  return readings(s, false);
+}
+
+/** The readings; with `keepCase`, letters keep their case (see {@link answerOccursAsText}). */
+function readings(s: string, keepCase: boolean): MatchForms {
+  const folded = s.normalize("NFKC");
+  const base = (keepCase ? folded : folded.toLowerCase())
     .replace(SINGLE_QUOTES, "'")
     .replace(DOUBLE_QUOTES, '"')
     .replace(DASHES, "-");
@@ -85,4 +89,25 @@ export function answerOccurs(text: string, answers: readonly string[]): boolean 
   if (answers.length === 0) return false;
   const t = matchForms(text);
   return answers.some((a) => formsContain(t, matchForms(a)));
+}
+
+/** Written in capitals only, with two or more letters: "SUPPORT", "NOT ENOUGH INFO", "NFL". */
+const CAPITALS = (a: string) => /\p{Lu}.*\p{Lu}/su.test(a) && !/\p{Ll}/u.test(a);
+
+/**
+ * Whether a gold answer occurs in the text as text of it: as {@link answerOccurs}, except that an
+ * answer written in capitals only must occur in capitals. A label (SUPPORT, CONTRADICT) found only
+ * as an ordinary word ("they support it") is not text of the document; an acronym (NFL) still is.
+ * Other answers are compared as `answerOccurs` compares them, case-folded.
+ */
+export function answerOccursAsText(text: string, answers: readonly string[]): boolean {
+  if (answers.length === 0) return false;
+  const folded = matchForms(text);
+  let cased: MatchForms | undefined;
+  return answers.some((a) => {
+    if (!formsContain(folded, matchForms(a))) return false;
+    if (!CAPITALS(a)) return true;
+    cased ??= readings(text, true);
+    return formsContain(cased, readings(a, true));
+  });
 }

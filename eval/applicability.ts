@@ -7,20 +7,22 @@
  * gets no answer metrics at all. Pure.
  */
 import type { RetrievalMode } from "../core/retrieval.ts";
-import { answerOccurs } from "./answer-match.ts";
+import { answerOccursAsText } from "./answer-match.ts";
 import type { EvalQuestion } from "./dataset.ts";
 import type { QuestionResult } from "./score.ts";
 
 /**
- * True when a gold answer occurs in one of the question's gold documents; null for a question
- * without answers or one the corpus does not answer (nothing to check).
+ * True when a gold answer occurs in one of the question's gold documents as text of it (an answer
+ * in capitals only, such as a label, in capitals; see `answerOccursAsText`); null for a question without answers or one the corpus
+ * does not answer (nothing to check). Judged per question: a label that happens to occur as an
+ * ordinary word ("support") does not make that question's answer text.
  */
 export function answerInGold(
   q: Pick<EvalQuestion, "answers" | "goldDocIds" | "expectNotFound">,
   docText: (id: string) => string | undefined,
 ): boolean | null {
   if (q.expectNotFound || q.answers.length === 0) return null;
-  return q.goldDocIds.some((id) => answerOccurs(docText(id) ?? "", q.answers));
+  return q.goldDocIds.some((id) => answerOccursAsText(docText(id) ?? "", q.answers));
 }
 
 /**

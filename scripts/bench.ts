@@ -20,6 +20,7 @@ import { type BenchResults, machineInfo, renderMarkdown } from "../bench/report.
 import { benchScale, type ScaleStore } from "../bench/scale.ts";
 import { startBenchWeaviate } from "../bench/weaviate-store.ts";
 import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
+import { AppError } from "../core/errors.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { runEval } from "../eval/run.ts";
 import { parseCommand, positiveInt, runCli, usageError } from "./cli.ts";
@@ -107,6 +108,26 @@ await runCli(async () => {
   for (const p of only) {
     if (!(PARTS as readonly string[]).includes(p))
       throw usageError(`unknown part ${p}; parts are ${PARTS.join(", ")}`, COMMAND.usage);
+  }
+  // Checked before any work: the defaults sit beside the repository (../shared), where a fresh
+  // clone has nothing.
+  const needs: [string, string, string][] = [
+    [
+      "--dataset",
+      path.join(path.resolve(values.dataset), "corpus.jsonl"),
+      "a dataset folder (corpus.jsonl, questions.jsonl)",
+    ],
+    ...(only.has("load")
+      ? [["--seed", path.resolve(values.seed), "a corpus folder"] as [string, string, string]]
+      : []),
+  ];
+  for (const [flag, file, what] of needs) {
+    if (!existsSync(file)) {
+      throw new AppError(
+        "CORPUS_MISSING",
+        `${file} does not exist; the bench needs ${what}: give one with ${flag} DIR (the default is beside this repository, in ../shared)`,
+      );
+    }
   }
   // A smoke run indexes a few documents of the dataset, not all of it.
   const docs = positiveInt("--docs", values.docs ?? (quick ? "4" : undefined), 10_000_000, COMMAND.usage);

@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { PROJECT_ROOT } from "../core/config.ts";
-import { runCli } from "./cli.ts";
+import { parseCommand, runCli } from "./cli.ts";
 
 const CLIENT_DIR = path.join(PROJECT_ROOT, "client");
 /** Where the server serves the page from. */
@@ -91,6 +91,15 @@ export async function buildClient(opts: BuildClientOptions = {}): Promise<BuildC
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   await runCli(async () => {
+    parseCommand(
+      {
+        usage: "usage: npm run build:client",
+        summary:
+          "Bundles the page (client/src/main.ts, index.html, styles.css) into client/dist/, even when it is up to date; npm start and npm run serve do this by themselves when the sources changed.",
+        options: {},
+      },
+      process.argv.slice(2),
+    );
     const t0 = performance.now();
     await buildClient({ force: true });
     const ms = Math.round(performance.now() - t0);

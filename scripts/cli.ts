@@ -49,10 +49,21 @@ export function helpText(spec: CommandSpec<Options>): string {
  * are usage errors; `--help` or `-h` anywhere asks for the help.
  */
 export function parseCommand<O extends Options>(spec: CommandSpec<O>, argv: readonly string[]) {
+  return parseCommandArgs(spec, argv, false).values;
+}
+
+/**
+ * As {@link parseCommand}, for a command that also takes plain arguments (file names) when
+ * `positionals` is true.
+ */
+export function parseCommandArgs<O extends Options>(
+  spec: CommandSpec<O>,
+  argv: readonly string[],
+  positionals: boolean,
+) {
   if (argv.some((a) => a === "--help" || a === "-h")) throw new HelpRequested(helpText(spec));
   try {
-    return parseArgs({ args: [...argv], options: spec.options, strict: true, allowPositionals: false })
-      .values;
+    return parseArgs({ args: [...argv], options: spec.options, strict: true, allowPositionals: positionals });
   } catch (err) {
     // node:util adds a second sentence about "--" that does not apply to these commands.
     const message = (err as Error).message.split(/\.\s/)[0] ?? "";
@@ -74,6 +85,11 @@ export async function runCli(main: () => Promise<void>): Promise<void> {
     } else if (isAppError(err) || err instanceof CommandError) {
       console.error(`error ${err.code}: ${err.message}`);
       process.exitCode = 1;
+    } else if (isSystemError(err)) {
+      // The operating system's refusal (a folder this user may not write, a full disk) is the
+      // user's to fix, and its message names the file: no stack trace.
+      console.error(`error ${err.message}${SYSTEM_HINTS[err.code] ?? ""}`);
+      process.exitCode = 1;
     } else {
       console.error(err);
       process.exitCode = 1;
@@ -93,6 +109,25 @@ export class CommandError<C extends string> extends Error {
     this.name = "CommandError";
     this.code = code;
   }
+}
+
+const SYSTEM_HINTS: Record<string, string> = {
+  EACCES: " (this user may not do that there: check the permissions, or choose another folder)",
+  EPERM: " (this user may not do that there: check the permissions, or choose another folder)",
+  EROFS: " (the file system is read-only: choose a folder on a writable one)",
+  ENOSPC: " (the disk is full)",
+  ENOENT: " (no such file or folder)",
+};
+
+/** An error the operating system raised for a file or socket call (`EACCES: …, open '…'`). */
+function isSystemError(err: unknown): err is NodeJS.ErrnoException & { code: string } {
+  const e = err as NodeJS.ErrnoException | undefined;
+  return (
+    e instanceof Error &&
+    typeof e.code === "string" &&
+    typeof e.syscall === "string" &&
+    e.message.startsWith(e.code)
+  );
 }
 
 /** A command-line mistake, with the command's usage line. */

@@ -4,10 +4,18 @@
  */
 import { access } from "node:fs/promises";
 import { LLAMA_RUNTIME } from "../llm/llama.ts";
-import { runCli } from "./cli.ts";
+import { parseCommand, runCli } from "./cli.ts";
 import { ensureLlmAssets, installRuntime, SERVER_PYTHON, TEST_GGUF } from "./llm-assets.ts";
 
+const COMMAND = {
+  usage: "usage: npm run llm:fetch",
+  summary:
+    "Provisions what generated answers need to be tried and tested, skipping what is there: the in-process runtime (npm run llm:install, when llm/node_modules is missing), SmolLM2-135M-Instruct and llama.cpp's OpenAI-compatible server (a Python environment), both into ~/.cache/citeline/llm (about 300 MB).",
+  options: {},
+} as const;
+
 await runCli(async () => {
+  parseCommand(COMMAND, process.argv.slice(2));
   const installed = await access(LLAMA_RUNTIME).then(
     () => true,
     () => false,

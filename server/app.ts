@@ -11,7 +11,7 @@ import { eager } from "./eager.ts";
 import { errorBody, httpStatus, publicError } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
 import { bearerToken, requestId, SECURITY_HEADERS, tokenMatches } from "./security.ts";
-import { parseAsk, parseJson, parseSearch } from "./validate.ts";
+import { checkCharset, parseAsk, parseJson, parseSearch } from "./validate.ts";
 
 export interface AppDeps extends TransportDeps {
   /** The built page (default client/dist). */
@@ -122,6 +122,7 @@ export function createApp(deps: AppDeps): express.Express {
           "send the question as JSON with Content-Type: application/json",
         );
       }
+      checkCharset(req.headers["content-type"]);
       ask = parseAsk(parseJson(body, config), config);
     } catch (err) {
       return next(err);

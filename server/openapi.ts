@@ -155,7 +155,7 @@ export function openApiDocument(config: Config): Record<string, unknown> {
             documents: { type: "array", items: ref("SourceGroup") },
             notFound: { type: "boolean" },
             notFoundReason: {
-              enum: ["NO_DOCUMENTS_IN_RANGE"],
+              enum: ["NO_DOCUMENTS_IN_RANGE", "NO_DOCUMENTS_BEFORE_AS_OF"],
               description:
                 "set when the answer is not found because no document falls in the date filters (then `sources` is empty)",
             },

@@ -5,6 +5,7 @@
  */
 import type { Config } from "../core/config.ts";
 import type { Embedder } from "../core/types.ts";
+import { isLoopbackAddress } from "./bind.ts";
 import type { Logger } from "./log.ts";
 import { startServer } from "./start.ts";
 
@@ -25,16 +26,18 @@ export async function runServer(config: Config, opts: RunOptions): Promise<void>
   const { counts } = server.backend.current().facts;
   log("info", "listening", {
     url: server.url,
+    bound: server.bound,
     documents: counts.docs,
     chunks: counts.chunks,
     model: config.model,
   });
+  const local = isLoopbackAddress(server.bound.replace(/:\d+$/, ""));
   if (config.accessToken === undefined) {
-    const local = ["127.0.0.1", "localhost", "::1"].includes(config.host);
+    // Reached only on the loopback, or when CITELINE_ALLOW_NO_TOKEN allowed it (server/bind.ts).
     log(local ? "info" : "warn", "no_access_token", {
       message: local
-        ? `no CITELINE_TOKEN is set, so the server only listens on ${config.host}; set one before binding to other addresses`
-        : `no CITELINE_TOKEN is set and the server listens on ${config.host}: anyone who can reach it can use it`,
+        ? `no CITELINE_TOKEN is set, so the server only listens on ${server.bound}; set one before binding to other addresses`
+        : `no CITELINE_TOKEN is set and the server listens on ${server.bound} (CITELINE_ALLOW_NO_TOKEN): anyone who can reach it can use it`,
     });
   }
   let stopping = false;
@@ -49,7 +52,11 @@ export async function runServer(config: Config, opts: RunOptions): Promise<void>
   };
   for (const sig of STOP_SIGNALS) process.on(sig, () => stop(sig));
   // Said once a stop signal is handled: whoever reads this line may stop the server at once.
-  console.error(`citeline is answering at ${server.url}`);
+  console.error(
+    local
+      ? `citeline is answering at ${server.url}`
+      : `citeline is answering at http://${server.bound} (reachable from other machines; ${server.url} from this one)`,
+  );
   if (opts.exitWithParent) {
     const parent = process.ppid;
     setInterval(() => {

@@ -12,6 +12,7 @@ import type { Embedder } from "../core/types.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { createGenerator } from "../llm/select.ts";
 import { createApp } from "./app.ts";
+import { checkBind, describeBound } from "./bind.ts";
 import type { TransportDeps } from "./deps.ts";
 import { rawErrorResponse } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -34,7 +35,10 @@ export interface StartOptions {
 }
 
 export interface RunningServer {
+  /** How to reach the server from this machine (a wildcard bind is reached on 127.0.0.1). */
   url: string;
+  /** The address and port actually bound, as `address:port` (`[::]:8787` for IPv6). */
+  bound: string;
   port: number;
   http: Server;
   engine: Engine;
@@ -51,6 +55,8 @@ export interface RunningServer {
 /** Starts the server; refuses a missing, corrupt or mismatched index with a message naming the fix. */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
+  // Before anything loads: a refused address costs nothing.
+  await checkBind({ host: config.host, token: config.accessToken, allowNoToken: config.allowNoToken });
   // The server never downloads a model: `npm run model:fetch` (or `npm start`) provisions it.
   const embedder = opts.embedder ?? (await createEmbedder({ ...config, allowDownload: false }));
   const backend = await openSearchBackend(config, {
@@ -61,8 +67,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // Off unless CITELINE_LLM_GGUF or CITELINE_LLM_URL is set; its modules load only then.
   const generator = opts.generator ?? (await createGenerator(config, log));
   const engine = createEngine({ config, embedder, backend, log, generator });
-  // The empty page's starter questions are checked against the index before they are offered.
-  void engine.prepareExamples();
   const rateLimiter = new RateLimiter(config.rateLimitPerMinute);
   const inflight = new Set<Promise<unknown>>();
   let draining = false;
@@ -91,9 +95,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (!opts.embedder) await embedder.dispose();
     throw listenError(err as NodeJS.ErrnoException, config);
   }
-  const { port } = http.address() as AddressInfo;
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`;
+  // Only once listening: a start that fails (a taken port) closes the index, and the questions
+  // must not be asked of a closed one.
+  // The empty page's starter questions are checked against the index before they are offered.
+  void engine.prepareExamples();
+  const { address, port } = http.address() as AddressInfo;
+  const { url, bound } = describeBound(address, port);
 
   let closing: Promise<void> | undefined;
   const close = (graceMs = config.shutdownGraceMs) => {
@@ -113,7 +120,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     })();
     return closing;
   };
-  return { url, port, http, engine, backend, log, close };
+  return { url, bound, port, http, engine, backend, log, close };
 }
 
 /** Why the server could not listen, and what to do about it. */

@@ -21,6 +21,22 @@ function has(o: Record<string, unknown>, key: string): boolean {
   return Object.hasOwn(o, key) && o[key] !== undefined && o[key] !== null;
 }
 
+/**
+ * Refuses a Content-Type whose charset is not UTF-8: such a body would be decoded wrongly, or
+ * refused later as "not valid UTF-8" with no hint why. No charset means UTF-8 (RFC 8259).
+ */
+export function checkCharset(contentType: string | undefined): void {
+  const m = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? "");
+  if (!m) return;
+  const charset = (m[1] ?? "").toLowerCase();
+  if (charset === "utf-8" || charset === "utf8") return;
+  throw new AppError(
+    "UNSUPPORTED_CHARSET",
+    `the body is declared as charset=${charset.slice(0, 40)}; send it as UTF-8 (Content-Type: application/json or application/json; charset=utf-8)`,
+    { charset: charset.slice(0, 40) },
+  );
+}
+
 /** Decodes and parses a JSON body or text frame, with the errors a client should see. */
 export function parseJson(
   raw: Buffer | string,
@@ -107,6 +123,8 @@ export function parseHistory(v: unknown, limits: Limits): HistoryTurn[] {
     if (!isObject(t) || (t.role !== "user" && t.role !== "assistant") || typeof t.text !== "string") {
       throw new AppError("BAD_REQUEST", `history[${i}] must be {role: "user" | "assistant", text: string}`);
     }
+    // As strict as the top level: a misspelt key must not be dropped in silence.
+    rejectUnknown(t, HISTORY_FIELDS, `history[${i}]`);
     chars += t.text.length;
     return { role: t.role, text: t.text };
   });
@@ -146,6 +164,7 @@ export function rejectUnknown(
 /** The fields of a question, as every transport accepts them. */
 export const ASK_FIELDS = ["question", "history", "k", "filters", "asOf"] as const;
 export const FILTER_FIELDS = ["from", "to"] as const;
+export const HISTORY_FIELDS = ["role", "text"] as const;
 
 /** A date range; `prefix` names its fields as the client wrote them (`filters.from`, `from`). */
 export function parseFilters(v: unknown, prefix = "filters."): DateFilter {

@@ -56,6 +56,9 @@ interface Staged {
   nextLabel: number;
 }
 
+/** How the file system says a folder cannot be written by this process. */
+const READ_ONLY_CODES = new Set(["EACCES", "EPERM", "EROFS"]);
+
 /** Takes the build lock of `indexDir` and reads what is published there. */
 export async function openEmbeddedWriter(
   indexDir: string,
@@ -64,12 +67,19 @@ export async function openEmbeddedWriter(
   const io: WriterIO = { copyFile: fsp.copyFile, writeFile: fsp.writeFile, ...opts.io };
   const notice = opts.notice ?? (() => {});
   const started = performance.now();
-  const release = await acquireLock(indexDir);
+  // A folder this process may not write (a read-only mount, another user's index) can still be
+  // up to date: it is read without the lock, and refused only when something must be written.
+  let readOnly: string | undefined;
+  const release = await acquireLock(indexDir).catch((err: NodeJS.ErrnoException) => {
+    if (!READ_ONLY_CODES.has(err.code ?? "")) throw err;
+    readOnly = err.code;
+    return async () => {};
+  });
   let prev: { version: string; manifest: Manifest } | undefined;
   /** A published index of an older format: rebuilt in this one, with its vectors. */
   let upgrade: { dir: string; manifest: Manifest } | undefined;
   try {
-    const stale = await removeStaleStaging(indexDir);
+    const stale = readOnly ? [] : await removeStaleStaging(indexDir);
     if (stale.length) notice(`removed ${stale.length} unfinished build(s) left by an interrupted run`);
     const prevVersion = currentVersion(indexDir);
     if (prevVersion && !opts.full) {
@@ -122,6 +132,12 @@ export async function openEmbeddedWriter(
     published,
     async begin() {
       if (staged || staging) return;
+      if (readOnly) {
+        throw new AppError(
+          "INDEX_READ_ONLY",
+          `the index folder ${indexDir} cannot be written (${readOnly}) and ${prev ? "the corpus has changed since the index was built" : "holds no index to use"}; let this user write there, or set CITELINE_INDEX_DIR to a folder it can write`,
+        );
+      }
       const version = newVersionName();
       const dir = `${versionDir(indexDir, version)}.partial`;
       // Noted before anything can fail, so close() removes the folder.

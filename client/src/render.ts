@@ -213,14 +213,16 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
     root.dataset.turnId = turn.id;
     root.dataset.status = turn.status;
     root.classList.toggle("not-found", turn.notFound);
-    root.classList.toggle("empty-range", turn.notFoundReason === "NO_DOCUMENTS_IN_RANGE");
+    root.classList.toggle("empty-range", turn.notFoundReason !== undefined);
     if (turn.question !== prev?.question) question.textContent = turn.question;
     if (turn.notFound !== prev?.notFound || turn.notFoundReason !== prev?.notFoundReason) {
       heading.textContent = !turn.notFound
         ? ""
         : turn.notFoundReason === "NO_DOCUMENTS_IN_RANGE"
           ? "No documents in this date range"
-          : "Not in the documents";
+          : turn.notFoundReason === "NO_DOCUMENTS_BEFORE_AS_OF"
+            ? "No documents this early"
+            : "Not in the documents";
       heading.hidden = !turn.notFound;
       // A found answer leads with its sources; a not-found one with the explanation, then the
       // closest passages.

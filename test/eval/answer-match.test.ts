@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AnswerEvent } from "../../core/protocol.ts";
-import { answerOccurs } from "../../eval/answer-match.ts";
+import { answerOccurs, answerOccursAsText } from "../../eval/answer-match.ts";
 import type { EvalQuestion } from "../../eval/dataset.ts";
 import { hasAnyAnswer } from "../../eval/metrics.ts";
 import { scoreAnswer } from "../../eval/score.ts";
@@ -77,6 +77,21 @@ describe("answerOccurs", () => {
     for (const [, text, answer] of CASES) {
       if (hasAnyAnswer(text, [answer])) expect(answerOccurs(text, [answer])).toBe(true);
     }
+  });
+});
+
+describe("answerOccursAsText", () => {
+  it.each([
+    ["They support the plan.", ["SUPPORT"], false],
+    ["Status: SUPPORT.", ["SUPPORT"], true],
+    ["There is not enough info here.", ["NOT ENOUGH INFO"], false],
+    ["The NFL said so.", ["NFL"], true],
+    ["the nfl said so.", ["NFL"], false],
+    ["The Buffalo Bills won.", ["Buffalo bills"], true],
+    ["They support the plan.", ["CONTRADICT", "support"], true],
+    ["Anything.", [], false],
+  ] as const)("%j holds %j: %s", (text, answers, expected) => {
+    expect(answerOccursAsText(text, answers)).toBe(expected);
   });
 });
 

@@ -227,6 +227,27 @@ describe("a dataset whose answers are labels (real model)", () => {
     expect(text).toMatch(/^answer accuracy +n\/a +of 0 answerable with the answer in a gold document$/m);
   }, 120_000);
 
+  it("does not count a label as text where it occurs only as an ordinary word", async () => {
+    // "support" is in the first gold document, as a word; SUPPORT, the label, is in none.
+    const docs = DOCS.map((d) =>
+      d.id === "harbour" ? { ...d, text: `${d.text} The fishermen support the new quay.` } : d,
+    );
+    const dir = await dataset("labels-as-words", docs, [
+      { ...QUESTIONS[0], answers: ["SUPPORT"] },
+      { ...QUESTIONS[1], answers: ["CONTRADICT"] },
+    ]);
+    const summary = await runEval({
+      datasetDir: dir,
+      cacheRoot: path.join(tmp, "cache-labels-as-words"),
+      outDir: path.join(tmp, "out-labels-as-words"),
+      modes: ["hybrid"],
+      embedder: await getEmbedder(),
+    });
+    expect(summary.dataset.answers).toEqual({ questions: 2, inGold: 0, applicable: false });
+    expect(summary.answer).toMatchObject({ checkable: 0, accuracy: null });
+    expect(formatSummary(summary)).toContain("answer metrics not applicable");
+  }, 120_000);
+
   it("leaves out of the answer metrics only the questions whose answers are not in their documents", async () => {
     const dir = await dataset("mixed", DOCS, [QUESTIONS[0]!, { ...QUESTIONS[1], answers: ["yes"] }]);
     const summary = await runEval({

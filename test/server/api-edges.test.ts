@@ -205,6 +205,74 @@ describe("a date range with no documents", () => {
   });
 });
 
+describe("a question asked as of a day before every document", () => {
+  it("says so with its own reason and no sources, on HTTP, the WebSocket and /api/search", async () => {
+    const { status, body } = await postAnswer(running.url, { question: WANG_YI, asOf: "2020-06-01" });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({
+      notFound: true,
+      notFoundReason: "NO_DOCUMENTS_BEFORE_AS_OF",
+      sources: [],
+      citations: [],
+      answer:
+        "Every indexed document is dated after 2020-06-01, the day this question is asked as of, so there is nothing to answer from. The indexed documents are dated from 2024-12-09 to 2024-12-09.",
+    });
+    const client = await connect();
+    const done = await client.ask("early", WANG_YI, { asOf: "2020-06-01" });
+    expect(done).toMatchObject({ type: "done", notFound: true, notFoundReason: "NO_DOCUMENTS_BEFORE_AS_OF" });
+    const s = await search("q=minister&asOf=2020-06-01");
+    expect(s.body).toMatchObject({ hits: [], notFoundReason: "NO_DOCUMENTS_BEFORE_AS_OF" });
+  });
+
+  it("answers as usual as of the document's own day", async () => {
+    const { body } = await postAnswer(running.url, { question: WANG_YI, asOf: "2024-12-09" });
+    expect(body.notFound).toBe(false);
+    expect(body.notFoundReason).toBeUndefined();
+  });
+});
+
+describe("strict bodies", () => {
+  const post = (contentType: string, body: string) =>
+    fetch(`${running.url}/api/answer`, { method: "POST", headers: { "content-type": contentType }, body });
+
+  it.each(["latin1", "ISO-8859-1", "utf-16"])(
+    "refuses a body declared as charset=%s with 415",
+    async (cs) => {
+      const res = await post(`application/json; charset=${cs}`, JSON.stringify({ question: WANG_YI }));
+      expect(res.status).toBe(415);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({
+        code: "UNSUPPORTED_CHARSET",
+        charset: cs.toLowerCase(),
+        message: `the body is declared as charset=${cs.toLowerCase()}; send it as UTF-8 (Content-Type: application/json or application/json; charset=utf-8)`,
+      });
+    },
+  );
+
+  it.each(["utf-8", "UTF-8", '"utf-8"', "utf8"])("takes charset=%s", async (cs) => {
+    const res = await post(`application/json; charset=${cs}`, JSON.stringify({ question: WANG_YI }));
+    expect(res.status).toBe(200);
+  });
+
+  it("refuses a history item with an unknown key, naming it, on HTTP and WebSocket", async () => {
+    const history = [{ role: "user", text: "Hello", when: "now" }];
+    const http = await postAnswer(running.url, { question: WANG_YI, history });
+    expect(http.status).toBe(400);
+    expect(http.body.error).toMatchObject({
+      code: "UNKNOWN_FIELD",
+      field: "when",
+      message: 'history[0] has an unknown field "when"; the known fields are role, text',
+    });
+    const client = await connect();
+    const frame = await client.ask("h", WANG_YI, { history });
+    expect(frame).toMatchObject({
+      type: "error",
+      id: "h",
+      code: "UNKNOWN_FIELD",
+      message: 'history[0] has an unknown field "when"; the known fields are role, text',
+    });
+  });
+});
+
 describe("unknown paths", () => {
   it("answers an unknown /api path with the JSON error shape and 404", async () => {
     const res = await fetch(`${running.url}/api/nope`);
