@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   BAD_ENCODING: "the request body or message is not valid UTF-8",
   DUPLICATE_ID: "a question with this id is already in flight on this connection",
   NOT_FOUND: "no such resource",
+  MODEL_NOT_FOUND: "the OpenAI-compatible API was asked for a model this server does not offer",
   METHOD_NOT_ALLOWED: "the endpoint does not take this method",
   UNSUPPORTED_MEDIA_TYPE: "the request body must be JSON",
   UNSUPPORTED_CHARSET: "the request body must be encoded as UTF-8",

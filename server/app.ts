@@ -6,12 +6,14 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { PROJECT_ROOT } from "../core/config.ts";
 import { AppError, isAppError } from "../core/errors.ts";
 import type { AnswerEvent, AnswerResponse, SourceGroup, SourceRef, Timings } from "../core/protocol.ts";
+import { jsonBody } from "./body.ts";
 import type { TransportDeps } from "./deps.ts";
 import { eager } from "./eager.ts";
 import { errorBody, httpStatus, publicError } from "./errors.ts";
+import { attachOpenAi } from "./openai.ts";
 import { openApiDocument } from "./openapi.ts";
 import { bearerToken, requestId, SECURITY_HEADERS, tokenMatches } from "./security.ts";
-import { checkCharset, parseAsk, parseJson, parseSearch } from "./validate.ts";
+import { parseAsk, parseSearch } from "./validate.ts";
 
 export interface AppDeps extends TransportDeps {
   /** The built page (default client/dist). */
@@ -108,22 +110,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.post("/api/answer", requireAuth, rateLimit, rawBody, async (req, res, next) => {
     let ask: ReturnType<typeof parseAsk>;
     try {
-      if (deps.draining()) throw new AppError("SHUTTING_DOWN", "the server is shutting down; retry shortly");
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      // Checked first: with no body, express cannot tell what type it would have had.
-      if (body.length === 0) {
-        throw new AppError("BODY_EMPTY", 'the request body is empty; send JSON such as {"question": "…"}');
-      }
-      // Only JSON: a form or text/plain post is what another site's page can send without a
-      // CORS preflight, and it would spend this server's CPU.
-      if (!req.is("application/json")) {
-        throw new AppError(
-          "UNSUPPORTED_MEDIA_TYPE",
-          "send the question as JSON with Content-Type: application/json",
-        );
-      }
-      checkCharset(req.headers["content-type"]);
-      ask = parseAsk(parseJson(body, config), config);
+      const body = jsonBody(req, config, deps.draining(), {
+        name: "question",
+        example: '{"question": "…"}',
+      });
+      ask = parseAsk(body, config);
     } catch (err) {
       return next(err);
     }
@@ -166,14 +157,18 @@ export function createApp(deps: AppDeps): express.Express {
     log("debug", "answer_question", { requestId: req.id, question: ask.question });
   });
 
+  attachOpenAi(app, deps, { requireAuth, rateLimit, rawBody });
+
   const clientDir = deps.clientDir ?? path.join(PROJECT_ROOT, "client", "dist");
   const methods: Record<string, string> = {
     "/api/health": "GET",
     "/api/openapi.json": "GET",
     "/api/search": "GET",
     "/api/answer": "POST",
+    "/v1/models": "GET",
+    "/v1/chat/completions": "POST",
   };
-  app.all(["/api", "/api/{*rest}"], (req, res, next) => {
+  app.all(["/api", "/api/{*rest}", "/v1", "/v1/{*rest}"], (req, res, next) => {
     const allowed = methods[req.path] ?? (req.path.startsWith("/api/documents/") ? "GET" : undefined);
     // The right method reaching here means the path did not match (e.g. an id with '/' not encoded).
     if (!allowed || req.method === allowed || (req.method === "HEAD" && allowed === "GET")) {

@@ -250,6 +250,75 @@ export function openApiDocument(config: Config): Record<string, unknown> {
       "/api/openapi.json": {
         get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } },
       },
+      "/v1/models": {
+        get: {
+          summary: "OpenAI-compatible: the one model, `citeline`",
+          security: [{ bearer: [] }, {}],
+          responses: {
+            "200": {
+              description: '{object: "list", data: [{id: "citeline", object: "model", created, owned_by}]}',
+            },
+            "401": errorResponse("access token required (as the API key)"),
+          },
+        },
+      },
+      "/v1/chat/completions": {
+        post: {
+          summary: "OpenAI-compatible chat completions, answered from the corpus by the same engine",
+          description:
+            "The last user message is the question, earlier user and assistant messages the conversation (system and developer messages are skipped); `model` must be `citeline`. Sampling fields (temperature, top_p, max_tokens, stop, seed, ...) are accepted and ignored: the answer is quoted. Other fields (tools, functions) are refused with 400 UNKNOWN_FIELD. The content is the answer with its `[n]` markers, then a blank line and `Sources:` (or `Closest passages:` when not found) with one `[n] title (date)` line per source. The extra field `citeline` holds {answer, citations, sources, documents, notFound, notFoundReason?, shortAnswer?, timings}, as /api/answer gives them; when streamed, on the chunk with `finish_reason`. The request may carry `citeline: {k?, filters?, asOf?}`. The access token is the Bearer API key.",
+          security: [{ bearer: [] }, {}],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["model", "messages"],
+              properties: {
+                model: { const: "citeline" },
+                messages: {
+                  type: "array",
+                  minItems: 1,
+                  items: {
+                    type: "object",
+                    additionalProperties: false,
+                    required: ["role", "content"],
+                    properties: {
+                      role: { enum: ["system", "developer", "user", "assistant"] },
+                      content: { oneOf: [{ type: "string" }, { type: "array", items: { type: "object" } }] },
+                      name: { type: "string" },
+                    },
+                  },
+                },
+                stream: { type: "boolean" },
+                stream_options: { type: "object", properties: { include_usage: { type: "boolean" } } },
+                n: { const: 1 },
+                citeline: {
+                  type: "object",
+                  additionalProperties: false,
+                  properties: {
+                    k: { type: "integer", minimum: 1, maximum: config.maxK },
+                    filters: ref("DateFilter"),
+                    asOf: ref("AsOf"),
+                  },
+                },
+              },
+            }),
+          },
+          responses: {
+            "200": {
+              description:
+                "a chat.completion, or with `stream: true` chat.completion.chunk events ending in `data: [DONE]`",
+              content: { ...json({ type: "object" }), "text/event-stream": { schema: { type: "string" } } },
+            },
+            "400": errorResponse("invalid request"),
+            "401": errorResponse("access token required (as the API key)"),
+            "404": errorResponse("MODEL_NOT_FOUND: a model other than citeline"),
+            "415": errorResponse("not JSON, or a charset other than UTF-8"),
+            "429": errorResponse("rate limited; see Retry-After"),
+            "503": errorResponse("busy or shutting down; see Retry-After"),
+          },
+        },
+      },
     },
   };
 }

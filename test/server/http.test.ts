@@ -330,9 +330,11 @@ describe("GET /api/openapi.json", () => {
     ["get", "/api/search"],
     ["get", "/api/documents/{id}"],
     ["post", "/api/answer"],
+    ["get", "/v1/models"],
+    ["post", "/v1/chat/completions"],
   ];
 
-  it("describes exactly the /api routes the app serves", async () => {
+  it("describes exactly the /api and /v1 routes the app serves", async () => {
     const { url } = await start();
     const { body } = await getJson(`${url}/api/openapi.json`);
     const paths = body.paths as Record<string, Record<string, unknown>>;
@@ -343,7 +345,14 @@ describe("GET /api/openapi.json", () => {
       const res = await fetch(`${url}${route.replace("{id}", SEED_ID)}?q=Wang`, {
         method: method.toUpperCase(),
         ...(method === "post"
-          ? { headers: { "content-type": "application/json" }, body: JSON.stringify({ question: "Wang Yi" }) }
+          ? {
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify(
+                route.startsWith("/v1/")
+                  ? { model: "citeline", messages: [{ role: "user", content: "Wang Yi" }] }
+                  : { question: "Wang Yi" },
+              ),
+            }
           : {}),
       });
       expect(res.status, `${method} ${route}`).toBe(200);
