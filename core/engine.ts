@@ -163,7 +163,7 @@ export function createEngine(deps: EngineDeps): Engine {
     if (Array.isArray(known)) return Promise.resolve();
     if (known) return known;
     const work = index
-      .recentDocuments(8)
+      .recentDocuments(16)
       .then((docs) => verifiedStarters(docs, answersFrom))
       .then(
         (found) => void starters.set(index, found),

@@ -1,7 +1,9 @@
 /**
  * Starter questions for the empty page: a few questions about different recent documents, phrased
- * the way a reader would ask them (from a news lead's speaker or dateline, else the headline), and
- * offered only after the index has answered each from the document it was made from.
+ * the way a reader would ask them (from a news lead's speaker or dateline, else the title), and
+ * offered only after the index has answered each from the document it was made from. Recent
+ * documents are tried one after another until three are found, so a large corpus whose newest
+ * documents do not answer their own title still gets some.
  */
 
 export interface StarterDoc {
@@ -61,8 +63,9 @@ export function starterCandidates(doc: StarterDoc): string[] {
   const subject = /^([^:]{3,40}):\s/.exec(headline)?.[1]?.replace(/\s+updates?$/i, "");
   if (subject && subject.split(" ").length <= 4) out.push(`What is the latest on ${subject}?`);
   if (headline.endsWith("?")) out.push(headline);
-  else if (headline.split(" ").length >= 3) {
-    out.push(`What is the story behind “${headline.length > 90 ? `${headline.slice(0, 87)}…` : headline}”?`);
+  else if (headline.split(" ").length >= 2) {
+    // Worded for a document of any kind (a note, a report, a page), not only a news story.
+    out.push(`What is “${headline.length > 90 ? `${headline.slice(0, 87)}…` : headline}” about?`);
   }
   return [...new Set(out)];
 }
@@ -75,11 +78,15 @@ export async function verifiedStarters(
   docs: readonly StarterDoc[],
   answers: (question: string, docId: string) => Promise<boolean>,
   max = 3,
+  maxChecks = 24,
 ): Promise<string[]> {
   const chosen: string[] = [];
+  let checks = 0;
   for (const doc of docs) {
     if (chosen.length >= max) break;
     for (const q of starterCandidates(doc)) {
+      // Each check is a whole answer: on a large corpus of look-alike titles, stop looking.
+      if (++checks > maxChecks) return chosen;
       if (await answers(q, doc.id)) {
         chosen.push(q);
         break;

@@ -177,8 +177,14 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
   closeButton.addEventListener("click", close);
   scrim.addEventListener("click", close);
   document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Tab" && !panel.hidden) {
+      trapFocus(ev);
+      return;
+    }
     if (ev.key !== "Escape") return;
     if (!card.hidden) {
+      // Handled: the page's own Escape (stopping an answer) waits for the next press.
+      ev.preventDefault();
       hideCard();
       if (panel.hidden) return;
     }
@@ -187,6 +193,23 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
       close();
     }
   });
+  /** Tab and Shift+Tab cycle through the open panel's controls, never the dimmed page behind it. */
+  const trapFocus = (ev: KeyboardEvent) => {
+    const items = [
+      ...panel.querySelectorAll<HTMLElement>(
+        'a[href], button:not([disabled]), input, textarea, select, [tabindex]:not([tabindex="-1"])',
+      ),
+    ].filter((e) => !e.hidden && e.getClientRects().length > 0);
+    const first = items[0];
+    const last = items.at(-1);
+    if (!first || !last) return;
+    const active = document.activeElement;
+    const inside = active instanceof Node && panel.contains(active);
+    if (ev.shiftKey ? !inside || active === first : !inside || active === last) {
+      ev.preventDefault();
+      (ev.shiftKey ? last : first).focus();
+    }
+  };
 
   const open = (source: SourceRef, citation: Citation | undefined, from: HTMLElement) => {
     hideCard();

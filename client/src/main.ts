@@ -6,7 +6,7 @@ import { createCitationUi } from "./citations.ts";
 import { type ConnState, createConnection, type TransportKind } from "./connection.ts";
 import { type AnswerMessage, createConversation, isActive, type Turn } from "./conversation.ts";
 import { createDateRange } from "./date-range.ts";
-import { createTurnView, el, renderEmptyState, replaceChildren, type TurnView } from "./render.ts";
+import { canRetry, createTurnView, el, renderEmptyState, replaceChildren, type TurnView } from "./render.ts";
 import { browserStore, createTokenStore } from "./storage.ts";
 
 function byId<T extends HTMLElement>(id: string, type: { new (): T }): T {
@@ -33,6 +33,7 @@ const ui = {
   send: byId("send", HTMLButtonElement),
   stop: byId("stop", HTMLButtonElement),
   notice: byId("notice", HTMLElement),
+  length: byId("question-length", HTMLElement),
   tokenDialog: byId("token-dialog", HTMLDialogElement),
   tokenForm: byId("token-form", HTMLFormElement),
   tokenInput: byId("token-input", HTMLInputElement),
@@ -102,6 +103,7 @@ async function loadHealth() {
     const h = await fetchHealth(tokens.get());
     // Without a valid token the server only says that one is needed.
     health = typeof h.documents === "number" ? h : undefined;
+    syncComposer();
     range.setBounds(health?.dateRange ?? null);
     healthProblem = health ? undefined : "This server needs an access token before it shows what it holds.";
   } catch (err) {
@@ -122,7 +124,12 @@ function renderEmpty() {
   else
     replaceChildren(
       ui.empty,
-      renderEmptyState(health, healthProblem, (q) => ask(q)),
+      // The starter button goes away with the empty state: focus moves on to the question box,
+      // not to <body>, so the keyboard user can ask the next question at once.
+      renderEmptyState(health, healthProblem, (q) => {
+        ask(q);
+        ui.input.focus();
+      }),
     );
 }
 
@@ -147,9 +154,15 @@ function refreshTurns() {
   for (const turn of conversation.turns) views.get(turn.id)?.update(turn, isLastTurn(turn));
 }
 
+/** The server's question length limit, once /api/health has said it. */
+const questionLimit = () => health?.limits?.maxQuestionChars;
+
 function ask(text: string): boolean {
   const question = text.trim();
   if (question === "" || conversation.active()) return false;
+  // Refused by the server anyway: the counter under the box already says by how much.
+  const limit = questionLimit();
+  if (limit !== undefined && question.length > limit) return false;
   const id = makeId();
   const turn = conversation.add(id, question);
   renderEmpty();
@@ -162,7 +175,7 @@ function ask(text: string): boolean {
 }
 
 function retry(turn: Turn) {
-  if (conversation.active() || !isLastTurn(turn)) return;
+  if (conversation.active() || !isLastTurn(turn) || !canRetry(turn)) return;
   const old = views.get(turn.id);
   const fresh = conversation.restart(turn.id, makeId());
   if (!fresh) return;
@@ -205,10 +218,24 @@ function newConversation() {
 
 function syncComposer() {
   const busy = conversation.active() !== undefined;
+  const length = ui.input.value.trim().length;
+  const limit = questionLimit();
+  const over = limit !== undefined && length > limit;
   ui.send.hidden = busy;
   ui.stop.hidden = !busy;
-  ui.send.disabled = ui.input.value.trim() === "";
+  ui.send.disabled = length === 0 || over;
   ui.form.classList.toggle("busy", busy);
+  ui.form.classList.toggle("too-long", over);
+  ui.input.setAttribute("aria-invalid", String(over));
+  // Shown from nine tenths of the limit on, so the limit is known before a question is sent.
+  const shown = limit !== undefined && length >= limit * 0.9;
+  ui.length.hidden = !shown;
+  if (shown) {
+    const fmt = (n: number) => n.toLocaleString("en-US");
+    ui.length.textContent = over
+      ? `${fmt(length)} / ${fmt(limit)} characters: shorten the question by ${fmt(length - limit)} to send it`
+      : `${fmt(length)} / ${fmt(limit)} characters`;
+  }
 }
 
 ui.form.addEventListener("submit", (ev) => {
@@ -234,6 +261,14 @@ if (!CSS.supports("field-sizing", "content")) {
   });
 }
 ui.stop.addEventListener("click", stop);
+// Escape stops the answer being written, unless it closed something first (the source panel or a
+// citation card prevent the default) or a dialog is open.
+document.addEventListener("keydown", (ev) => {
+  if (ev.key !== "Escape" || ev.defaultPrevented || ev.isComposing || ui.tokenDialog.open) return;
+  if (!conversation.active()) return;
+  ev.preventDefault();
+  stop();
+});
 ui.newChat.addEventListener("click", newConversation);
 
 // ---- clipboard, notices, scrolling, token ------------------------------------------------------

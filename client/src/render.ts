@@ -105,15 +105,44 @@ export function renderEmptyState(
     }
   }
   const examples = health?.examples ?? [];
+  const nothing = health?.documents === 0;
   return el(
     "section",
     { class: "empty", attrs: { "aria-labelledby": "empty-title" } },
     el("div", { class: "empty-mark" }, icon("spark")),
-    el("h1", { class: "empty-title", text: "Ask your news archive", attrs: { id: "empty-title" } }),
-    el("p", {
-      class: "empty-lede",
-      text: "Answers are taken only from the indexed articles, and every sentence links to the passage it came from.",
+    el("h1", {
+      class: "empty-title",
+      text: nothing ? "No documents yet" : "Ask your documents",
+      attrs: { id: "empty-title" },
     }),
+    nothing
+      ? el(
+          "p",
+          { class: "empty-lede empty-howto" },
+          "Put your files (",
+          el("code", { text: ".txt" }),
+          ", ",
+          el("code", { text: ".md" }),
+          ", ",
+          el("code", { text: ".html" }),
+          ", ",
+          el("code", { text: ".json" }),
+          ", ",
+          el("code", { text: ".jsonl" }),
+          ") in the server's corpus folder (",
+          el("code", { text: "corpus/" }),
+          " beside it, unless ",
+          el("code", { text: "CITELINE_CORPUS_DIR" }),
+          " names another), then run ",
+          el("code", { text: "npm run index" }),
+          " or restart ",
+          el("code", { text: "npm start" }),
+          ". Questions are answered from them, and every sentence links to the passage it came from.",
+        )
+      : el("p", {
+          class: "empty-lede",
+          text: "Answers are taken only from the indexed documents, and every sentence links to the passage it came from.",
+        }),
     facts.length > 0 &&
       el(
         "ul",
@@ -147,6 +176,29 @@ export function renderEmptyState(
 }
 
 // ---- turns -------------------------------------------------------------------------------------
+
+/**
+ * Errors about the question itself: asking it again unchanged fails the same way, so no Retry is
+ * offered for them (the message says what to change).
+ */
+const FUTILE_RETRY = new Set([
+  "QUESTION_TOO_LONG",
+  "QUESTION_EMPTY",
+  "HISTORY_TOO_LONG",
+  "PAYLOAD_TOO_LARGE",
+  "BAD_REQUEST",
+  "BAD_JSON",
+  "BAD_ENCODING",
+  "BAD_FILTER",
+  "BAD_AS_OF",
+  "K_OUT_OF_RANGE",
+  "UNKNOWN_FIELD",
+]);
+
+/** False when asking the turn's question again cannot go differently. */
+export function canRetry(turn: Pick<Turn, "status" | "error">): boolean {
+  return !(turn.status === "error" && turn.error && FUTILE_RETRY.has(turn.error.code));
+}
 
 /** What turn views need from the citation UI and the page. */
 export interface TurnDeps {
@@ -409,7 +461,7 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
       });
       buttons.push(copy);
     }
-    if (isLast && !isActive(turn)) {
+    if (isLast && !isActive(turn) && canRetry(turn)) {
       buttons.push(
         el(
           "button",

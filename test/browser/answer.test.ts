@@ -11,7 +11,7 @@ describe("asking a question in the page", { timeout: TIMEOUT }, () => {
   it("shows what the corpus holds and its example questions before anything is asked", async () => {
     const open = await fx.open();
     const { page } = open;
-    await expect(page.locator(".empty-title").textContent()).resolves.toBe("Ask your news archive");
+    await expect(page.locator(".empty-title").textContent()).resolves.toBe("Ask your documents");
     await page.locator(".fact").first().waitFor();
     await expect(page.locator(".fact").allTextContents()).resolves.toEqual([
       "1 document",

@@ -40,6 +40,8 @@ export function launchBrowser(): Promise<Browser> {
 export interface AppOptions {
   /** Extra corpus files, name → text (or bytes, for a PDF). */
   docs?: Record<string, string | Buffer>;
+  /** False: the corpus starts without the seed article (default true). */
+  seed?: boolean;
   config?: Partial<Config>;
 }
 
@@ -69,7 +71,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
   const corpusDir = path.join(root, "corpus");
   const indexDir = path.join(root, "index");
   await mkdir(corpusDir);
-  await copyFile(SEED_FILE, path.join(corpusDir, path.basename(SEED_FILE)));
+  if (opts.seed !== false) await copyFile(SEED_FILE, path.join(corpusDir, path.basename(SEED_FILE)));
   for (const [name, text] of Object.entries(opts.docs ?? {}))
     await writeFile(path.join(corpusDir, name), text);
   const model = await getEmbedder();

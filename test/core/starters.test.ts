@@ -12,7 +12,7 @@ describe("starter questions", () => {
       [
         "What did Harbour Master Ann Lee say?",
         "What happened in Portsmouth on Mar. 4?",
-        "What is the story behind “Harbour reopens after the storm”?",
+        "What is “Harbour reopens after the storm” about?",
       ],
     ],
     [
@@ -20,7 +20,7 @@ describe("starter questions", () => {
       { title: "Library plans: City adds a second branch in the old ...", lead: "The city will open it." },
       [
         "What is the latest on Library plans?",
-        "What is the story behind “Library plans: City adds a second branch in the old”?",
+        "What is “Library plans: City adds a second branch in the old” about?",
       ],
     ],
     [
@@ -62,8 +62,30 @@ describe("starter questions", () => {
     };
     await expect(verifiedStarters(docs, answers, 3)).resolves.toEqual([
       "What happened in Rome on Jan. 2?",
-      "What is the story behind “Eta theta iota news”?",
+      "What is “Eta theta iota news” about?",
     ]);
     expect(asked[0]).toBe("What did Minister Ada Byron say?");
+  });
+
+  it("phrases a note's title as a question about a document of any kind", () => {
+    expect(
+      starterCandidates({ id: "n", title: "Allotment notes, spring 2025", lead: "Sowed beans." }),
+    ).toEqual(["What is “Allotment notes, spring 2025” about?"]);
+  });
+
+  it("keeps looking past documents that do not answer, up to a number of checks", async () => {
+    const docs = Array.from({ length: 30 }, (_, i) => ({ id: `d${i}`, title: `Note number ${i}`, lead: "" }));
+    let asked = 0;
+    const found = await verifiedStarters(
+      docs,
+      async (_q, id) => {
+        asked++;
+        return id === "d20" || id === "d22";
+      },
+      3,
+      24,
+    );
+    expect(found).toEqual(["What is “Note number 20” about?", "What is “Note number 22” about?"]);
+    expect(asked).toBe(24);
   });
 });
