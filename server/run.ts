@@ -31,13 +31,14 @@ export async function runServer(config: Config, opts: RunOptions): Promise<void>
     chunks: counts.chunks,
     model: config.model,
   });
-  const local = isLoopbackAddress(server.bound.replace(/:\d+$/, ""));
+  const address = server.bound.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  const local = isLoopbackAddress(address);
   if (config.accessToken === undefined) {
     // Reached only on the loopback, or when CITELINE_ALLOW_NO_TOKEN allowed it (server/bind.ts).
     log(local ? "info" : "warn", "no_access_token", {
       message: local
-        ? `no CITELINE_TOKEN is set, so the server only listens on ${server.bound}; set one before binding to other addresses`
-        : `no CITELINE_TOKEN is set and the server listens on ${server.bound} (CITELINE_ALLOW_NO_TOKEN): anyone who can reach it can use it`,
+        ? `no CITELINE_TOKEN is set, so the server only listens on ${address}; set one before binding to other addresses`
+        : `no CITELINE_TOKEN is set and the server listens on ${address} (CITELINE_ALLOW_NO_TOKEN): anyone who can reach it can use it`,
     });
   }
   let stopping = false;
