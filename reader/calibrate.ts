@@ -15,7 +15,7 @@ import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
 import type { SelectorModel } from "../core/selector.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { writeRows } from "../eval/train.ts";
-import { fitSettings, measure, READ, type ReadRow, readRows } from "./fit.ts";
+import { fitSettings, measure, READ, type ReadRow, readTopCandidates } from "./fit.ts";
 import { readCandidates, splitOf, trainRows } from "./splits.ts";
 
 const { values, positionals } = parseArgs({
@@ -48,7 +48,9 @@ if (positionals[0] === "rows") {
     const split = splitOf(slice);
     const b = slice.filter((r) => split(r) === "B");
     const t0 = performance.now();
-    const readB = await readRows(b, model, reader, (n) => console.error(`split B: read ${n}/${b.length}`));
+    const readB = await readTopCandidates(b, model, reader, (n) =>
+      console.error(`split B: read ${n}/${b.length}`),
+    );
     const readMs = (performance.now() - t0) / Math.max(1, readB.length);
     const { settings, figures } = fitSettings(readB);
     const measured: Record<string, unknown> = { "squad-train split B (fitted on)": measure(readB, settings) };
@@ -56,7 +58,7 @@ if (positionals[0] === "rows") {
     for (const set of (values.measure ?? "").split(",").filter(Boolean)) {
       const file = path.join(work, `candidates-${set}.jsonl`);
       if (!existsSync(file)) continue;
-      const rows: ReadRow[] = await readRows(await readCandidates(file), model, reader);
+      const rows: ReadRow[] = await readTopCandidates(await readCandidates(file), model, reader);
       measured[set] = measure(rows, settings);
     }
     const round = (x: number) => Number(x.toFixed(6));

@@ -17,6 +17,7 @@ import { finished } from "node:stream/promises";
 import { retrieve } from "../core/retrieval.ts";
 import { annotationsFor, candidates, passageSentences, termWeights } from "../core/selector.ts";
 import type { Embedder } from "../core/types.ts";
+import { isoWeek } from "../eval/candidates.ts";
 import { loadDataset } from "../eval/dataset.ts";
 import { memoEmbedder } from "../eval/memo-embedder.ts";
 import { hasAnyAnswer } from "../eval/metrics.ts";
@@ -53,19 +54,6 @@ export interface ExtractCandidatesOptions {
   /** Only questions whose group passes (e.g. the articles of one split). */
   keep?: (q: { group: string }) => boolean;
   onProgress?: (done: number, total: number) => void;
-}
-
-/** ISO year-week of a YYYY-MM-DD day, the fold group of dated questions. */
-export function isoWeek(day: string): string {
-  const d = new Date(`${day}T00:00:00Z`);
-  const dow = (d.getUTCDay() + 6) % 7;
-  d.setUTCDate(d.getUTCDate() - dow + 3);
-  const year = d.getUTCFullYear();
-  const first = new Date(Date.UTC(year, 0, 4));
-  const week =
-    1 +
-    Math.round((d.getTime() - first.getTime()) / 86_400_000 / 7 - (((first.getUTCDay() + 6) % 7) - 3) / 7);
-  return `${year}-W${String(week).padStart(2, "0")}`;
 }
 
 /** Writes one JSON line per question to `out` (atomically: a `.partial` file renamed at the end). */

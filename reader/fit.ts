@@ -40,7 +40,7 @@ export interface ReadRow {
 }
 
 /** The trees' order and the reader's scores of the top `READ` candidates of every row. */
-export async function readRows(
+export async function readTopCandidates(
   rows: readonly CandidateRow[],
   model: SelectorModel,
   reader: Reader,
