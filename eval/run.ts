@@ -253,24 +253,10 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
       rankingDepth,
       modes: modeSummaries,
       selector: opts.selectorFolds ? "out-of-fold" : "committed",
-      answer: summarizeAnswers(results),
-      answerQuality: summarizeAnswerQuality(
-        results.flatMap((r) =>
-          r.answer
-            ? [
-                {
-                  expectNotFound: r.expectNotFound,
-                  answers: r.answers,
-                  notFound: r.answer.notFound,
-                  quality: r.answer.quality,
-                },
-              ]
-            : [],
-        ),
-      ),
+      ...answerSummaries(results),
       reader: memo.reader && opts.compareReader !== false ? memo.reader.modelId : null,
       ...(results.some((r) => r.answerReaderOff !== undefined)
-        ? { readerOff: summarizeBoth(results.map((r) => ({ ...r, answer: r.answerReaderOff ?? null }))) }
+        ? { readerOff: answerSummaries(results.map((r) => ({ ...r, answer: r.answerReaderOff ?? null }))) }
         : {}),
       errors: results.filter((r) => r.error !== null).length,
       startedAt,
@@ -310,28 +296,23 @@ async function runQuestion(
   let answerOff: QuestionResult["answer"] | undefined;
   let error: string | null = null;
   try {
-    if (answering.readerOff) {
+    const answerWith = async (engine: Engine, reader?: null) => {
       const events: AnswerEvent[] = [];
       const ask = q.date === undefined ? { question: q.question } : { question: q.question, asOf: q.date };
-      for await (const e of answering.readerOff.answer(ask)) events.push(e);
-      const evidence = await answerEvidence(session.deps, q.question, q.date, answering.selector, undefined);
-      answerOff = scoreAnswer(
+      for await (const e of engine.answer(ask)) events.push(e);
+      const evidence =
+        reader === null
+          ? await answerEvidence(session.deps, q.question, q.date, answering.selector, undefined)
+          : await answerEvidence(session.deps, q.question, q.date, answering.selector);
+      return scoreAnswer(
         q,
         events,
         await session.docTexts([...q.goldDocIds, ...citedDocs(events)]),
         evidence,
       );
-    }
-    const events: AnswerEvent[] = [];
-    const ask = q.date === undefined ? { question: q.question } : { question: q.question, asOf: q.date };
-    for await (const e of answering.engine.answer(ask)) events.push(e);
-    const evidence = await answerEvidence(session.deps, q.question, q.date, answering.selector);
-    answer = scoreAnswer(
-      q,
-      events,
-      await session.docTexts([...q.goldDocIds, ...citedDocs(events)]),
-      evidence,
-    );
+    };
+    answer = await answerWith(answering.engine);
+    if (answering.readerOff) answerOff = await answerWith(answering.readerOff, null);
   } catch (err) {
     if (!isAppError(err)) throw err;
     error = `${err.code}: ${err.message}`;
@@ -399,8 +380,8 @@ function goldSpanLookup(dataset: Dataset, session: Session) {
   };
 }
 
-/** The answer summaries of results (used for the answers without the reader). */
-function summarizeBoth(results: QuestionResult[]) {
+/** The answer and answer-quality summaries of results (with the reader, and without it). */
+function answerSummaries(results: QuestionResult[]) {
   return {
     answer: summarizeAnswers(results),
     answerQuality: summarizeAnswerQuality(
