@@ -99,14 +99,5 @@ export interface IngestIssue {
   message: string;
 }
 
-export interface DateFilter {
-  /** Inclusive, YYYY-MM-DD. */
-  from?: string;
-  /** Inclusive, YYYY-MM-DD. */
-  to?: string;
-}
-
-export interface HistoryTurn {
-  role: "user" | "assistant";
-  text: string;
-}
+/** Described once, with the other wire shapes, in core/protocol.ts. */
+export type { DateFilter, HistoryTurn } from "./protocol.ts";

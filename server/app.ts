@@ -5,15 +5,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { PROJECT_ROOT } from "../core/config.ts";
 import { AppError, isAppError } from "../core/errors.ts";
-import type { AnswerEvent, AnswerResponse, SourceGroup, SourceRef, Timings } from "../core/protocol.ts";
+import { type AnswerEvent, type AskRequest, collectAnswer, type Timings } from "../core/protocol.ts";
 import { jsonBody } from "./body.ts";
 import type { TransportDeps } from "./deps.ts";
 import { eager } from "./eager.ts";
 import { errorBody, httpStatus, publicError } from "./errors.ts";
 import { attachOpenAi } from "./openai.ts";
 import { openApiDocument } from "./openapi.ts";
+import { check } from "./schema-check.ts";
 import { bearerToken, requestId, SECURITY_HEADERS, tokenMatches } from "./security.ts";
-import { parseAsk, parseSearch } from "./validate.ts";
+import { parseSearch } from "./validate.ts";
 
 export interface AppDeps extends TransportDeps {
   /** The built page (default client/dist). */
@@ -32,7 +33,7 @@ function clientKey(req: Request): string {
 }
 
 export function createApp(deps: AppDeps): express.Express {
-  const { config, engine, log } = deps;
+  const { config, engine, log, schemas } = deps;
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
@@ -84,12 +85,12 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get("/api/openapi.json", (_req, res) => {
-    res.json(openApiDocument(config));
+    res.json(openApiDocument(schemas));
   });
 
   app.get("/api/search", requireAuth, rateLimit, async (req, res, next) => {
     try {
-      const { q, k, mode, filters, asOf } = parseSearch(req.query, config);
+      const { q, k, mode, filters, asOf } = parseSearch(req.query, schemas, config.k);
       res.json(await engine.search(q, { k, filters, mode, asOf }));
     } catch (err) {
       next(err);
@@ -108,13 +109,13 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.post("/api/answer", requireAuth, rateLimit, rawBody, async (req, res, next) => {
-    let ask: ReturnType<typeof parseAsk>;
+    let ask: AskRequest;
     try {
       const body = jsonBody(req, config, deps.draining(), {
         name: "question",
         example: '{"question": "…"}',
       });
-      ask = parseAsk(body, config);
+      ask = check(schemas.answer, body, "the request body", "");
     } catch (err) {
       return next(err);
     }
@@ -226,31 +227,9 @@ function mapExpressError(err: unknown): AppError | undefined {
 }
 
 async function answerJson(res: Response, events: AsyncGenerator<AnswerEvent>): Promise<Timings> {
-  let sources: SourceRef[] = [];
-  let documents: SourceGroup[] | undefined;
-  let done: Omit<AnswerResponse, "sources"> | undefined;
-  for await (const ev of events) {
-    if (ev.type === "sources") {
-      sources = ev.sources;
-      documents = ev.documents;
-    }
-    if (ev.type === "done") done = ev;
-  }
-  if (!done) throw new Error("the answer ended without a done event");
-  const body: AnswerResponse = {
-    answer: done.answer,
-    citations: done.citations,
-    sources,
-    ...(documents ? { documents } : {}),
-    notFound: done.notFound,
-    ...(done.notFoundReason ? { notFoundReason: done.notFoundReason } : {}),
-    ...(done.shortAnswer ? { shortAnswer: done.shortAnswer } : {}),
-    query: done.query,
-    timings: done.timings,
-    ...(done.generation ? { generation: done.generation } : {}),
-  };
+  const body = await collectAnswer(events);
   res.json(body);
-  return done.timings;
+  return body.timings;
 }
 
 /** Writes events as SSE, waiting for the socket to drain instead of buffering without bound. */

@@ -3,11 +3,14 @@ import type { Config } from "../core/config.ts";
 import type { Engine } from "../core/engine.ts";
 import type { Logger } from "./log.ts";
 import type { RateLimiter } from "./rate-limit.ts";
+import type { RequestSchemas } from "./schemas.ts";
 
 export interface TransportDeps {
   config: Config;
   engine: Engine;
   log: Logger;
+  /** What every request is checked against, and what the OpenAPI document publishes. */
+  schemas: RequestSchemas;
   /** Requests per client address; HTTP requests and WebSocket questions share it. */
   rateLimiter: RateLimiter;
   /** True once shutdown has begun: new questions are refused. */

@@ -5,47 +5,9 @@
  * the structured citations and sources in the extra field `citeline`. Pure: no I/O.
  */
 import { AppError } from "../core/errors.ts";
-import type { AnswerResponse, AskRequest, SourceRef } from "../core/protocol.ts";
-import type { HistoryTurn } from "../core/types.ts";
-import {
-  isObject,
-  type Limits,
-  parseAsOf,
-  parseFilters,
-  parseHistory,
-  parseK,
-  parseQuestion,
-  rejectUnknown,
-} from "./validate.ts";
-
-/** The one model this server offers: the corpus, answered by citeline's engine. */
-export const MODEL_ID = "citeline";
-
-/**
- * The request fields of the chat-completions API that are accepted. Sampling settings are taken
- * and ignored: the answer is quoted from the documents, not sampled. Anything else (tools,
- * functions, audio, ...) is refused by name, as the native API refuses unknown fields.
- */
-export const CHAT_FIELDS = [
-  "model",
-  "messages",
-  "stream",
-  "stream_options",
-  "temperature",
-  "top_p",
-  "max_tokens",
-  "max_completion_tokens",
-  "n",
-  "stop",
-  "user",
-  "presence_penalty",
-  "frequency_penalty",
-  "seed",
-  "citeline",
-] as const;
-const MESSAGE_FIELDS = ["role", "content", "name"] as const;
-/** citeline's own options, in the extra request field `citeline`. */
-const EXTRA_FIELDS = ["k", "filters", "asOf"] as const;
+import type { AnswerResponse, AskRequest, HistoryTurn, SourceRef } from "../core/protocol.ts";
+import { check } from "./schema-check.ts";
+import { MODEL_ID, type RequestSchemas } from "./schemas.ts";
 
 export interface ChatRequest {
   ask: AskRequest;
@@ -54,57 +16,19 @@ export interface ChatRequest {
   includeUsage: boolean;
 }
 
-/** The text of a message's content: a string, or the text parts of an array of parts. */
-function contentText(v: unknown, where: string): string {
-  if (typeof v === "string") return v;
-  if (Array.isArray(v)) {
-    return v
-      .map((part, i) => {
-        if (!isObject(part) || part.type !== "text" || typeof part.text !== "string") {
-          throw new AppError("BAD_REQUEST", `${where}[${i}] must be a text part {type: "text", text}`);
-        }
-        return part.text;
-      })
-      .join("\n");
-  }
-  throw new AppError("BAD_REQUEST", `${where} must be a string or an array of text parts`);
-}
-
 /** Validates a chat-completions body and maps it to an ask. */
-export function parseChatRequest(v: unknown, limits: Limits): ChatRequest {
-  if (!isObject(v))
-    throw new AppError("BAD_REQUEST", "the body must be a JSON object with model and messages");
-  rejectUnknown(v, CHAT_FIELDS, "the request body");
-  if (v.model !== MODEL_ID) {
-    throw new AppError(
-      "MODEL_NOT_FOUND",
-      `model is ${JSON.stringify(String(v.model ?? "")).slice(0, 80)}; this server offers one model, "${MODEL_ID}" (GET /v1/models)`,
-    );
-  }
-  if (v.n !== undefined && v.n !== null && v.n !== 1) {
-    throw new AppError("BAD_REQUEST", "n must be 1: there is one answer per question");
-  }
-  if (v.stream !== undefined && v.stream !== null && typeof v.stream !== "boolean") {
-    throw new AppError("BAD_REQUEST", "stream must be true or false");
-  }
-  if (!Array.isArray(v.messages) || v.messages.length === 0) {
-    throw new AppError("BAD_REQUEST", "messages must be a non-empty array of {role, content}");
-  }
+export function parseChatRequest(
+  v: unknown,
+  schemas: Pick<RequestSchemas, "chat" | "question" | "history">,
+): ChatRequest {
+  const body = check(schemas.chat, v, "the request body", "");
   const turns: HistoryTurn[] = [];
-  v.messages.forEach((m, i) => {
-    const where = `messages[${i}]`;
-    if (!isObject(m)) throw new AppError("BAD_REQUEST", `${where} must be an object {role, content}`);
-    rejectUnknown(m, MESSAGE_FIELDS, where);
+  for (const m of body.messages) {
     // Instructions cannot steer an answer that is quoted from the documents; they are skipped.
-    if (m.role === "system" || m.role === "developer") return;
-    if (m.role !== "user" && m.role !== "assistant") {
-      throw new AppError(
-        "BAD_REQUEST",
-        `${where}.role must be system, developer, user or assistant (tools are not supported)`,
-      );
-    }
-    turns.push({ role: m.role, text: contentText(m.content, `${where}.content`) });
-  });
+    if (m.role === "system" || m.role === "developer") continue;
+    const text = typeof m.content === "string" ? m.content : m.content.map((part) => part.text).join("\n");
+    turns.push({ role: m.role, text });
+  }
   const last = turns.at(-1);
   if (last?.role !== "user") {
     throw new AppError(
@@ -113,24 +37,22 @@ export function parseChatRequest(v: unknown, limits: Limits): ChatRequest {
     );
   }
   const ask: AskRequest = {
-    question: parseQuestion(last.text, limits, `messages[${v.messages.length - 1}].content`),
+    question: check(schemas.question, last.text, `messages[${body.messages.length - 1}].content`),
   };
   const history = turns.slice(0, -1);
-  if (history.length > 0) ask.history = parseHistory(history, limits);
-  if (v.citeline !== undefined && v.citeline !== null) {
-    const extra = v.citeline;
-    if (!isObject(extra))
-      throw new AppError("BAD_REQUEST", "citeline must be an object {k?, filters?, asOf?}");
-    rejectUnknown(extra, EXTRA_FIELDS, "citeline");
-    if (extra.k !== undefined) ask.k = parseK(extra.k, limits);
-    if (extra.filters !== undefined) ask.filters = parseFilters(extra.filters, "citeline.filters.");
-    if (extra.asOf !== undefined) ask.asOf = parseAsOf(extra.asOf);
-  }
-  const options = v.stream_options;
+  if (history.length > 0) ask.history = check(schemas.history, history, "history");
+  const { k, filters, asOf } = body.citeline ?? {};
+  if (k !== undefined) ask.k = k;
+  if (filters !== undefined) ask.filters = filters;
+  if (asOf !== undefined) ask.asOf = asOf;
+  const options = body.stream_options;
   return {
     ask,
-    stream: v.stream === true,
-    includeUsage: isObject(options) && options.include_usage === true,
+    stream: body.stream === true,
+    includeUsage:
+      typeof options === "object" &&
+      options !== null &&
+      (options as Record<string, unknown>).include_usage === true,
   };
 }
 

@@ -6,7 +6,7 @@
 import type express from "express";
 import type { RequestHandler, Response } from "express";
 import { AppError, isAppError } from "../core/errors.ts";
-import type { AnswerEvent, AnswerResponse } from "../core/protocol.ts";
+import { type AnswerEvent, answerResponse, collectAnswer, type SourcesEvent } from "../core/protocol.ts";
 import { jsonBody } from "./body.ts";
 import type { TransportDeps } from "./deps.ts";
 import { eager } from "./eager.ts";
@@ -48,7 +48,7 @@ export function attachOpenAi(
           name: "request",
           example: '{"model": "citeline", "messages": [{"role": "user", "content": "…"}]}',
         });
-        chat = parseChatRequest(body, config);
+        chat = parseChatRequest(body, deps.schemas);
       } catch (err) {
         return next(err);
       }
@@ -63,7 +63,7 @@ export function attachOpenAi(
       let outcome = "done";
       const work = chat.stream
         ? streamChunks(res, events, id, created, chat.includeUsage)
-        : collect(events).then((a) => void res.json(completion(id, created, a)));
+        : collectAnswer(events).then((a) => void res.json(completion(id, created, a)));
       const tracked = work.catch((err): void => {
         if (controller.signal.aborted) {
           outcome = "cancelled";
@@ -91,23 +91,6 @@ export function attachOpenAi(
   );
 }
 
-/** The engine's events gathered into the body /api/answer would give. */
-async function collect(events: AsyncIterable<AnswerEvent>): Promise<AnswerResponse> {
-  let sources: AnswerResponse["sources"] = [];
-  let documents: AnswerResponse["documents"];
-  for await (const ev of events) {
-    if (ev.type === "sources") {
-      sources = ev.sources;
-      documents = ev.documents;
-    }
-    if (ev.type === "done") {
-      const { type: _type, ...done } = ev;
-      return { ...done, sources, ...(documents ? { documents } : {}) };
-    }
-  }
-  throw new Error("the answer ended without a done event");
-}
-
 /**
  * Streams chat-completion chunks as Server-Sent Events: the role, the answer as the engine writes
  * it, the source list, then a last chunk with `finish_reason` and the `citeline` field, and
@@ -132,8 +115,7 @@ async function streamChunks(
       res.on("close", done);
     });
   };
-  let sources: AnswerResponse["sources"] = [];
-  let documents: AnswerResponse["documents"];
+  let sources: SourcesEvent | undefined;
   for await (const ev of events) {
     if (!res.headersSent) {
       res.writeHead(200, {
@@ -145,15 +127,13 @@ async function streamChunks(
       await send(chunk(id, created, { role: "assistant", content: "" }, null));
     }
     if (ev.type === "sources") {
-      sources = ev.sources;
-      documents = ev.documents;
+      sources = ev;
     } else if (ev.type === "delta") {
       await send(chunk(id, created, { content: ev.text }, null));
     } else {
-      const list = sourceList(sources, ev.notFound);
+      const whole = answerResponse(sources, ev);
+      const list = sourceList(whole.sources, ev.notFound);
       if (list) await send(chunk(id, created, { content: list }, null));
-      const { type: _type, ...done } = ev;
-      const whole = { ...done, sources, ...(documents ? { documents } : {}) };
       await send(chunk(id, created, {}, "stop", citelineExtra(whole)));
       if (includeUsage) await send(usageChunk(id, created));
     }

@@ -17,6 +17,7 @@ import type { TransportDeps } from "./deps.ts";
 import { rawErrorResponse } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { RateLimiter } from "./rate-limit.ts";
+import { requestSchemas } from "./schemas.ts";
 import { attachChat } from "./ws.ts";
 
 export interface StartOptions {
@@ -70,7 +71,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const rateLimiter = new RateLimiter(config.rateLimitPerMinute);
   const inflight = new Set<Promise<unknown>>();
   let draining = false;
-  const deps: TransportDeps = { config, engine, log, rateLimiter, inflight, draining: () => draining };
+  const deps: TransportDeps = {
+    config,
+    engine,
+    log,
+    schemas: requestSchemas(config),
+    rateLimiter,
+    inflight,
+    draining: () => draining,
+  };
   const app = createApp({ ...deps, ...(opts.clientDir ? { clientDir: opts.clientDir } : {}) });
   const http = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, app);
   http.keepAliveTimeout = 5000;

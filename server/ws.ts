@@ -9,8 +9,9 @@ import type { ServerMessage } from "../core/protocol.ts";
 import type { TransportDeps } from "./deps.ts";
 import { eager } from "./eager.ts";
 import { publicError, rawErrorResponse } from "./errors.ts";
+import { check, isObject } from "./schema-check.ts";
 import { bearerToken, originAllowed, tokenMatches } from "./security.ts";
-import { isObject, parseAsk, parseId, parseJson, rejectUnknown } from "./validate.ts";
+import { parseJson } from "./validate.ts";
 
 export interface ChatDeps extends TransportDeps {
   /** How long an unauthenticated connection may wait to send its `auth` message (default 5 s). */
@@ -29,7 +30,7 @@ export interface Chat {
 const MAX_PER_CONNECTION = 16;
 
 export function attachChat(server: Server, deps: ChatDeps): Chat {
-  const { config, engine, log } = deps;
+  const { config, engine, log, schemas } = deps;
   const authTimeoutMs = deps.authTimeoutMs ?? 5000;
   const slowReaderMs = deps.slowReaderMs ?? 30_000;
   // Frames up to 4x the limit are read and answered with PAYLOAD_TOO_LARGE; larger ones close
@@ -144,7 +145,9 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
       }
     };
 
-    const ask = async (id: string, msg: Record<string, unknown>) => {
+    const ask = async (msg: Record<string, unknown>) => {
+      // The id first: the refusals below name it.
+      const id = check(schemas.askMessage.properties.id, msg.id, "id");
       if (inflight.has(id))
         throw new AppError("DUPLICATE_ID", `a question with id "${id}" is already in flight`);
       if (inflight.size >= MAX_PER_CONNECTION) {
@@ -153,7 +156,7 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
         });
       }
       if (deps.draining()) throw new AppError("SHUTTING_DOWN", "the server is shutting down; retry shortly");
-      const req = parseAsk(msg, config, ["type", "id"], "the ask message");
+      const { type: _type, id: _id, ...req } = check(schemas.askMessage, msg, "the ask message", "");
       deps.rateLimiter.take(key);
       const controller = new AbortController();
       inflight.set(id, controller);
@@ -218,11 +221,10 @@ export function attachChat(server: Server, deps: ChatDeps): Chat {
         if (!authed) throw new AppError("UNAUTHORIZED", 'send {type:"auth", token} first');
         switch (msg.type) {
           case "ask":
-            await ask(parseId(msg.id), msg);
+            await ask(msg);
             return;
           case "cancel": {
-            rejectUnknown(msg, ["type", "id"], "the cancel message");
-            const target = parseId(msg.id);
+            const target = check(schemas.cancelMessage, msg, "the cancel message", "").id;
             const controller = inflight.get(target);
             if (!controller) {
               throw new AppError(
