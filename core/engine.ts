@@ -15,7 +15,7 @@ import {
 } from "./answer.ts";
 import type { SearchBackend } from "./backend.ts";
 import { boilerplateOf } from "./boilerplate.ts";
-import type { Config } from "./config.ts";
+import type { IndexConfig, RetrievalConfig, ServerConfig } from "./config.ts";
 import { answerInConversation } from "./conversation.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
@@ -43,8 +43,16 @@ import { shapeSources } from "./sources.ts";
 import { verifiedStarters } from "./starters.ts";
 import type { DateFilter, Embedder, Reader } from "./types.ts";
 
+/**
+ * The settings the engine reads: how passages are retrieved and an answer composed, how many
+ * query vectors it keeps, and how many answers it computes at once and how fast it streams them.
+ */
+export type EngineConfig = RetrievalConfig &
+  Pick<IndexConfig, "queryCacheSize"> &
+  Pick<ServerConfig, "maxInFlight" | "maxQueue" | "streamDelayMs">;
+
 export interface EngineDeps {
-  config: Config;
+  config: EngineConfig;
   embedder: Embedder;
   /** Where passages are searched and read; each request leases one version of the index. */
   backend: SearchBackend;
@@ -59,6 +67,9 @@ export interface EngineDeps {
   /** Writes verified generated answers; without it (the default) every answer is extractive. */
   generator?: Answerer | undefined;
 }
+
+/** What /api/health reports of the index and backend; the transport adds its own access and limits. */
+export type IndexHealth = Omit<Health, "authRequired" | "limits">;
 
 export interface SearchHit extends SourceRef {
   dense: { rank: number; score: number } | null;
@@ -82,8 +93,8 @@ export interface Engine {
   /** The answer as a stream of events: sources, deltas, done. Stops when `signal` aborts. */
   answer(req: AskRequest, signal?: AbortSignal): AsyncGenerator<AnswerEvent>;
   document(id: string): Promise<DocumentBody | undefined>;
-  /** The server's state for /api/health, with whether the search backend answers now. */
-  health(): Promise<Health>;
+  /** The index's state for /api/health, with whether the search backend answers now. */
+  health(): Promise<IndexHealth>;
   /**
    * Works out the starter questions for the current index (health's `examples`): each is asked
    * and kept only when the index answers it from the document it was made from.
@@ -380,13 +391,6 @@ export function createEngine(deps: EngineDeps): Engine {
         builtAt,
         dateRange,
         examples: examplesFor(index),
-        authRequired: config.accessToken !== undefined,
-        limits: {
-          maxQuestionChars: config.maxQuestionChars,
-          maxHistoryTurns: config.maxHistoryTurns,
-          maxHistoryChars: config.maxHistoryChars,
-          maxK: config.maxK,
-        },
       };
     },
   };

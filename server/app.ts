@@ -5,7 +5,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { PROJECT_ROOT } from "../core/config.ts";
 import { AppError, isAppError } from "../core/errors.ts";
-import { type AnswerEvent, type AskRequest, collectAnswer, type Timings } from "../core/protocol.ts";
+import {
+  type AnswerEvent,
+  type AskRequest,
+  collectAnswer,
+  type Health,
+  type HealthLocked,
+  type Timings,
+} from "../core/protocol.ts";
 import { jsonBody } from "./body.ts";
 import type { TransportDeps } from "./deps.ts";
 import { eager } from "./eager.ts";
@@ -81,7 +88,21 @@ export function createApp(deps: AppDeps): express.Express {
       config.accessToken === undefined || tokenMatches(bearerToken(req.headers), config.accessToken);
     // Just after startup the starter questions may still be being checked: wait a little for them.
     if (authed) await Promise.race([engine.prepareExamples(), sleep(2000, undefined, { ref: false })]);
-    res.json(authed ? await engine.health() : { status: "ok", authRequired: true });
+    if (!authed) {
+      res.json({ status: "ok", authRequired: true } satisfies HealthLocked);
+      return;
+    }
+    const health: Health = {
+      ...(await engine.health()),
+      authRequired: config.accessToken !== undefined,
+      limits: {
+        maxQuestionChars: config.maxQuestionChars,
+        maxHistoryTurns: config.maxHistoryTurns,
+        maxHistoryChars: config.maxHistoryChars,
+        maxK: config.maxK,
+      },
+    };
+    res.json(health);
   });
 
   app.get("/api/openapi.json", (_req, res) => {

@@ -1,6 +1,6 @@
 /** The JSON body of a POST, read the same way for every endpoint that takes one. */
 import type { Request } from "express";
-import type { Config } from "../core/config.ts";
+import type { ServerConfig } from "../core/config.ts";
 import { AppError } from "../core/errors.ts";
 import { checkCharset, parseJson } from "./validate.ts";
 
@@ -11,7 +11,7 @@ import { checkCharset, parseJson } from "./validate.ts";
  */
 export function jsonBody(
   req: Request,
-  config: Config,
+  config: Pick<ServerConfig, "maxBodyBytes">,
   draining: boolean,
   what: { name: string; example: string },
 ): unknown {

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { expectationFor, openSearchBackend } from "../backends/select.ts";
 import type { SearchBackend } from "../core/backend.ts";
-import type { Config } from "../core/config.ts";
+import type { Config, ServerConfig } from "../core/config.ts";
 import { createEngine, type Engine } from "../core/engine.ts";
 import { AppError } from "../core/errors.ts";
 import type { Answerer } from "../core/generate/answerer.ts";
@@ -133,7 +133,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 }
 
 /** Why the server could not listen, and what to do about it. */
-function listenError(err: NodeJS.ErrnoException, config: Config): Error {
+function listenError(err: NodeJS.ErrnoException, config: Pick<ServerConfig, "host" | "port">): Error {
   const where = `${config.host}:${config.port}`;
   if (err.code === "EADDRINUSE") {
     return new AppError(

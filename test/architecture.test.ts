@@ -150,6 +150,26 @@ describe("the import graph", () => {
     expect(eager).toEqual([]);
   });
 
+  it("reads the environment in one place: of the parts, only core/config.ts touches process.env", () => {
+    const files = ["core", "server", "ingest", "embeddings", "llm", "backends"].flatMap(sources);
+    const readers = files.filter((f) =>
+      /\bprocess\.env\b/.test(readFileSync(path.join(PROJECT_ROOT, f), "utf8")),
+    );
+    expect(readers).toEqual([path.join("core", "config.ts")]);
+  });
+
+  it("hands each part its slices of the configuration: only the server's start takes the whole Config", () => {
+    const files = ["core", "server", "ingest", "embeddings", "llm", "backends"].flatMap(sources);
+    const whole = files.filter((f) =>
+      /\bimport\s+(type\s+)?\{[^}]*\bConfig\b[^}]*\}\s*from\s*["'][^"']*config\.ts["']/.test(
+        readFileSync(path.join(PROJECT_ROOT, f), "utf8"),
+      ),
+    );
+    // start.ts wires every part (embedder, backend, generator, engine, transports), each given its
+    // slice; run.ts is the process around it.
+    expect(whole.sort()).toEqual([path.join("server", "run.ts"), path.join("server", "start.ts")]);
+  });
+
   it("has server/ import nothing from scripts/, eval/ or bench/", () => {
     const files = sources("server");
     expect(files.length).toBeGreaterThan(5);

@@ -5,7 +5,7 @@
  * this yields no sentence.
  */
 import type { IndexSnapshot } from "../backend.ts";
-import type { Config } from "../config.ts";
+import type { LlmConfig } from "../config.ts";
 import type { Citation, Generation } from "../protocol.ts";
 import type { Passage } from "../retrieval.ts";
 import { words } from "../text.ts";
@@ -39,7 +39,7 @@ export interface Answerer {
   close(): Promise<void>;
 }
 
-export type AnswererConfig = Pick<Config, "llmMaxTokens" | "llmTimeoutMs" | "llmPassages">;
+export type AnswererConfig = Pick<LlmConfig, "llmMaxTokens" | "llmTimeoutMs" | "llmPassages">;
 
 /** The model's evidence: the top passages, numbered as the answer's sources are. */
 export async function evidenceFrom(
