@@ -4,7 +4,7 @@
  * Usage: node --import tsx bench/open-rss.ts <indexDir> <model> <maxTokens> <overlapTokens>
  */
 
-import { openIndex } from "../backends/embedded/open-index.ts";
+import { openIndex } from "../backends/embedded/open-version.ts";
 import { CHUNKER_VERSION } from "../core/backend.ts";
 import type { ModelName } from "../core/config.ts";
 import { MODEL_SPECS } from "../embeddings/models.ts";

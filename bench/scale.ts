@@ -10,7 +10,7 @@ import { cp, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promis
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { versionDir } from "../backends/embedded/index-files.ts";
+import { versionDir } from "../backends/embedded/versions.ts";
 import { expectationFor, openBackendWriter, openSearchBackend } from "../backends/select.ts";
 import { type Config, PROJECT_ROOT } from "../core/config.ts";
 import { createEngine } from "../core/engine.ts";

@@ -16,7 +16,7 @@ import {
   readManifest,
   UPGRADABLE_FORMATS,
   versionDir,
-} from "../backends/embedded/index-files.ts";
+} from "../backends/embedded/versions.ts";
 import { openBackendWriter } from "../backends/select.ts";
 import { CHUNKER_VERSION } from "../core/backend.ts";
 import type { Config } from "../core/config.ts";

@@ -5,8 +5,8 @@
  * the very same vectors.
  */
 
-import { currentVersion, readManifest, versionDir } from "../backends/embedded/index-files.ts";
 import { openVectorSource } from "../backends/embedded/reuse.ts";
+import { currentVersion, readManifest, versionDir } from "../backends/embedded/versions.ts";
 import { type Embedder, type EmbedKind, forwarding } from "../core/types.ts";
 import { ehash } from "../ingest/indexer.ts";
 

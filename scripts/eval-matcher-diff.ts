@@ -10,8 +10,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { currentVersion, DB_FILE, versionDir } from "../backends/embedded/index-files.ts";
 import { ChunkStore } from "../backends/embedded/store.ts";
+import { currentVersion, DB_FILE, versionDir } from "../backends/embedded/versions.ts";
 import { AppError } from "../core/errors.ts";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import { answerOccurs } from "../eval/answer-match.ts";

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { currentVersion, DB_FILE, versionDir } from "../backends/embedded/index-files.ts";
 import { ChunkStore, type LexicalHit } from "../backends/embedded/store.ts";
+import { currentVersion, DB_FILE, versionDir } from "../backends/embedded/versions.ts";
 import { contentTerms } from "../core/text.ts";
 import { parseCommand, positiveInt, runCli, UsageError } from "./cli.ts";
 

@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LoadedIndex, openIndex } from "../backends/embedded/open-index.ts";
+import { type LoadedIndex, openIndex } from "../backends/embedded/open-version.ts";
 import { openBackendWriter } from "../backends/select.ts";
 import { chunkerInfo, modelInfo } from "../core/backend.ts";
 import { loadConfig, PROJECT_ROOT } from "../core/config.ts";

@@ -7,9 +7,9 @@
 import path from "node:path";
 import Database from "better-sqlite3";
 import { dequantize } from "../../core/vectors.ts";
-import { DB_FILE, HNSW_FILE, type Manifest } from "./index-files.ts";
 import { ChunkStore } from "./store.ts";
 import { VectorIndex } from "./vector-index.ts";
+import { DB_FILE, HNSW_FILE, type Manifest } from "./versions.ts";
 
 export interface VectorSource {
   chunk(ehash: string): Float32Array | undefined;

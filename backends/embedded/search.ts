@@ -3,7 +3,7 @@
  * with each loaded index seen through its snapshot.
  */
 import type { OpenSearchOptions, SearchBackend } from "../../core/backend.ts";
-import { IndexHolder } from "./index-holder.ts";
+import { IndexHolder } from "./hot-reload.ts";
 import { snapshotOf } from "./snapshot.ts";
 
 /** Opens the index published in `indexDir`; refuses a missing, corrupt or mismatched one. */

@@ -1,5 +1,5 @@
 /**
- * One published version of the embedded index (SQLite + hnswlib, opened by open-index.ts) behind
+ * One published version of the embedded index (SQLite + hnswlib, opened by open-version.ts) behind
  * the `IndexSnapshot` port. Queries run synchronously on the local files; the port's promises
  * only let a networked backend share the same callers.
  */
@@ -13,7 +13,7 @@ import type {
   ScoredChunk,
 } from "../../core/backend.ts";
 import { inRange } from "../../core/dates.ts";
-import type { LoadedIndex } from "./open-index.ts";
+import type { LoadedIndex } from "./open-version.ts";
 
 const snapshots = new WeakMap<LoadedIndex, IndexSnapshot>();
 

@@ -1,13 +1,16 @@
 /**
  * The write side of the embedded backend: a new version is staged in `<version>.partial/` as a
  * copy of the published one (SQLite file and hnswlib graph), changed there, and published by
- * rename (see backends/embedded/index-files.ts). A crash or interrupt leaves the published version as
+ * rename (see backends/embedded/versions.ts). A crash or interrupt leaves the published version as
  * it was; the next build removes the unfinished folder.
  */
 import * as fsp from "node:fs/promises";
 import path from "node:path";
 import type { BackendWriter, OpenWriterOptions, PublishedState } from "../../core/backend.ts";
 import { AppError } from "../../core/errors.ts";
+import { openVectorSource, storeSource, type VectorSource } from "./reuse.ts";
+import { ChunkStore } from "./store.ts";
+import { VectorIndex } from "./vector-index.ts";
 import {
   acquireLock,
   checkCompatible,
@@ -25,10 +28,7 @@ import {
   UPGRADABLE_FORMATS,
   verifyFiles,
   versionDir,
-} from "./index-files.ts";
-import { openVectorSource, storeSource, type VectorSource } from "./reuse.ts";
-import { ChunkStore } from "./store.ts";
-import { VectorIndex } from "./vector-index.ts";
+} from "./versions.ts";
 
 /** File-system operations the writer stages through; tests inject failures here. */
 export interface WriterIO {

@@ -3,7 +3,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { currentVersion, fileDigest, type Manifest } from "../../backends/embedded/index-files.ts";
+import { currentVersion, fileDigest, type Manifest } from "../../backends/embedded/versions.ts";
 import { startServer } from "../../server/start.ts";
 import {
   answerProblem,

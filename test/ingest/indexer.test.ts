@@ -4,8 +4,8 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, truncate, unlink, writeFile 
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { currentVersion } from "../../backends/embedded/index-files.ts";
-import { type IndexExpectation, type LoadedIndex, openIndex } from "../../backends/embedded/open-index.ts";
+import { type IndexExpectation, type LoadedIndex, openIndex } from "../../backends/embedded/open-version.ts";
+import { currentVersion } from "../../backends/embedded/versions.ts";
 import { openEmbeddedWriter } from "../../backends/embedded/writer.ts";
 import { openBackendWriter } from "../../backends/select.ts";
 import { chunkerInfo, modelInfo } from "../../core/backend.ts";

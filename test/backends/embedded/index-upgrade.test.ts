@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LoadedIndex, openIndex } from "../../../backends/embedded/open-version.ts";
 import {
   currentVersion,
   DB_FILE,
@@ -12,8 +13,7 @@ import {
   MANIFEST_FILE,
   type Manifest,
   versionDir,
-} from "../../../backends/embedded/index-files.ts";
-import { type LoadedIndex, openIndex } from "../../../backends/embedded/open-index.ts";
+} from "../../../backends/embedded/versions.ts";
 import { openBackendWriter } from "../../../backends/select.ts";
 import { chunkerInfo, modelInfo } from "../../../core/backend.ts";
 import { type Config, loadConfig } from "../../../core/config.ts";

@@ -1,5 +1,7 @@
 import path from "node:path";
 import { AppError } from "../../core/errors.ts";
+import { ChunkStore } from "./store.ts";
+import { VectorIndex } from "./vector-index.ts";
 import {
   type ChunkerInfo,
   checkCompatible,
@@ -11,9 +13,7 @@ import {
   readManifest,
   verifyFiles,
   versionDir,
-} from "./index-files.ts";
-import { ChunkStore } from "./store.ts";
-import { VectorIndex } from "./vector-index.ts";
+} from "./versions.ts";
 
 /** A published index, open for reading. */
 export interface LoadedIndex {

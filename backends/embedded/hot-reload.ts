@@ -1,5 +1,5 @@
-import { currentVersion } from "./index-files.ts";
-import { type IndexExpectation, type LoadedIndex, openIndex, openVersion } from "./open-index.ts";
+import { type IndexExpectation, type LoadedIndex, openIndex, openVersion } from "./open-version.ts";
+import { currentVersion } from "./versions.ts";
 
 export interface Lease {
   index: LoadedIndex;
