@@ -27,6 +27,7 @@ import type {
   AskRequest,
   Citation,
   DocumentBody,
+  GeneratedAnswer,
   Generation,
   Health,
   NotFoundReason,
@@ -261,10 +262,42 @@ export function createEngine(deps: EngineDeps): Engine {
       }
       yield { type: "sources", sources, documents, notFound: composed.notFound };
       let firstDeltaMs = 0;
-      // Not-found stays the extractive decision: the model is not asked without evidence.
-      let generated: { text: string; citations: Citation[] } | undefined;
+      // The extractive answer goes out first and whole, whether or not a model writes one after it.
+      // Paced (a typing effect), it goes out a few words at a time. Unpaced, the pieces would reach
+      // the client in one burst anyway: one delta holds them all, so an answer costs the server one
+      // frame instead of one per few words.
+      const pieces =
+        config.streamDelayMs > 0
+          ? composed.pieces.flatMap((p) => streamPieces(p))
+          : [composed.answer].filter((t) => t !== "");
+      for (const piece of pieces) {
+        signal?.throwIfAborted();
+        if (config.streamDelayMs > 0) await sleep(config.streamDelayMs, undefined, { signal });
+        if (firstDeltaMs === 0) firstDeltaMs = performance.now() - t0;
+        yield { type: "delta", text: piece };
+      }
+      const paged = (citations: Citation[]) =>
+        withPages(citations, (n) => {
+          const chunkId = sources[n - 1]?.chunkId;
+          return r.passages.find((p) => p.chunk.id === chunkId)?.doc.pages;
+        });
+      const citations = paged(composed.citations);
+      const shortAnswer = composed.shortAnswer ? { shortAnswer: composed.shortAnswer } : {};
+      let generated: GeneratedAnswer | undefined;
       let generation: Generation | undefined;
+      // Not-found stays the extractive decision: the model is not asked without evidence.
       if (deps.generator && !composed.notFound) {
+        const { kind: provider, model } = deps.generator.provider;
+        yield {
+          type: "extractive",
+          answer: composed.answer,
+          citations,
+          ...shortAnswer,
+          generator: { provider, model },
+        };
+        // The extractive answer is computed and sent: the model's wait takes no answer slot (its
+        // adapter queues its own work), so other questions are not held behind it.
+        release();
         // The model numbers passages as the sources are numbered (pruned and grouped by document).
         const byChunk = new Map(r.passages.map((p) => [p.chunk.id, p]));
         const input = {
@@ -273,44 +306,30 @@ export function createEngine(deps: EngineDeps): Engine {
           question: req.question,
           history: req.history ?? [],
         };
+        let firstSentenceMs: number | undefined;
         for await (const ev of deps.generator.answer(input, signal)) {
           if (ev.type === "result") {
-            generated = ev.answer;
+            if (ev.answer) generated = { answer: ev.answer.text, citations: paged(ev.answer.citations) };
             generation = ev.generation;
             continue;
           }
-          if (firstDeltaMs === 0) firstDeltaMs = performance.now() - t0;
-          yield ev;
+          if (ev.type === "generated") {
+            firstSentenceMs ??= performance.now() - t0;
+            yield { ...ev, citations: paged(ev.citations) };
+          } else yield ev;
         }
-      }
-      if (!generated) {
-        // Paced (a typing effect), the answer goes out a few words at a time. Unpaced, the pieces
-        // would reach the client in one burst anyway: one delta holds them all, so an answer costs
-        // the server one frame instead of one per few words.
-        const pieces =
-          config.streamDelayMs > 0
-            ? composed.pieces.flatMap((p) => streamPieces(p))
-            : [composed.answer].filter((t) => t !== "");
-        for (const piece of pieces) {
-          signal?.throwIfAborted();
-          if (config.streamDelayMs > 0) await sleep(config.streamDelayMs, undefined, { signal });
-          if (firstDeltaMs === 0) firstDeltaMs = performance.now() - t0;
-          yield { type: "delta", text: piece };
-        }
+        if (generation && firstSentenceMs !== undefined)
+          generation.firstSentenceMs = Math.round(firstSentenceMs);
       }
       const round = (ms: number) => Math.round(ms * 10) / 10;
       yield {
         type: "done",
-        answer: generated?.text ?? composed.answer,
-        citations: withPages(generated?.citations ?? composed.citations, (n) => {
-          const chunkId = sources[n - 1]?.chunkId;
-          return r.passages.find((p) => p.chunk.id === chunkId)?.doc.pages;
-        }),
+        answer: composed.answer,
+        citations,
         ...(generation ? { generation } : {}),
+        ...(generated ? { generated } : {}),
         notFound: composed.notFound,
-        // The short answer is a span of the extractive answer's first sentence; a generated answer
-        // did not say that sentence.
-        ...(composed.shortAnswer && !generated ? { shortAnswer: composed.shortAnswer } : {}),
+        ...shortAnswer,
         query: r.query,
         timings: {
           retrievalMs: round(retrievalMs),

@@ -142,16 +142,57 @@ export const ShortAnswer = Type.Object(
 );
 export type ShortAnswer = Static<typeof ShortAnswer>;
 
+/** The language model that writes the generated answer which follows the extractive one. */
+export const Generator = Type.Object(
+  {
+    provider: Type.Union([Type.Literal("openai"), Type.Literal("llama")]),
+    model: Type.String(),
+  },
+  { $id: "Generator", description: "the language model writing the generated answer" },
+);
+export type Generator = Static<typeof Generator>;
+
 /**
- * Who wrote the answer's text, present when a language model is configured. A generated
- * answer's citations name, for each sentence, the source sentence that supports it: `text` and
- * `start`/`end` are that source sentence, `answerStart`/`answerEnd` the generated sentence.
+ * The generated answer that follows the extractive one: the model's verified sentences joined by
+ * one space. Its citations name, for each sentence, the source sentence that supports it: `text`
+ * and `start`/`end` are that source sentence, `answerStart`/`answerEnd` the generated sentence
+ * in `answer`.
+ */
+export const GeneratedAnswer = Type.Object(
+  { answer: Type.String(), citations: Type.Array(Citation) },
+  {
+    $id: "GeneratedAnswer",
+    description:
+      "The generated answer that follows the extractive one, when at least one of the model's sentences was verified: the sentences joined by one space. Each citation's text/start/end is the source sentence that supports a generated sentence, answerStart/answerEnd that sentence in this answer.",
+  },
+);
+export type GeneratedAnswer = Static<typeof GeneratedAnswer>;
+
+/** Why a generated sentence failed verification (core/generate/verify.ts). */
+export const RejectReason = Type.Union(
+  [
+    Type.Literal("NO_CITATION"),
+    Type.Literal("UNKNOWN_SOURCE"),
+    Type.Literal("NO_CONTENT"),
+    Type.Literal("INCOMPLETE"),
+    Type.Literal("UNSUPPORTED_NUMBER"),
+    Type.Literal("UNSUPPORTED_NAME"),
+    Type.Literal("UNSUPPORTED_NEGATION"),
+    Type.Literal("UNSUPPORTED_WORD"),
+  ],
+  { $id: "RejectReason", description: "why a generated sentence failed verification" },
+);
+export type RejectReason = Static<typeof RejectReason>;
+
+/**
+ * How the generated answer went, present when a language model is configured and the answer was
+ * found (a "not found" verdict is never sent to the model).
  */
 export const Generation = Type.Object(
   {
-    /** "generated": the model's sentences, each verified against the passages it cites before it
-     * was sent. "extractive": sentences quoted from the sources, because none of the model's passed
-     * or the model failed (see `fallback`). */
+    /** "generated": at least one of the model's sentences was verified and sent (`generated` in
+     * `done`). "extractive": none was, because none passed or the model failed (see `fallback`);
+     * the extractive answer stands alone. */
     mode: Type.Union([Type.Literal("generated"), Type.Literal("extractive")]),
     provider: Type.Union([Type.Literal("openai"), Type.Literal("llama")]),
     model: Type.String(),
@@ -168,13 +209,19 @@ export const Generation = Type.Object(
     ),
     /** Why a generated answer stopped early; the sentences before it were verified. */
     stopped: Type.Optional(Type.Union([Type.Literal("timeout"), Type.Literal("provider_error")])),
-    /** Milliseconds from the request to the model's first token. */
-    firstTokenMs: Type.Optional(Type.Number()),
+    /** Milliseconds from the start of generation to the model's first token. */
+    firstTokenMs: Type.Optional(
+      Type.Number({ description: "from the start of generation to the model's first token" }),
+    ),
+    /** Milliseconds from the request to the first verified sentence sent. */
+    firstSentenceMs: Type.Optional(
+      Type.Number({ description: "from the request to the first verified sentence sent" }),
+    ),
   },
   {
     $id: "Generation",
     description:
-      "Present when a language model is configured: who wrote the answer. For a generated sentence, each citation's text/start/end is the source sentence that supports it and answerStart/answerEnd the generated sentence.",
+      "Present when a language model is configured and the answer was found: how the generated answer that follows the extractive one went. mode is generated when at least one sentence was verified and sent (then `generated` holds them).",
   },
 );
 export type Generation = Static<typeof Generation>;
@@ -220,6 +267,48 @@ export const DeltaEvent = Type.Object(
   { $id: "DeltaEvent" },
 );
 
+/**
+ * With a language model: the extractive answer is complete (its deltas joined) and cited, and a
+ * generated answer by `generator` follows. Sent only when one will be asked for.
+ */
+export const ExtractiveEvent = Type.Object(
+  {
+    type: Type.Literal("extractive"),
+    answer: Type.String(),
+    citations: Type.Array(Citation),
+    shortAnswer: Type.Optional(ShortAnswer),
+    generator: Generator,
+  },
+  {
+    $id: "ExtractiveEvent",
+    description:
+      "the extractive answer, whole and cited, before the generated one: sent only when a language model will write one",
+  },
+);
+
+/**
+ * One sentence of the generated answer, sent once it is verified against the passages it cites.
+ * `text` is the sentence as shown; the generated answer is the sentences joined by one space, and
+ * `citations` (answerStart/answerEnd) are offsets in that joined text.
+ */
+export const GeneratedEvent = Type.Object(
+  { type: Type.Literal("generated"), text: Type.String(), citations: Type.Array(Citation) },
+  {
+    $id: "GeneratedEvent",
+    description:
+      "one verified sentence of the generated answer; the answer is the sentences joined by one space, and the citations' answerStart/answerEnd are offsets in it",
+  },
+);
+
+/** A sentence the model wrote that failed verification: never shown, only why. */
+export const WithheldEvent = Type.Object(
+  { type: Type.Literal("withheld"), reason: RejectReason },
+  {
+    $id: "WithheldEvent",
+    description: "a sentence of the model's that failed verification; its text is not sent",
+  },
+);
+
 /** The last event of an answer: the whole text with its citations. */
 export const DoneEvent = Type.Object(
   {
@@ -234,13 +323,26 @@ export const DoneEvent = Type.Object(
     query: Type.String(),
     timings: Timings,
     generation: Type.Optional(Generation),
+    /** The generated answer, when at least one of the model's sentences was verified. */
+    generated: Type.Optional(GeneratedAnswer),
   },
   { $id: "DoneEvent" },
 );
 export type DoneEvent = Static<typeof DoneEvent>;
 
-/** Events of one answer, in order: sources, delta*, done. */
-export const AnswerEvent = Type.Union([SourcesEvent, DeltaEvent, DoneEvent]);
+/**
+ * Events of one answer, in order: sources, delta*, done. With a language model configured and
+ * the answer found, the extractive answer is still sent first and whole, then the generated one
+ * follows sentence by sentence: sources, delta*, extractive, (generated | withheld)*, done.
+ */
+export const AnswerEvent = Type.Union([
+  SourcesEvent,
+  DeltaEvent,
+  ExtractiveEvent,
+  GeneratedEvent,
+  WithheldEvent,
+  DoneEvent,
+]);
 export type AnswerEvent = Static<typeof AnswerEvent>;
 
 const { type: _sources, notFound: _nf, notFoundReason: _nfr, ...sourcesFields } = SourcesEvent.properties;
@@ -427,6 +529,9 @@ export const ServerMessage = Type.Union(
     ),
     framed(SourcesEvent, "SourcesFrame"),
     framed(DeltaEvent, "DeltaFrame"),
+    framed(ExtractiveEvent, "ExtractiveFrame"),
+    framed(GeneratedEvent, "GeneratedFrame"),
+    framed(WithheldEvent, "WithheldFrame"),
     framed(DoneEvent, "DoneFrame"),
     /** The acknowledgement of a `cancel`: the question with this id ends here. */
     Type.Object({ type: Type.Literal("cancelled"), id: Type.String() }, { $id: "CancelledFrame" }),

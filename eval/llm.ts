@@ -68,6 +68,19 @@ async function run(engine: Engine, question: string): Promise<AnswerEvent[]> {
   return events;
 }
 
+/**
+ * The events as the generated side is scored: its `done` carries the generated answer where the
+ * model's sentences were verified, and the extractive answer (which is always sent first) where
+ * none was. The short answer is a span of the extractive answer, so it goes with it.
+ */
+function generatedSide(events: AnswerEvent[]): AnswerEvent[] {
+  return events.map((e) => {
+    if (e.type !== "done" || !e.generated) return e;
+    const { shortAnswer: _short, generated, ...rest } = e;
+    return { ...rest, answer: generated.answer, citations: generated.citations };
+  });
+}
+
 /** The independent recheck: each cited source sentence is the document's text at its offsets, inside its passage. */
 function ungrounded(events: AnswerEvent[], docText: (id: string) => string | undefined): number {
   let sources: SourceRef[] = [];
@@ -143,7 +156,7 @@ export async function runLlmEval(opts: LlmEvalOptions) {
       if (opts.signal?.aborted) break;
       const evidence = await answerEvidence(session.deps, question.question);
       const extractiveEvents = await run(session.engine, question.question);
-      const generatedEvents = await run(generating, question.question);
+      const generatedEvents = generatedSide(await run(generating, question.question));
       const docText = await session.docTexts(citedDocs([...extractiveEvents, ...generatedEvents]));
       const side = (events: AnswerEvent[]): Side => {
         const s = scoreAnswer(question, events, docText, evidence);
@@ -238,6 +251,8 @@ export async function runLlmEval(opts: LlmEvalOptions) {
       accuracyWhereGenerated: accuracy(shownGenerated, (r) => r.generated),
       extractiveAccuracyThere: accuracy(shownGenerated, (r) => r.extractive),
       firstTokenMs: q(asked.flatMap((r) => r.generated.generation?.firstTokenMs ?? [])),
+      /** From the request to the first verified sentence, where the model had one. */
+      firstSentenceMs: q(asked.flatMap((r) => r.generated.generation?.firstSentenceMs ?? [])),
       firstDeltaMs: q(results.map((r) => r.generated.firstDeltaMs)),
       totalMs: q(results.map((r) => r.generated.totalMs)),
     },
@@ -267,6 +282,7 @@ export function formatLlmSummary(s: LlmEvalSummary): string {
     `unsupported shown        0 by construction; independent recheck of cited source sentences: ${g.ungroundedCitations} failed`,
     `where the model answered accuracy ${pct(g.accuracyWhereGenerated)} (extractive on the same: ${pct(g.extractiveAccuracyThere)})`,
     `first model token        ${ms(g.firstTokenMs)}; first shown text ${ms(g.firstDeltaMs)}`,
+    `first verified sentence  ${ms(g.firstSentenceMs)} (where the model had one)`,
     "",
     `results: ${path.join(s.outDir, "results.jsonl")}`,
   ].join("\n");

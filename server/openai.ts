@@ -16,6 +16,7 @@ import {
   chunk,
   citelineExtra,
   completion,
+  generatedHeading,
   modelList,
   parseChatRequest,
   sourceList,
@@ -93,7 +94,8 @@ export function attachOpenAi(
 
 /**
  * Streams chat-completion chunks as Server-Sent Events: the role, the answer as the engine writes
- * it, the source list, then a last chunk with `finish_reason` and the `citeline` field, and
+ * it, then (with a language model) each verified sentence of the generated answer under its
+ * heading, the source list, then a last chunk with `finish_reason` and the `citeline` field, and
  * `[DONE]`. Waits for the socket to drain instead of buffering without bound.
  */
 async function streamChunks(
@@ -116,6 +118,8 @@ async function streamChunks(
     });
   };
   let sources: SourcesEvent | undefined;
+  let model: string | undefined;
+  let sentences = 0;
   for await (const ev of events) {
     if (!res.headersSent) {
       res.writeHead(200, {
@@ -130,7 +134,13 @@ async function streamChunks(
       sources = ev;
     } else if (ev.type === "delta") {
       await send(chunk(id, created, { content: ev.text }, null));
-    } else {
+    } else if (ev.type === "extractive") {
+      model = ev.generator.model;
+    } else if (ev.type === "generated") {
+      const lead = sentences === 0 ? generatedHeading(model ?? "the language model") : " ";
+      sentences += 1;
+      await send(chunk(id, created, { content: lead + ev.text }, null));
+    } else if (ev.type === "done") {
       const whole = answerResponse(sources, ev);
       const list = sourceList(whole.sources, ev.notFound);
       if (list) await send(chunk(id, created, { content: list }, null));

@@ -53,7 +53,7 @@ export function openApiDocument(schemas: RequestSchemas): Record<string, unknown
       post: {
         summary: "Answer a question with citations",
         description:
-          "JSON by default. With `Accept: text/event-stream` the same answer streams as Server-Sent Events: `sources`, `delta`…, `done`, or `error`.",
+          "JSON by default. With `Accept: text/event-stream` the same answer streams as Server-Sent Events: `sources`, `delta`…, `done`, or `error`. With a language model configured, the extractive answer still comes first: `sources`, `delta`…, `extractive` (the extractive answer whole, with its citations and the model's name), then `generated` (one verified sentence with its citations) and `withheld` (a sentence that failed verification, by reason only) as the model writes, then `done` (with `generated`, the generated answer, beside the extractive one).",
         security: [{ bearer: [] }, {}],
         requestBody: { required: true, content: json(publish(schemas.answer)) },
         responses: {
@@ -149,7 +149,7 @@ export function openApiDocument(schemas: RequestSchemas): Record<string, unknown
       title: "citeline",
       version: "0.1.0",
       description:
-        "Question answering over a local corpus. Every answer sentence is taken verbatim from a retrieved passage and cites it. The WebSocket at /ws carries the same answers: the client sends the messages of the ClientMessage schema, the server the frames of ServerMessage (`ready`, then per question `sources`, `delta`…, `done`, each with the question's id); a `cancel` is acknowledged by a `cancelled` frame with the question's id, or an `error` frame with code UNKNOWN_ID when no question with that id is in flight. Unknown /api paths answer 404 with the Error shape. The `x-codes` keyword of a schema names the error code each of its constraints yields (BAD_REQUEST when absent).",
+        "Question answering over a local corpus. Every answer sentence is taken verbatim from a retrieved passage and cites it. The WebSocket at /ws carries the same answers: the client sends the messages of the ClientMessage schema, the server the frames of ServerMessage (`ready`, then per question `sources`, `delta`…, `done`, each with the question's id; with a language model `extractive`, then `generated` and `withheld` frames, come between the deltas and `done`); a `cancel` is acknowledged by a `cancelled` frame with the question's id, or an `error` frame with code UNKNOWN_ID when no question with that id is in flight. Unknown /api paths answer 404 with the Error shape. The `x-codes` keyword of a schema names the error code each of its constraints yields (BAD_REQUEST when absent).",
     },
     components: {
       securitySchemes: {

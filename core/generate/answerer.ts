@@ -1,8 +1,8 @@
 /**
  * The engine's hook for generated answers: turns a retrieval into the model's evidence, runs the
- * verified generation, and turns its sentences into the product's citations. Built once at
- * start when a provider is configured; the engine falls back to the extractive answer whenever
- * this yields no sentence.
+ * verified generation, and turns each verified sentence into the product's citations as it
+ * arrives. Built once at start when a provider is configured; the engine sends the extractive
+ * answer first, and this answer follows it.
  */
 import type { IndexSnapshot } from "../backend.ts";
 import type { LlmConfig } from "../config.ts";
@@ -10,9 +10,9 @@ import type { Citation, Generation } from "../protocol.ts";
 import type { Passage } from "../retrieval.ts";
 import { words } from "../text.ts";
 import type { HistoryTurn } from "../types.ts";
-import { type CommonWords, generateVerified } from "./generate.ts";
+import { type CommonWords, type GeneratedSentence, generateVerified } from "./generate.ts";
 import type { LlmProvider } from "./provider.ts";
-import type { EvidencePassage } from "./verify.ts";
+import type { EvidencePassage, RejectReason } from "./verify.ts";
 
 export type Log = (
   level: "debug" | "info" | "warn" | "error",
@@ -29,8 +29,14 @@ export interface AnswerInput {
 }
 
 export type AnswererEvent =
-  | { type: "delta"; text: string }
-  /** `answer` is absent when no sentence survived: the caller gives the extractive answer. */
+  /**
+   * One verified sentence: `text` as shown, and its citations, whose answerStart/answerEnd are
+   * offsets in the generated answer (the verified sentences joined by one space).
+   */
+  | { type: "generated"; text: string; citations: Citation[] }
+  /** One sentence that failed verification, by reason; its text is never shown. */
+  | { type: "withheld"; reason: RejectReason }
+  /** `answer` is absent when no sentence survived: the extractive answer stands alone. */
   | { type: "result"; answer?: { text: string; citations: Citation[] }; generation: Generation };
 
 export interface Answerer {
@@ -59,6 +65,22 @@ export async function evidenceFrom(
       start: p.chunk.start,
       text: p.chunk.text,
       sentences: (sentences[i] ?? []).map(({ start, end }) => ({ start, end })),
+    }),
+  );
+}
+
+/** The citations of one verified sentence: for each number it cites, the sentence that supports it. */
+function citationsOf(s: GeneratedSentence): Citation[] {
+  return s.support.map(
+    (sup): Citation => ({
+      n: sup.n,
+      docId: sup.docId,
+      chunkId: sup.chunkId,
+      start: sup.start,
+      end: sup.end,
+      text: sup.text,
+      answerStart: s.answerStart,
+      answerEnd: s.answerEnd,
     }),
   );
 }
@@ -95,8 +117,12 @@ export function createAnswerer(config: AnswererConfig, provider: LlmProvider, lo
         },
         signal,
       )) {
-        if (ev.type === "delta") {
-          yield ev;
+        if (ev.type === "sentence") {
+          yield { type: "generated", text: ev.sentence.text, citations: citationsOf(ev.sentence) };
+          continue;
+        }
+        if (ev.type === "rejected") {
+          yield { type: "withheld", reason: ev.reason };
           continue;
         }
         const counts = { verified: ev.sentences.length, rejected: ev.rejected };
@@ -110,20 +136,7 @@ export function createAnswerer(config: AnswererConfig, provider: LlmProvider, lo
           };
           return;
         }
-        const citations = ev.sentences.flatMap((s) =>
-          s.support.map(
-            (sup): Citation => ({
-              n: sup.n,
-              docId: sup.docId,
-              chunkId: sup.chunkId,
-              start: sup.start,
-              end: sup.end,
-              text: sup.text,
-              answerStart: s.answerStart,
-              answerEnd: s.answerEnd,
-            }),
-          ),
-        );
+        const citations = ev.sentences.flatMap(citationsOf);
         const generation: Generation = { mode: "generated", ...base, ...counts, ...timing };
         if (ev.outcome !== "complete") generation.stopped = ev.outcome;
         yield { type: "result", answer: { text: ev.answer, citations }, generation };

@@ -1,12 +1,19 @@
 /**
  * Generated answers, one verified sentence at a time: the model's output is buffered until a
  * sentence completes, the sentence is checked against the passages it cites, and only then is it
- * streamed. Rejected sentences are counted and never shown.
+ * handed on, whole. A rejected sentence is reported by its reason alone; its text is never shown.
  */
 import type { HistoryTurn } from "../types.ts";
 import { buildMessages } from "./prompt.ts";
 import type { LlmProvider } from "./provider.ts";
-import { type EvidencePassage, type Support, sentenceEnd, type Verdict, verifySentence } from "./verify.ts";
+import {
+  type EvidencePassage,
+  type RejectReason,
+  type Support,
+  sentenceEnd,
+  type Verdict,
+  verifySentence,
+} from "./verify.ts";
 
 export interface GeneratedSentence {
   /** The sentence as shown, markers included. */
@@ -21,7 +28,10 @@ export interface GeneratedSentence {
 export type GenerationOutcome = "complete" | "timeout" | "provider_error";
 
 export type GenerationEvent =
-  | { type: "delta"; text: string }
+  /** A sentence that passed verification, as soon as it did. */
+  | { type: "sentence"; sentence: GeneratedSentence }
+  /** A sentence that failed verification: why, not what it said. */
+  | { type: "rejected"; reason: RejectReason }
   | {
       type: "end";
       answer: string;
@@ -58,13 +68,9 @@ export interface GeneratorOptions {
   log?: (level: "debug" | "info" | "warn" | "error", event: string, fields: Record<string, unknown>) => void;
 }
 
-/** Pieces of one word each, leading space kept, so a verified sentence still streams. */
-function wordPieces(text: string): string[] {
-  return text.match(/\s*\S+/g) ?? [];
-}
-
 /**
- * Streams the verified sentences of the model's answer, then an `end` event. Cancelling
+ * Streams each sentence of the model's answer as it is verified (or its rejection), then an
+ * `end` event. The answer is the verified sentences joined by one space. Cancelling
  * `signal` stops the model and throws; a timeout or a provider failure ends the stream with
  * the sentences verified so far and the outcome saying why.
  */
@@ -87,10 +93,10 @@ export async function* generateVerified(
   let firstTokenMs: number | undefined;
   let outcome: GenerationOutcome = "complete";
 
-  // Returns the pieces to stream for one completed sentence, or none when it fails.
-  const accept = async (raw: string): Promise<string[]> => {
+  // The event for one completed sentence; none for an empty or repeated one.
+  const accept = async (raw: string): Promise<GenerationEvent | undefined> => {
     const sentence = raw.trim();
-    if (sentence === "") return [];
+    if (sentence === "") return undefined;
     await common?.learn(sentence);
     const v: Verdict = verifySentence(sentence, req.passages, verifyOpts);
     if (!v.ok) {
@@ -100,21 +106,22 @@ export async function* generateVerified(
         detail: v.detail,
         sentence,
       });
-      return [];
+      return { type: "rejected", reason: v.reason };
     }
     // Small models repeat themselves; a repeated sentence is dropped, not counted as a failure.
-    if (seen.has(v.claim.toLowerCase())) return [];
+    if (seen.has(v.claim.toLowerCase())) return undefined;
     seen.add(v.claim.toLowerCase());
     const lead = answer === "" ? "" : " ";
     const answerStart = answer.length + lead.length;
-    sentences.push({
+    const accepted: GeneratedSentence = {
       text: v.text,
       answerStart,
       answerEnd: answerStart + v.claim.length,
       support: v.support,
-    });
+    };
+    sentences.push(accepted);
     answer += lead + v.text;
-    return wordPieces(lead + v.text);
+    return { type: "sentence", sentence: accepted };
   };
 
   try {
@@ -130,14 +137,13 @@ export async function* generateVerified(
         for (let end = sentenceEnd(buf); end >= 0; end = sentenceEnd(buf)) {
           const sentence = buf.slice(0, end);
           buf = buf.slice(end);
-          for (const text of await accept(sentence)) {
-            signal?.throwIfAborted();
-            yield { type: "delta", text };
-          }
+          const ev = await accept(sentence);
+          signal?.throwIfAborted();
+          if (ev) yield ev;
         }
       }
-      for (const text of await accept(buf.slice(0, Math.max(0, sentenceEnd(buf, true)))))
-        yield { type: "delta", text };
+      const last = await accept(buf.slice(0, Math.max(0, sentenceEnd(buf, true))));
+      if (last) yield last;
     } catch (err) {
       if (signal?.aborted) throw err;
       outcome = stop.signal.aborted ? "timeout" : "provider_error";

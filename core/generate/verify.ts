@@ -5,6 +5,7 @@
  * none it was not given, and every number, name, negation and rare content word in it occurs in
  * the passages it cites. Paraphrase of common words is allowed; invention of specifics is not.
  */
+import type { RejectReason } from "../protocol.ts";
 import { isStopword, stem, words } from "../text.ts";
 
 /** A passage as the model saw it, numbered as in the prompt. */
@@ -30,15 +31,8 @@ export interface Support {
   text: string;
 }
 
-export type RejectReason =
-  | "NO_CITATION"
-  | "UNKNOWN_SOURCE"
-  | "NO_CONTENT"
-  | "INCOMPLETE"
-  | "UNSUPPORTED_NUMBER"
-  | "UNSUPPORTED_NAME"
-  | "UNSUPPORTED_NEGATION"
-  | "UNSUPPORTED_WORD";
+/** Why a sentence fails; the wire shape (a withheld sentence's reason) in core/protocol.ts. */
+export type { RejectReason };
 
 export type Verdict =
   | {

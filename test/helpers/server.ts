@@ -9,6 +9,7 @@ import path from "node:path";
 import WebSocket from "ws";
 import { openBackendWriter } from "../../backends/select.ts";
 import { type Config, loadConfig } from "../../core/config.ts";
+import type { Answerer } from "../../core/generate/answerer.ts";
 import type { ServerMessage } from "../../core/protocol.ts";
 import type { Embedder } from "../../core/types.ts";
 import { type BuildSummary, buildIndex } from "../../ingest/indexer.ts";
@@ -84,7 +85,7 @@ export interface TestServer {
 export async function startTestServer(
   workspace: Workspace,
   overrides: Partial<Config> = {},
-  opts: { reloadIntervalMs?: number; embedder?: Embedder } = {},
+  opts: { reloadIntervalMs?: number; embedder?: Embedder; generator?: Answerer } = {},
 ): Promise<TestServer> {
   const config = workspace.config(overrides);
   const logs: LogEntry[] = [];
@@ -95,6 +96,7 @@ export async function startTestServer(
     embedder: opts.embedder ?? workspace.embedder,
     log,
     reloadIntervalMs: opts.reloadIntervalMs ?? 60_000,
+    ...(opts.generator ? { generator: opts.generator } : {}),
   });
   return {
     server,

@@ -41,17 +41,19 @@ const PASSAGES: EvidencePassage[] = [
 const ASK = { question: "When was the Eiffel Tower completed?", history: [], passages: PASSAGES };
 
 async function collect(events: AsyncGenerator<GenerationEvent>) {
-  const deltas: string[] = [];
+  const shown: string[] = [];
+  const withheld: string[] = [];
   for await (const ev of events) {
-    if (ev.type === "delta") deltas.push(ev.text);
-    else return { deltas, end: ev };
+    if (ev.type === "sentence") shown.push(ev.sentence.text);
+    else if (ev.type === "rejected") withheld.push(ev.reason);
+    else return { shown, withheld, end: ev };
   }
   throw new Error("no end event");
 }
 
 /** The guarantee, checked on what was actually streamed. */
-function expectAllVerified(deltas: string[], end: Extract<GenerationEvent, { type: "end" }>) {
-  expect(deltas.join("")).toBe(end.answer);
+function expectAllVerified(shown: string[], end: Extract<GenerationEvent, { type: "end" }>) {
+  expect(shown.join(" ")).toBe(end.answer);
   for (const s of end.sentences) expect(verifySentence(s.text, PASSAGES)).toMatchObject({ ok: true });
 }
 
@@ -63,10 +65,10 @@ describe("in-process model (node-llama-cpp)", () => {
   afterAll(() => provider?.close());
 
   it("writes an answer whose every shown sentence cites and matches its passage", async () => {
-    const { deltas, end } = await collect(
+    const { shown, end } = await collect(
       generateVerified(ASK, { provider, maxTokens: 40, timeoutMs: 120_000 }),
     );
-    expectAllVerified(deltas, end);
+    expectAllVerified(shown, end);
     expect(end.outcome).toBe("complete");
     expect(end.firstTokenMs).toBeGreaterThan(0);
     // At temperature 0 this model answers this one from the passage, with its marker.
@@ -140,10 +142,10 @@ describe("OpenAI-compatible server (llama.cpp via xllamacpp)", () => {
       apiKey: undefined,
       timeoutMs: 60_000,
     });
-    const { deltas, end } = await collect(
+    const { shown, end } = await collect(
       generateVerified(ASK, { provider, maxTokens: 40, timeoutMs: 120_000 }),
     );
-    expectAllVerified(deltas, end);
+    expectAllVerified(shown, end);
     expect(end.outcome).toBe("complete");
     expect(end.sentences.length + end.rejected).toBeGreaterThan(0);
   }, 120_000);
@@ -167,10 +169,17 @@ describe("OpenAI-compatible server (llama.cpp via xllamacpp)", () => {
         expect(c.n).toBeGreaterThanOrEqual(1);
         if (c.docId === "eiffel") expect(doc.text.slice(c.start, c.end)).toBe(c.text);
       }
+      const generated = body.generated as { answer: string; citations: Citation[] } | undefined;
       if (generation.mode === "generated") {
-        expect(body.answer).toMatch(/\[\d\]$/);
+        expect(generated?.answer).toMatch(/\[\d\]$/);
         expect(generation.verified).toBeGreaterThan(0);
-      } else expect(generation.fallback).toBeDefined();
+        for (const c of generated?.citations ?? []) {
+          if (c.docId === "eiffel") expect(doc.text.slice(c.start, c.end)).toBe(c.text);
+        }
+      } else {
+        expect(generation.fallback).toBeDefined();
+        expect(generated).toBeUndefined();
+      }
 
       const client = await ChatClient.connect(server.wsUrl);
       client.sendJson({ type: "ask", id: "q1", question: "When was the Eiffel Tower completed?" });
@@ -182,6 +191,12 @@ describe("OpenAI-compatible server (llama.cpp via xllamacpp)", () => {
         .map((f) => f.text)
         .join("");
       expect(done).toMatchObject({ type: "done", answer: streamed, generation: { provider: "openai" } });
+      // The generated answer is the verified sentences as they were sent, one frame each.
+      const sentences = client
+        .framesFor("q1")
+        .filter((f) => f.type === "generated")
+        .map((f) => f.text);
+      expect(sentences.join(" ")).toBe((done.generated as { answer: string } | undefined)?.answer ?? "");
       client.socket.close();
     } finally {
       await server.close();

@@ -1,6 +1,6 @@
 /**
  * Generated answers with a scripted model: what reaches the reader is exactly the verified
- * sentences, no earlier than each one completes. The model is a small plain object here so that
+ * sentences, each as soon as it completes and is checked, and of a rejected one only its reason. The model is a small plain object here so that
  * the adversarial sentences are certain to be written; test/llm/generate-models.test.ts runs real ones.
  */
 import { describe, expect, it } from "vitest";
@@ -50,10 +50,12 @@ function scripted(pieces: readonly string[]) {
 const tokens = (text: string) => text.match(/.{1,3}/gs) ?? [];
 
 async function collect(events: AsyncGenerator<GenerationEvent>) {
-  const deltas: string[] = [];
+  const shown: string[] = [];
+  const withheld: string[] = [];
   for await (const ev of events) {
-    if (ev.type === "delta") deltas.push(ev.text);
-    else return { deltas, end: ev };
+    if (ev.type === "sentence") shown.push(ev.sentence.text);
+    else if (ev.type === "rejected") withheld.push(ev.reason);
+    else return { shown, withheld, end: ev };
   }
   throw new Error("no end event");
 }
@@ -67,29 +69,40 @@ describe("generateVerified", () => {
       "The Eiffel Tower was completed in 1899 [1]. The Eiffel Tower is in Paris [1]. " +
       "The Eiffel Tower was completed in 1889 [2]. The Eiffel Tower is 330 metres tall [1].";
     const { provider } = scripted(tokens(text));
-    const { deltas, end } = await collect(generateVerified(ask, opts(provider)));
-    const shown = deltas.join("");
-    expect(shown).toBe("The Eiffel Tower is 330 metres tall. [1]");
-    expect(end).toMatchObject({ answer: shown, rejected: 3, outcome: "complete" });
+    const { shown, withheld, end } = await collect(generateVerified(ask, opts(provider)));
+    expect(shown).toEqual(["The Eiffel Tower is 330 metres tall. [1]"]);
+    expect(withheld).toEqual(["UNSUPPORTED_NUMBER", "UNSUPPORTED_NAME", "UNKNOWN_SOURCE"]);
+    expect(end).toMatchObject({ answer: shown[0], rejected: 3, outcome: "complete" });
     expect(end.type === "end" && end.sentences[0]?.support[0]?.text).toBe("It is 330 metres tall.");
   });
 
-  it("streams a sentence only after it is complete and verified", async () => {
+  it("hands on each sentence whole as soon as it is complete and verified, before the next is written", async () => {
     const first = "The Eiffel Tower was completed in 1889 [1].";
     const { provider, trace } = scripted(tokens(`${first} It is 330 metres tall [1].`));
     const events = generateVerified(ask, opts(provider));
-    const firstDelta = await events.next();
-    expect(firstDelta.value).toMatchObject({ type: "delta", text: "The" });
+    const firstEvent = await events.next();
+    expect(firstEvent.value).toMatchObject({
+      type: "sentence",
+      sentence: { text: "The Eiffel Tower was completed in 1889. [1]", answerStart: 0 },
+    });
     // Everything up to the sentence's end (and the character that proves it ended) was written.
     expect(trace.written.join("").length).toBeGreaterThan(first.length);
     expect(trace.written.join("").length).toBeLessThanOrEqual(first.length + 3);
+    const second = await events.next();
+    expect(second.value).toMatchObject({
+      type: "sentence",
+      sentence: {
+        text: "It is 330 metres tall. [1]",
+        answerStart: "The Eiffel Tower was completed in 1889. [1] ".length,
+      },
+    });
     await events.return(undefined);
   });
 
   it("ends with no sentence when none passes, so the caller falls back", async () => {
     const { provider } = scripted(tokens("It was finished in 1900 [1]. Gustave built it [3]. Paris!"));
-    const { deltas, end } = await collect(generateVerified(ask, opts(provider)));
-    expect(deltas).toEqual([]);
+    const { shown, end } = await collect(generateVerified(ask, opts(provider)));
+    expect(shown).toEqual([]);
     expect(end).toMatchObject({ answer: "", sentences: [], rejected: 3 });
   });
 
@@ -115,8 +128,8 @@ describe("generateVerified", () => {
       },
       async close() {},
     };
-    const { deltas, end } = await collect(generateVerified(ask, { ...opts(provider), timeoutMs: 200 }));
-    expect(deltas.join("")).toBe("The Eiffel Tower was completed in 1889. [1]");
+    const { shown, end } = await collect(generateVerified(ask, { ...opts(provider), timeoutMs: 200 }));
+    expect(shown).toEqual(["The Eiffel Tower was completed in 1889. [1]"]);
     expect(end).toMatchObject({ outcome: "timeout", rejected: 0 });
   });
 
@@ -206,6 +219,11 @@ describe("createAnswerer", () => {
         answerEnd: "It is 330 metres tall.".length,
       },
     ]);
+    // The sentence went out on its own, with the same citations, before the result.
+    expect(events.slice(0, -1)).toEqual([
+      { type: "generated", text, citations },
+      { type: "withheld", reason: "NO_CITATION" },
+    ]);
     expect(result.generation).toMatchObject({
       mode: "generated",
       verified: 1,
@@ -214,7 +232,7 @@ describe("createAnswerer", () => {
     });
   });
 
-  it("hands back no answer, marked extractive, when nothing survives", async () => {
+  it("reports a failing sentence by its reason and hands back no answer, marked extractive", async () => {
     const { provider } = scripted(tokens("It is 999 metres tall [1]."));
     const events = [];
     for await (const ev of createAnswerer(config, provider).answer({
@@ -225,6 +243,7 @@ describe("createAnswerer", () => {
     }))
       events.push(ev);
     expect(events).toEqual([
+      { type: "withheld", reason: "UNSUPPORTED_NUMBER" },
       {
         type: "result",
         generation: expect.objectContaining({
