@@ -14,7 +14,11 @@ export interface CitationUiDeps {
 }
 
 export interface CitationUi {
-  chip(turn: Turn, n: number, at: number): HTMLElement;
+  /**
+   * The chip for marker `[n]` at offset `at` of an answer whose citations are `citations` (the
+   * turn's extractive ones unless given: a generated answer has its own).
+   */
+  chip(turn: Turn, n: number, at: number, citations?: readonly Citation[]): HTMLElement;
   /** Opens the panel on `source`, highlighting `citation` when given, else the passage. */
   open(source: SourceRef, citation: Citation | undefined, opener: HTMLElement): void;
   close(): void;
@@ -295,9 +299,10 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
 
   // ---- chips ---------------------------------------------------------------------------------
 
-  const chip = (turn: Turn, n: number, at: number): HTMLElement => {
+  const chip = (turn: Turn, n: number, at: number, citations = turn.citations): HTMLElement => {
     const source = turn.sources[n - 1];
-    const citation = turn.status === "done" ? citationForMarker(turn.citations, n, at) : undefined;
+    // Citations arrive with the answer complete (done, or extractive when a generated one follows).
+    const citation = citations.length > 0 ? citationForMarker(citations, n, at) : undefined;
     const page = source ? pageOf(source, citation) : undefined;
     const label = source
       ? `Source ${n}: ${source.title}${page ? `, ${pageLabel(page)}` : ""}`
@@ -315,7 +320,7 @@ export function createCitationUi(deps: CitationUiDeps): CitationUi {
     const sentence = citation ? String(citation.answerStart) : undefined;
     const lightSentence = (on: boolean) => {
       if (sentence === undefined) return;
-      const root = button.closest(".a-body");
+      const root = button.closest(".a-body, .a-gen-body");
       for (const s of root?.querySelectorAll<HTMLElement>(`[data-sentence="${sentence}"]`) ?? []) {
         s.classList.toggle("lit", on);
       }

@@ -47,6 +47,9 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
+/** The event stream's events that belong to an answer (the same as the WebSocket's frames). */
+const ANSWER_EVENTS = new Set(["sources", "delta", "extractive", "generated", "withheld", "done", "error"]);
+
 /** WebSocket failures, while HTTP answers, after which the page streams over HTTP instead. */
 const BLOCKED_STRIKES = 2;
 /**
@@ -300,9 +303,7 @@ export function createConnection(opts: ConnectionOptions): Connection {
         } catch {
           return;
         }
-        if (event === "sources" || event === "delta" || event === "done" || event === "error") {
-          emit({ ...payload, type: event, id } as AnswerMessage);
-        }
+        if (ANSWER_EVENTS.has(event)) emit({ ...payload, type: event, id } as AnswerMessage);
       });
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       for (let r = await reader.read(); !r.done; r = await reader.read()) parser.push(r.value);

@@ -4,7 +4,9 @@
  */
 import type {
   Citation,
+  GeneratedAnswer,
   Generation,
+  Generator,
   NotFoundReason,
   ServerMessage,
   ShortAnswer,
@@ -47,18 +49,43 @@ export interface Turn {
   /** The retrieval query the server used, when it differs from the question. */
   query?: string;
   timings?: Timings;
-  /** Who wrote the answer, when the server has a language model configured. */
+  /** How the generated answer went, when the server has a language model configured. */
   generation?: Generation;
+  /**
+   * The model writing (or that wrote) a generated answer after the extractive one; set once the
+   * extractive answer is complete, cited and shown.
+   */
+  generator?: Generator;
+  /** The generated answer so far: the verified sentences, joined by one space. */
+  generated?: GeneratedAnswer;
+  /** The model's sentences that failed verification and were not shown. */
+  withheld?: number;
+  /** The answer the user kept: the other is hidden, and the kept one is copied and sent as history. */
+  keep?: Keep;
   askedAt: number;
 }
 
+export type Keep = "extractive" | "generated";
+
 /** What a transport reports about one question. */
 export type AnswerMessage =
-  | Extract<ServerMessage, { type: "sources" | "delta" | "done" }>
+  | Extract<ServerMessage, { type: "sources" | "delta" | "extractive" | "generated" | "withheld" | "done" }>
   | (Extract<ServerMessage, { type: "error" }> & { id: string })
   | { type: "interrupted"; id: string };
 
 export const isActive = (t: Turn): boolean => t.status === "waiting" || t.status === "streaming";
+
+/**
+ * True while only the generated answer is still being written: the extractive one is complete
+ * and shown, so the user may read it, keep it, or ask the next question.
+ */
+export const isGenerating = (t: Turn): boolean => isActive(t) && t.generator !== undefined;
+
+/** The answer the user sees as theirs: the generated one when they kept it, else the extractive one. */
+export function keptAnswer(t: Turn): { answer: string; citations: Citation[] } {
+  if (t.keep === "generated" && t.generated && t.generated.answer !== "") return t.generated;
+  return { answer: t.answer, citations: t.citations };
+}
 
 /** Most history entries (user and assistant turns) sent with a question. */
 export const HISTORY_LIMIT = 10;
@@ -95,6 +122,31 @@ export function applyMessage(turn: Turn, msg: AnswerMessage): Turn {
       };
     case "delta":
       return { ...turn, status: "streaming", answer: turn.answer + msg.text };
+    case "extractive":
+      return {
+        ...turn,
+        status: "streaming",
+        answer: msg.answer,
+        citations: msg.citations,
+        ...(msg.shortAnswer ? { shortAnswer: msg.shortAnswer } : {}),
+        generator: msg.generator,
+        generated: { answer: "", citations: [] },
+        withheld: 0,
+      };
+    case "generated": {
+      // The server's citation offsets are in the sentences joined by one space, as here.
+      const prior = turn.generated ?? { answer: "", citations: [] };
+      const lead = prior.answer === "" ? "" : " ";
+      return {
+        ...turn,
+        generated: {
+          answer: prior.answer + lead + msg.text,
+          citations: [...prior.citations, ...msg.citations],
+        },
+      };
+    }
+    case "withheld":
+      return { ...turn, withheld: (turn.withheld ?? 0) + 1 };
     case "done": {
       const next: Turn = {
         ...turn,
@@ -108,6 +160,7 @@ export function applyMessage(turn: Turn, msg: AnswerMessage): Turn {
       if (msg.shortAnswer) next.shortAnswer = msg.shortAnswer;
       if (msg.query.trim() !== turn.question.trim()) next.query = msg.query;
       if (msg.generation) next.generation = msg.generation;
+      if (msg.generated) next.generated = msg.generated;
       return next;
     }
     case "error": {
@@ -134,7 +187,8 @@ export function historyBefore(
   for (const t of turns.slice(0, index)) {
     if (t.status !== "done" && t.status !== "stopped") continue;
     all.push({ role: "user", text: t.question });
-    if (t.answer.trim() !== "") all.push({ role: "assistant", text: t.answer });
+    const { answer } = keptAnswer(t);
+    if (answer.trim() !== "") all.push({ role: "assistant", text: answer });
   }
   const out = all.slice(-limit);
   let chars = out.reduce((n, h) => n + h.text.length, 0);
@@ -169,8 +223,15 @@ function isTurn(v: unknown): v is Turn {
     Array.isArray(t.sources) &&
     Array.isArray(t.citations) &&
     typeof t.status === "string" &&
-    ["waiting", "streaming", "done", "stopped", "interrupted", "error"].includes(t.status)
+    ["waiting", "streaming", "done", "stopped", "interrupted", "error"].includes(t.status) &&
+    (t.generated === undefined || isGenerated(t.generated)) &&
+    (t.keep === undefined || t.keep === "extractive" || t.keep === "generated")
   );
+}
+
+function isGenerated(v: unknown): v is GeneratedAnswer {
+  const g = v as Record<string, unknown> | null;
+  return typeof g === "object" && g !== null && typeof g.answer === "string" && Array.isArray(g.citations);
 }
 
 export interface Conversation {
@@ -181,6 +242,8 @@ export interface Conversation {
   add(id: string, question: string): Turn;
   apply(msg: AnswerMessage): Turn | undefined;
   stop(id: string): Turn | undefined;
+  /** Keeps one of the turn's two answers (`undefined`: shows both again). */
+  keep(id: string, choice: Keep | undefined): Turn | undefined;
   /** Turns `id` back into a fresh question under a new id (Retry). */
   restart(id: string, newId: string): Turn | undefined;
   history(id: string): HistoryTurn[];
@@ -239,6 +302,12 @@ export function createConversation(store: KeyValueStore): Conversation {
       const turn = turns.find((t) => t.id === id);
       if (!turn || !isActive(turn)) return turn;
       return replace({ ...turn, status: "stopped" });
+    },
+    keep(id, choice) {
+      const turn = turns.find((t) => t.id === id);
+      if (!turn) return undefined;
+      const { keep: _old, ...rest } = turn;
+      return replace(choice ? { ...rest, keep: choice } : rest);
     },
     restart(id, newId) {
       const turn = turns.find((t) => t.id === id);

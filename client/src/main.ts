@@ -4,7 +4,14 @@ import { answerForClipboard } from "./answer-text.ts";
 import { ApiError, fetchHealth } from "./api.ts";
 import { createCitationUi } from "./citations.ts";
 import { type ConnState, createConnection, type TransportKind } from "./connection.ts";
-import { type AnswerMessage, createConversation, isActive, type Turn } from "./conversation.ts";
+import {
+  type AnswerMessage,
+  createConversation,
+  isActive,
+  isGenerating,
+  keptAnswer,
+  type Turn,
+} from "./conversation.ts";
 import { createDateRange } from "./date-range.ts";
 import { canRetry, createTurnView, el, renderEmptyState, replaceChildren, type TurnView } from "./render.ts";
 import { browserStore, createTokenStore } from "./storage.ts";
@@ -92,7 +99,7 @@ function onAnswer(msg: AnswerMessage) {
   const turn = conversation.apply(msg);
   if (!turn) return;
   views.get(turn.id)?.update(turn, isLastTurn(turn));
-  if (!isActive(turn)) syncComposer();
+  if (!isActive(turn) || isGenerating(turn)) syncComposer();
   if (follow) scrollToEnd();
 }
 
@@ -139,10 +146,17 @@ const isLastTurn = (turn: Turn) => conversation.turns.at(-1)?.id === turn.id;
 
 function mountTurn(turn: Turn, before?: Node) {
   const view = createTurnView(turn, {
-    chip: (t, n, at) => cites.chip(t, n, at),
+    chip: (t, n, at, citations) => cites.chip(t, n, at, citations),
     openSource: (_t, source, opener) => cites.open(source, undefined, opener),
-    copy: (t) => copyText(answerForClipboard(t.answer, t.sources)),
+    copy: (t) => copyText(answerForClipboard(keptAnswer(t).answer, t.sources)),
     retry,
+    keep: (t, choice) => {
+      const kept = conversation.keep(t.id, choice);
+      if (kept) views.get(kept.id)?.update(kept, isLastTurn(kept));
+    },
+    stop: (t) => {
+      if (conversation.active()?.id === t.id) stop();
+    },
   });
   view.update(turn, isLastTurn(turn));
   views.set(turn.id, view);
@@ -159,10 +173,14 @@ const questionLimit = () => health?.limits?.maxQuestionChars;
 
 function ask(text: string): boolean {
   const question = text.trim();
-  if (question === "" || conversation.active()) return false;
+  const active = conversation.active();
+  // An answer whose quoted part is complete does not hold up the next question: the generated
+  // part still being written is stopped (what it wrote so far stays).
+  if (question === "" || (active && !isGenerating(active))) return false;
   // Refused by the server anyway: the counter under the box already says by how much.
   const limit = questionLimit();
   if (limit !== undefined && question.length > limit) return false;
+  if (active) stop();
   const id = makeId();
   const turn = conversation.add(id, question);
   renderEmpty();
@@ -217,7 +235,8 @@ function newConversation() {
 // ---- composer ----------------------------------------------------------------------------------
 
 function syncComposer() {
-  const busy = conversation.active() !== undefined;
+  const active = conversation.active();
+  const busy = active !== undefined && !isGenerating(active);
   const length = ui.input.value.trim().length;
   const limit = questionLimit();
   const over = limit !== undefined && length > limit;

@@ -3,9 +3,9 @@
  * (titles, snippets, answers, documents) is data and never parsed as HTML. Attributes that could
  * run code or load things (`on*`, `style`, `href`, `src`) cannot be set through `el`.
  */
-import type { Health, SourceRef } from "../../core/protocol.ts";
+import type { Citation, Generator, Health, SourceRef } from "../../core/protocol.ts";
 import { formatDate, type Segment, segmentAnswer } from "./answer-text.ts";
-import { isActive, type Turn } from "./conversation.ts";
+import { isActive, isGenerating, type Keep, type Turn } from "./conversation.ts";
 
 export type Child = Node | string | null | undefined | false;
 
@@ -202,11 +202,15 @@ export function canRetry(turn: Pick<Turn, "status" | "error">): boolean {
 
 /** What turn views need from the citation UI and the page. */
 export interface TurnDeps {
-  /** A chip for marker `[n]` found at answer offset `at`. */
-  chip(turn: Turn, n: number, at: number): HTMLElement;
+  /** A chip for marker `[n]` found at answer offset `at`; `citations` of that answer, when not the extractive one's. */
+  chip(turn: Turn, n: number, at: number, citations?: readonly Citation[]): HTMLElement;
   openSource(turn: Turn, source: SourceRef, opener: HTMLElement): void;
   copy(turn: Turn): Promise<boolean>;
   retry(turn: Turn): void;
+  /** Keeps one of a turn's two answers; `undefined` shows both again. */
+  keep(turn: Turn, choice: Keep | undefined): void;
+  /** Stops the generated answer being written (the extractive one is complete). */
+  stop(turn: Turn): void;
 }
 
 export interface TurnView {
@@ -219,11 +223,17 @@ const STATUS_TEXT: Partial<Record<Turn["status"], string>> = {
   interrupted: "Interrupted",
 };
 
+/** Why no generated sentence was shown, after the quoted answer. */
 const FALLBACK = {
-  no_verified_sentence: "none of the model's sentences could be verified",
-  timeout: "the model did not answer in time",
-  provider_error: "the model could not be reached",
+  no_verified_sentence: "None of the model's sentences could be checked against the sources",
+  timeout: "The model did not answer in time",
+  provider_error: "The model could not be reached",
 } as const;
+
+const modelName = (g: Generator) =>
+  `${g.model} (${g.provider === "llama" ? "in-process" : "OpenAI-compatible server"})`;
+
+const sentences = (n: number) => `${n} sentence${n === 1 ? "" : "s"}`;
 
 /** One question and its answer, updated in place as the answer streams in. */
 export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
@@ -236,6 +246,23 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
   const actions = el("div", { class: "a-actions" });
   const meta = el("p", { class: "a-meta" });
   const origin = el("p", { class: "a-origin" });
+  const genLabel = el("p", { class: "a-gen-label" });
+  const genBody = el("div", { class: "a-gen-body", attrs: { "aria-live": "polite" } });
+  const genNote = el("p", { class: "a-gen-note" });
+  const genStop = el(
+    "button",
+    { class: "btn-ghost", attrs: { type: "button", "data-action": "stop-generating" } },
+    icon("stop"),
+    el("span", { text: "Stop writing" }),
+  );
+  const gen = el(
+    "section",
+    { class: "a-gen", attrs: { "aria-label": "Generated answer" } },
+    genLabel,
+    genBody,
+    genNote,
+    genStop,
+  );
   const root = el(
     "article",
     { class: "turn" },
@@ -252,6 +279,7 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
         sources,
         origin,
         body,
+        gen,
         status,
         el("div", { class: "a-foot" }, actions, meta),
       ),
@@ -260,8 +288,10 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
 
   let prev: Turn | undefined;
   let prevLast: boolean | undefined;
+  let current = initial;
 
   const update = (turn: Turn, isLast: boolean) => {
+    current = turn;
     root.dataset.turnId = turn.id;
     root.dataset.status = turn.status;
     root.classList.toggle("not-found", turn.notFound);
@@ -280,12 +310,29 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
       // closest passages.
       if (turn.notFound) body.after(sources);
       else body.before(sources);
+      // The label of the quoted answer sits right above it, below the sources.
+      body.before(origin);
     }
     if (turn.sources !== prev?.sources || turn.notFound !== prev?.notFound) renderSources(turn);
     if (turn.shortAnswer !== prev?.shortAnswer || turn.notFound !== prev?.notFound) renderShort(turn);
-    if (turn.answer !== prev?.answer || turn.citations !== prev?.citations || turn.status !== prev?.status) {
+    if (
+      turn.answer !== prev?.answer ||
+      turn.citations !== prev?.citations ||
+      turn.status !== prev?.status ||
+      turn.generator !== prev?.generator
+    ) {
       renderBody(turn);
     }
+    if (
+      turn.generated !== prev?.generated ||
+      turn.withheld !== prev?.withheld ||
+      turn.status !== prev?.status ||
+      turn.generation !== prev?.generation
+    ) {
+      renderGenerated(turn);
+    }
+    if (turn.keep !== prev?.keep) renderShort(turn);
+    renderKept(turn);
     if (turn !== prev || isLast !== prevLast) {
       renderStatus(turn, isLast);
       renderActions(turn, isLast);
@@ -355,7 +402,8 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
   };
 
   const renderBody = (turn: Turn) => {
-    body.setAttribute("aria-busy", String(isActive(turn)));
+    const writing = isActive(turn) && !isGenerating(turn);
+    body.setAttribute("aria-busy", String(writing));
     // Keep keyboard focus on the same chip when the answer re-renders under it.
     const focused = document.activeElement;
     const focusAt = focused instanceof HTMLElement && body.contains(focused) ? focused.dataset.at : undefined;
@@ -376,18 +424,84 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
       );
       return;
     }
-    const segments = segmentAnswer(
-      turn.answer,
-      turn.sources.length,
-      turn.status === "done" ? turn.citations : [],
-    );
+    const segments = segmentAnswer(turn.answer, turn.sources.length, turn.citations);
     replaceChildren(body, el("p", { class: "a-text" }, ...segments.map((s) => segmentNode(turn, s))));
-    if (isActive(turn)) body.appendChild(el("span", { class: "caret", attrs: { "aria-hidden": "true" } }));
+    if (writing) body.appendChild(el("span", { class: "caret", attrs: { "aria-hidden": "true" } }));
     if (focusAt !== undefined) body.querySelector<HTMLElement>(`[data-at="${focusAt}"]`)?.focus();
   };
 
-  const segmentNode = (turn: Turn, s: Segment): Node => {
-    if (s.kind === "marker") return deps.chip(turn, s.n, s.start);
+  /**
+   * The generated answer, below the extractive one: marked as the model's, each sentence shown
+   * once the server verified it, with how many were withheld and why none was shown, if so.
+   */
+  const renderGenerated = (turn: Turn) => {
+    const g = turn.generator;
+    if (g === undefined) return;
+    const writing = isGenerating(turn);
+    const text = turn.generated?.answer ?? "";
+    const citations = turn.generated?.citations ?? [];
+    genLabel.textContent = writing
+      ? `Writing with ${modelName(g)}: each sentence appears once it is checked against the passage it cites`
+      : text !== ""
+        ? `Generated by ${modelName(g)}; every sentence was checked against the passage it cites`
+        : `Generated by ${modelName(g)}`;
+    const focused = document.activeElement;
+    const focusAt =
+      focused instanceof HTMLElement && genBody.contains(focused) ? focused.dataset.at : undefined;
+    genBody.setAttribute("aria-busy", String(writing));
+    const parts: Child[] = [];
+    if (text !== "") {
+      const segments = segmentAnswer(text, turn.sources.length, citations);
+      parts.push(el("p", { class: "a-text" }, ...segments.map((s) => segmentNode(turn, s, citations))));
+    }
+    if (writing) {
+      parts.push(
+        el(
+          "span",
+          { class: "typing", attrs: { role: "status" } },
+          el("span", { class: "visually-hidden", text: "Writing…" }),
+          el("span", { class: "dot" }),
+          el("span", { class: "dot" }),
+          el("span", { class: "dot" }),
+        ),
+      );
+    }
+    replaceChildren(genBody, ...parts);
+    genBody.hidden = parts.length === 0;
+    if (focusAt !== undefined) genBody.querySelector<HTMLElement>(`[data-at="${focusAt}"]`)?.focus();
+    const withheld = turn.withheld ?? turn.generation?.rejected ?? 0;
+    const notes: string[] = [];
+    if (!writing && text === "") {
+      const fallback = turn.generation?.fallback;
+      notes.push(
+        turn.status === "done" && fallback
+          ? `${FALLBACK[fallback]}; the quoted answer above stands.`
+          : "No generated sentence was shown; the quoted answer above stands.",
+      );
+    }
+    if (withheld > 0) {
+      notes.push(
+        `${sentences(withheld)} withheld: not supported by the passage${withheld === 1 ? "" : "s"} cited.`,
+      );
+    }
+    if (turn.generation?.stopped) notes.push(`${FALLBACK[turn.generation.stopped]} to finish.`);
+    genNote.textContent = notes.join(" ");
+    genNote.hidden = notes.length === 0;
+    genStop.hidden = !writing;
+  };
+  genStop.addEventListener("click", () => deps.stop(current));
+
+  /** A kept answer hides the other one (and the short answer goes with the extractive one). */
+  const renderKept = (turn: Turn) => {
+    const keep = keptChoice(turn);
+    root.dataset.keep = keep ?? "both";
+    body.hidden = keep === "generated";
+    short.hidden = short.hidden || keep === "generated";
+    gen.hidden = turn.generator === undefined || turn.notFound || keep === "extractive";
+  };
+
+  const segmentNode = (turn: Turn, s: Segment, citations?: readonly Citation[]): Node => {
+    if (s.kind === "marker") return deps.chip(turn, s.n, s.start, citations);
     if (s.sentence === undefined) return document.createTextNode(s.text);
     return el("span", { class: "cited", text: s.text, attrs: { "data-sentence": String(s.sentence) } });
   };
@@ -403,10 +517,16 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
         }),
       );
     } else if (turn.status === "stopped" || turn.status === "interrupted") {
+      // With a generated answer following, the quoted one was complete before it began.
+      const after = turn.generator !== undefined;
       const why =
         turn.status === "stopped"
-          ? "You stopped this answer."
-          : "The connection dropped before the answer finished.";
+          ? after
+            ? "You stopped the generated answer; the quoted answer is complete."
+            : "You stopped this answer."
+          : after
+            ? "The connection dropped before the generated answer finished; the quoted answer is complete."
+            : "The connection dropped before the answer finished.";
       parts.push(
         el(
           "p",
@@ -444,7 +564,44 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
 
   const renderActions = (turn: Turn, isLast: boolean) => {
     const buttons: Child[] = [];
-    if (turn.answer.trim() !== "" && !isActive(turn)) {
+    // Rebuilt on every update: the focused button is focused again in its new form.
+    const focused = document.activeElement;
+    const refocus =
+      focused instanceof HTMLElement && actions.contains(focused)
+        ? (focused.dataset.keep ?? focused.dataset.action)
+        : undefined;
+    if (turn.generated?.answer && !isActive(turn) && !turn.notFound) {
+      const keep = keptChoice(turn);
+      const choice = (value: Keep, label: string, hint: string) =>
+        el(
+          "button",
+          {
+            class: "btn-ghost keep-choice",
+            attrs: {
+              type: "button",
+              "data-keep": value,
+              "aria-pressed": String(keep === value),
+              title: keep === value ? "Show both answers again" : hint,
+            },
+            on: { click: () => deps.keep(turn, keep === value ? undefined : value) },
+          },
+          icon(keep === value ? "check" : value === "generated" ? "spark" : "doc"),
+          el("span", { text: label }),
+        );
+      buttons.push(
+        el(
+          "div",
+          { class: "keep", attrs: { role: "group", "aria-label": "Which answer to keep" } },
+          choice(
+            "extractive",
+            "Keep quoted",
+            "Keep the answer quoted from the sources; hide the generated one",
+          ),
+          choice("generated", "Keep generated", "Keep the generated answer; hide the quoted one"),
+        ),
+      );
+    }
+    if (turn.answer.trim() !== "" && (!isActive(turn) || isGenerating(turn))) {
       const copy = el(
         "button",
         { class: "btn-ghost", attrs: { type: "button", "data-action": "copy" } },
@@ -476,39 +633,48 @@ export function createTurnView(initial: Turn, deps: TurnDeps): TurnView {
       );
     }
     replaceChildren(actions, ...buttons);
+    if (refocus !== undefined) {
+      actions.querySelector<HTMLElement>(`[data-keep="${refocus}"], [data-action="${refocus}"]`)?.focus();
+    }
   };
 
   const renderMeta = (turn: Turn) => {
     const bits: string[] = [];
     if (turn.query) bits.push(`Searched for “${turn.query}”`);
+    const took = (ms: number) =>
+      ms < 1000 ? `${Math.max(1, Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`;
     if (turn.status === "done" && turn.timings) {
-      const ms = turn.timings.totalMs;
-      bits.push(ms < 1000 ? `${Math.max(1, Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`);
+      // With a generated answer, how soon the quoted one came matters as much as the whole.
+      bits.push(
+        turn.generator
+          ? `quoted in ${took(turn.timings.firstDeltaMs)}, generated in ${took(turn.timings.totalMs)}`
+          : took(turn.timings.totalMs),
+      );
     }
     meta.textContent = bits.join(" · ");
     meta.hidden = bits.length === 0;
   };
 
-  /** Generated and extractive text look different, and the page says which model wrote what. */
+  /**
+   * With a generated answer following, the quoted one is labelled as such, so the two read as
+   * different things; `generated` on the turn says whether the model's text was shown.
+   */
   const renderOrigin = (turn: Turn) => {
     const g = turn.generation;
     root.classList.toggle("generated", g?.mode === "generated");
     root.classList.toggle("extractive", g?.mode === "extractive");
-    origin.hidden = g === undefined || turn.notFound;
-    if (!g) return;
-    const by = `${g.model} (${g.provider === "llama" ? "in-process" : "OpenAI-compatible server"})`;
-    origin.textContent =
-      g.mode === "generated"
-        ? `Written by ${by}; every sentence was checked against the source it cites`
-        : `Quoted from the sources: ${FALLBACK[g.fallback ?? "no_verified_sentence"]} (${by})`;
-    origin.title =
-      g.rejected > 0
-        ? `${g.rejected} generated sentence(s) failed the check against the sources and were not shown`
-        : "";
+    origin.hidden = turn.generator === undefined || turn.notFound || keptChoice(turn) === "generated";
+    origin.textContent = "Quoted from the sources";
   };
 
   update(initial, false);
   return { root, update };
+}
+
+/** The answer kept, when the turn has two to choose from. */
+function keptChoice(turn: Turn): Keep | undefined {
+  const both = turn.generated !== undefined && turn.generated.answer !== "" && !turn.notFound;
+  return both ? turn.keep : undefined;
 }
 
 /** Sources in runs of one document each: the server numbers a document's passages in a row. */

@@ -12,6 +12,7 @@ import { backoffDelay } from "../../client/src/connection.ts";
 import {
   applyMessage,
   historyBefore,
+  keptAnswer,
   newTurn,
   parseStored,
   type Turn,
@@ -171,6 +172,31 @@ describe("applyMessage", () => {
     expect(t).not.toHaveProperty("query");
     expect(applyMessage(t, { type: "delta", id: "q1", text: "more" })).toBe(t);
   });
+  it("takes the extractive answer whole, then adds each generated sentence with its citations", () => {
+    let t = newTurn("q1", "Who?", 0);
+    t = applyMessage(t, { type: "sources", id: "q1", sources: [source(1)], notFound: false });
+    t = applyMessage(t, { type: "delta", id: "q1", text: "Alpha beta. [1]" });
+    const quoted = [cite(1, 0, 11)];
+    const generator = { provider: "llama", model: "m" } as const;
+    t = applyMessage(t, {
+      type: "extractive",
+      id: "q1",
+      answer: "Alpha beta. [1]",
+      citations: quoted,
+      generator,
+    });
+    expect(t).toMatchObject({ status: "streaming", citations: quoted, generator, withheld: 0 });
+    const first = cite(1, 0, 6);
+    const second = cite(1, 11, 16);
+    t = applyMessage(t, { type: "generated", id: "q1", text: "Alpha. [1]", citations: [first] });
+    t = applyMessage(t, { type: "withheld", id: "q1", reason: "UNSUPPORTED_NUMBER" });
+    t = applyMessage(t, { type: "generated", id: "q1", text: "Beta. [1]", citations: [second] });
+    // Joined by one space, as the server counts its offsets.
+    expect(t.generated).toEqual({ answer: "Alpha. [1] Beta. [1]", citations: [first, second] });
+    expect(t.generated?.answer.slice(second.answerStart, second.answerEnd)).toBe("Beta.");
+    expect(t.withheld).toBe(1);
+    expect(t.answer).toBe("Alpha beta. [1]");
+  });
   it("keeps the code, message and retry hint of an error", () => {
     const t = applyMessage(newTurn("q1", "Who?"), {
       type: "error",
@@ -217,6 +243,22 @@ describe("historyBefore", () => {
       { role: "assistant", text: "a3" },
     ]);
   });
+  it("sends the answer the user kept: the generated one only when they chose it", () => {
+    const both: Turn = {
+      ...turn("q1", "quoted", "done"),
+      generated: { answer: "generated", citations: [] },
+    };
+    expect(historyBefore([both], 1)[1]).toEqual({ role: "assistant", text: "quoted" });
+    expect(historyBefore([{ ...both, keep: "generated" }], 1)[1]).toEqual({
+      role: "assistant",
+      text: "generated",
+    });
+    expect(keptAnswer({ ...both, keep: "extractive" }).answer).toBe("quoted");
+    // Nothing generated to keep: the quoted answer stands.
+    expect(keptAnswer({ ...both, generated: { answer: "", citations: [] }, keep: "generated" }).answer).toBe(
+      "quoted",
+    );
+  });
 });
 
 describe("parseStored", () => {
@@ -224,7 +266,14 @@ describe("parseStored", () => {
     const good = { ...newTurn("q1", "Who?"), status: "streaming", answer: "Part" };
     const raw = JSON.stringify({
       version: 1,
-      turns: [good, { id: 5 }, null, { ...good, id: "q2", status: "bogus" }],
+      turns: [
+        good,
+        { id: 5 },
+        null,
+        { ...good, id: "q2", status: "bogus" },
+        { ...good, id: "q3", generated: "text" },
+        { ...good, id: "q4", keep: "both" },
+      ],
     });
     expect(parseStored(raw)).toEqual([{ ...good, status: "interrupted" }]);
   });

@@ -9,6 +9,7 @@ import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page, type WebSocket } from "playwright-core";
 import { openBackendWriter } from "../../backends/select.ts";
 import { type Config, loadConfig, PROJECT_ROOT } from "../../core/config.ts";
+import type { Answerer } from "../../core/generate/answerer.ts";
 import type { ClientMessage, ServerMessage } from "../../core/protocol.ts";
 import type { Embedder } from "../../core/types.ts";
 import { createEmbedder } from "../../embeddings/embedder.ts";
@@ -43,6 +44,8 @@ export interface AppOptions {
   /** False: the corpus starts without the seed article (default true). */
   seed?: boolean;
   config?: Partial<Config>;
+  /** A generator to answer with (a scripted model, for ordering tests); default: as configured. */
+  generator?: Answerer;
 }
 
 export interface App {
@@ -89,7 +92,8 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
   });
 
   let config = loadConfig({ ...base, port: 0 });
-  let server: RunningServer | undefined = await startServer(config, { embedder: model });
+  const shared = { embedder: model, ...(opts.generator ? { generator: opts.generator } : {}) };
+  let server: RunningServer | undefined = await startServer(config, shared);
   const port = server.port;
   config = loadConfig({ ...base, port });
   const url = server.url;
@@ -105,7 +109,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     stop,
     async start() {
       if (server) return;
-      server = await startServer(config, { embedder: model });
+      server = await startServer(config, shared);
     },
     async dispose() {
       await stop();

@@ -1,14 +1,15 @@
 /**
  * The order of a generated answer's events on every transport: the extractive answer first and
  * whole, with its citations, then the model's sentences one by one as each is verified, then
- * `done`. The model is a small scripted plain object that waits until the test lets it write,
- * so the order is certain; verification, the engine and the server are the real ones.
+ * `done`. The model is scripted (test/helpers/scripted-model.ts) and waits until the test lets
+ * it write, so the order is certain; verification, the engine and the server are the real ones.
  * test/llm/generate-models.test.ts and test/browser/generated.test.ts run the real model.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createAnswerer } from "../../core/generate/answerer.ts";
 import type { LlmProvider } from "../../core/generate/provider.ts";
 import type { Citation } from "../../core/protocol.ts";
+import { scriptedModel } from "../helpers/scripted-model.ts";
 import {
   ChatClient,
   createWorkspace,
@@ -26,34 +27,6 @@ const SUPPORTED = ["Wang Yi is the Foreign Minister of China. [1]", "Wang Yi sai
 const SCRIPT =
   "Wang Yi is the Foreign Minister of China [1]. Wang Yi was born in 1953 [1]. " +
   "Li Qiang is the foreign minister [1]. Wang Yi said it on Monday [1].";
-
-/**
- * A model that writes `script` a few characters at a time once `open()` is called; until then it
- * waits, as a slow model does before its first token.
- */
-function gatedModel(script: string) {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  const provider: LlmProvider = {
-    kind: "llama",
-    model: "scripted",
-    async *stream(_messages, { signal }) {
-      await Promise.race([
-        gate,
-        new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
-      ]);
-      for (const piece of script.match(/.{1,4}/gs) ?? []) {
-        signal.throwIfAborted();
-        await new Promise((r) => setImmediate(r));
-        yield piece;
-      }
-    },
-    async close() {},
-  };
-  return { provider, open };
-}
 
 const settings = { llmMaxTokens: 64, llmTimeoutMs: 30_000, llmPassages: 3 };
 
@@ -81,7 +54,7 @@ async function start(provider: LlmProvider): Promise<TestServer> {
 
 describe("a generated answer after the extractive one", () => {
   it("sends the whole cited extractive answer before the model writes, then each verified sentence", async () => {
-    const model = gatedModel(SCRIPT);
+    const model = scriptedModel(SCRIPT);
     const server = await start(model.provider);
     const client = await ChatClient.connect(server.wsUrl);
     clients.push(client);
@@ -139,7 +112,7 @@ describe("a generated answer after the extractive one", () => {
   });
 
   it("keeps the extractive answer when the model times out before any sentence", async () => {
-    const model = gatedModel(SCRIPT); // never opened
+    const model = scriptedModel(SCRIPT); // never opened
     running = await startTestServer(
       workspace,
       {},
@@ -157,7 +130,7 @@ describe("a generated answer after the extractive one", () => {
   });
 
   it("stops the model when the question is cancelled while it writes", async () => {
-    const model = gatedModel(SCRIPT);
+    const model = scriptedModel(SCRIPT);
     const server = await start(model.provider);
     const client = await ChatClient.connect(server.wsUrl);
     clients.push(client);
@@ -178,7 +151,7 @@ describe("a generated answer after the extractive one", () => {
   });
 
   it("streams the same events over Server-Sent Events and answers JSON with both answers", async () => {
-    const model = gatedModel(SCRIPT);
+    const model = scriptedModel(SCRIPT);
     model.open();
     const server = await start(model.provider);
     const res = await fetch(`${server.url}/api/answer`, {
@@ -207,7 +180,7 @@ describe("a generated answer after the extractive one", () => {
   });
 
   it("gives chat-completion clients the extractive answer, then the generated one under its heading", async () => {
-    const model = gatedModel(SCRIPT);
+    const model = scriptedModel(SCRIPT);
     model.open();
     const server = await start(model.provider);
     const ask = (stream: boolean) =>
