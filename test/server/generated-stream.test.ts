@@ -5,10 +5,12 @@
  * it write, so the order is certain; verification, the engine and the server are the real ones.
  * test/llm/generate-models.test.ts and test/browser/generated.test.ts run the real model.
  */
+
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createAnswerer } from "../../core/generate/answerer.ts";
 import type { LlmProvider } from "../../core/generate/provider.ts";
-import type { Citation } from "../../core/protocol.ts";
+import { type Citation, ServerMessage } from "../../core/protocol.ts";
+import { check } from "../../server/schema-check.ts";
 import { scriptedModel } from "../helpers/scripted-model.ts";
 import {
   ChatClient,
@@ -88,6 +90,8 @@ describe("a generated answer after the extractive one", () => {
     ]);
     // Nothing of a withheld sentence reaches the client.
     expect(JSON.stringify(frames)).not.toMatch(/1953|Li Qiang/);
+    // Every frame is one the published ServerMessage schema describes.
+    for (const f of frames) expect(check(ServerMessage, f, "frame")).toEqual(f);
     const sentences = frames.filter((f) => f.type === "generated");
     expect(sentences.map((f) => f.text)).toEqual(SUPPORTED);
     // The extractive answer is unchanged in done; the generated one is beside it.
