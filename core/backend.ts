@@ -132,6 +132,19 @@ export interface DocumentLead {
   lead: string;
 }
 
+/** A document as the list of indexed documents shows it: no text, its size in pages and passages. */
+export interface DocumentSummary {
+  id: string;
+  title: string;
+  date?: string;
+  /** The file it came from (see `Doc.source`). */
+  source: string;
+  /** Paginated documents (PDF): how many pages. */
+  pages?: number;
+  /** How many chunks (passages) it was cut into. */
+  passages: number;
+}
+
 /** Facts about a snapshot, known when it is opened (health, logs, the recency prior). */
 export interface CorpusFacts {
   /** The adapter that serves it ("embedded", ...). */
@@ -175,6 +188,8 @@ export interface IndexSnapshot {
   recurringSentences(minTitles: number): Promise<RecurringSentence[]>;
   /** The chunks of these documents, as spans. */
   chunkSpans(docIds: readonly string[]): Promise<ChunkSpan[]>;
+  /** Every document, by source then id, with its passage count. */
+  listDocuments(): Promise<DocumentSummary[]>;
 }
 
 /** A snapshot held for the length of a request; released exactly once. */

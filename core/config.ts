@@ -116,6 +116,10 @@ export interface ServerConfig {
   /** A WebSocket whose unsent data exceeds this many bytes is treated as a slow reader. */
   wsMaxBufferedBytes: number;
   logLevel: LogLevel;
+  /** Largest file `POST /api/documents` accepts. */
+  uploadMaxBytes: number;
+  /** Files the corpus folder may hold for an upload of a new file to be accepted. */
+  uploadMaxFiles: number;
 }
 
 /** Generated answers (off unless a model is configured). */
@@ -237,6 +241,8 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   heartbeatMs: 30_000,
   wsMaxBufferedBytes: 1024 * 1024,
   logLevel: "info",
+  uploadMaxBytes: 50 * 1024 * 1024,
+  uploadMaxFiles: 10_000,
   llmUrl: undefined,
   llmModel: undefined,
   llmApiKey: undefined,
@@ -468,6 +474,18 @@ export const SETTINGS: readonly Setting[] = [
     env: "CITELINE_MAX_BODY_BYTES",
     parse: int(1024, 16 * 1024 * 1024),
     doc: "largest HTTP body or WebSocket frame",
+  },
+  {
+    key: "uploadMaxBytes",
+    env: "CITELINE_UPLOAD_MAX_BYTES",
+    parse: int(1, 2 ** 31 - 1),
+    doc: "largest file the page or `POST /api/documents` may add to the corpus",
+  },
+  {
+    key: "uploadMaxFiles",
+    env: "CITELINE_UPLOAD_MAX_FILES",
+    parse: int(0, 10_000_000),
+    doc: "files the corpus folder may hold for an upload of a new file to be accepted (0: no uploads)",
   },
   {
     key: "maxQuestionChars",

@@ -30,6 +30,11 @@ export const ERROR_CODES = {
   FILE_NO_TEXT: "a corpus file has no text layer (a scan); OCR is not supported",
   FILE_UNSUPPORTED: "a corpus file is in a format that is not read",
   INDEX_WOULD_EMPTY: "the build would publish an empty index over a non-empty one",
+  CORPUS_READ_ONLY: "the corpus folder cannot be written, so files cannot be added or removed",
+  // uploads (POST/DELETE /api/documents)
+  UPLOAD_TOO_LARGE: "an uploaded file is larger than the upload limit",
+  CORPUS_FULL: "the corpus folder already holds as many files as uploads may bring it to",
+  FILE_NAME_INVALID: "an uploaded file's name is empty or unusable once cleaned",
   // requests
   BAD_JSON: "the request body or message is not valid JSON",
   BAD_REQUEST: "a field is missing or has the wrong type",

@@ -588,3 +588,108 @@ export interface DocumentBody {
   /** Paginated documents (PDF): the offset in `text` where each page starts. */
   pages?: number[];
 }
+
+/** An indexed document of a corpus file, as `GET /api/documents` lists it. */
+export const IndexedDocument = Type.Object(
+  {
+    id: Type.String(),
+    title: Type.String(),
+    date: Type.Optional(Type.String({ format: "date" })),
+    pages: Type.Optional(
+      Type.Integer({ minimum: 1, description: "paginated documents (PDF): how many pages" }),
+    ),
+    passages: Type.Integer({ minimum: 0, description: "how many passages it was cut into" }),
+  },
+  { $id: "IndexedDocument" },
+);
+export type IndexedDocument = Static<typeof IndexedDocument>;
+
+/**
+ * Where a corpus file stands: `indexed` (its documents are answerable), `indexing` (a build that
+ * will read it runs or is about to), `failed` (it gave no document; `problems` says why),
+ * `not_indexed` (no build has read it since it changed, e.g. with the folder watcher off) or
+ * `removed` (gone from the folder; its documents are answerable until the next build).
+ */
+export const CorpusFileStatus = Type.Union([
+  Type.Literal("indexed"),
+  Type.Literal("indexing"),
+  Type.Literal("failed"),
+  Type.Literal("not_indexed"),
+  Type.Literal("removed"),
+]);
+export type CorpusFileStatus = Static<typeof CorpusFileStatus>;
+
+const Problem = Type.Object({ code: Type.String(), message: Type.String() });
+
+/** One file of the corpus folder with what the index holds of it. */
+export const CorpusFileEntry = Type.Object(
+  {
+    name: Type.String({
+      description:
+        "path relative to the corpus folder, `/`-separated: what `DELETE /api/documents?name=` takes",
+    }),
+    bytes: Type.Optional(Type.Integer({ minimum: 0, description: "absent for a removed file" })),
+    modified: Type.Optional(Type.String({ format: "date-time" })),
+    status: CorpusFileStatus,
+    documents: Type.Array(IndexedDocument),
+    problems: Type.Array(Problem, {
+      description: "why it, or some of its records, could not be indexed (the last build's report)",
+    }),
+  },
+  { $id: "CorpusFile" },
+);
+export type CorpusFileEntry = Static<typeof CorpusFileEntry>;
+
+/** `GET /api/documents` */
+export const DocumentList = Type.Object(
+  {
+    files: Type.Array(CorpusFileEntry),
+    indexing: Type.Object({
+      busy: Type.Boolean({ description: "a build runs or is waiting to run" }),
+      progress: Type.Optional(
+        Type.Object(
+          {
+            phase: Type.Union([Type.Literal("read"), Type.Literal("embed")]),
+            done: Type.Integer(),
+            total: Type.Integer(),
+          },
+          { description: "the running build: `read` counts files, `embed` passages" },
+        ),
+      ),
+      error: Type.Optional(
+        Type.Object(
+          { code: Type.String(), message: Type.String() },
+          { description: "the last build's failure, e.g. INDEX_LOCKED while `npm run index` ran" },
+        ),
+      ),
+    }),
+    limits: Type.Object({
+      maxUploadBytes: Type.Integer(),
+      maxFiles: Type.Integer(),
+      extensions: Type.Array(Type.String()),
+    }),
+  },
+  { $id: "DocumentList" },
+);
+export type DocumentList = Static<typeof DocumentList>;
+
+/** `POST /api/documents`: 202, or 201 with `wait=true` once the build that read it is served. */
+export const UploadResult = Type.Object(
+  {
+    name: Type.String({
+      description: "the name the file was saved under (cleaned: no folders, no control characters)",
+    }),
+    bytes: Type.Integer(),
+    replaced: Type.Boolean({ description: "a file of that name was there and was replaced" }),
+    file: Type.Optional(CorpusFileEntry),
+  },
+  { $id: "UploadResult" },
+);
+export type UploadResult = Static<typeof UploadResult>;
+
+/** `DELETE /api/documents` */
+export const RemoveResult = Type.Object(
+  { name: Type.String(), removed: Type.Literal(true) },
+  { $id: "RemoveResult" },
+);
+export type RemoveResult = Static<typeof RemoveResult>;

@@ -93,6 +93,29 @@ export async function loadCorpus(dir: string, opts: LoadOptions = {}): Promise<C
   return { docs, issues, files: entries.filter((e) => !("issue" in e)).length };
 }
 
+/** A file a build would read, or report without reading it (an unsupported format, a bad link). */
+export interface CorpusEntry {
+  /** Path relative to the corpus folder, `/`-separated. */
+  rel: string;
+  abs: string;
+  /** The problem found without reading it. */
+  issue?: IngestIssue;
+}
+
+/**
+ * The files of the corpus folder as a build sees them, in its order, without reading them:
+ * hidden entries left out, symbolic links followed only inside the folder.
+ *
+ * @throws AppError CORPUS_MISSING when `dir` does not exist or is not a folder.
+ */
+export async function listCorpusFiles(dir: string): Promise<CorpusEntry[]> {
+  const root = path.resolve(dir);
+  const entries = await walk(root, await openRoot(root));
+  return entries.map((e) =>
+    "issue" in e ? { rel: e.issue.source, abs: path.join(root, e.issue.source), issue: e.issue } : e,
+  );
+}
+
 /**
  * Parses one corpus file. `relPath` uses `/` separators and decides the format by extension;
  * an unknown extension yields nothing. Pure: the same bytes always give the same docs.

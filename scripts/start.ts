@@ -10,6 +10,7 @@ import { AppError } from "../core/errors.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { fetchModel } from "../embeddings/model-fetch.ts";
 import { buildIndex } from "../ingest/indexer.ts";
+import type { BuildOutcome } from "../ingest/updater.ts";
 import { createLogger } from "../server/log.ts";
 import { runServer } from "../server/run.ts";
 import { buildClient } from "./build-client.ts";
@@ -18,19 +19,27 @@ import { issuesLine } from "./issues.ts";
 import { progressReporter } from "./progress.ts";
 
 const COMMAND = {
-  usage: "usage: npm start",
+  usage: "usage: npm start [-- --no-watch]",
   summary:
-    "Fetches the embedding model if it is missing, builds the page, brings the index up to date with the corpus folder, and serves it. Port: CITELINE_PORT, else PORT, else 8787; address: CITELINE_HOST, else HOST, else 127.0.0.1. SIGTERM, SIGINT or SIGHUP stop the server after answers in flight finish.",
-  options: {},
+    "Fetches the embedding model if it is missing, builds the page, brings the index up to date with the corpus folder, and serves it, updating the index when files in the corpus folder are added, changed or removed. Port: CITELINE_PORT, else PORT, else 8787; address: CITELINE_HOST, else HOST, else 127.0.0.1. SIGTERM, SIGINT or SIGHUP stop the server after answers in flight finish.",
+  options: { "no-watch": { type: "boolean" } },
+  help: [
+    "--no-watch             do not watch the corpus folder (files added later are indexed by npm run index)",
+  ],
 } as const;
 
+/** Quiet time after the last change in the corpus folder before the index is updated. */
+const WATCH_DEBOUNCE_MS = 1000;
+
 await runCli(async () => {
-  parseCommand(COMMAND, process.argv.slice(2));
+  const args = parseCommand(COMMAND, process.argv.slice(2));
   const config = loadConfig();
   await fetchModel(config, (line) => console.error(line));
   await buildClient();
   const embedder = await createEmbedder(config);
   const progress = progressReporter();
+  let initialBuild: BuildOutcome | undefined;
+  const startedAt = Date.now();
   try {
     const s = await buildIndex({
       openWriter: openBackendWriter,
@@ -40,6 +49,7 @@ await runCli(async () => {
       onProgress: progress.onProgress,
     });
     progress.end();
+    initialBuild = { startedAt, finishedAt: Date.now(), summary: s };
     for (const issue of s.issues) console.error(`skipped: ${issue.code}: ${issue.message}`);
     console.error(
       s.published
@@ -62,6 +72,8 @@ await runCli(async () => {
     log: createLogger(config.logLevel),
     exitWithParent: launchedByNpm(),
     embedder,
+    ...(args["no-watch"] ? {} : { watch: { debounceMs: WATCH_DEBOUNCE_MS } }),
+    ...(initialBuild ? { initialBuild } : {}),
   });
 });
 // A failed start may leave the model or index open; nothing else is left to do.

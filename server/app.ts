@@ -13,8 +13,10 @@ import {
   type HealthLocked,
   type Timings,
 } from "../core/protocol.ts";
+import type { Library } from "../ingest/library.ts";
 import { jsonBody } from "./body.ts";
 import type { TransportDeps } from "./deps.ts";
+import { attachDocuments } from "./documents.ts";
 import { eager } from "./eager.ts";
 import { errorBody, httpStatus, publicError } from "./errors.ts";
 import { attachOpenAi } from "./openai.ts";
@@ -24,6 +26,8 @@ import { bearerToken, requestId, SECURITY_HEADERS, tokenMatches } from "./securi
 import { parseSearch } from "./validate.ts";
 
 export interface AppDeps extends TransportDeps {
+  /** The corpus folder's files, for /api/documents. */
+  library: Library;
   /** The built page (default client/dist). */
   clientDir?: string;
 }
@@ -180,6 +184,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   attachOpenAi(app, deps, { requireAuth, rateLimit, rawBody });
+  attachDocuments(app, deps, { requireAuth, rateLimit });
 
   const clientDir = deps.clientDir ?? path.join(PROJECT_ROOT, "client", "dist");
   const methods: Record<string, string> = {
@@ -187,13 +192,15 @@ export function createApp(deps: AppDeps): express.Express {
     "/api/openapi.json": "GET",
     "/api/search": "GET",
     "/api/answer": "POST",
+    "/api/documents": "GET, POST, DELETE",
     "/v1/models": "GET",
     "/v1/chat/completions": "POST",
   };
   app.all(["/api", "/api/{*rest}", "/v1", "/v1/{*rest}"], (req, res, next) => {
     const allowed = methods[req.path] ?? (req.path.startsWith("/api/documents/") ? "GET" : undefined);
     // The right method reaching here means the path did not match (e.g. an id with '/' not encoded).
-    if (!allowed || req.method === allowed || (req.method === "HEAD" && allowed === "GET")) {
+    const taken = allowed?.split(", ") ?? [];
+    if (!allowed || taken.includes(req.method) || (req.method === "HEAD" && taken.includes("GET"))) {
       return next(new AppError("NOT_FOUND", "no such endpoint"));
     }
     res.setHeader("Allow", allowed);

@@ -5,7 +5,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { ERROR_CODES } from "../core/errors.ts";
-import { AnswerResponse, ServerMessage } from "../core/protocol.ts";
+import { AnswerResponse, DocumentList, RemoveResult, ServerMessage, UploadResult } from "../core/protocol.ts";
 import type { RequestSchemas } from "./schemas.ts";
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -42,6 +42,17 @@ export function openApiDocument(schemas: RequestSchemas): Record<string, unknown
     ...((search.required as string[] | undefined)?.includes(name) ? { required: true } : {}),
     schema: publish(schema),
   }));
+  const queryParameters = (schema: {
+    properties: Record<string, unknown>;
+    required?: string[] | undefined;
+  }) =>
+    Object.entries(schema.properties).map(([name, p]) => ({
+      name,
+      in: "query",
+      ...(schema.required?.includes(name) ? { required: true } : {}),
+      schema: publish(p),
+    }));
+  const fileParameters = queryParameters(schemas.documentsFile);
   const paths = {
     "/api/health": {
       get: {
@@ -96,6 +107,61 @@ export function openApiDocument(schemas: RequestSchemas): Record<string, unknown
           "200": { description: "the document", content: json({ type: "object" }) },
           "401": errorResponse("access token required"),
           "404": errorResponse("no such document"),
+        },
+      },
+    },
+    "/api/documents": {
+      get: {
+        summary: "The corpus folder's files, each with its status and indexed documents",
+        description:
+          "Every file a build would read (sub-folders included, hidden files left out), with `status` (indexed, indexing, failed, not_indexed, removed), its documents (title, date, pages, passages) and the problems the last build found in it; `indexing` says whether a build runs and how far it is; `limits` are the upload limits. The running server answers from the published index until a build publishes the next. Takes no parameter (UNKNOWN_FIELD).",
+        security: [{ bearer: [] }, {}],
+        responses: {
+          "200": { description: "the files", content: json(publish(DocumentList)) },
+          "400": errorResponse("UNKNOWN_FIELD: a parameter"),
+          "401": errorResponse("access token required"),
+        },
+      },
+      post: {
+        summary: "Add a file to the corpus folder and index it",
+        description:
+          "The body is the file's bytes with Content-Type: application/octet-stream (anything else is 415 UNSUPPORTED_MEDIA_TYPE, which also keeps pages of other sites from posting files); `name` is its file name. Only the name's last path segment is kept, cleaned of control characters and of `<>:\"|?*`, without leading dots (nothing left: 400 FILE_NAME_INVALID); a file of that name is replaced. The extension must be one the corpus reads (415 FILE_UNSUPPORTED). The same incremental, atomic build as `npm run index` follows; a file that cannot be read is listed as failed with the reason, and the rest is indexed. 202 at once, or with `wait=true` 201 once the build that read it is served.",
+        security: [{ bearer: [] }, {}],
+        parameters: fileParameters,
+        requestBody: {
+          required: true,
+          content: {
+            "application/octet-stream": {
+              schema: { type: "string", format: "binary", description: "at most CITELINE_UPLOAD_MAX_BYTES" },
+            },
+          },
+        },
+        responses: {
+          "201": { description: "saved and served (wait=true)", content: json(publish(UploadResult)) },
+          "202": { description: "saved; the index is being updated", content: json(publish(UploadResult)) },
+          "400": errorResponse("FILE_NAME_INVALID, BODY_EMPTY, a missing name or an unknown parameter"),
+          "401": errorResponse("access token required"),
+          "409": errorResponse(
+            "CORPUS_FULL: the folder holds CITELINE_UPLOAD_MAX_FILES files; INDEX_LOCKED: another build runs (wait=true)",
+          ),
+          "413": errorResponse("UPLOAD_TOO_LARGE: larger than CITELINE_UPLOAD_MAX_BYTES"),
+          "415": errorResponse("FILE_UNSUPPORTED, or a body that is not application/octet-stream"),
+          "503": errorResponse("CORPUS_READ_ONLY, or shutting down"),
+        },
+      },
+      delete: {
+        summary: "Delete a file from the corpus folder, and its documents from the index",
+        description:
+          "`name` is a file's `name` as `GET /api/documents` lists it; no other file can be named (404 NOT_FOUND). Deleting the last file empties the index. 202 at once, or with `wait=true` 200 once the index without it is served.",
+        security: [{ bearer: [] }, {}],
+        parameters: fileParameters,
+        responses: {
+          "200": { description: "deleted and served (wait=true)", content: json(publish(RemoveResult)) },
+          "202": { description: "deleted; the index is being updated", content: json(publish(RemoveResult)) },
+          "400": errorResponse("a missing name or an unknown parameter"),
+          "401": errorResponse("access token required"),
+          "404": errorResponse("no such file in the corpus folder"),
+          "503": errorResponse("CORPUS_READ_ONLY, or shutting down"),
         },
       },
     },

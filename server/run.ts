@@ -7,7 +7,7 @@ import type { Config } from "../core/config.ts";
 import type { Embedder } from "../core/types.ts";
 import { isLoopbackAddress } from "./bind.ts";
 import type { Logger } from "./log.ts";
-import { startServer } from "./start.ts";
+import { type StartOptions, startServer } from "./start.ts";
 
 export interface RunOptions {
   log: Logger;
@@ -15,6 +15,10 @@ export interface RunOptions {
   exitWithParent?: boolean;
   /** A loaded embedder to serve with (`npm start` keeps the one its index check used). */
   embedder?: Embedder;
+  /** Update the index when corpus files change (`npm start`). */
+  watch?: StartOptions["watch"];
+  /** How the build just before the start went, so the document list shows its problems. */
+  initialBuild?: StartOptions["initialBuild"];
 }
 
 const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
@@ -22,7 +26,12 @@ const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
 /** Starts the server and stops it gracefully on a stop signal; exits the process when stopped. */
 export async function runServer(config: Config, opts: RunOptions): Promise<void> {
   const { log } = opts;
-  const server = await startServer(config, { log, ...(opts.embedder ? { embedder: opts.embedder } : {}) });
+  const server = await startServer(config, {
+    log,
+    ...(opts.embedder ? { embedder: opts.embedder } : {}),
+    ...(opts.watch ? { watch: opts.watch } : {}),
+    ...(opts.initialBuild ? { initialBuild: opts.initialBuild } : {}),
+  });
   const { counts } = server.backend.current().facts;
   log("info", "listening", {
     url: server.url,

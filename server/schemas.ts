@@ -59,6 +59,36 @@ export function searchQuerySchema(limits: SchemaLimits) {
   );
 }
 
+const NAME = "{name} is required: the file's name, as in ?name=report.pdf";
+
+/**
+ * The query string of `POST` and `DELETE /api/documents`: the file's name (cleaned before it is
+ * used, see ingest/upload-name.ts) and whether to answer only once the index is updated.
+ */
+export const fileQuerySchema = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 1024,
+      "x-message": {
+        required: NAME,
+        minLength: NAME,
+        type: NAME,
+        maxLength: "{name} is {count} characters; the limit is {limit}",
+      },
+    }),
+    wait: Type.Optional(
+      Type.Union([Type.Literal("true"), Type.Literal("false")], {
+        description: "true: answer once the index with the change is served",
+      }),
+    ),
+  },
+  { additionalProperties: false, "x-member": "parameter" },
+);
+
+/** The query string of `GET /api/documents`: none. */
+export const listQuerySchema = Type.Object({}, { additionalProperties: false, "x-member": "parameter" });
+
 const MESSAGES = "{name} must be a non-empty array of {role, content}";
 const ROLE = "{name} must be system, developer, user or assistant (tools are not supported)";
 const CONTENT = "{name} must be a string or an array of text parts";
@@ -149,6 +179,10 @@ export function requestSchemas(limits: SchemaLimits) {
     search: searchQuerySchema(limits),
     /** `POST /v1/chat/completions` */
     chat: chatRequestSchema(limits),
+    /** `GET /api/documents`, its query string */
+    documentsList: listQuerySchema,
+    /** `POST` and `DELETE /api/documents`, their query string */
+    documentsFile: fileQuerySchema,
     /** The WebSocket at /ws, client to server: the union, and its branches as ws.ts checks them. */
     clientMessage: clientMessageSchema(limits),
     askMessage: askMessageSchema(limits),

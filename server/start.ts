@@ -2,7 +2,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { expectationFor, openSearchBackend } from "../backends/select.ts";
+import { expectationFor, openBackendWriter, openSearchBackend } from "../backends/select.ts";
 import type { SearchBackend } from "../core/backend.ts";
 import type { Config, ServerConfig } from "../core/config.ts";
 import { createEngine, type Engine } from "../core/engine.ts";
@@ -10,6 +10,10 @@ import { AppError } from "../core/errors.ts";
 import type { Answerer } from "../core/generate/answerer.ts";
 import type { Embedder } from "../core/types.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
+import { buildIndex } from "../ingest/indexer.ts";
+import { createLibrary } from "../ingest/library.ts";
+import { type BuildOutcome, createIndexUpdater, type IndexUpdater } from "../ingest/updater.ts";
+import { type CorpusWatcher, watchCorpus } from "../ingest/watch.ts";
 import { createGenerator } from "../llm/select.ts";
 import { createApp } from "./app.ts";
 import { checkBind, describeBound } from "./bind.ts";
@@ -33,6 +37,13 @@ export interface StartOptions {
   slowReaderMs?: number;
   /** A loaded answer generator to share (tests); otherwise the configured one, if any, is loaded. */
   generator?: Answerer;
+  /**
+   * Watch the corpus folder and update the index when files are added, changed or removed, after
+   * `debounceMs` of quiet (`npm start` does, unless given --no-watch).
+   */
+  watch?: { debounceMs: number };
+  /** How the build just before the server started went (`npm start`'s), so its problems are listed. */
+  initialBuild?: BuildOutcome;
 }
 
 export interface RunningServer {
@@ -43,6 +54,8 @@ export interface RunningServer {
   port: number;
   http: Server;
   engine: Engine;
+  /** Builds of the corpus folder while the server runs (uploads, deletions, the watcher). */
+  updater: IndexUpdater;
   /** The search backend answers are read from. */
   backend: SearchBackend;
   log: Logger;
@@ -80,7 +93,44 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     inflight,
     draining: () => draining,
   };
-  const app = createApp({ ...deps, ...(opts.clientDir ? { clientDir: opts.clientDir } : {}) });
+  const updater = createIndexUpdater({
+    build: ({ signal, onProgress, allowEmpty }) =>
+      buildIndex({ openWriter: openBackendWriter, config, embedder, signal, onProgress, allowEmpty }),
+    // Served at once, not at the next look for a new version.
+    onPublished: async (s) => {
+      await backend.refresh();
+      log("info", "index_updated", {
+        version: s.version,
+        documents: s.documents,
+        added: s.added,
+        changed: s.changed,
+        removed: s.removed,
+        problems: s.issues.length,
+        seconds: Math.round(s.seconds * 10) / 10,
+      });
+    },
+    onError: (err) =>
+      log("warn", "index_update_failed", {
+        code: err instanceof AppError ? err.code : "INTERNAL",
+        message: err instanceof Error ? err.message : String(err),
+      }),
+    ...(opts.initialBuild ? { initial: opts.initialBuild } : {}),
+  });
+  const library = createLibrary({
+    corpusDir: config.corpusDir,
+    maxUploadBytes: config.uploadMaxBytes,
+    maxFiles: config.uploadMaxFiles,
+    updater,
+    indexed: async () => {
+      const lease = backend.lease();
+      try {
+        return await lease.snapshot.listDocuments();
+      } finally {
+        lease.release();
+      }
+    },
+  });
+  const app = createApp({ ...deps, library, ...(opts.clientDir ? { clientDir: opts.clientDir } : {}) });
   const http = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, app);
   http.keepAliveTimeout = 5000;
   http.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => refuseMalformed(err, socket));
@@ -110,11 +160,32 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   void engine.prepareExamples();
   const { address, port } = http.address() as AddressInfo;
   const { url, bound } = describeBound(address, port);
+  let watcher: CorpusWatcher | undefined;
+  if (opts.watch) {
+    const failed = (err: unknown) =>
+      log("warn", "corpus_watch_failed", {
+        corpusDir: config.corpusDir,
+        message: err instanceof Error ? err.message : String(err),
+      });
+    try {
+      watcher = watchCorpus(config.corpusDir, () => updater.update().then(() => {}), {
+        debounceMs: opts.watch.debounceMs,
+        // A build's failure is logged by the updater; this is the watch itself failing.
+        onError: (err) => {
+          if (!(err instanceof AppError)) failed(err);
+        },
+      });
+    } catch (err) {
+      // A corpus folder that is not there: the server answers from its index all the same.
+      failed(err);
+    }
+  }
 
   let closing: Promise<void> | undefined;
   const close = (graceMs = config.shutdownGraceMs) => {
     closing ??= (async () => {
       draining = true;
+      watcher?.close();
       http.close();
       const deadline = sleepUnref(graceMs);
       await Promise.race([Promise.allSettled([...inflight]), deadline]);
@@ -124,12 +195,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await new Promise((r) => setTimeout(r, 50));
       for (const ws of chat.wss.clients) ws.terminate();
       chat.wss.close();
+      // A build in progress stops; the published index stays as it was.
+      await updater.close();
       await backend.close();
       if (!opts.generator) await generator?.close();
     })();
     return closing;
   };
-  return { url, bound, port, http, engine, backend, log, close };
+  return { url, bound, port, http, engine, updater, backend, log, close };
 }
 
 /** Why the server could not listen, and what to do about it. */

@@ -89,6 +89,9 @@ function createSnapshot(index: LoadedIndex): IndexSnapshot {
     async recentDocuments(limit) {
       return store.recentDocs(limit);
     },
+    async listDocuments() {
+      return store.listDocs();
+    },
     async recurringSentences(minTitles): Promise<RecurringSentence[]> {
       const hashes = store.db
         .prepare(

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import type { DocMeta, SentenceVector, StoredChunk } from "../../core/backend.ts";
+import type { DocMeta, DocumentSummary, SentenceVector, StoredChunk } from "../../core/backend.ts";
 import { SizedLru } from "../../core/lru.ts";
 import type { DateFilter, Doc, Span } from "../../core/types.ts";
 import { dequantize, quantize } from "../../core/vectors.ts";
@@ -72,6 +72,8 @@ const SENTENCE_CACHE = 8192;
 export class ChunkStore {
   readonly db: Database.Database;
   private readonly stmts;
+  /** False for a version written before PDF support, read-only (no page starts stored). */
+  private readonly hasPages: boolean;
   private readonly lexicalStmts = new Map<string, Database.Statement>();
   /**
    * Term statistics of a read-only store never change, so they are computed once per index
@@ -120,6 +122,7 @@ export class ChunkStore {
     if (!readonly && !hasPages) this.db.exec("ALTER TABLE docs ADD COLUMN pages TEXT");
     const pagesColumn = readonly && !hasPages ? "NULL AS pages" : "pages";
     const db = this.db;
+    this.hasPages = hasPages;
     this.stmts = {
       insertDoc: db.prepare(
         "INSERT INTO docs (id, title, date, url, source, hash, text, pages) VALUES (@id, @title, @date, @url, @source, @hash, @text, @pages)",
@@ -508,6 +511,33 @@ export class ChunkStore {
     return this.db
       .prepare("SELECT id, title, substr(text, 1, 600) AS lead FROM docs ORDER BY date DESC, id LIMIT ?")
       .all(limit) as { id: string; title: string; lead: string }[];
+  }
+
+  /** Every document without its text, by source then id, with its page and passage counts. */
+  listDocs(): DocumentSummary[] {
+    const pages = this.hasPages ? "json_array_length(d.pages)" : "NULL";
+    const rows = this.db
+      .prepare(
+        `SELECT d.id, d.title, d.date, d.source, ${pages} AS pages,
+           (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id) AS passages
+         FROM docs d ORDER BY d.source, d.id`,
+      )
+      .all() as {
+      id: string;
+      title: string;
+      date: string | null;
+      source: string;
+      pages: number | null;
+      passages: number;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      title: r.title,
+      ...(r.date ? { date: r.date } : {}),
+      source: r.source,
+      ...(r.pages !== null ? { pages: r.pages } : {}),
+      passages: r.passages,
+    }));
   }
 
   recentTitles(limit: number): string[] {

@@ -10,6 +10,7 @@ import type {
   CorpusFacts,
   DateScope,
   DocumentLead,
+  DocumentSummary,
   IndexSnapshot,
   RecurringSentence,
   ScoredChunk,
@@ -205,6 +206,38 @@ export function createSnapshot(nodes: Nodes, n: Names, meta: PublishedMeta): Ind
           lead: o.properties.text.slice(0, 600),
         }));
       });
+    },
+    async listDocuments(): Promise<DocumentSummary[]> {
+      return run(
+        "list the documents",
+        async (c) => {
+          const groups = await c.chunk.aggregate.groupBy.overAll({
+            groupBy: { property: "docId", limit: 10_000_000 },
+            filters: visibleIn(c.chunk, v, base),
+          });
+          const passages = new Map(groups.map((g) => [String(g.groupedBy.value), g.totalCount]));
+          const out: DocumentSummary[] = [];
+          // The iterator takes no filter: versions are checked here, as the writer does.
+          for await (const o of c.doc.iterator({
+            returnProperties: ["docId", "title", "date", "source", "pages", "addedIn", "removedIn"],
+          })) {
+            const p = o.properties;
+            if (p.addedIn < base || p.addedIn > v || p.removedIn <= v) continue;
+            out.push({
+              id: p.docId,
+              title: p.title,
+              ...(p.date ? { date: p.date } : {}),
+              source: p.source,
+              ...(p.pages ? { pages: (JSON.parse(p.pages) as number[]).length } : {}),
+              passages: passages.get(p.docId) ?? 0,
+            });
+          }
+          return out.sort((a, b) =>
+            a.source < b.source ? -1 : a.source > b.source ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+          );
+        },
+        true,
+      );
     },
     async recurringSentences(minTitles): Promise<RecurringSentence[]> {
       return run(

@@ -245,6 +245,37 @@ export function conformance(name: string, subject: Subject): void {
       }
     });
 
+    it("lists every document by source with its pages and passage count, and no text", async () => {
+      const backend = await open();
+      try {
+        const s = backend.current();
+        const listed = await s.listDocuments();
+        expect(listed.map((d) => d.source)).toEqual([
+          "harbour.pdf",
+          "orchard.txt",
+          "sourdough.md",
+          "unicode.txt",
+        ]);
+        expect(listed[0]).toEqual({
+          id: "harbour",
+          title: "Harbour dredging finishes early",
+          date: "2023-03-14",
+          source: "harbour.pdf",
+          pages: 3,
+          passages: (await chunksOf(s, "harbour")).length,
+        });
+        expect(listed[2]).toEqual({
+          id: "undated",
+          title: "A guide to sourdough",
+          source: "sourdough.md",
+          passages: (await chunksOf(s, "undated")).length,
+        });
+        expect(listed.every((d) => d.passages >= 1)).toBe(true);
+      } finally {
+        await backend.close();
+      }
+    });
+
     it("updates and deletes in a new version while a leased snapshot keeps reading the old one", async () => {
       const backend = await open();
       try {

@@ -85,7 +85,12 @@ export interface TestServer {
 export async function startTestServer(
   workspace: Workspace,
   overrides: Partial<Config> = {},
-  opts: { reloadIntervalMs?: number; embedder?: Embedder; generator?: Answerer } = {},
+  opts: {
+    reloadIntervalMs?: number;
+    embedder?: Embedder;
+    generator?: Answerer;
+    watch?: { debounceMs: number };
+  } = {},
 ): Promise<TestServer> {
   const config = workspace.config(overrides);
   const logs: LogEntry[] = [];
@@ -97,6 +102,7 @@ export async function startTestServer(
     log,
     reloadIntervalMs: opts.reloadIntervalMs ?? 60_000,
     ...(opts.generator ? { generator: opts.generator } : {}),
+    ...(opts.watch ? { watch: opts.watch } : {}),
   });
   return {
     server,

@@ -329,6 +329,9 @@ describe("GET /api/openapi.json", () => {
     ["get", "/api/openapi.json"],
     ["get", "/api/search"],
     ["get", "/api/documents/{id}"],
+    ["get", "/api/documents"],
+    ["post", "/api/documents"],
+    ["delete", "/api/documents"],
     ["post", "/api/answer"],
     ["get", "/v1/models"],
     ["post", "/v1/chat/completions"],
@@ -341,21 +344,31 @@ describe("GET /api/openapi.json", () => {
     const described = Object.entries(paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => [m, p]));
     expect(described.sort()).toEqual([...ROUTES].sort());
     // The hand-kept list is honest: each route is served, not the catch-all 404.
+    // The file routes take a file name, and the upload its bytes; the upload is deleted after, and
+    // both wait for their build, so the index is as it was when the next test starts.
+    const query = (route: string) =>
+      route === "/api/documents"
+        ? (method: string) => (method === "get" ? "" : "?name=routes.txt&wait=true")
+        : () => "?q=Wang";
     for (const [method, route] of ROUTES) {
-      const res = await fetch(`${url}${route.replace("{id}", SEED_ID)}?q=Wang`, {
+      const res = await fetch(`${url}${route.replace("{id}", SEED_ID)}${query(route)(method)}`, {
         method: method.toUpperCase(),
-        ...(method === "post"
-          ? {
-              headers: { "content-type": "application/json" },
-              body: JSON.stringify(
-                route.startsWith("/v1/")
-                  ? { model: "citeline", messages: [{ role: "user", content: "Wang Yi" }] }
-                  : { question: "Wang Yi" },
-              ),
-            }
-          : {}),
+        ...(route === "/api/documents" && method === "post"
+          ? { headers: { "content-type": "application/octet-stream" }, body: "Routes\nA file." }
+          : method === "post"
+            ? {
+                headers: { "content-type": "application/json" },
+                body: JSON.stringify(
+                  route.startsWith("/v1/")
+                    ? { model: "citeline", messages: [{ role: "user", content: "Wang Yi" }] }
+                    : { question: "Wang Yi" },
+                ),
+              }
+            : {}),
       });
-      expect(res.status, `${method} ${route}`).toBe(200);
+      expect(res.status, `${method} ${route}`).toBe(
+        route === "/api/documents" && method === "post" ? 201 : 200,
+      );
       await res.arrayBuffer();
     }
     const missing = await getJson(`${url}/api/nothing-here`);

@@ -63,6 +63,21 @@ const bodySchema = (path: string) =>
   );
 
 describe("the OpenAPI document", () => {
+  it("publishes the query of the file routes of /api/documents as the schema that validates it", () => {
+    const schemas = requestSchemas(running.config);
+    for (const method of ["post", "delete"]) {
+      const parameters = operation("/api/documents", method).parameters as Json[];
+      expect(parameters.map((p) => [p.name, p.required === true])).toEqual([
+        ["name", true],
+        ["wait", false],
+      ]);
+      for (const p of parameters) {
+        const name = p.name as keyof typeof schemas.documentsFile.properties;
+        expect(resolved(p.schema)).toEqual(asValidated(schemas.documentsFile.properties[name]));
+      }
+    }
+  });
+
   it("publishes each route's request schema as the schema that validates it", () => {
     const schemas = requestSchemas(running.config);
     expect(bodySchema("/api/answer")).toEqual(asValidated(schemas.answer));
