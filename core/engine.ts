@@ -31,7 +31,8 @@ import type {
   Generation,
   Health,
   NotFoundReason,
-  SourceRef,
+  SearchHit,
+  SearchResult,
 } from "./protocol.ts";
 import {
   beforeEveryDocumentMessage,
@@ -69,21 +70,10 @@ export interface EngineDeps {
   generator?: Answerer | undefined;
 }
 
+export type { SearchHit, SearchResult };
+
 /** What /api/health reports of the index and backend; the transport adds its own access and limits. */
 export type IndexHealth = Omit<Health, "authRequired" | "limits">;
-
-export interface SearchHit extends SourceRef {
-  dense: { rank: number; score: number } | null;
-  lexical: { rank: number; score: number } | null;
-}
-
-export interface SearchResult {
-  query: string;
-  hits: SearchHit[];
-  /** Set when the date filters hold no document, so there was nothing to search. */
-  notFoundReason?: NotFoundReason;
-  timings: { retrievalMs: number };
-}
 
 export interface Engine {
   /** Ranked passages with each retriever's rank and score. */

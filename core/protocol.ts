@@ -552,30 +552,81 @@ export type ServerMessage = Static<typeof ServerMessage>;
 
 // ---- other responses --------------------------------------------------------------------------
 
+const Integer = (description?: string) => Type.Integer(description ? { description } : {});
+
 /** `GET /api/health` */
-export interface Health {
-  /** "degraded": the server runs but its search backend does not answer (see `backend`). */
-  status: "ok" | "degraded";
-  /** The search backend and whether it answers; `code` and `message` say why not. */
-  backend: { name: string; ok: boolean; code?: string; message?: string };
-  model: string;
-  documents: number;
-  chunks: number;
-  builtAt: string;
-  /** Oldest and newest document dates, when the corpus has dates. */
-  dateRange: { from: string; to: string } | null;
-  /** A few questions made from the corpus titles, for the empty state. */
-  examples: string[];
-  authRequired: boolean;
-  /** Request limits, so a client can check input before sending it. */
-  limits: { maxQuestionChars: number; maxHistoryTurns: number; maxHistoryChars: number; maxK: number };
-}
+export const Health = Type.Object(
+  {
+    /** "degraded": the server runs but its search backend does not answer (see `backend`). */
+    status: Type.Union([Type.Literal("ok"), Type.Literal("degraded")], {
+      description: "degraded: the server runs but its search backend does not answer (see backend)",
+    }),
+    /** The search backend and whether it answers; `code` and `message` say why not. */
+    backend: Type.Object({
+      name: Type.String(),
+      ok: Type.Boolean(),
+      code: Type.Optional(Type.String()),
+      message: Type.Optional(Type.String()),
+    }),
+    model: Type.String(),
+    documents: Integer(),
+    chunks: Integer(),
+    builtAt: Type.String(),
+    /** Oldest and newest document dates, when the corpus has dates. */
+    dateRange: Type.Union([
+      Type.Object({ from: Type.String({ format: "date" }), to: Type.String({ format: "date" }) }),
+      Type.Null(),
+    ]),
+    /** A few questions made from the corpus titles, for the empty state. */
+    examples: Type.Array(Type.String(), { description: "starter questions the index is known to answer" }),
+    authRequired: Type.Boolean(),
+    /** Request limits, so a client can check input before sending it. */
+    limits: Type.Object(
+      {
+        maxQuestionChars: Integer(),
+        maxHistoryTurns: Integer(),
+        maxHistoryChars: Integer(),
+        maxK: Integer(),
+      },
+      { description: "request limits, so a client can check input before sending it" },
+    ),
+  },
+  { $id: "Health" },
+);
+export type Health = Static<typeof Health>;
 
 /** `GET /api/health` without a valid token, when one is required. */
-export interface HealthLocked {
-  status: "ok";
-  authRequired: true;
-}
+export const HealthLocked = Type.Object(
+  { status: Type.Literal("ok"), authRequired: Type.Literal(true) },
+  { $id: "HealthLocked", description: "without a valid token, when one is required" },
+);
+export type HealthLocked = Static<typeof HealthLocked>;
+
+/** How one retriever ranked a passage, or null when it did not return it. */
+const RetrieverRank = Type.Union([
+  Type.Object({ rank: Integer("1-based"), score: Type.Number() }),
+  Type.Null(),
+]);
+
+/** A passage of `GET /api/search`: a source with each retriever's rank and score. */
+export const SearchHit = Type.Object(
+  { ...SourceRef.properties, dense: RetrieverRank, lexical: RetrieverRank },
+  { $id: "SearchHit" },
+);
+export type SearchHit = Static<typeof SearchHit>;
+
+/** `GET /api/search` */
+export const SearchResult = Type.Object(
+  {
+    query: Type.String(),
+    hits: Type.Array(SearchHit),
+    /** Set when the date filters hold no document, so there was nothing to search. */
+    notFoundReason: Type.Optional(NotFoundReason),
+    timings: Type.Object({ retrievalMs: Type.Number() }),
+  },
+  { $id: "SearchResult" },
+);
+export type SearchResult = Static<typeof SearchResult>;
 
 /** `GET /api/documents/:id` */
 export interface DocumentBody {

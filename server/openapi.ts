@@ -5,7 +5,16 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { ERROR_CODES } from "../core/errors.ts";
-import { AnswerResponse, DocumentList, RemoveResult, ServerMessage, UploadResult } from "../core/protocol.ts";
+import {
+  AnswerResponse,
+  DocumentList,
+  Health,
+  HealthLocked,
+  RemoveResult,
+  SearchResult,
+  ServerMessage,
+  UploadResult,
+} from "../core/protocol.ts";
 import type { RequestSchemas } from "./schemas.ts";
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -57,7 +66,12 @@ export function openApiDocument(schemas: RequestSchemas): Record<string, unknown
     "/api/health": {
       get: {
         summary: "Index and model status",
-        responses: { "200": { description: "status", content: json({ type: "object" }) } },
+        responses: {
+          "200": {
+            description: "status; only {status, authRequired} without a valid token when one is required",
+            content: json({ oneOf: [publish(Health), publish(HealthLocked)] }),
+          },
+        },
       },
     },
     "/api/answer": {
@@ -91,7 +105,7 @@ export function openApiDocument(schemas: RequestSchemas): Record<string, unknown
         security: [{ bearer: [] }, {}],
         parameters,
         responses: {
-          "200": { description: "passages", content: json({ type: "object" }) },
+          "200": { description: "passages", content: json(publish(SearchResult)) },
           "400": errorResponse("invalid request"),
           "401": errorResponse("access token required"),
           "429": errorResponse("rate limited"),

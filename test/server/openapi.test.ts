@@ -3,8 +3,11 @@
  * route's schema in it equals the one validating that route, and a request breaking a constraint
  * is refused with the code the document names for that constraint.
  */
+import { FormatRegistry, type TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ServerMessage } from "../../core/protocol.ts";
+import { isIsoDate } from "../../core/dates.ts";
+import { AnswerResponse, Health, SearchResult, ServerMessage } from "../../core/protocol.ts";
 import { requestSchemas } from "../../server/schemas.ts";
 import {
   ChatClient,
@@ -15,6 +18,8 @@ import {
 } from "../helpers/server.ts";
 
 type Json = Record<string, unknown>;
+
+FormatRegistry.Set("date", isIsoDate);
 
 let workspace: Workspace;
 let running: TestServer;
@@ -94,6 +99,39 @@ describe("the OpenAPI document", () => {
     expect(resolved(components().ClientMessage)).toEqual(asValidated(schemas.clientMessage));
     expect(resolved(components().ServerMessage)).toEqual(asValidated(ServerMessage));
   });
+
+  it.each([
+    ["GET /api/health", "/api/health", "get", Health, undefined],
+    [
+      "GET /api/search",
+      "/api/search?q=Who%20is%20China%27s%20foreign%20minister%3F",
+      "get",
+      SearchResult,
+      undefined,
+    ],
+    [
+      "POST /api/answer",
+      "/api/answer",
+      "post",
+      AnswerResponse,
+      { question: "Who is China's foreign minister?" },
+    ],
+  ] as [string, string, string, TSchema, Json | undefined][])(
+    "publishes the body %s answers with, and the body fits it",
+    async (_name, url, method, schema, body) => {
+      const published = (operation(url.split("?")[0]!, method).responses as Record<string, Json>)["200"]!;
+      const content = (published.content as Record<string, { schema: Json }>)["application/json"]!.schema;
+      const options = (content.oneOf as unknown[] | undefined) ?? [content];
+      expect(options.map(resolved)).toContainEqual(asValidated(schema));
+      const res = await fetch(`${running.url}${url}`, {
+        method: method.toUpperCase(),
+        ...(body ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}),
+      });
+      expect(res.status).toBe(200);
+      const sent = await res.json();
+      expect([...Value.Errors(schema, sent)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
+    },
+  );
 
   it("carries the server's limits into the schemas", () => {
     const ask = resolved(components().AskRequest) as { properties: Record<string, Json> };
