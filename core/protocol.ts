@@ -629,16 +629,24 @@ export const SearchResult = Type.Object(
 export type SearchResult = Static<typeof SearchResult>;
 
 /** `GET /api/documents/:id` */
-export interface DocumentBody {
-  id: string;
-  title: string;
-  date?: string;
-  url?: string;
-  source: string;
-  text: string;
-  /** Paginated documents (PDF): the offset in `text` where each page starts. */
-  pages?: number[];
-}
+export const DocumentBody = Type.Object(
+  {
+    id: Type.String(),
+    title: Type.String(),
+    date: Type.Optional(Type.String({ format: "date" })),
+    url: Type.Optional(Type.String()),
+    source: Type.String(),
+    text: Type.String({ description: "the text every offset of a source or citation refers to" }),
+    /** Paginated documents (PDF): the offset in `text` where each page starts. */
+    pages: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 0 }), {
+        description: "paginated documents (PDF): the offset in text where each page starts",
+      }),
+    ),
+  },
+  { $id: "DocumentBody" },
+);
+export type DocumentBody = Static<typeof DocumentBody>;
 
 /** An indexed document of a corpus file, as `GET /api/documents` lists it. */
 export const IndexedDocument = Type.Object(

@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from "node:util";
 import { ERROR_CODES } from "../core/errors.ts";
 import {
   AnswerResponse,
+  DocumentBody,
   DocumentList,
   Health,
   HealthLocked,
@@ -118,7 +119,7 @@ export function openApiDocument(schemas: RequestSchemas): Record<string, unknown
         security: [{ bearer: [] }, {}],
         parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
         responses: {
-          "200": { description: "the document", content: json({ type: "object" }) },
+          "200": { description: "the document", content: json(publish(DocumentBody)) },
           "401": errorResponse("access token required"),
           "404": errorResponse("no such document"),
         },

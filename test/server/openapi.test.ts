@@ -7,11 +7,12 @@ import { FormatRegistry, type TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isIsoDate } from "../../core/dates.ts";
-import { AnswerResponse, Health, SearchResult, ServerMessage } from "../../core/protocol.ts";
+import { AnswerResponse, DocumentBody, Health, SearchResult, ServerMessage } from "../../core/protocol.ts";
 import { requestSchemas } from "../../server/schemas.ts";
 import {
   ChatClient,
   createWorkspace,
+  SEED_ID,
   startTestServer,
   type TestServer,
   type Workspace,
@@ -101,9 +102,10 @@ describe("the OpenAPI document", () => {
   });
 
   it.each([
-    ["GET /api/health", "/api/health", "get", Health, undefined],
+    ["GET /api/health", "/api/health", "/api/health", "get", Health, undefined],
     [
       "GET /api/search",
+      "/api/search",
       "/api/search?q=Who%20is%20China%27s%20foreign%20minister%3F",
       "get",
       SearchResult,
@@ -112,14 +114,23 @@ describe("the OpenAPI document", () => {
     [
       "POST /api/answer",
       "/api/answer",
+      "/api/answer",
       "post",
       AnswerResponse,
       { question: "Who is China's foreign minister?" },
     ],
-  ] as [string, string, string, TSchema, Json | undefined][])(
+    [
+      "GET /api/documents/{id}",
+      "/api/documents/{id}",
+      `/api/documents/${SEED_ID}`,
+      "get",
+      DocumentBody,
+      undefined,
+    ],
+  ] as [string, string, string, string, TSchema, Json | undefined][])(
     "publishes the body %s answers with, and the body fits it",
-    async (_name, url, method, schema, body) => {
-      const published = (operation(url.split("?")[0]!, method).responses as Record<string, Json>)["200"]!;
+    async (_name, path, url, method, schema, body) => {
+      const published = (operation(path, method).responses as Record<string, Json>)["200"]!;
       const content = (published.content as Record<string, { schema: Json }>)["application/json"]!.schema;
       const options = (content.oneOf as unknown[] | undefined) ?? [content];
       expect(options.map(resolved)).toContainEqual(asValidated(schema));
