@@ -13,6 +13,7 @@ import {
   type Turn,
 } from "./conversation.ts";
 import { createDateRange } from "./date-range.ts";
+import { createDocumentsUi, renderCorpusHowto } from "./documents.ts";
 import { canRetry, createTurnView, el, renderEmptyState, replaceChildren, type TurnView } from "./render.ts";
 import { browserStore, createTokenStore } from "./storage.ts";
 
@@ -33,6 +34,7 @@ const ui = {
   connLabel: byId("conn-label", HTMLElement),
   reconnect: byId("reconnect", HTMLButtonElement),
   newChat: byId("new-chat", HTMLButtonElement),
+  docsOpen: byId("docs-open", HTMLButtonElement),
   empty: byId("empty", HTMLElement),
   log: byId("log", HTMLElement),
   form: byId("composer", HTMLFormElement),
@@ -55,9 +57,17 @@ const tokens = createTokenStore(store);
 // longer overwrite each other's saved conversation.
 const conversation = createConversation(browserStore("session"));
 const cites = createCitationUi({ getToken: tokens.get });
+const docs = createDocumentsUi({
+  getToken: tokens.get,
+  // The corpus changed: the empty state, the counts and the starter questions follow it.
+  onChanged: () => void loadHealth(),
+  onAuthNeeded: () => askForToken(tokens.get() !== undefined),
+});
+ui.docsOpen.addEventListener("click", () => docs.open());
 const views = new Map<string, TurnView>();
 let health: Health | undefined;
 let healthProblem: string | undefined;
+let docsListed = false;
 
 // ---- connection --------------------------------------------------------------------------------
 
@@ -110,6 +120,11 @@ async function loadHealth() {
     const h = await fetchHealth(tokens.get());
     // Without a valid token the server only says that one is needed.
     health = typeof h.documents === "number" ? h : undefined;
+    // Listed once the server answers this client: the list says which types it reads.
+    if (health && !docsListed) {
+      docsListed = true;
+      void docs.refresh().then(renderEmpty);
+    }
     syncComposer();
     range.setBounds(health?.dateRange ?? null);
     healthProblem = health ? undefined : "This server needs an access token before it shows what it holds.";
@@ -133,10 +148,15 @@ function renderEmpty() {
       ui.empty,
       // The starter button goes away with the empty state: focus moves on to the question box,
       // not to <body>, so the keyboard user can ask the next question at once.
-      renderEmptyState(health, healthProblem, (q) => {
-        ask(q);
-        ui.input.focus();
-      }),
+      renderEmptyState(
+        health,
+        healthProblem,
+        (q) => {
+          ask(q);
+          ui.input.focus();
+        },
+        renderCorpusHowto(docs.extensions(), () => docs.pick()),
+      ),
     );
 }
 
@@ -342,6 +362,7 @@ ui.tokenDialog.addEventListener("close", () => {
   tokens.set(token);
   connection.authenticate();
   if (!health) void loadHealth();
+  void docs.refresh();
 });
 
 // ---- start -------------------------------------------------------------------------------------

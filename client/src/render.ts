@@ -95,6 +95,8 @@ export function renderEmptyState(
   health: Health | undefined,
   problem: string | undefined,
   onExample: (question: string) => void,
+  /** Where files go and how to add them, shown when the index holds no document. */
+  howto: HTMLElement,
 ): HTMLElement {
   const facts: string[] = [];
   if (health) {
@@ -116,29 +118,7 @@ export function renderEmptyState(
       attrs: { id: "empty-title" },
     }),
     nothing
-      ? el(
-          "p",
-          { class: "empty-lede empty-howto" },
-          "Put your files (",
-          el("code", { text: ".txt" }),
-          ", ",
-          el("code", { text: ".md" }),
-          ", ",
-          el("code", { text: ".html" }),
-          ", ",
-          el("code", { text: ".json" }),
-          ", ",
-          el("code", { text: ".jsonl" }),
-          ") in the server's corpus folder (",
-          el("code", { text: "corpus/" }),
-          " beside it, unless ",
-          el("code", { text: "CITELINE_CORPUS_DIR" }),
-          " names another), then run ",
-          el("code", { text: "npm run index" }),
-          " or restart ",
-          el("code", { text: "npm start" }),
-          ". Questions are answered from them, and every sentence links to the passage it came from.",
-        )
+      ? howto
       : el("p", {
           class: "empty-lede",
           text: "Answers are taken only from the indexed documents, and every sentence links to the passage it came from.",

@@ -1,0 +1,136 @@
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { useBrowserApp } from "./fixture.ts";
+import { ARTIFACTS, ask, doneFrame, lastTurn, TIMEOUT, waitForConnected, waitForStatus } from "./harness.ts";
+
+const FIXTURES = path.join(import.meta.dirname, "..", "fixtures", "documents");
+const ZORBLAX = "Zorblax ferry timetable\n\nThe Zorblax ferry leaves the quay at seven every morning.";
+
+/** Drops files on the page as a drag from the desktop does: a `drop` event carrying them. */
+async function dropFiles(page: Page, files: { name: string; bytes: Buffer; type?: string }[]): Promise<void> {
+  const transfer = await page.evaluateHandle(
+    (list) => {
+      const dt = new DataTransfer();
+      for (const f of list) {
+        const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
+        dt.items.add(new File([bytes], f.name, { type: f.type }));
+      }
+      return dt;
+    },
+    files.map((f) => ({ name: f.name, base64: f.bytes.toString("base64"), type: f.type ?? "" })),
+  );
+  await page.dispatchEvent("body", "dragenter", { dataTransfer: transfer });
+  await page.dispatchEvent("body", "dragover", { dataTransfer: transfer });
+  await page.dispatchEvent("body", "drop", { dataTransfer: transfer });
+}
+
+const item = (page: Page, name: string) => page.locator(`#docs-dialog li.docs-item[data-name="${name}"]`);
+
+describe("an empty corpus in the page", { timeout: TIMEOUT }, () => {
+  const fx = useBrowserApp({ seed: false });
+
+  it("says where files go, lists PDF and Word among the types, and takes a file from its picker until it is answerable", async () => {
+    const { page, log } = await fx.open();
+    await waitForConnected(page);
+    await expect(page.locator(".empty-title").textContent()).resolves.toBe("No documents yet");
+    const howto = page.locator(".empty-howto");
+    await howto.locator("code", { hasText: ".docx" }).waitFor();
+    const types = await howto.locator("code").allTextContents();
+    expect(types.slice(0, 8)).toEqual([".txt", ".md", ".html", ".htm", ".jsonl", ".json", ".pdf", ".docx"]);
+    expect(await howto.textContent()).toContain("CITELINE_CORPUS_DIR");
+
+    await page.screenshot({ path: path.join(ARTIFACTS, "empty-corpus-1280x800-light.png") });
+    const chooser = page.waitForEvent("filechooser");
+    await howto.locator("button.empty-upload").click();
+    await (await chooser).setFiles({
+      name: "zorblax.txt",
+      mimeType: "text/plain",
+      buffer: Buffer.from(ZORBLAX),
+    });
+    await item(page, "zorblax.txt").and(page.locator('[data-status="indexed"]')).waitFor({ timeout: 60_000 });
+    await expect(item(page, "zorblax.txt").locator(".docs-doc-title").textContent()).resolves.toBe(
+      "Zorblax ferry timetable",
+    );
+    await expect(item(page, "zorblax.txt").locator(".docs-doc-meta").textContent()).resolves.toBe(
+      "1 passage",
+    );
+    await expect(readFile(path.join(fx.app.config.corpusDir, "zorblax.txt"), "utf8")).resolves.toBe(ZORBLAX);
+
+    // Closed, the page is no longer empty: it asks, and the answer cites the upload.
+    await page.keyboard.press("Escape");
+    await page.locator(".empty-title", { hasText: "Ask your documents" }).waitFor({ timeout: 60_000 });
+    await ask(page, "When does the Zorblax ferry leave?");
+    await waitForStatus(page, "done", 60_000);
+    expect(doneFrame(log).citations.map((c) => c.docId)).toContain("zorblax");
+    await expect(lastTurn(page).locator(".a-body").textContent()).resolves.toContain(
+      "at seven every morning",
+    );
+  });
+});
+
+describe("the documents panel", { timeout: TIMEOUT }, () => {
+  const fx = useBrowserApp();
+
+  it("indexes files dropped on the page, names the ones it refuses, lists pages and passages, and deletes", async () => {
+    const { page } = await fx.open();
+    await waitForConnected(page);
+    const pdf = await readFile(path.join(FIXTURES, "harbour-report.pdf"));
+    await dropFiles(page, [
+      { name: "harbour-report.pdf", bytes: pdf, type: "application/pdf" },
+      { name: "setup.exe", bytes: Buffer.from("MZ") },
+      { name: "broken.pdf", bytes: Buffer.from("%PDF-1.7 not really") },
+    ]);
+    const dialog = page.locator("#docs-dialog");
+    await dialog.waitFor();
+    await item(page, "harbour-report.pdf")
+      .and(page.locator('[data-status="indexed"]'))
+      .waitFor({ timeout: 60_000 });
+    await expect(item(page, "harbour-report.pdf").locator(".docs-doc-meta").textContent()).resolves.toMatch(
+      /^3 pages · \d+ passages$/,
+    );
+    // The broken file may be read by a later build than the report's.
+    await item(page, "broken.pdf").and(page.locator('[data-status="failed"]')).waitFor({ timeout: 60_000 });
+    await expect(item(page, "setup.exe").getAttribute("data-status")).resolves.toBe("refused");
+    await expect(item(page, "setup.exe").locator(".docs-problem").textContent()).resolves.toMatch(
+      /^\.exe files are not read \(supported: \.txt, /,
+    );
+    await expect(item(page, "broken.pdf").locator(".docs-problem").textContent()).resolves.toMatch(
+      /^FILE_MALFORMED: broken\.pdf: /,
+    );
+    await page.screenshot({ path: path.join(ARTIFACTS, "documents-panel-1280x800-light.png") });
+    const corpus = await readdir(fx.app.config.corpusDir);
+    expect(corpus).toContain("broken.pdf");
+    expect(corpus).not.toContain("setup.exe");
+
+    // Delete asks once more, then the file and its documents are gone.
+    const del = item(page, "harbour-report.pdf").locator("button.docs-delete");
+    await del.click();
+    await expect(del.textContent()).resolves.toBe("Delete for good?");
+    await del.click();
+    await page
+      .locator('#docs-dialog li.docs-item[data-name="harbour-report.pdf"][data-status="indexed"]')
+      .waitFor({ state: "detached" });
+    await page.locator('#docs-dialog[data-busy="false"]').waitFor({ timeout: 60_000 });
+    const progress = await page.locator(".docs-progress").textContent();
+    expect(await item(page, "harbour-report.pdf").count(), `the list says: ${progress}`).toBe(0);
+    expect(await readdir(fx.app.config.corpusDir)).not.toContain("harbour-report.pdf");
+    const hits = (await (await fetch(`${fx.app.url}/api/search?q=dredging%20silt&mode=lexical`)).json()) as {
+      hits: { docId: string }[];
+    };
+    expect(hits.hits.map((h) => h.docId)).not.toContain("harbour-report");
+  });
+
+  it("shows a title that looks like HTML as text", async () => {
+    const { page } = await fx.open();
+    await waitForConnected(page);
+    const title = '<img src=x onerror="document.title=1">Bold <b>claims</b>';
+    await dropFiles(page, [
+      { name: "markup.txt", bytes: Buffer.from(`${title}\n\nPlain words about markup.`) },
+    ]);
+    await item(page, "markup.txt").and(page.locator('[data-status="indexed"]')).waitFor({ timeout: 60_000 });
+    await expect(item(page, "markup.txt").locator(".docs-doc-title").textContent()).resolves.toBe(title);
+    await expect(page.locator("#docs-dialog img, #docs-dialog b").count()).resolves.toBe(0);
+  });
+});
