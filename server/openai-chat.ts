@@ -4,8 +4,9 @@
  * becomes a completion whose content carries the `[n]` markers and a numbered source list, with
  * the structured citations and sources in the extra field `citeline`. Pure: no I/O.
  */
+import { type Static, Type } from "@sinclair/typebox";
 import { AppError } from "../core/errors.ts";
-import type { AnswerResponse, AskRequest, HistoryTurn, SourceRef } from "../core/protocol.ts";
+import { AnswerResponse, type AskRequest, type HistoryTurn, type SourceRef } from "../core/protocol.ts";
 import { check } from "./schema-check.ts";
 import { MODEL_ID, type RequestSchemas } from "./schemas.ts";
 
@@ -80,26 +81,94 @@ export function completionContent(a: AnswerResponse): string {
   return a.answer + generated + sourceList(a.sources, a.notFound);
 }
 
-/** The extra field `citeline` of a completion: the answer's structure, as /api/answer gives it. */
-export function citelineExtra(a: AnswerResponse): Record<string, unknown> {
-  return {
-    answer: a.answer,
-    citations: a.citations,
-    sources: a.sources,
-    ...(a.documents ? { documents: a.documents } : {}),
-    notFound: a.notFound,
-    ...(a.notFoundReason ? { notFoundReason: a.notFoundReason } : {}),
-    ...(a.shortAnswer ? { shortAnswer: a.shortAnswer } : {}),
-    ...(a.generation ? { generation: a.generation } : {}),
-    ...(a.generated ? { generated: a.generated } : {}),
-    timings: a.timings,
-  };
+/** The extra field `citeline` of a completion: the answer's structure, as /api/answer gives it but the query. */
+export const CitelineExtra = Type.Omit(AnswerResponse, ["query"], {
+  $id: "CitelineExtra",
+  description: "the answer's structure, as /api/answer gives it (without query)",
+});
+export type CitelineExtra = Static<typeof CitelineExtra>;
+
+export function citelineExtra(a: AnswerResponse): CitelineExtra {
+  const { query: _query, ...extra } = a;
+  return extra;
 }
 
-const USAGE = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 } as const;
+const Usage = Type.Object(
+  { prompt_tokens: Type.Integer(), completion_tokens: Type.Integer(), total_tokens: Type.Integer() },
+  { description: "always 0: the answer is quoted, not sampled" },
+);
+const USAGE: Static<typeof Usage> = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+
+/** `POST /v1/chat/completions` without `stream`: the whole completion. */
+export const ChatCompletion = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal("chat.completion"),
+    created: Type.Integer(),
+    model: Type.Literal(MODEL_ID),
+    choices: Type.Array(
+      Type.Object({
+        index: Type.Integer(),
+        message: Type.Object({ role: Type.Literal("assistant"), content: Type.String() }),
+        logprobs: Type.Null(),
+        finish_reason: Type.Literal("stop"),
+      }),
+    ),
+    usage: Usage,
+    citeline: CitelineExtra,
+  },
+  { $id: "ChatCompletion" },
+);
+export type ChatCompletion = Static<typeof ChatCompletion>;
+
+/** One Server-Sent Event of `POST /v1/chat/completions` with `stream: true`. */
+export const ChatCompletionChunk = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal("chat.completion.chunk"),
+    created: Type.Integer(),
+    model: Type.Literal(MODEL_ID),
+    choices: Type.Array(
+      Type.Object({
+        index: Type.Integer(),
+        delta: Type.Object({
+          role: Type.Optional(Type.Literal("assistant")),
+          content: Type.Optional(Type.String()),
+        }),
+        logprobs: Type.Null(),
+        finish_reason: Type.Union([Type.Literal("stop"), Type.Null()]),
+      }),
+    ),
+    usage: Type.Optional(Usage),
+    citeline: Type.Optional(CitelineExtra),
+  },
+  {
+    $id: "ChatCompletionChunk",
+    description:
+      "the role first, then the answer's text, then a chunk with finish_reason and citeline; with stream_options.include_usage a last chunk with no choices and the usage",
+  },
+);
+export type ChatCompletionChunk = Static<typeof ChatCompletionChunk>;
+
+/** `GET /v1/models` */
+export const ModelList = Type.Object(
+  {
+    object: Type.Literal("list"),
+    data: Type.Array(
+      Type.Object({
+        id: Type.Literal(MODEL_ID),
+        object: Type.Literal("model"),
+        created: Type.Integer(),
+        owned_by: Type.Literal("citeline"),
+      }),
+    ),
+  },
+  { $id: "ModelList" },
+);
+export type ModelList = Static<typeof ModelList>;
 
 /** A whole (non-streamed) completion. */
-export function completion(id: string, created: number, a: AnswerResponse): Record<string, unknown> {
+export function completion(id: string, created: number, a: AnswerResponse): ChatCompletion {
   return {
     id,
     object: "chat.completion",
@@ -124,8 +193,8 @@ export function chunk(
   created: number,
   delta: { role?: "assistant"; content?: string },
   finish: "stop" | null,
-  extra?: Record<string, unknown>,
-): Record<string, unknown> {
+  extra?: CitelineExtra,
+): ChatCompletionChunk {
   return {
     id,
     object: "chat.completion.chunk",
@@ -137,11 +206,11 @@ export function chunk(
 }
 
 /** The last chunk when `stream_options.include_usage` is set: no choices, the usage. */
-export function usageChunk(id: string, created: number): Record<string, unknown> {
+export function usageChunk(id: string, created: number): ChatCompletionChunk {
   return { id, object: "chat.completion.chunk", created, model: MODEL_ID, choices: [], usage: USAGE };
 }
 
 /** `GET /v1/models`. */
-export function modelList(created: number): Record<string, unknown> {
+export function modelList(created: number): ModelList {
   return { object: "list", data: [{ id: MODEL_ID, object: "model", created, owned_by: "citeline" }] };
 }

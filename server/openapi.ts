@@ -16,6 +16,7 @@ import {
   ServerMessage,
   UploadResult,
 } from "../core/protocol.ts";
+import { ChatCompletion, ChatCompletionChunk, ModelList } from "./openai-chat.ts";
 import type { RequestSchemas } from "./schemas.ts";
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -188,9 +189,7 @@ export function openApiDocument(schemas: RequestSchemas): Record<string, unknown
         summary: "OpenAI-compatible: the one model, `citeline`",
         security: [{ bearer: [] }, {}],
         responses: {
-          "200": {
-            description: '{object: "list", data: [{id: "citeline", object: "model", created, owned_by}]}',
-          },
+          "200": { description: "the one model", content: json(publish(ModelList)) },
           "401": errorResponse("access token required (as the API key)"),
         },
       },
@@ -209,7 +208,14 @@ export function openApiDocument(schemas: RequestSchemas): Record<string, unknown
           "200": {
             description:
               "a chat.completion, or with `stream: true` chat.completion.chunk events ending in `data: [DONE]`",
-            content: { ...json({ type: "object" }), "text/event-stream": { schema: { type: "string" } } },
+            content: {
+              ...json(publish(ChatCompletion)),
+              // OpenAPI 3.1 has no schema for the events of a stream: each `data:` line is one of these.
+              "text/event-stream": {
+                schema: { type: "string" },
+                "x-event-schema": publish(ChatCompletionChunk),
+              },
+            },
           },
           "400": errorResponse("invalid request"),
           "401": errorResponse("access token required (as the API key)"),

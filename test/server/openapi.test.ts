@@ -8,6 +8,7 @@ import { Value } from "@sinclair/typebox/value";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isIsoDate } from "../../core/dates.ts";
 import { AnswerResponse, DocumentBody, Health, SearchResult, ServerMessage } from "../../core/protocol.ts";
+import { ChatCompletion, ChatCompletionChunk, ModelList } from "../../server/openai-chat.ts";
 import { requestSchemas } from "../../server/schemas.ts";
 import {
   ChatClient,
@@ -119,6 +120,15 @@ describe("the OpenAPI document", () => {
       AnswerResponse,
       { question: "Who is China's foreign minister?" },
     ],
+    ["GET /v1/models", "/v1/models", "/v1/models", "get", ModelList, undefined],
+    [
+      "POST /v1/chat/completions",
+      "/v1/chat/completions",
+      "/v1/chat/completions",
+      "post",
+      ChatCompletion,
+      { model: "citeline", messages: [{ role: "user", content: "Who is China's foreign minister?" }] },
+    ],
     [
       "GET /api/documents/{id}",
       "/api/documents/{id}",
@@ -143,6 +153,32 @@ describe("the OpenAPI document", () => {
       expect([...Value.Errors(schema, sent)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
     },
   );
+
+  it("publishes the chunks a streamed chat completion sends, and every chunk fits them", async () => {
+    const responses = operation("/v1/chat/completions", "post").responses as Record<string, Json>;
+    const media = (responses["200"]!.content as Record<string, Json>)["text/event-stream"]!;
+    expect(resolved(media["x-event-schema"])).toEqual(asValidated(ChatCompletionChunk));
+    const res = await fetch(`${running.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "citeline",
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: "user", content: "Who is China's foreign minister?" }],
+      }),
+    });
+    const data = (await res.text())
+      .split("\n\n")
+      .filter((block) => block.startsWith("data: "))
+      .map((block) => block.slice("data: ".length));
+    expect(data.at(-1)).toBe("[DONE]");
+    const chunks = data.slice(0, -1).map((d) => JSON.parse(d) as unknown);
+    expect(chunks.length).toBeGreaterThan(3);
+    for (const c of chunks) {
+      expect([...Value.Errors(ChatCompletionChunk, c)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
+    }
+  });
 
   it("carries the server's limits into the schemas", () => {
     const ask = resolved(components().AskRequest) as { properties: Record<string, Json> };
