@@ -1,5 +1,6 @@
 /** Renders benchmark results as a terminal table and as docs/benchmarks.md. */
 import os from "node:os";
+import type { GenerationResult } from "./generation.ts";
 import type { IndexingResult } from "./indexing.ts";
 import type { ScalePoint } from "./scale.ts";
 import type { Percentiles } from "./stats.ts";
@@ -60,6 +61,8 @@ export interface BenchResults {
   scaleWeaviate?: ScalePoint[];
   load?: LoadResult & { index: string; chunks: number };
   baseline?: BaselineComparison;
+  /** Only when asked for (`--only generation`, with a model). */
+  generation?: GenerationResult;
 }
 
 export function machineInfo(): BenchResults["machine"] {
@@ -276,6 +279,23 @@ export function renderMarkdown(r: BenchResults): string {
       ),
       "",
       ...b.langchain.notes.map((n) => `- ${n}`),
+      "",
+    );
+  }
+  if (r.generation) {
+    const g = r.generation;
+    const ms = (x: { p50: number | null; p95: number | null }) => `${x.p50 ?? "n/a"} / ${x.p95 ?? "n/a"}`;
+    out.push(
+      "## Generated answers",
+      "",
+      `${g.model} (${g.provider}), ${g.settings.llmThreads} threads, ${g.settings.llmPassages} passages, at most ${g.settings.llmMaxTokens} tokens; the first ${g.questions} answerable questions of \`${g.dataset}\`; the model's sentences were verified and shown on ${g.answeredByModel} of them. Load average ${g.loadAvg.before} before, ${g.loadAvg.after} after.`,
+      "",
+      table(
+        ["quoted answer ms", "first model token ms", "first verified sentence ms", "whole answer ms"],
+        [[ms(g.quotedMs), ms(g.firstTokenMs), ms(g.firstSentenceMs), ms(g.totalMs)]],
+      ),
+      "",
+      "p50 / p95. The first verified sentence counts only questions where the model had one.",
       "",
     );
   }

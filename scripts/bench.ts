@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --dataset DIR] [--sizes 1000,10000,100000,300000] [--queries 200] [--only a,b]
- * [--clients 200] [--questions 20] [--rates 25,50,100] [--baseline-limit N] [--quick]`
+ * [--clients 200] [--questions 20] [--rates 25,50,100] [--baseline-limit N] [--quick]`, and on
+ * its own `npm run bench -- --only generation [--llm-questions N]` with CITELINE_LLM_* set
  *
  * Speed, measured: indexing throughput against the raw model, query latency, memory and disk by
  * index size, WebSocket load closed loop (saturation) and open loop (fixed arrival rates) on the
@@ -8,10 +9,13 @@
  * writes bench-results/latest.json and docs/benchmarks.md. Parts: indexing, scale, load, baseline;
  * a run of some parts (--only) keeps the previous run's other parts. `--quick` is a CI smoke run:
  * small sizes, few questions, a short load; its figures are not written to docs/benchmarks.md.
+ * The generation part (time to the first verified generated sentence) runs only when named: the
+ * bench needs no language model.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { benchGeneration } from "../bench/generation.ts";
 import { benchIndexing, subsetDataset } from "../bench/indexing.ts";
 import { runLangchainBaseline } from "../bench/langchain-baseline.ts";
 import { benchLoad } from "../bench/load.ts";
@@ -26,12 +30,14 @@ import { runEval } from "../eval/run.ts";
 import { parseCommand, positiveInt, runCli, usageError } from "./cli.ts";
 
 const PARTS = ["indexing", "scale", "load", "baseline"] as const;
+/** Parts that run only when named in --only: they need what a default run must not (a model). */
+const OPTIONAL_PARTS = ["generation"] as const;
 /** docs/benchmarks.md keeps everything from this line on when the bench rewrites the page. */
 const KEEP_MARKER = "<!-- notes kept across bench runs -->";
 
 const COMMAND = {
   usage:
-    "usage: npm run bench [-- --dataset DIR] [--seed DIR] [--sizes 1000,10000,100000,300000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--rates LIST] [--open-seconds N] [--load-at N] [--baseline-limit N] [--k N] [--docs N] [--keep-index DIR] [--quick] [--backend weaviate]",
+    "usage: npm run bench [-- --dataset DIR] [--seed DIR] [--sizes 1000,10000,100000,300000] [--queries N] [--only indexing,scale,load,baseline] [--clients N] [--questions N] [--rates LIST] [--open-seconds N] [--load-at N] [--baseline-limit N] [--k N] [--docs N] [--keep-index DIR] [--quick] [--backend weaviate] [--llm-questions N]",
   summary:
     "Measures indexing throughput, query latency by index size, WebSocket load, memory and disk, and a LangChain.js baseline; writes bench-results/latest.json and, when every part ran, docs/benchmarks.md.",
   options: {
@@ -51,13 +57,14 @@ const COMMAND = {
     "keep-index": { type: "string" },
     quick: { type: "boolean", default: false },
     backend: { type: "string" },
+    "llm-questions": { type: "string" },
   },
   help: [
     "--dataset DIR          dataset folder (corpus.jsonl, questions.jsonl)",
     "--seed DIR             corpus folder of the load part's small index (default ../shared/seed)",
     "--sizes LIST           index sizes in chunks for the scale part (default 1000,10000,100000,300000)",
     "--queries N            one-client questions per size, half searched and half answered (default 200)",
-    "--only LIST            parts to run: indexing, scale, load, baseline",
+    "--only LIST            parts to run: indexing, scale, load, baseline; generation only when named",
     "--clients N            closed-loop WebSocket clients (default 200)",
     "--questions N          questions per closed-loop client (default 20)",
     "--rates LIST           open-loop arrival rates, questions/s (default 25,50,100)",
@@ -69,6 +76,7 @@ const COMMAND = {
     "--docs N               only the dataset's first N documents (and their questions)",
     "--quick                CI smoke: small sizes and short loads; docs/benchmarks.md is left alone",
     "--backend weaviate     the scale part also runs on a Weaviate node of its own, side by side (with the embedded side's vectors)",
+    "--llm-questions N      questions of the generation part (default 20; needs CITELINE_LLM_GGUF or CITELINE_LLM_URL)",
   ],
 } as const;
 
@@ -85,6 +93,7 @@ await runCli(async () => {
   const openSeconds = pick(values["open-seconds"], "10", "2");
   const loadAt = pick(values["load-at"], "100000", "2000");
   const baselineLimit = values["baseline-limit"] ?? (quick ? "50" : undefined);
+  const llmQuestions = pick(values["llm-questions"], "20", "3");
   for (const [name, raw] of [
     ["--queries", queries],
     ["--clients", clients],
@@ -93,6 +102,7 @@ await runCli(async () => {
     ["--load-at", loadAt],
     ["--k", values.k],
     ["--baseline-limit", baselineLimit],
+    ["--llm-questions", llmQuestions],
   ] as const) {
     positiveInt(name, raw, Number.MAX_SAFE_INTEGER, COMMAND.usage);
   }
@@ -106,8 +116,11 @@ await runCli(async () => {
   };
   const only = new Set(values.only.split(","));
   for (const p of only) {
-    if (!(PARTS as readonly string[]).includes(p))
-      throw usageError(`unknown part ${p}; parts are ${PARTS.join(", ")}`, COMMAND.usage);
+    if (![...PARTS, ...OPTIONAL_PARTS].includes(p as never))
+      throw usageError(
+        `unknown part ${p}; parts are ${[...PARTS, ...OPTIONAL_PARTS].join(", ")}`,
+        COMMAND.usage,
+      );
   }
   // Checked before any work: the defaults sit beside the repository (../shared), where a fresh
   // clone has nothing.
@@ -259,6 +272,15 @@ await runCli(async () => {
         notes: lc.notes,
       },
     };
+  }
+  if (only.has("generation")) {
+    say(`generated answers on the first ${llmQuestions} questions of ${path.basename(dataset)}`);
+    results.generation = await benchGeneration({
+      datasetDir: dataset,
+      limit: Number(llmQuestions),
+      outDir: path.join(outDir, "generation"),
+      onLine: say,
+    });
   }
   await embedder.dispose();
   if (docs) await rm(dataset, { recursive: true, force: true });
