@@ -15,7 +15,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { benchGeneration } from "../bench/generation.ts";
 import { benchIndexing, subsetDataset } from "../bench/indexing.ts";
 import { runLangchainBaseline } from "../bench/langchain-baseline.ts";
 import { benchLoad } from "../bench/load.ts";
@@ -275,6 +274,8 @@ await runCli(async () => {
   }
   if (only.has("generation")) {
     say(`generated answers on the first ${llmQuestions} questions of ${path.basename(dataset)}`);
+    // Loaded only for this part, which a default run never has.
+    const { benchGeneration } = await import("../bench/generation.ts");
     results.generation = await benchGeneration({
       datasetDir: dataset,
       limit: Number(llmQuestions),
