@@ -145,6 +145,11 @@ export function createLibrary(opts: LibraryOptions): Library {
         },
       );
     }
+    if (opts.maxFiles === 0) {
+      throw new AppError("CORPUS_FULL", "uploads are off on this server (CITELINE_UPLOAD_MAX_FILES is 0)", {
+        limit: 0,
+      });
+    }
     if (!existing && (await files()).length >= opts.maxFiles) {
       throw new AppError(
         "CORPUS_FULL",

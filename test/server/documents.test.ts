@@ -254,6 +254,17 @@ describe("POST /api/documents", () => {
     expect(replaced.status).toBe(202);
   });
 
+  it("refuses every upload when CITELINE_UPLOAD_MAX_FILES is 0", async () => {
+    const { url } = await start({ uploadMaxFiles: 0 });
+    const res = await upload(url, `${SEED_ID}.txt`, ZORBLAX);
+    expect(res.status).toBe(409);
+    expect(errorOf(res.body)).toMatchObject({
+      code: "CORPUS_FULL",
+      message: "uploads are off on this server (CITELINE_UPLOAD_MAX_FILES is 0)",
+      limit: 0,
+    });
+  });
+
   it("stays up when a client stops sending half-way through an upload", async () => {
     const { url, server } = await start();
     await new Promise<void>((resolve, reject) => {
