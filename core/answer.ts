@@ -28,8 +28,8 @@ import type { Reader, ReadScore } from "./types.ts";
 export interface ComposeOptions {
   maxSentences: number;
   /**
-   * The reader's probability of the first sentence under which the answer is "not found"; it
-   * replaces the match-strength bar when the first sentence was read.
+   * The reader's probability of the first sentence under which the answer is "not found" as well,
+   * when the first sentence was read; the match-strength bar applies either way.
    */
   readerBar?: number | undefined;
   /** Match strength (see matchStrength) of the best sentence under which the answer is "not found". */
@@ -204,8 +204,11 @@ export function compose(
   const best = ranked[0];
   const evidence = best ? matchStrength(best) : 0;
   const probability = best?.probability ?? 0;
-  const unread = best?.read === undefined || opts.readerBar === undefined;
-  const weak = unread ? evidence < opts.threshold : sigmoid(best!.read!.logit) < opts.readerBar!;
+  // The reader refuses on top of the match-strength rule, never instead of it: a question about
+  // something the documents never mention can still get a sentence the reader half believes.
+  const doubted =
+    best?.read !== undefined && opts.readerBar !== undefined && sigmoid(best.read.logit) < opts.readerBar;
+  const weak = evidence < opts.threshold || doubted;
   if (!best || weak) {
     return {
       notFound: true,

@@ -52,17 +52,29 @@ export class PoolReader implements Reader {
     this.modelId = modelId;
   }
 
-  private encode(question: readonly number[], item: ReadItem): Encoded {
+  /**
+   * The pair as trained, and for a sentence that does not fit beside its title a second window:
+   * the sentence's last tokens without the title. A long news lead ends with who said it
+   * ("..., Foreign Minister Wang Yi said Monday"), which the first window cuts off.
+   */
+  private encode(question: readonly number[], item: ReadItem): Encoded[] {
     const prefix = item.title ? `${item.title}${SEPARATOR}` : "";
     const room = MAX_LEN - 3 - question.length;
-    const pieces = this.tokenizer.tokenize(prefix + item.text).slice(0, room);
+    const all = this.tokenizer.tokenize(prefix + item.text);
     const t = this.tokenizer;
-    return {
+    const row = (pieces: Piece[], prefixLength: number): Encoded => ({
       ids: [t.cls, ...question, t.sep, ...pieces.map((p) => p.id), t.sep],
       pieces,
       offset: question.length + 2,
-      prefix: prefix.length,
-    };
+      prefix: prefixLength,
+    });
+    const head = row(all.slice(0, room), prefix.length);
+    if (all.length <= room) return [head];
+    const text = this.tokenizer.tokenize(item.text);
+    let from = Math.max(0, text.length - room);
+    // Start at a word, not inside one.
+    while (from < text.length - 1 && text[from]!.start === text[from - 1]?.end) from++;
+    return [head, row(text.slice(from), 0)];
   }
 
   async read(question: string, items: readonly ReadItem[]): Promise<ReadScore[]> {
@@ -71,7 +83,8 @@ export class PoolReader implements Reader {
       .tokenize(question)
       .slice(0, MAX_QUESTION)
       .map((p) => p.id);
-    const rows = items.map((it) => this.encode(q, it));
+    const windows = items.map((it) => this.encode(q, it));
+    const rows = windows.flat();
     const seq = Math.max(...rows.map((r) => r.ids.length));
     const ids = new BigInt64Array(rows.length * seq);
     const types = new BigInt64Array(rows.length * seq);
@@ -82,14 +95,20 @@ export class PoolReader implements Reader {
       lengths[b] = r.ids.length;
     });
     const out = await this.pool.read({ ids, types, lengths, seq });
-    return rows.map((r, b) => {
-      const score: ReadScore = { logit: out.relevance[b]! };
-      const span = bestSpan(
-        r,
-        out.start.subarray(b * seq, (b + 1) * seq),
-        out.end.subarray(b * seq, (b + 1) * seq),
-      );
-      if (span) score.span = span;
+    let b = 0;
+    // A sentence read in two windows scores as its more relevant one, and its span is the surer one.
+    return windows.map((ws) => {
+      const score: ReadScore = { logit: Number.NEGATIVE_INFINITY };
+      for (const r of ws) {
+        score.logit = Math.max(score.logit, out.relevance[b]!);
+        const span = bestSpan(
+          r,
+          out.start.subarray(b * seq, (b + 1) * seq),
+          out.end.subarray(b * seq, (b + 1) * seq),
+        );
+        if (span && (!score.span || span.probability > score.span.probability)) score.span = span;
+        b++;
+      }
       return score;
     });
   }

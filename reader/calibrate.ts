@@ -6,7 +6,6 @@
  * the settings into core/selector-model.json and the provenance beside the model, and measures
  * the evaluation sets whose candidates are in DIR without fitting on them.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -77,10 +76,6 @@ if (positionals[0] === "rows") {
       },
     };
     await writeFile(SELECTOR, `${JSON.stringify(model, null, 2)}\n`);
-    execFileSync(process.execPath, ["node_modules/@biomejs/biome/bin/biome", "format", "--write", SELECTOR], {
-      cwd: PROJECT_ROOT,
-      stdio: "ignore",
-    });
     const check =
       values.check && existsSync(values.check) ? JSON.parse(readFileSync(values.check, "utf8")) : undefined;
     const provenanceFile = path.join(MODEL_DIR, "provenance.json");

@@ -110,7 +110,7 @@ def perturb(question, sentence, pool, rng):
     return None
 
 
-def build_pairs(rows, enc, seed):
+def build_pairs(rows, enc, seed, perturb_rate=0.35):
     rng = random.Random(seed)
     by_article = {}
     for r in rows:
@@ -137,7 +137,7 @@ def build_pairs(rows, enc, seed):
             span = find_answer(c["text"], r["answers"])
             pairs.append((enc.pair(r["question"], c["title"], c["text"], span), 1.0))
             stats["positive"] += 1
-            if rng.random() < 0.35:
+            if rng.random() < perturb_rate:
                 q2 = perturb(r["question"], c["text"], pools[r["group"]], rng)
                 if q2:
                     pairs.append((enc.pair(q2, c["title"], c["text"]), 0.0))
@@ -192,7 +192,7 @@ def train(args):
     train_rows = [r for r in rows if split_of(r["group"], groups) == "A"]
     if args.limit:
         train_rows = train_rows[: args.limit]
-    pairs, stats = build_pairs(train_rows, enc, args.seed)
+    pairs, stats = build_pairs(train_rows, enc, args.seed, args.perturb_rate)
     plan = []
     for epoch in range(args.epochs):
         plan.extend(batches(pairs, args.batch, args.seed + epoch))
@@ -204,14 +204,18 @@ def train(args):
     model = load_bge(args.base, args.layers)
     # The word embeddings (11.7 M of the model's parameters) stay as bge-small learnt them: their
     # gradient and AdamW state cost more time than the four layers above them.
+    if args.init:
+        # Warm start: the weights of an earlier run (its trained.pt), heads included.
+        model.load_state_dict(torch.load(args.init)["model"])
     model.word.weight.requires_grad_(False)
     # The relevance head learns at its own, higher rate from a bias at about the prior: at the
     # encoder's rate it stayed at the prior in two runs (every pair about 0.28) while the span head
     # learnt; with its own rate of 1e-3, 200 steps of relevance alone reached 61 % held-out top-1
     # (reader/README.md).
-    with torch.no_grad():
-        model.relevance.bias.fill_(-1.0)
-        model.relevance.weight.mul_(0.1)
+    if not args.init:
+        with torch.no_grad():
+            model.relevance.bias.fill_(-1.0)
+            model.relevance.weight.mul_(0.1)
     head = [p for n, p in model.named_parameters() if n.startswith("relevance")]
     body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("relevance")]
     opt = torch.optim.AdamW(
@@ -259,6 +263,10 @@ def train(args):
         )
         os.replace(tmp, ckpt)
 
+    held = [r for r in rows if split_of(r["group"], groups) == "B" and r["candidates"]][: args.eval_questions]
+
+    if args.init and held and step == 0:
+        print(f"step 0 held-out {json.dumps(held_out(model, enc, held))}", flush=True)
     bce = torch.nn.BCEWithLogitsLoss()
     ce = torch.nn.CrossEntropyLoss(ignore_index=-1)
     model.train()
@@ -286,6 +294,9 @@ def train(args):
                 f"eta {(total - step) * rate / 60:.1f} min",
                 flush=True,
             )
+        if args.eval_every and held and (step % args.eval_every == 0 or step == total):
+            print(f"step {step} held-out {json.dumps(held_out(model, enc, held))}", flush=True)
+            model.train()
         if time.time() - last_save > args.checkpoint_seconds:
             save()
             last_save = time.time()
@@ -301,8 +312,43 @@ def train(args):
     print("trained", flush=True)
 
 
+def held_out(model, enc, held, batch=64):
+    """Top-1 of the relevance logit over the engine's candidates of split-B questions (articles the
+    reader never trains on), against the prefilter's first candidate: how the run is doing, printed
+    as it trains. Split B is the calibration split; the reported sets are squad-dev and others."""
+    model.eval()
+    hits = 0
+    rng = random.Random(7)
+    pool = sorted({m.group(0) for r in held for a in r["answers"] for m in ENTITY.finditer(a)})
+    swapped = []
+    with torch.no_grad():
+        for r in held:
+            pos = next((c for c in r["candidates"] if c["y"] == 1), None)
+            q2 = pos and perturb(r["question"], pos["text"], pool, rng)
+            if q2:
+                pair = [(enc.pair(r["question"], pos["title"], pos["text"]), 0.0), (enc.pair(q2, pos["title"], pos["text"]), 0.0)]
+                out = model(*tensors(pair, [0, 1])[:3])[0].tolist()
+                swapped.append(out[1] < out[0])
+            feats = [(enc.pair(r["question"], c["title"], c["text"]), 0.0) for c in r["candidates"]]
+            rel = []
+            for i in range(0, len(feats), batch):
+                ids, mask, types, _, _, _ = tensors(feats, list(range(i, min(i + batch, len(feats)))))
+                out, s_logits, e_logits = model(ids, mask, types)
+                rel.extend(out.tolist())
+            best = int(np.argmax(rel))
+            hits += r["candidates"][best]["y"]
+    return {
+        "questions": len(held),
+        "top1": round(hits / len(held), 4),
+        "prefilter": round(float(np.mean([r["candidates"][0]["y"] for r in held])), 4),
+        # With one name or number swapped, the answer sentence should score lower than before.
+        "swapped_lower": round(float(np.mean(swapped)), 4) if swapped else None,
+        "swapped": len(swapped),
+    }
+
+
 def settings(args):
-    return {k: getattr(args, k) for k in ("layers", "lr", "head_lr", "batch", "epochs", "seed", "limit", "max_steps")} | {
+    return {k: getattr(args, k) for k in ("layers", "lr", "head_lr", "batch", "epochs", "seed", "limit", "max_steps", "perturb_rate", "init")} | {
         "max_len": MAX_LEN,
         "max_question": MAX_QUESTION,
         "candidates": file_hash(args.candidates),
@@ -348,7 +394,11 @@ def export(args):
         do_constant_folding=True,
     )
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    quantize_dynamic(fp32, args.out, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"])
+    # Per channel: on 400 held-out questions the int8 scores then follow fp32's with Pearson 0.997
+    # (0.978 per tensor) and pick the same top sentence 96.5 % of the time (89.5 %), same size.
+    quantize_dynamic(
+        fp32, args.out, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"], per_channel=True
+    )
     print(f"int8 model {os.path.getsize(args.out) / 1e6:.1f} MB, fp32 {os.path.getsize(fp32) / 1e6:.1f} MB")
 
 
@@ -451,6 +501,10 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--checkpoint-seconds", type=int, default=180)
     p.add_argument("--check-questions", type=int, default=400)
+    p.add_argument("--perturb-rate", type=float, default=0.35, help="share of positives also asked with a swapped entity")
+    p.add_argument("--init", help="start from this earlier run's trained.pt")
+    p.add_argument("--eval-every", type=int, default=400, help="held-out top-1 every N steps (0: never)")
+    p.add_argument("--eval-questions", type=int, default=200)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.work, exist_ok=True)

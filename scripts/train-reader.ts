@@ -32,7 +32,7 @@ const COMMAND = {
   },
   help: [
     "--layers N             encoder layers kept from bge-small (default 4)",
-    "--limit N              questions of split A to train on (default 12000)",
+    "--limit N              questions of split A to train on (default 0: all 18,421)",
     "--threads N            torch threads (default 1: faster than 2 on a shared 2-core machine)",
     "--stage STAGE          stop after tools | base | candidates | train | export | trees | fit",
   ],
@@ -67,7 +67,7 @@ await runCli(async () => {
       "--layers",
       opts.layers ?? "4",
       "--limit",
-      opts.limit ?? "12000",
+      opts.limit ?? "0",
       "--threads",
       opts.threads ?? "1",
     ]);

@@ -1,0 +1,73 @@
+/**
+ * The committed reader on the seed document, in the product's own workers and through a real
+ * server. Skipped, with the reason, when no reader is committed (reader/README.md).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AnswerResponse } from "../../core/protocol.ts";
+import type { Embedder } from "../../core/types.ts";
+import { DEFAULT_READER_DIR, hasReaderModel } from "../../embeddings/reader.ts";
+import { getEmbedder } from "../helpers/model.ts";
+import {
+  createWorkspace,
+  postAnswer,
+  startTestServer,
+  type TestServer,
+  type Workspace,
+} from "../helpers/server.ts";
+
+const committed = hasReaderModel(DEFAULT_READER_DIR);
+const TITLE = "China ready to work with all parties to advance human rights cause: FM";
+const LEAD =
+  "HANGZHOU, Dec. 9 (Xinhua) -- China will continue to work with all countries and UN agencies to pursue the " +
+  "common values of humanity, safeguard human rights with security, promote human rights with development, and " +
+  "advance human rights with cooperation, to contribute to sound and sustainable development of the global " +
+  "human rights cause, Foreign Minister Wang Yi said Monday.";
+let embedder: Embedder;
+let workspace: Workspace;
+let server: TestServer;
+
+beforeAll(async () => {
+  if (!committed) return;
+  embedder = await getEmbedder();
+  workspace = await createWorkspace();
+  await workspace.build();
+  server = await startTestServer(workspace);
+}, 120_000);
+
+afterAll(async () => {
+  await server?.close();
+  await workspace?.remove();
+});
+
+describe.skipIf(!committed)("the committed reader", () => {
+  it("is loaded beside the embedding model", () => {
+    expect(embedder.reader).toBeDefined();
+  });
+
+  it("finds who said it at the end of a sentence longer than one window", async () => {
+    const [lead, other] = await embedder.reader!.read(
+      "Who said China will keep working with all countries?",
+      [
+        { title: TITLE, text: LEAD },
+        { title: TITLE, text: "The dialogue was held in the city of Hangzhou in east China." },
+      ],
+    );
+    expect(LEAD.slice(lead!.span!.start, lead!.span!.end)).toBe("Wang Yi");
+    expect(lead!.logit).toBeGreaterThan(other!.logit);
+  });
+
+  it("answers the README's example with Wang Yi's sentence and never a wrong short answer", async () => {
+    const { status, body } = await postAnswer(server.url, { question: "Who is China's foreign minister?" });
+    expect(status).toBe(200);
+    const answer = body as unknown as AnswerResponse;
+    expect(answer.notFound).toBe(false);
+    expect(answer.answer).toContain("Wang Yi");
+    // Withheld rather than wrong.
+    if (answer.shortAnswer) expect(answer.shortAnswer.text).toBe("Wang Yi");
+  });
+
+  it("still refuses what the document does not say", async () => {
+    const { body } = await postAnswer(server.url, { question: "What is the boiling point of mercury?" });
+    expect((body as unknown as AnswerResponse).notFound).toBe(true);
+  });
+});
