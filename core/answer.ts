@@ -324,9 +324,10 @@ export async function readForAnswer(
     termWeights(index, r.query === question ? question : `${question} ${r.query}`),
   ]);
   const reading: AnswerReading = { sentences, weights, annotations: annotationsFor(index) };
-  const settings = opts.model?.reader;
+  // The committed selector unless told otherwise, as in answerFrom.
+  const model = opts.model ?? SELECTOR;
+  const settings = model.reader;
   if (!opts.reader || !settings) return reading;
-  const model = opts.model!;
   // The selector's best sentences, before any exclusion: a follow-up reads a few more, as the
   // sentences already said drop out of its answer.
   const top = rank(
