@@ -405,7 +405,7 @@ export function answerFrom(
 }
 
 /** The not-found bar the reader's threshold was fitted against (a follow-up lowers both alike). */
-const DEFAULT_NOT_FOUND = 0.45;
+export const DEFAULT_NOT_FOUND = 0.45;
 
 /** Passages the reader read sentences of and found none of them relevant, and that are not cited. */
 function irrelevantPassages(ranked: readonly Candidate[], composed: Composed, passages: number): number[] {

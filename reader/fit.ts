@@ -16,7 +16,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { matchStrength, notFoundBar } from "../core/answer.ts";
+import { DEFAULT_NOT_FOUND, matchStrength, notFoundBar } from "../core/answer.ts";
 import { FEATURES, probability, type SelectorModel } from "../core/selector.ts";
 import { contentTerms } from "../core/text.ts";
 import type { Reader, ReadScore } from "../core/types.ts";
@@ -33,8 +33,6 @@ const FALSE_REFUSAL = 0.01;
  * margin, since squad-dev (measured, never fitted) is not the same mix of articles.
  */
 const SHORT_EM = 0.62;
-/** The engine's default not-found bar on match strength (RetrievalConfig.notFoundThreshold). */
-const EVIDENCE_BAR = 0.45;
 const DENSE = FEATURES.indexOf("dense");
 const LEXICAL = FEATURES.indexOf("lexical");
 
@@ -45,7 +43,7 @@ const LEXICAL = FEATURES.indexOf("lexical");
 function evidenceRefuses(r: ReadRow, first: number): boolean {
   const f = r.row.candidates[r.read[first]!]!.features;
   const strength = matchStrength({ dense: f[DENSE]!, lexical: f[LEXICAL]! });
-  return strength < notFoundBar(EVIDENCE_BAR, contentTerms(r.row.question).length);
+  return strength < notFoundBar(DEFAULT_NOT_FOUND, contentTerms(r.row.question).length);
 }
 
 const logit = (p: number) => Math.log(Math.max(1e-9, p) / Math.max(1e-9, 1 - p));
