@@ -70,11 +70,14 @@ export class PoolReader implements Reader {
     });
     const head = row(all.slice(0, room), prefix.length);
     if (all.length <= room) return [head];
-    const text = this.tokenizer.tokenize(item.text);
-    let from = Math.max(0, text.length - room);
+    // The tail's pieces are the sentence's own: the separator ends the title's last word.
+    let from = Math.max(
+      all.findIndex((p) => p.start >= prefix.length),
+      all.length - room,
+    );
     // Start at a word, not inside one.
-    while (from < text.length - 1 && text[from]!.start === text[from - 1]?.end) from++;
-    return [head, row(text.slice(from), 0)];
+    while (from < all.length - 1 && all[from]!.start === all[from - 1]?.end) from++;
+    return [head, row(all.slice(from), prefix.length)];
   }
 
   async read(question: string, items: readonly ReadItem[]): Promise<ReadScore[]> {
