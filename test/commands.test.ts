@@ -14,8 +14,9 @@ import { openBackendWriter } from "../backends/select.ts";
 import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
 import { buildIndex } from "../ingest/indexer.ts";
 import { getEmbedder } from "./helpers/model.ts";
+import { SEED_DOC, sharedPath } from "./helpers/shared.ts";
 
-const SEED = "/work/shared/seed/000_1819b03cfa5cc3af.txt";
+const SEED = sharedPath(...SEED_DOC);
 /** Left out of the copy: installed or built things, and what runs leave behind. */
 const NOT_COPIED = new Set([
   "node_modules",
