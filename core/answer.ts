@@ -340,7 +340,7 @@ export async function readForAnswer(
     }),
   ).slice(0, settings.read + (opts.followUp ? settings.read : 0));
   const scores = await opts.reader.read(
-    r.query,
+    opts.readAs ?? r.query,
     top.map((c) => ({ title: r.passages[c.passage]?.doc.title ?? "", text: c.text })),
   );
   reading.reads = new Map(top.map((c, i) => [readKey(c), scores[i]!]));
@@ -352,6 +352,11 @@ export interface ReadOptions {
   model?: Selector;
   /** The question follows up on a conversation (more sentences are read). */
   followUp?: boolean;
+  /**
+   * The question as the reader reads it, when it differs from the retrieval query (a follow-up
+   * with its pronoun resolved: core/followup.ts readingQuestion).
+   */
+  readAs?: string | undefined;
 }
 
 /** The answer to `question` from a retrieval, as the engine composes it. */

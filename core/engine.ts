@@ -20,6 +20,7 @@ import { answerInConversation } from "./conversation.ts";
 import { EmbedQueue } from "./embed-queue.ts";
 import { AppError } from "./errors.ts";
 import { unanswerable } from "./exclusions.ts";
+import { readingQuestion } from "./followup.ts";
 import type { Answerer } from "./generate/answerer.ts";
 import { withPages } from "./pages.ts";
 import type {
@@ -204,11 +205,15 @@ export function createEngine(deps: EngineDeps): Engine {
       });
       signal?.throwIfAborted();
       const retrievalMs = performance.now() - t0;
+      // A follow-up about a person is read, and its sentences weighed, with the person named.
+      const resolved = readingQuestion(req.question, req.history);
+      const asked = resolved ?? req.question;
       const [reading, boilerplate] = await Promise.all([
-        readForAnswer(index, r, req.question, {
+        readForAnswer(index, r, asked, {
           reader,
           model: selector,
           followUp: (req.history?.length ?? 0) > 0,
+          readAs: resolved,
         }),
         boilerplateOf(index),
       ]);
@@ -217,7 +222,7 @@ export function createEngine(deps: EngineDeps): Engine {
         answerFrom(
           reading,
           r,
-          req.question,
+          asked,
           { ...config, notFoundThreshold: config.notFoundThreshold * ratio },
           {
             excluded: unanswerable(excluded, boilerplate),

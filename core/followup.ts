@@ -58,6 +58,10 @@ export function namedPhrases(text: string, limit = 4): string[] {
  */
 export function rewriteQuery(question: string, history: readonly HistoryTurn[] = []): string {
   if (history.length === 0 || !isFollowUp(question)) return question.trim();
+  // "What else did he say?" with the person named stands on its own: the earlier question
+  // ("Who is China's foreign minister?") would only pull in passages about the ministry.
+  const resolved = readingQuestion(question, history);
+  if (resolved !== undefined) return resolved;
   const users = history.filter((t) => t.role === "user").reverse();
   const lastUser = users.find((t) => !isFollowUp(t.text)) ?? users[0];
   const lastAnswer = [...history].reverse().find((t) => t.role === "assistant");
@@ -71,4 +75,54 @@ export function rewriteQuery(question: string, history: readonly HistoryTurn[] =
     parts.push(...namedPhrases(firstSentence).filter((p) => !said.includes(p.toLowerCase())));
   }
   return parts.join(" ").slice(0, 1000);
+}
+
+/** Pronouns that stand for a person, with the form a name takes in their place. */
+const PERSON_PRONOUN = /\b(he|she|him|her|his|hers)\b/i;
+
+/**
+ * The person a follow-up's "he" or "she" stands for: the first name of two or more words in the
+ * previous answer's first sentence that the question it answered did not already say ("Wang Yi",
+ * from "Foreign Minister Wang Yi", after "Who is China's foreign minister?"); undefined when there
+ * is none.
+ */
+function personOf(history: readonly HistoryTurn[]): string | undefined {
+  const lastAnswer = [...history].reverse().find((t) => t.role === "assistant");
+  if (!lastAnswer) return undefined;
+  const lastUser = [...history].reverse().find((t) => t.role === "user");
+  const asked = (lastUser?.text ?? "").toLowerCase();
+  const firstSentence = lastAnswer.text.split(/\s*\[\d+\]/)[0] ?? "";
+  const name = namedPhrases(firstSentence, 8).find(
+    (p) => p.includes(" ") && !asked.includes(p.toLowerCase()),
+  );
+  if (!name) return undefined;
+  // A title before a person's name ("Foreign Minister Wang Yi") would be read as a topic of its
+  // own: the name is its last two words.
+  const words = name.split(/\s+/);
+  return words.some((w) => /^(of|the|for)$/.test(w)) ? name : words.slice(-2).join(" ");
+}
+
+/**
+ * The follow-up as the reader should read it: a question about one sentence, with "he" or "she"
+ * replaced by the person the conversation was about ("What else did Wang Yi say?"). The retrieval query (rewriteQuery) strings the earlier turns together, which finds the
+ * passages but reads as no question at all. Undefined when there is no pronoun to resolve.
+ */
+export function readingQuestion(question: string, history: readonly HistoryTurn[] = []): string | undefined {
+  if (history.length === 0 || !isFollowUp(question)) return undefined;
+  const m = PERSON_PRONOUN.exec(question);
+  if (!m) return undefined;
+  const person = personOf(history);
+  if (!person) return undefined;
+  const pronoun = m[1]!.toLowerCase();
+  const after = question.slice(m.index + m[0].length);
+  // "his", "hers", and "her" before a noun ("her title") own something; "her" before a
+  // preposition or at the end ("told her", "about her") is the person.
+  const owns =
+    pronoun === "his" ||
+    pronoun === "hers" ||
+    (pronoun === "her" &&
+      /^\s+[a-z]/i.test(after) &&
+      !/^\s+(to|about|from|with|for|at|in|on|by|and|or)\b/i.test(after));
+  const name = owns ? `${person}'s` : person;
+  return (question.slice(0, m.index) + name + after).trim();
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { dateIntent, inRange, isIsoDate, recencyWeight, resolveAsOf } from "../../core/dates.ts";
-import { isFollowUp, namedPhrases, rewriteQuery } from "../../core/followup.ts";
+import { isFollowUp, namedPhrases, readingQuestion, rewriteQuery } from "../../core/followup.ts";
 
 const NEWEST = "2024-12-09";
 
@@ -108,9 +108,37 @@ describe("follow-up questions", () => {
       { role: "user" as const, text: "Who is China's foreign minister?" },
       { role: "assistant" as const, text: "Foreign Minister Wang Yi said Monday. [1] More text." },
     ];
-    expect(rewriteQuery("What else did he say?", history)).toBe(
-      "What else did he say? Who is China's foreign minister? Foreign Minister Wang Yi",
+    expect(rewriteQuery("Where was it held?", history)).toBe(
+      "Where was it held? Who is China's foreign minister? Foreign Minister Wang Yi",
     );
+  });
+
+  it("names the person a follow-up's he or she stands for, and that is its query", () => {
+    const history = [
+      { role: "user" as const, text: "Who is China's foreign minister?" },
+      { role: "assistant" as const, text: "Foreign Minister Wang Yi said Monday. [1] More text." },
+    ];
+    expect(readingQuestion("What else did he say?", history)).toBe("What else did Wang Yi say?");
+    expect(rewriteQuery("What else did he say?", history)).toBe("What else did Wang Yi say?");
+    expect(readingQuestion("What was his role?", history)).toBe("What was Wang Yi's role?");
+    expect(readingQuestion("What was her title?", history)).toBe("What was Wang Yi's title?");
+    expect(readingQuestion("Who wrote to her?", history)).toBe("Who wrote to Wang Yi?");
+    // Not a person, no history, no name of two words, or no pronoun: nothing to resolve.
+    expect(readingQuestion("Where was it held?", history)).toBeUndefined();
+    expect(readingQuestion("What else did he say?", [])).toBeUndefined();
+    expect(
+      readingQuestion("What else did he say?", [
+        { role: "user", text: "Who spoke?" },
+        { role: "assistant", text: "The minister spoke. [1]" },
+      ]),
+    ).toBeUndefined();
+    // A name the question itself said is what it asked about, not the answer.
+    expect(
+      readingQuestion("What else did she say?", [
+        { role: "user", text: "What did Ursula von der Leyen say?" },
+        { role: "assistant", text: "Ursula von der Leyen said that Jane Doe was right. [1]" },
+      ]),
+    ).toBe("What else did Jane Doe say?");
   });
 
   it("leaves a self-contained question, or one without history, as it is", () => {

@@ -66,6 +66,27 @@ describe.skipIf(!committed)("the committed reader", () => {
     if (answer.shortAnswer) expect(answer.shortAnswer.text).toBe("Wang Yi");
   });
 
+  it("follows up on the person: 'What else did he say?' quotes another sentence about Wang", async () => {
+    const question = "Who is China's foreign minister?";
+    const first = (await postAnswer(server.url, { question })).body as unknown as AnswerResponse;
+    const { status, body } = await postAnswer(server.url, {
+      question: "What else did he say?",
+      history: [
+        { role: "user", text: question },
+        { role: "assistant", text: first.answer },
+      ],
+    });
+    expect(status).toBe(200);
+    const next = body as unknown as AnswerResponse;
+    expect(next.notFound).toBe(false);
+    const quoted = next.citations[0]!.text;
+    // A sentence about him, not the one already given. (Before "he" was resolved, the reader read
+    // the retrieval query, and the answer was the sentence about who held the dialogue.) It is
+    // the one saying where he made his remarks, not yet what he said (reader/README.md, Limits).
+    expect(quoted).toMatch(/^Wang\b/);
+    expect(first.citations.map((c) => c.text)).not.toContain(quoted);
+  });
+
   it("still refuses what the document does not say", async () => {
     const { body } = await postAnswer(server.url, { question: "What is the boiling point of mercury?" });
     expect((body as unknown as AnswerResponse).notFound).toBe(true);
