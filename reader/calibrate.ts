@@ -1,10 +1,11 @@
 /**
  * `npx tsx reader/calibrate.ts rows --candidates FILE --out FILE`: the selector's training rows of
  * split A (for `npm run train -- --features`).
- * `npx tsx reader/calibrate.ts fit --work DIR [--check FILE]`: reads split B's candidates with the
- * committed reader in the product's workers, fits how the engine uses it (reader/fit.ts), writes
- * the settings into core/selector-model.json and the provenance beside the model, and measures
- * the evaluation sets whose candidates are in DIR without fitting on them.
+ * `npx tsx reader/calibrate.ts fit --work DIR [--check FILE] [--model-dir DIR] [--selector-out FILE]`:
+ * reads split B's candidates with the committed reader (or the one in --model-dir) in the
+ * product's workers, fits how the engine uses it (reader/fit.ts), writes the settings into
+ * core/selector-model.json (or a copy of it at --selector-out) and the provenance beside the
+ * model, and measures the evaluation sets whose candidates are in DIR without fitting on them.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -25,10 +26,13 @@ const { values, positionals } = parseArgs({
     work: { type: "string" },
     check: { type: "string" },
     measure: { type: "string" },
+    "model-dir": { type: "string" },
+    "selector-out": { type: "string" },
   },
 });
 const SELECTOR = path.join(PROJECT_ROOT, "core", "selector-model.json");
-const MODEL_DIR = path.join(PROJECT_ROOT, "reader", "model");
+const MODEL_DIR = path.resolve(values["model-dir"] ?? path.join(PROJECT_ROOT, "reader", "model"));
+const SELECTOR_OUT = path.resolve(values["selector-out"] ?? SELECTOR);
 
 if (positionals[0] === "rows") {
   const rows = await readCandidates(values.candidates!);
@@ -75,7 +79,7 @@ if (positionals[0] === "rows") {
         measured,
       },
     };
-    await writeFile(SELECTOR, `${JSON.stringify(model, null, 2)}\n`);
+    await writeFile(SELECTOR_OUT, `${JSON.stringify(model, null, 2)}\n`);
     const check =
       values.check && existsSync(values.check) ? JSON.parse(readFileSync(values.check, "utf8")) : undefined;
     const provenanceFile = path.join(MODEL_DIR, "provenance.json");

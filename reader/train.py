@@ -152,6 +152,28 @@ def build_pairs(rows, enc, seed, perturb_rate=0.35):
     return pairs, stats
 
 
+def fold_of(group, groups, folds=2):
+    """The answerability folds: every other article of the evaluation sets, by sorted id."""
+    return groups.index(group) % folds
+
+
+def answerability_rows(files, hold_fold):
+    """Questions of the evaluation sets (answerable and not) of the articles outside hold_fold,
+    and those of hold_fold for the out-of-fold check; hold_fold -1 trains on every article."""
+    rows = [r for f in files for r in read_jsonl(f) if r["candidates"]]
+    groups = sorted({r["group"] for r in rows})
+    train, held = [], []
+    for r in rows:
+        (held if fold_of(r["group"], groups) == hold_fold else train).append(r)
+    return train, held
+
+
+def unanswerable_pairs(rows, enc, top=3):
+    """A question its documents do not answer against the engine's best candidates: all negative.
+    These are SQuAD 2.0's own kinds (negation, antonyms, impossible conditions, wrong entity)."""
+    return [(enc.pair(r["question"], c["title"], c["text"]), 0.0) for r in rows for c in r["candidates"][:top]]
+
+
 def batches(pairs, size, seed):
     """Batches of similar length (less padding), in a seeded order."""
     rng = random.Random(seed)
@@ -192,7 +214,17 @@ def train(args):
     train_rows = [r for r in rows if split_of(r["group"], groups) == "A"]
     if args.limit:
         train_rows = train_rows[: args.limit]
+    if args.sample_a:
+        train_rows = random.Random(args.seed).sample(train_rows, min(args.sample_a, len(train_rows)))
+    extra_held = []
+    if args.answerability:
+        extra, extra_held = answerability_rows(args.answerability.split(","), args.hold_fold)
+        train_rows = train_rows + [r for r in extra if not r.get("expectNotFound")]
     pairs, stats = build_pairs(train_rows, enc, args.seed, args.perturb_rate)
+    if args.answerability:
+        none = unanswerable_pairs([r for r in extra if r.get("expectNotFound")], enc)
+        pairs.extend(none)
+        stats["unanswerable"] = len(none)
     plan = []
     for epoch in range(args.epochs):
         plan.extend(batches(pairs, args.batch, args.seed + epoch))
@@ -265,8 +297,13 @@ def train(args):
 
     held = [r for r in rows if split_of(r["group"], groups) == "B" and r["candidates"]][: args.eval_questions]
 
+    def report(at):
+        print(f"step {at} held-out {json.dumps(held_out(model, enc, held))}", flush=True)
+        if extra_held:
+            print(f"step {at} out-of-fold refusal {json.dumps(refusal(model, enc, extra_held))}", flush=True)
+
     if args.init and held and step == 0:
-        print(f"step 0 held-out {json.dumps(held_out(model, enc, held))}", flush=True)
+        report(0)
     bce = torch.nn.BCEWithLogitsLoss()
     ce = torch.nn.CrossEntropyLoss(ignore_index=-1)
     model.train()
@@ -295,7 +332,7 @@ def train(args):
                 flush=True,
             )
         if args.eval_every and held and (step % args.eval_every == 0 or step == total):
-            print(f"step {step} held-out {json.dumps(held_out(model, enc, held))}", flush=True)
+            report(step)
             model.train()
         if time.time() - last_save > args.checkpoint_seconds:
             save()
@@ -347,8 +384,35 @@ def held_out(model, enc, held, batch=64):
     }
 
 
+def relevance_of(model, enc, question, candidates, batch=64):
+    feats = [(enc.pair(question, c["title"], c["text"]), 0.0) for c in candidates]
+    rel = []
+    for i in range(0, len(feats), batch):
+        ids, mask, types, _, _, _ = tensors(feats, list(range(i, min(i + batch, len(feats)))))
+        rel.extend(model(ids, mask, types)[0].tolist())
+    return rel
+
+
+def refusal(model, enc, held, per_kind=300, read=6, false_rate=0.02):
+    """Out of fold (articles the run never trains on): the best relevance among the first `read`
+    candidates of answerable and of unanswerable questions, and the share of unanswerable ones
+    under the bar that refuses `false_rate` of the answerable ones. A progress figure only: the
+    engine's bar is fitted elsewhere (reader/fit.ts), never on these questions."""
+    model.eval()
+    rng = random.Random(11)
+    ans = [r for r in held if not r.get("expectNotFound")]
+    none = [r for r in held if r.get("expectNotFound")]
+    ans = rng.sample(ans, min(per_kind, len(ans)))
+    none = rng.sample(none, min(per_kind, len(none)))
+    with torch.no_grad():
+        a = [max(relevance_of(model, enc, r["question"], r["candidates"][:read])) for r in ans]
+        n = [max(relevance_of(model, enc, r["question"], r["candidates"][:read])) for r in none]
+    bar = float(np.quantile(a, false_rate))
+    return {"answerable": len(a), "unanswerable": len(n), "refused_at_2pct": round(float(np.mean(np.array(n) < bar)), 4)}
+
+
 def settings(args):
-    return {k: getattr(args, k) for k in ("layers", "lr", "head_lr", "batch", "epochs", "seed", "limit", "max_steps", "perturb_rate", "init")} | {
+    return {k: getattr(args, k) for k in ("layers", "lr", "head_lr", "batch", "epochs", "seed", "limit", "max_steps", "perturb_rate", "init", "sample_a", "answerability", "hold_fold")} | {
         "max_len": MAX_LEN,
         "max_question": MAX_QUESTION,
         "candidates": file_hash(args.candidates),
@@ -503,6 +567,12 @@ def main():
     p.add_argument("--check-questions", type=int, default=400)
     p.add_argument("--perturb-rate", type=float, default=0.35, help="share of positives also asked with a swapped entity")
     p.add_argument("--init", help="start from this earlier run's trained.pt")
+    p.add_argument("--sample-a", type=int, default=0, help="only this many split-A questions, drawn at random")
+    p.add_argument(
+        "--answerability",
+        help="candidates files of evaluation sets (comma-separated) whose questions, answerable and not, also train",
+    )
+    p.add_argument("--hold-fold", type=int, default=-1, help="with --answerability: leave this fold (0 or 1) of its articles out; -1: none")
     p.add_argument("--eval-every", type=int, default=400, help="held-out top-1 every N steps (0: never)")
     p.add_argument("--eval-questions", type=int, default=200)
     args = p.parse_args()
