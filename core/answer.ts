@@ -110,7 +110,13 @@ const logit = (p: number) => Math.log(Math.max(1e-9, p) / Math.max(1e-9, 1 - p))
  * and a logistic model over the reader's and the trees' logits orders them.
  */
 export interface ReaderSettings {
+  /** Sentences read: the selector's best. */
   read: number;
+  /**
+   * The trees' probability of their best sentence from which only that one is read (its span and
+   * whether it answers at all): the reader rarely reorders what the trees are this sure of.
+   */
+  sure?: number;
   features: readonly string[];
   mean: readonly number[];
   scale: readonly number[];
@@ -123,6 +129,9 @@ export interface ReaderSettings {
   /** Span probability from which the reader's span is the short answer. */
   shortAnswer: number;
 }
+
+/** Sentences a follow-up reads at least: those already said drop out of its answer. */
+const FOLLOW_UP_READ = 6;
 
 /** A passage whose every read sentence the reader finds at most this likely is not a source. */
 const IRRELEVANT = 0.02;
@@ -330,7 +339,7 @@ export async function readForAnswer(
   if (!opts.reader || !settings) return reading;
   // The selector's best sentences, before any exclusion: a follow-up reads a few more, as the
   // sentences already said drop out of its answer.
-  const top = rank(
+  const ranked = rank(
     model,
     candidates(sentences, r.passages, r.queryVector, question, {
       weights,
@@ -338,7 +347,14 @@ export async function readForAnswer(
       prefilter: model.prefilter,
       annotations: reading.annotations,
     }),
-  ).slice(0, settings.read + (opts.followUp ? settings.read : 0));
+  );
+  const first = ranked[0]?.probability ?? 0;
+  const read = opts.followUp
+    ? Math.max(FOLLOW_UP_READ, 2 * settings.read)
+    : settings.sure !== undefined && first >= settings.sure
+      ? 1
+      : settings.read;
+  const top = ranked.slice(0, read);
   const scores = await opts.reader.read(
     opts.readAs ?? r.query,
     top.map((c) => ({ title: r.passages[c.passage]?.doc.title ?? "", text: c.text })),

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Reader, ReadItem, ReadScore } from "../core/types.ts";
 import type { EmbedPool } from "./embed-pool.ts";
+import type { PairBatch } from "./onnx-session.ts";
 import { type Piece, WordPiece } from "./wordpiece.ts";
 
 /** Input limits of the trained model (reader/train.py: MAX_QUESTION, MAX_LEN, SEPARATOR). */
@@ -45,7 +46,7 @@ export class PoolReader implements Reader {
   readonly modelId: string;
 
   constructor(
-    private readonly pool: Pick<EmbedPool, "read">,
+    private readonly pool: Pick<EmbedPool, "read" | "size">,
     private readonly tokenizer: WordPiece,
     modelId: string,
   ) {
@@ -88,33 +89,75 @@ export class PoolReader implements Reader {
       .map((p) => p.id);
     const windows = items.map((it) => this.encode(q, it));
     const rows = windows.flat();
-    const seq = Math.max(...rows.map((r) => r.ids.length));
-    const ids = new BigInt64Array(rows.length * seq);
-    const types = new BigInt64Array(rows.length * seq);
-    const lengths = new Int32Array(rows.length);
-    rows.forEach((r, b) => {
-      for (let i = 0; i < r.ids.length; i++) ids[b * seq + i] = BigInt(r.ids[i]!);
-      types.fill(1n, b * seq + r.offset, b * seq + r.ids.length);
-      lengths[b] = r.ids.length;
-    });
-    const out = await this.pool.read({ ids, types, lengths, seq });
+    // One batch per worker, of rows of about the same length: an answer waits for the slowest
+    // part, and each part pads only to its own longest row.
+    const scored = new Array<RowScores>(rows.length);
+    await Promise.all(
+      parts(rows, this.pool.size).map(async (part) => {
+        const out = await this.pool.read(pack(part.map((i) => rows[i]!)));
+        const seq = out.start.length / part.length;
+        part.forEach((i, b) => {
+          scored[i] = {
+            relevance: out.relevance[b]!,
+            start: out.start.subarray(b * seq, (b + 1) * seq),
+            end: out.end.subarray(b * seq, (b + 1) * seq),
+          };
+        });
+      }),
+    );
     let b = 0;
     // A sentence read in two windows scores as its more relevant one, and its span is the surer one.
     return windows.map((ws) => {
       const score: ReadScore = { logit: Number.NEGATIVE_INFINITY };
       for (const r of ws) {
-        score.logit = Math.max(score.logit, out.relevance[b]!);
-        const span = bestSpan(
-          r,
-          out.start.subarray(b * seq, (b + 1) * seq),
-          out.end.subarray(b * seq, (b + 1) * seq),
-        );
+        const out = scored[b++]!;
+        score.logit = Math.max(score.logit, out.relevance);
+        const span = bestSpan(r, out.start, out.end);
         if (span && (!score.span || span.probability > score.span.probability)) score.span = span;
-        b++;
       }
       return score;
     });
   }
+}
+
+interface RowScores {
+  relevance: number;
+  start: Float32Array;
+  end: Float32Array;
+}
+
+/**
+ * Row indices in at most `workers` parts of contiguous lengths, shortest first, with about the
+ * same number of tokens in each.
+ */
+export function parts(rows: readonly { ids: readonly number[] }[], workers: number): number[][] {
+  const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.ids.length - rows[b]!.ids.length);
+  const n = Math.max(1, Math.min(workers, rows.length));
+  const total = rows.reduce((sum, r) => sum + r.ids.length, 0);
+  const out: number[][] = [[]];
+  let sum = 0;
+  for (const i of order) {
+    const current = out[out.length - 1]!;
+    // Start the next part once this one holds its share (the longest rows cost the most).
+    if (current.length > 0 && out.length < n && sum >= (total * out.length) / n) out.push([]);
+    out[out.length - 1]!.push(i);
+    sum += rows[i]!.ids.length;
+  }
+  return out;
+}
+
+/** Rows padded to the longest of them, as the reader's session takes them. */
+function pack(rows: readonly Encoded[]): PairBatch {
+  const seq = Math.max(...rows.map((r) => r.ids.length));
+  const ids = new BigInt64Array(rows.length * seq);
+  const types = new BigInt64Array(rows.length * seq);
+  const lengths = new Int32Array(rows.length);
+  rows.forEach((r, b) => {
+    for (let i = 0; i < r.ids.length; i++) ids[b * seq + i] = BigInt(r.ids[i]!);
+    types.fill(1n, b * seq + r.offset, b * seq + r.ids.length);
+    lengths[b] = r.ids.length;
+  });
+  return { ids, types, lengths, seq };
 }
 
 /**
@@ -156,7 +199,7 @@ function bestSpan(r: Encoded, start: Float32Array, end: Float32Array): ReadScore
 }
 
 /** A reader over the pool's workers, with the tokenizer of the model folder. */
-export function poolReader(pool: Pick<EmbedPool, "read">, dir: string): Reader {
+export function poolReader(pool: Pick<EmbedPool, "read" | "size">, dir: string): Reader {
   const json = JSON.parse(readFileSync(path.join(dir, READER_TOKENIZER), "utf8"));
   const provenance = path.join(dir, "provenance.json");
   const id = existsSync(provenance)

@@ -86,7 +86,7 @@ if (positionals[0] === "rows") {
     const previous = existsSync(provenanceFile) ? JSON.parse(readFileSync(provenanceFile, "utf8")) : {};
     await writeFile(
       provenanceFile,
-      `${JSON.stringify({ ...previous, int8AgainstFp32: check, readPerQuestionMs: Number(readMs.toFixed(1)), read: READ, measured }, null, 2)}\n`,
+      `${JSON.stringify({ ...previous, int8AgainstFp32: check, readPerQuestionMs: Number(readMs.toFixed(1)), read: settings.read, sure: settings.sure, measured }, null, 2)}\n`,
     );
     console.log(JSON.stringify({ figures, measured }, null, 2));
   } finally {

@@ -25,8 +25,14 @@ import { fitLogistic } from "../eval/train.ts";
 import type { CandidateRow } from "./extract.ts";
 
 export const READ_FEATURES = ["reader", "readerGap", "trees", "treesGap"] as const;
-/** Sentences read per question: the selector's best. */
+/** Sentences read per question while fitting: the selector's best; the engine reads fewer (policy). */
 export const READ = 6;
+/**
+ * How much split B's top-1 may lose against reading all `READ` sentences, when the fit chooses
+ * how few to read (8 questions in 8,000).
+ */
+const POLICY_LOSS = 0.001;
+const SURE_GRID = [0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 const FALSE_REFUSAL = 0.01;
 /**
  * The issue's bar is EM ≥ 0.60 on questions of articles nobody trained on; fitted on split B with a
@@ -103,6 +109,8 @@ function em(a: string, answers: readonly string[]): boolean {
 
 export interface ReaderSettings {
   read: number;
+  /** The trees' probability of their best from which only it is read (core/answer.ts). */
+  sure?: number;
   features: readonly string[];
   mean: number[];
   scale: number[];
@@ -134,6 +142,54 @@ function outcome(r: ReadRow, s: Pick<ReaderSettings, "mean" | "scale" | "weights
   return { order, probs, first: order[0] ?? -1 };
 }
 
+interface Policy {
+  read: number;
+  sure: number;
+  /** Split B's top-1 with it, and with every `READ` sentence read. */
+  top1: number;
+  top1ReadAll: number;
+  /** Sentences read per question on average. */
+  meanRead: number;
+}
+
+/** A row as the engine reads it under a policy: the trees' best only, when they are sure of it. */
+function asRead(r: ReadRow, p: Pick<Policy, "read" | "sure">): ReadRow {
+  const n = r.trees[r.read[0]!]! >= p.sure ? 1 : p.read;
+  return { ...r, read: r.read.slice(0, n), scores: r.scores.slice(0, n) };
+}
+
+/**
+ * The cheapest reading (fewest sentences read on average) whose top-1 on split B is within
+ * POLICY_LOSS of reading all READ: how many to read, and from what probability of the trees'
+ * best only that one.
+ */
+function choosePolicy(
+  rows: readonly ReadRow[],
+  s: Pick<ReaderSettings, "mean" | "scale" | "weights" | "bias">,
+): Policy {
+  const top1 = (p: Pick<Policy, "read" | "sure">) => {
+    let hits = 0;
+    let reads = 0;
+    for (const r of rows) {
+      const t = asRead(r, p);
+      hits += t.row.candidates[t.read[outcome(t, s).first]!]!.y;
+      reads += t.read.length;
+    }
+    return { top1: hits / rows.length, meanRead: reads / rows.length };
+  };
+  const all = top1({ read: READ, sure: 2 }).top1;
+  let best: Policy = { read: READ, sure: 2, top1: all, top1ReadAll: all, meanRead: READ };
+  for (let read = 1; read <= READ; read++) {
+    for (const sure of [...SURE_GRID, 2]) {
+      const m = top1({ read, sure });
+      if (m.top1 >= all - POLICY_LOSS && m.meanRead < best.meanRead) {
+        best = { read, sure, top1: round(m.top1), top1ReadAll: round(all), meanRead: round(m.meanRead) };
+      }
+    }
+  }
+  return best;
+}
+
 /** Fits the combination and the thresholds on split B's read rows. */
 export function fitSettings(b: readonly ReadRow[]): {
   settings: ReaderSettings;
@@ -144,28 +200,27 @@ export function fitSettings(b: readonly ReadRow[]): {
   const ys = answerable.flatMap((r) => r.read.map((j) => r.row.candidates[j]!.y));
   const lm = fitLogistic(xs, ys, 1, READ_FEATURES);
   const base = { mean: [...lm.mean], scale: [...lm.scale], weights: [...lm.weights], bias: lm.bias };
-  const outs = answerable.map((r) => outcome(r, base));
+  const policy = choosePolicy(answerable, base);
+  // The thresholds are fitted on what the engine will read.
+  const read = answerable.map((r) => asRead(r, policy));
+  const outs = read.map((r) => outcome(r, base));
   // Not found: the match-strength rule refuses as it always did; the reader's own probability of
   // the first sentence refuses more, as far as both together refuse at most FALSE_REFUSAL of
   // split B's answerable questions.
-  const byEvidence = outs.filter((o, i) => evidenceRefuses(answerable[i]!, o.first)).length;
+  const byEvidence = outs.filter((o, i) => evidenceRefuses(read[i]!, o.first)).length;
   const room = Math.floor(FALSE_REFUSAL * outs.length) - byEvidence;
   const firstProb = outs
-    .flatMap((o, i) =>
-      evidenceRefuses(answerable[i]!, o.first) ? [] : [sigmoid(answerable[i]!.scores[o.first]!.logit)],
-    )
+    .flatMap((o, i) => (evidenceRefuses(read[i]!, o.first) ? [] : [sigmoid(read[i]!.scores[o.first]!.logit)]))
     .sort((x, y) => x - y);
   const notFound = room > 0 ? (firstProb[room] ?? 0) : 0;
   // Follower: the most accurate threshold whose cited sentences stay within 0.02 of the first's precision.
-  const top1 = outs.filter(
-    (o, i) => answerable[i]!.row.candidates[answerable[i]!.read[o.first]!]!.y === 1,
-  ).length;
+  const top1 = outs.filter((o, i) => read[i]!.row.candidates[read[i]!.read[o.first]!]!.y === 1).length;
   const curve = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01].map((t) => {
     let correct = 0;
     let cited = 0;
     let bearing = 0;
     outs.forEach((o, i) => {
-      const r = answerable[i]!;
+      const r = read[i]!;
       const chosen = [o.order[0]!];
       if (o.order[1] !== undefined && o.probs[o.order[1]]! >= t) chosen.push(o.order[1]);
       const hits = chosen.filter((k) => r.row.candidates[r.read[k]!]!.y === 1).length;
@@ -182,7 +237,7 @@ export function fitSettings(b: readonly ReadRow[]): {
   // Short answers: spans of the first sentence when it holds an answer or not, as the product sees them.
   const spans = outs
     .map((o, i) => {
-      const r = answerable[i]!;
+      const r = read[i]!;
       const s = r.scores[o.first]!;
       const c = r.row.candidates[r.read[o.first]!]!;
       if (!s.span) return undefined;
@@ -205,7 +260,8 @@ export function fitSettings(b: readonly ReadRow[]): {
     }
   });
   const settings: ReaderSettings = {
-    read: READ,
+    read: policy.read,
+    sure: policy.sure,
     features: [...READ_FEATURES],
     ...base,
     follower,
@@ -220,6 +276,7 @@ export function fitSettings(b: readonly ReadRow[]): {
         answerable.filter((r) => r.row.candidates[r.read[0]!]!.y === 1).length / answerable.length,
       ),
       top1Read: round(top1 / outs.length),
+      policy,
       refusedByEvidence: round(byEvidence / outs.length),
       ceilingRead: round(
         answerable.filter((r) => r.read.some((j) => r.row.candidates[j]!.y === 1)).length / answerable.length,
@@ -243,8 +300,9 @@ export function measure(rows: readonly ReadRow[], s: ReaderSettings) {
   let refused = 0;
   let given = 0;
   let exact = 0;
-  for (const r of rows) {
-    if (r.read.length === 0) continue;
+  for (const row of rows) {
+    if (row.read.length === 0) continue;
+    const r = asRead(row, { read: s.read, sure: s.sure ?? 2 });
     const o = outcome(r, s);
     const first = r.scores[o.first]!;
     const refuse = evidenceRefuses(r, o.first) || sigmoid(first.logit) < s.notFound;
