@@ -35,6 +35,8 @@ export interface IndexConfig {
   embedThreads: number;
   /** Distinct questions whose query vectors are kept, so a repeated question skips the model (0: none). */
   queryCacheSize: number;
+  /** Whether answers are read by the committed reader model (reader/model) when it is there. */
+  reader: boolean;
 }
 
 /** Where the index is stored and searched. */
@@ -220,6 +222,7 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   embedWorkers: Math.max(1, Math.min(4, os.availableParallelism())),
   embedThreads: 1,
   queryCacheSize: 2048,
+  reader: true,
   host: "127.0.0.1",
   port: 8787,
   k: 8,
@@ -434,6 +437,12 @@ export const SETTINGS: readonly Setting[] = [
     env: "CITELINE_QUERY_CACHE",
     parse: int(0, 1_000_000),
     doc: "distinct questions whose query vectors are kept, so a repeated question skips the model (0 turns it off)",
+  },
+  {
+    key: "reader",
+    env: "CITELINE_READER",
+    parse: bool,
+    doc: "`0` answers without the reader model (reader/model): faster, with fewer right answers and short answers",
   },
   {
     key: "host",

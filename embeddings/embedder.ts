@@ -28,6 +28,8 @@ export interface EmbedderOptions {
    * when present); false leaves the reader out.
    */
   readerDir?: string | false | undefined;
+  /** False leaves the committed reader out when no readerDir is given (CITELINE_READER=0). */
+  reader?: boolean | undefined;
 }
 
 /** Token ids remembered between counting and embedding (about 30 MB at most). */
@@ -49,7 +51,7 @@ export async function createEmbedder(opts: EmbedderOptions): Promise<Embedder> {
   env.allowRemoteModels = !root && (opts.allowDownload ?? true);
   let tokenizer: PreTrainedTokenizer;
   let pool: EmbedPool;
-  const wanted = opts.readerDir === undefined ? DEFAULT_READER_DIR : opts.readerDir;
+  const wanted = opts.readerDir === undefined ? opts.reader !== false && DEFAULT_READER_DIR : opts.readerDir;
   const readerDir = wanted && hasReaderModel(wanted) ? wanted : undefined;
   try {
     tokenizer = await AutoTokenizer.from_pretrained(spec.hubId);
