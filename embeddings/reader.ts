@@ -138,8 +138,9 @@ export function parts(rows: readonly { ids: readonly number[] }[], workers: numb
   let sum = 0;
   for (const i of order) {
     const current = out[out.length - 1]!;
-    // Start the next part once this one holds its share (the longest rows cost the most).
-    if (current.length > 0 && out.length < n && sum >= (total * out.length) / n) out.push([]);
+    // The next part starts with the row whose middle lies past this part's share of the tokens.
+    const middle = sum + rows[i]!.ids.length / 2;
+    if (current.length > 0 && out.length < n && middle > (total * out.length) / n) out.push([]);
     out[out.length - 1]!.push(i);
     sum += rows[i]!.ids.length;
   }

@@ -2,9 +2,12 @@
  * The committed reader on the seed document, in the product's own workers and through a real
  * server. Skipped, with the reason, when no reader is committed (reader/README.md).
  */
+
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SELECTOR } from "../../core/answer.ts";
 import type { AnswerResponse } from "../../core/protocol.ts";
-import type { Embedder } from "../../core/types.ts";
+import type { Embedder, Reader } from "../../core/types.ts";
 import { DEFAULT_READER_DIR, hasReaderModel } from "../../embeddings/reader.ts";
 import { getEmbedder } from "../helpers/model.ts";
 import {
@@ -14,6 +17,7 @@ import {
   type TestServer,
   type Workspace,
 } from "../helpers/server.ts";
+import { sharedPath } from "../helpers/shared.ts";
 
 const committed = hasReaderModel(DEFAULT_READER_DIR);
 const TITLE = "China ready to work with all parties to advance human rights cause: FM";
@@ -85,6 +89,42 @@ describe.skipIf(!committed)("the committed reader", () => {
     // the one saying where he made his remarks, not yet what he said (reader/README.md, Limits).
     expect(quoted).toMatch(/^Wang\b/);
     expect(first.citations.map((c) => c.text)).not.toContain(quoted);
+  });
+
+  it("reads the trees' best two sentences, or only their best when they are sure of it", async () => {
+    const real = embedder.reader!;
+    const counts: number[] = [];
+    const counting: Reader = {
+      modelId: real.modelId,
+      read: (question, items) => {
+        counts.push(items.length);
+        return real.read(question, items);
+      },
+    };
+    const proxied = new Proxy(embedder, {
+      get(target, key) {
+        if (key === "reader") return counting;
+        const v = Reflect.get(target, key);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const other = await startTestServer(workspace, {}, { embedder: proxied });
+    try {
+      const questions = (await readFile(sharedPath("eval", "seed", "questions.jsonl"), "utf8"))
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { question: string }).question);
+      for (const question of questions) {
+        expect((await postAnswer(other.url, { question })).status).toBe(200);
+      }
+    } finally {
+      await other.close();
+    }
+    const settings = SELECTOR.reader!;
+    expect(settings.sure).toBeDefined();
+    expect(counts.length).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...counts)).toBeLessThanOrEqual(settings.read);
+    expect(Math.min(...counts)).toBe(1);
   });
 
   it("still refuses what the document does not say", async () => {
