@@ -6,8 +6,10 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SELECTOR } from "../../core/answer.ts";
+import { loadConfig } from "../../core/config.ts";
 import type { AnswerResponse } from "../../core/protocol.ts";
 import type { Embedder, Reader } from "../../core/types.ts";
+import { createEmbedder } from "../../embeddings/embedder.ts";
 import { DEFAULT_READER_DIR, hasReaderModel } from "../../embeddings/reader.ts";
 import { getEmbedder } from "../helpers/model.ts";
 import {
@@ -125,6 +127,15 @@ describe.skipIf(!committed)("the committed reader", () => {
     expect(counts.length).toBeGreaterThanOrEqual(5);
     expect(Math.max(...counts)).toBeLessThanOrEqual(settings.read);
     expect(Math.min(...counts)).toBe(1);
+  });
+
+  it("is left out with CITELINE_READER=0", async () => {
+    const without = await createEmbedder(loadConfig({ reader: false }));
+    try {
+      expect(without.reader).toBeUndefined();
+    } finally {
+      await without.dispose();
+    }
   });
 
   it("still refuses what the document does not say", async () => {
