@@ -14,7 +14,7 @@ import { createEngine, type Engine } from "../core/engine.ts";
 import { AppError, isAppError } from "../core/errors.ts";
 import type { AnswerEvent } from "../core/protocol.ts";
 import { type Passage, type RetrievalMode, retrieve } from "../core/retrieval.ts";
-import type { Embedder, Reader } from "../core/types.ts";
+import type { Embedder } from "../core/types.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import type { Progress } from "../ingest/indexer.ts";
 import { type AnswerQualitySummary, summarizeAnswerQuality } from "./answer-quality.ts";
@@ -81,11 +81,6 @@ export interface SelectorFolds {
   /** Article id → index into `models`. */
   foldOf: Record<string, number>;
   models: Selector[];
-  /**
-   * Reader model folders, one per fold, each trained without its fold's articles (reader/train.py
-   * --hold-fold); absent: every fold reads with the loaded reader.
-   */
-  readers?: string[] | undefined;
 }
 
 export interface EvalSummary {
@@ -152,7 +147,6 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
   const memo = memoQueries(embedder);
   let session: Session | undefined;
   let out: WriteStream | undefined;
-  const foldEmbedders: Embedder[] = [];
   try {
     session = await openSession(dataset.corpusFile, {
       overrides,
@@ -171,22 +165,10 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
     const rankingDepth = Math.max(k, config.k, 10, Math.floor(config.candidates / 3));
     const spans = goldSpanLookup(dataset, session);
     const open = session;
-    const readerDirs = opts.selectorFolds?.readers ?? [];
-    for (const dir of readerDirs) foldEmbedders.push(await createEmbedder({ ...base, readerDir: dir }));
-    const foldEngines = opts.selectorFolds?.models.map((selector, i) => {
-      const reader = foldEmbedders[i]?.reader;
-      return {
-        selector,
-        reader,
-        engine: createEngine({
-          config,
-          embedder: memo,
-          backend: open.backend,
-          selector,
-          ...(reader ? { reader } : {}),
-        }),
-      };
-    });
+    const foldEngines = opts.selectorFolds?.models.map((selector) => ({
+      selector,
+      engine: createEngine({ config, embedder: memo, backend: open.backend, selector }),
+    }));
     // Without the reader, beside it: the same retrieval and selector, the answer step alone differs.
     const readerOff =
       memo.reader && opts.compareReader !== false
@@ -196,7 +178,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
     const answering = (q: EvalQuestion): Answering => {
       const fold = opts.selectorFolds?.foldOf[q.goldDocIds[0] ?? q.nearDocId ?? ""];
       const f = fold === undefined ? undefined : foldEngines?.[fold];
-      return { ...(f ?? { engine: open.engine, selector: undefined, reader: undefined }), readerOff };
+      return { ...(f ?? { engine: open.engine, selector: undefined }), readerOff };
     };
 
     await mkdir(outDir, { recursive: true });
@@ -286,7 +268,6 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
   } finally {
     out?.destroy();
     await session?.close();
-    for (const e of foldEmbedders) await e.dispose();
     if (!opts.embedder) await embedder.dispose();
   }
 }
@@ -294,8 +275,6 @@ export async function runEval(opts: EvalOptions): Promise<EvalSummary> {
 interface Answering {
   engine: Engine;
   selector: Selector | undefined;
-  /** The fold's own reader, when it has one. */
-  reader: Reader | undefined;
   readerOff?: Engine | undefined;
 }
 
@@ -324,13 +303,7 @@ async function runQuestion(
       const evidence =
         reader === null
           ? await answerEvidence(session.deps, q.question, q.date, answering.selector, undefined)
-          : await answerEvidence(
-              session.deps,
-              q.question,
-              q.date,
-              answering.selector,
-              answering.reader ?? session.deps.embedder.reader,
-            );
+          : await answerEvidence(session.deps, q.question, q.date, answering.selector);
       return scoreAnswer(
         q,
         events,

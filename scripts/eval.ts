@@ -6,7 +6,6 @@
  * after the current question.
  */
 import { readFile } from "node:fs/promises";
-import path from "node:path";
 import { BACKENDS, type BackendName } from "../core/config.ts";
 import type { RetrievalMode } from "../core/retrieval.ts";
 import { runCalibration } from "../eval/calibrate.ts";
@@ -167,10 +166,5 @@ async function readFolds(file: string): Promise<SelectorFolds> {
   if (folds.models.some((m) => !m.shortAnswer)) {
     throw bad(`${file} has no short-answer models: it predates them; run npm run train to write it again`);
   }
-  if (folds.readers && folds.readers.length !== folds.models.length) {
-    throw bad(`${file} names ${folds.readers.length} reader folders for ${folds.models.length} models`);
-  }
-  // Reader folders are written relative to the file.
-  const readers = folds.readers?.map((dir) => path.resolve(path.dirname(file), dir));
-  return { ...folds, readers };
+  return folds;
 }
