@@ -31,7 +31,7 @@ const COMMAND = {
     stage: { type: "string" },
   },
   help: [
-    "--layers N             encoder layers kept from bge-small (default 4)",
+    "--layers N             encoder layers kept from bge-small (default 6)",
     "--limit N              questions of split A to train on (default 0: all 18,421)",
     "--threads N            torch threads (default 1: faster than 2 on a shared 2-core machine)",
     "--stage STAGE          stop after tools | base | candidates | train | export | trees | fit",
@@ -65,7 +65,7 @@ await runCli(async () => {
       "--base",
       base.onnx,
       "--layers",
-      opts.layers ?? "4",
+      opts.layers ?? "6",
       "--limit",
       opts.limit ?? "0",
       "--threads",
