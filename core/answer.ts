@@ -356,7 +356,7 @@ export async function readForAnswer(
       : settings.read;
   const top = ranked.slice(0, read);
   const scores = await opts.reader.read(
-    opts.readAs ?? r.query,
+    r.query,
     top.map((c) => ({ title: r.passages[c.passage]?.doc.title ?? "", text: c.text })),
   );
   reading.reads = new Map(top.map((c, i) => [readKey(c), scores[i]!]));
@@ -368,11 +368,6 @@ export interface ReadOptions {
   model?: Selector;
   /** The question follows up on a conversation (more sentences are read). */
   followUp?: boolean;
-  /**
-   * The question as the reader reads it, when it differs from the retrieval query (a follow-up
-   * with its pronoun resolved: core/followup.ts readingQuestion).
-   */
-  readAs?: string | undefined;
 }
 
 /** The answer to `question` from a retrieval, as the engine composes it. */

@@ -205,15 +205,14 @@ export function createEngine(deps: EngineDeps): Engine {
       });
       signal?.throwIfAborted();
       const retrievalMs = performance.now() - t0;
-      // A follow-up about a person is read, and its sentences weighed, with the person named.
-      const resolved = readingQuestion(req.question, req.history);
-      const asked = resolved ?? req.question;
+      // A follow-up about a person has its sentences weighed with the person named, as its
+      // retrieval query (which the reader reads) already has it.
+      const asked = readingQuestion(req.question, req.history) ?? req.question;
       const [reading, boilerplate] = await Promise.all([
         readForAnswer(index, r, asked, {
           reader,
           model: selector,
           followUp: (req.history?.length ?? 0) > 0,
-          readAs: resolved,
         }),
         boilerplateOf(index),
       ]);

@@ -64,20 +64,26 @@ export function rewriteQuery(question: string, history: readonly HistoryTurn[] =
   if (resolved !== undefined) return resolved;
   const users = history.filter((t) => t.role === "user").reverse();
   const lastUser = users.find((t) => !isFollowUp(t.text)) ?? users[0];
-  const lastAnswer = [...history].reverse().find((t) => t.role === "assistant");
+  const firstSentence = lastAnswerLead(history);
   const parts = [question.trim()];
   if (lastUser) parts.push(lastUser.text.trim());
-  if (lastAnswer) {
-    // The first sentence of the answer as given: cut at its citation markers, not at a full stop,
-    // which "Dec. 9" or "U.S." also end with.
-    const firstSentence = lastAnswer.text.split(/\s*\[\d+\]/)[0] ?? "";
+  if (firstSentence !== undefined) {
     const said = parts.join(" ").toLowerCase();
     parts.push(...namedPhrases(firstSentence).filter((p) => !said.includes(p.toLowerCase())));
   }
   return parts.join(" ").slice(0, 1000);
 }
 
-/** Pronouns that stand for a person, with the form a name takes in their place. */
+/**
+ * The first sentence of the last answer as given, cut at its citation markers, not at a full stop,
+ * which "Dec. 9" or "U.S." also end with; undefined when nothing was answered yet.
+ */
+function lastAnswerLead(history: readonly HistoryTurn[]): string | undefined {
+  const lastAnswer = [...history].reverse().find((t) => t.role === "assistant");
+  return lastAnswer ? (lastAnswer.text.split(/\s*\[\d+\]/)[0] ?? "") : undefined;
+}
+
+/** Pronouns that stand for a person. */
 const PERSON_PRONOUN = /\b(he|she|him|her|his|hers)\b/i;
 
 /**
@@ -87,11 +93,10 @@ const PERSON_PRONOUN = /\b(he|she|him|her|his|hers)\b/i;
  * is none.
  */
 function personOf(history: readonly HistoryTurn[]): string | undefined {
-  const lastAnswer = [...history].reverse().find((t) => t.role === "assistant");
-  if (!lastAnswer) return undefined;
+  const firstSentence = lastAnswerLead(history);
+  if (firstSentence === undefined) return undefined;
   const lastUser = [...history].reverse().find((t) => t.role === "user");
   const asked = (lastUser?.text ?? "").toLowerCase();
-  const firstSentence = lastAnswer.text.split(/\s*\[\d+\]/)[0] ?? "";
   const name = namedPhrases(firstSentence, 8).find(
     (p) => p.includes(" ") && !asked.includes(p.toLowerCase()),
   );
