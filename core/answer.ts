@@ -15,7 +15,9 @@ import {
   annotationsFor,
   type Candidate,
   candidates,
+  type ProbabilityModel,
   passageSentences,
+  probability,
   rank,
   type SelectorModel,
   termWeights,
@@ -107,9 +109,10 @@ const logit = (p: number) => Math.log(Math.max(1e-9, p) / Math.max(1e-9, 1 - p))
 /**
  * How the engine uses the reader (reader/fit.ts, fitted by `npm run train:reader` on questions of
  * articles neither the reader nor the trees saw): the selector's best `read` sentences are read,
- * and a logistic model over the reader's and the trees' logits orders them.
+ * and a model over the reader's and the trees' logits ({@link combinationFeatures}) orders them:
+ * boosted trees, or the logistic model earlier fits wrote.
  */
-export interface ReaderSettings {
+export type ReaderSettings = ProbabilityModel & {
   /** Sentences read: the selector's best. */
   read: number;
   /**
@@ -117,17 +120,40 @@ export interface ReaderSettings {
    * whether it answers at all): the reader rarely reorders what the trees are this sure of.
    */
   sure?: number;
-  features: readonly string[];
-  mean: readonly number[];
-  scale: readonly number[];
-  weights: readonly number[];
-  bias: number;
   /** The combined probability a second sentence needs to join the answer. */
   follower: number;
   /** Reader probability of the first sentence under which the answer is "not found". */
   notFound: number;
   /** Span probability from which the reader's span is the short answer. */
   shortAnswer: number;
+};
+
+/** What the combination reads of each read sentence; a logistic model uses the first four. */
+export const COMBINATION_FEATURES = [
+  "reader",
+  "readerGap",
+  "trees",
+  "treesGap",
+  "readerRank",
+  "treesRank",
+] as const;
+
+/**
+ * The combination's features of the read sentences, from the reader's logits and the trees'
+ * logits in the same order: each logit, its gap to the question's best, and its rank as 1/rank
+ * (ties share the better rank).
+ */
+export function combinationFeatures(
+  readerLogits: readonly number[],
+  treeLogits: readonly number[],
+): number[][] {
+  const maxR = Math.max(...readerLogits);
+  const maxT = Math.max(...treeLogits);
+  const rankIn = (v: readonly number[], x: number) => 1 / (1 + v.filter((y) => y > x).length);
+  return readerLogits.map((r, k) => {
+    const t = treeLogits[k]!;
+    return [r, r - maxR, t, t - maxT, rankIn(readerLogits, r), rankIn(treeLogits, t)];
+  });
 }
 
 /** Sentences a follow-up reads at least: those already said drop out of its answer. */
@@ -150,18 +176,13 @@ export function rerank(
 ): Candidate[] {
   const read = ranked.filter((c) => reads.has(readKey(c)));
   if (read.length === 0) return ranked;
-  const rl = read.map((c) => reads.get(readKey(c))!.logit);
-  const tl = read.map((c) => logit(c.probability));
-  const maxR = Math.max(...rl);
-  const maxT = Math.max(...tl);
+  const xs = combinationFeatures(
+    read.map((c) => reads.get(readKey(c))!.logit),
+    read.map((c) => logit(c.probability)),
+  );
   read.forEach((c, k) => {
-    const x = [rl[k]!, rl[k]! - maxR, tl[k]!, tl[k]! - maxT];
-    let z = s.bias;
-    x.forEach((v, j) => {
-      z += (s.weights[j] ?? 0) * ((v - (s.mean[j] ?? 0)) / (s.scale[j] || 1));
-    });
     c.read = reads.get(readKey(c))!;
-    c.probability = sigmoid(z);
+    c.probability = probability(s, xs[k]!);
   });
   read.sort((a, b) => b.probability - a.probability || a.passage - b.passage || a.start - b.start);
   const rest = ranked.filter((c) => !reads.has(readKey(c)));

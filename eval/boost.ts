@@ -154,3 +154,22 @@ export function fitBoosted(
 export function describeBoost(b: BoostOptions): string {
   return `gradient-boosted trees (logistic loss, second-order steps): ${b.rounds} trees of depth ${b.depth}, learning rate ${b.learningRate}, L2 ${b.lambda} on leaves, at least ${b.minLeaf} rows per leaf, ${b.bins} quantile bins per feature`;
 }
+
+/** A model as JSON, one tree to a line so the file stays readable. */
+export function modelJson(model: object): string {
+  const forests: unknown[][] = [];
+  const text = JSON.stringify(
+    model,
+    (key, value: unknown) => {
+      if (key !== "trees" || !Array.isArray(value)) return value;
+      forests.push(value);
+      return `TREES ${forests.length - 1}`;
+    },
+    2,
+  );
+  const inlined = text.replace(/^( *)"trees": "TREES (\d+)"/gm, (_, indent: string, i: string) => {
+    const trees = forests[Number(i)]!.map((t) => `${indent}  ${JSON.stringify(t)}`).join(",\n");
+    return `${indent}"trees": [\n${trees}\n${indent}]`;
+  });
+  return `${inlined}\n`;
+}

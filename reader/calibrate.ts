@@ -14,8 +14,9 @@ import { parseArgs } from "node:util";
 import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
 import type { SelectorModel } from "../core/selector.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
+import { modelJson } from "../eval/boost.ts";
 import { writeRows } from "../eval/train.ts";
-import { fitSettings, measure, READ, type ReadRow, readTopCandidates } from "./fit.ts";
+import { fitSettings, measure, type ReadRow, readTopCandidates } from "./fit.ts";
 import { readCandidates, splitOf, trainRows } from "./splits.ts";
 
 const { values, positionals } = parseArgs({
@@ -67,10 +68,6 @@ if (positionals[0] === "rows") {
     const round = (x: number) => Number(x.toFixed(6));
     model.reader = {
       ...settings,
-      mean: settings.mean.map(round),
-      scale: settings.scale.map(round),
-      weights: settings.weights.map(round),
-      bias: round(settings.bias),
       notFound: round(settings.notFound),
       shortAnswer: round(settings.shortAnswer),
       provenance: {
@@ -79,7 +76,7 @@ if (positionals[0] === "rows") {
         measured,
       },
     };
-    await writeFile(SELECTOR_OUT, `${JSON.stringify(model, null, 2)}\n`);
+    await writeFile(SELECTOR_OUT, modelJson(model));
     const check =
       values.check && existsSync(values.check) ? JSON.parse(readFileSync(values.check, "utf8")) : undefined;
     const provenanceFile = path.join(MODEL_DIR, "provenance.json");

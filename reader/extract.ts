@@ -19,8 +19,8 @@ import { annotationsFor, candidates, passageSentences, termWeights } from "../co
 import type { Embedder } from "../core/types.ts";
 import { isoWeek } from "../eval/candidates.ts";
 import { loadDataset } from "../eval/dataset.ts";
-import { memoEmbedder } from "../eval/memo-embedder.ts";
 import { hasAnyAnswer } from "../eval/metrics.ts";
+import { memoQueries } from "../eval/query-memo.ts";
 import { openSession } from "../eval/session.ts";
 import { PASSAGES, PREFILTER } from "../eval/train.ts";
 
@@ -59,7 +59,7 @@ export interface ExtractCandidatesOptions {
 /** Writes one JSON line per question to `out` (atomically: a `.partial` file renamed at the end). */
 export async function extractCandidates(opts: ExtractCandidatesOptions): Promise<number> {
   const dataset = await loadDataset(opts.datasetDir);
-  const memo = memoEmbedder(opts.embedder);
+  const memo = memoQueries(opts.embedder);
   const session = await openSession(dataset.corpusFile, {
     overrides: {},
     cacheRoot: opts.cacheRoot,

@@ -5,8 +5,10 @@
  * For each question the engine reads the selector's top `read` candidates. Here the same is done
  * with the committed trees and the int8 reader running in the product's own embedding workers,
  * and then fitted:
- *   - the combination: a logistic model over the reader's logit and the trees' logit, each also
- *     as its gap to the question's best, which orders the read sentences;
+ *   - the combination: boosted trees over the reader's logit and the trees' logit, each also as
+ *     its gap to the question's best and its rank (core/answer.ts combinationFeatures), which
+ *     order the read sentences. Every choice below is made on out-of-fold probabilities (split B
+ *     dealt into COMBINATION_FOLDS by article); the model shipped is then fitted on all of B;
  *   - the follower: the probability a second sentence needs;
  *   - the not-found bar: the lowest reader probability of the first sentence that refuses at
  *     most `FALSE_REFUSAL` of split B's answerable questions;
@@ -16,15 +18,29 @@
  */
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { DEFAULT_NOT_FOUND, matchStrength, notFoundBar } from "../core/answer.ts";
-import { FEATURES, probability, type SelectorModel } from "../core/selector.ts";
+import {
+  COMBINATION_FEATURES,
+  combinationFeatures,
+  DEFAULT_NOT_FOUND,
+  matchStrength,
+  notFoundBar,
+  type ReaderSettings,
+} from "../core/answer.ts";
+import { FEATURES, type ProbabilityModel, probability, type SelectorModel } from "../core/selector.ts";
 import { contentTerms } from "../core/text.ts";
 import type { Reader, ReadScore } from "../core/types.ts";
+import { BOOST_DEFAULTS, type BoostOptions, describeBoost, fitBoosted } from "../eval/boost.ts";
 import { hasAnyAnswer, normalizeAnswer } from "../eval/metrics.ts";
-import { fitLogistic } from "../eval/train.ts";
+import { articleFolds } from "../eval/train.ts";
 import type { CandidateRow } from "./extract.ts";
 
-export const READ_FEATURES = ["reader", "readerGap", "trees", "treesGap"] as const;
+/**
+ * The combination's trees: fewer rounds and smaller leaves than the selector's, for a few
+ * thousand rows of six features (set once, not tuned on any figure reported).
+ */
+export const COMBINATION_FIT: BoostOptions = { ...BOOST_DEFAULTS, rounds: 200, minLeaf: 30 };
+/** Folds of split B's articles for the out-of-fold probabilities every threshold is chosen on. */
+const COMBINATION_FOLDS = 3;
 /** Sentences read per question while fitting: the selector's best; the engine reads fewer (policy). */
 export const READ = 6;
 /**
@@ -95,32 +111,15 @@ export async function readTopCandidates(
 
 /** The combination's features of each read candidate. */
 export function readFeatures(r: ReadRow): number[][] {
-  const rl = r.scores.map((s) => s.logit);
-  const tl = r.read.map((j) => logit(r.trees[j]!));
-  const maxR = Math.max(...rl);
-  const maxT = Math.max(...tl);
-  return r.read.map((_, k) => [rl[k]!, rl[k]! - maxR, tl[k]!, tl[k]! - maxT]);
+  return combinationFeatures(
+    r.scores.map((x) => x.logit),
+    r.read.map((j) => logit(r.trees[j]!)),
+  );
 }
 
 function em(a: string, answers: readonly string[]): boolean {
   const n = normalizeAnswer(a);
   return answers.some((g) => normalizeAnswer(g) === n);
-}
-
-export interface ReaderSettings {
-  read: number;
-  /** The trees' probability of their best from which only it is read (core/answer.ts). */
-  sure?: number;
-  features: readonly string[];
-  mean: number[];
-  scale: number[];
-  weights: number[];
-  bias: number;
-  follower: number;
-  /** Reader probability of the first sentence under which the answer is "not found". */
-  notFound: number;
-  /** Span probability from which the reader's span is the short answer. */
-  shortAnswer: number;
 }
 
 interface Outcome {
@@ -129,15 +128,12 @@ interface Outcome {
   first: number;
 }
 
-function outcome(r: ReadRow, s: Pick<ReaderSettings, "mean" | "scale" | "weights" | "bias">): Outcome {
-  const xs = readFeatures(r);
-  const probs = xs.map((x) => {
-    let z = s.bias;
-    x.forEach((v, j) => {
-      z += s.weights[j]! * ((v - s.mean[j]!) / (s.scale[j] || 1));
-    });
-    return sigmoid(z);
-  });
+/** Which combination model scores a row: the shipped one, or its fold's while fitting. */
+type ModelOf = (r: ReadRow) => ProbabilityModel;
+
+function outcome(r: ReadRow, modelOf: ModelOf): Outcome {
+  const m = modelOf(r);
+  const probs = readFeatures(r).map((x) => probability(m, x));
   const order = probs.map((_, k) => k).sort((a, b) => probs[b]! - probs[a]! || a - b);
   return { order, probs, first: order[0] ?? -1 };
 }
@@ -163,10 +159,7 @@ function asRead(r: ReadRow, p: Pick<Policy, "read" | "sure">): ReadRow {
  * POLICY_LOSS of reading all READ: how many to read, and from what probability of the trees'
  * best only that one.
  */
-function choosePolicy(
-  rows: readonly ReadRow[],
-  s: Pick<ReaderSettings, "mean" | "scale" | "weights" | "bias">,
-): Policy {
+function choosePolicy(rows: readonly ReadRow[], s: ModelOf): Policy {
   const top1 = (p: Pick<Policy, "read" | "sure">) => {
     let hits = 0;
     let reads = 0;
@@ -196,14 +189,26 @@ export function fitSettings(b: readonly ReadRow[]): {
   figures: Record<string, unknown>;
 } {
   const answerable = b.filter((r) => r.row.answers.length > 0 && r.read.length > 0);
-  const xs = answerable.flatMap(readFeatures);
-  const ys = answerable.flatMap((r) => r.read.map((j) => r.row.candidates[j]!.y));
-  const lm = fitLogistic(xs, ys, 1, READ_FEATURES);
-  const base = { mean: [...lm.mean], scale: [...lm.scale], weights: [...lm.weights], bias: lm.bias };
-  const policy = choosePolicy(answerable, base);
+  const fitCombination = (rows: readonly ReadRow[]) =>
+    fitBoosted(
+      rows.flatMap(readFeatures),
+      rows.flatMap((r) => r.read.map((j) => r.row.candidates[j]!.y)),
+      COMBINATION_FEATURES,
+      COMBINATION_FIT,
+    );
+  // Out-of-fold models: every choice below is made on probabilities of articles the model did not see.
+  const folds = articleFolds(
+    answerable.map((r) => r.row.group),
+    COMBINATION_FOLDS,
+  );
+  const foldModels = Array.from({ length: COMBINATION_FOLDS }, (_, f) =>
+    fitCombination(answerable.filter((r) => folds.get(r.row.group) !== f)),
+  );
+  const oof: ModelOf = (r) => foldModels[folds.get(r.row.group)!]!;
+  const policy = choosePolicy(answerable, oof);
   // The thresholds are fitted on what the engine will read.
   const read = answerable.map((r) => asRead(r, policy));
-  const outs = read.map((r) => outcome(r, base));
+  const outs = read.map((r) => outcome(r, oof));
   // Not found: the match-strength rule refuses as it always did; the reader's own probability of
   // the first sentence refuses more, as far as both together refuse at most FALSE_REFUSAL of
   // split B's answerable questions.
@@ -262,8 +267,7 @@ export function fitSettings(b: readonly ReadRow[]): {
   const settings: ReaderSettings = {
     read: policy.read,
     sure: policy.sure,
-    features: [...READ_FEATURES],
-    ...base,
+    ...fitCombination(answerable),
     follower,
     notFound,
     shortAnswer,
@@ -271,6 +275,7 @@ export function fitSettings(b: readonly ReadRow[]): {
   return {
     settings,
     figures: {
+      combination: `${describeBoost(COMBINATION_FIT)} over ${COMBINATION_FEATURES.join(", ")}; figures out of fold (${COMBINATION_FOLDS} folds of split B's articles)`,
       questions: outs.length,
       top1Trees: round(
         answerable.filter((r) => r.row.candidates[r.read[0]!]!.y === 1).length / answerable.length,
@@ -303,7 +308,7 @@ export function measure(rows: readonly ReadRow[], s: ReaderSettings) {
   for (const row of rows) {
     if (row.read.length === 0) continue;
     const r = asRead(row, { read: s.read, sure: s.sure ?? 2 });
-    const o = outcome(r, s);
+    const o = outcome(r, () => s);
     const first = r.scores[o.first]!;
     const refuse = evidenceRefuses(r, o.first) || sigmoid(first.logit) < s.notFound;
     if (r.row.expectNotFound || r.row.answers.length === 0) {

@@ -13,7 +13,7 @@ import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
 import { FEATURES, probability, type SelectorModel } from "../core/selector.ts";
 import { type ShortAnswerModel, SPAN_FEATURES } from "../core/short-answer.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
-import { BOOST_DEFAULTS, type BoostOptions, describeBoost, fitBoosted } from "../eval/boost.ts";
+import { BOOST_DEFAULTS, type BoostOptions, describeBoost, fitBoosted, modelJson } from "../eval/boost.ts";
 import { loadDataset } from "../eval/dataset.ts";
 import { cacheKey, fileSha256 } from "../eval/index-cache.ts";
 import { DEFAULT_CACHE_ROOT } from "../eval/session.ts";
@@ -287,25 +287,6 @@ await runCli(async () => {
   console.log(JSON.stringify(model.provenance.shortAnswer.outOfFold, null, 2));
   console.log(`model written to ${path.relative(PROJECT_ROOT, out)}`);
 });
-
-/** A model as JSON, one tree to a line so the file stays readable. */
-function modelJson(model: object): string {
-  const forests: unknown[][] = [];
-  const text = JSON.stringify(
-    model,
-    (key, value: unknown) => {
-      if (key !== "trees" || !Array.isArray(value)) return value;
-      forests.push(value);
-      return `TREES ${forests.length - 1}`;
-    },
-    2,
-  );
-  const inlined = text.replace(/^( *)"trees": "TREES (\d+)"/gm, (_, indent: string, i: string) => {
-    const trees = forests[Number(i)]!.map((t) => `${indent}  ${JSON.stringify(t)}`).join(",\n");
-    return `${indent}"trees": [\n${trees}\n${indent}]`;
-  });
-  return `${inlined}\n`;
-}
 
 function fitSpans(rows: readonly SpanRow[]) {
   return fitBoosted(

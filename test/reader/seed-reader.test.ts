@@ -94,7 +94,7 @@ describe.skipIf(!committed)("the committed reader", () => {
     expect(first.citations.map((c) => c.text)).not.toContain(quoted);
   });
 
-  it("reads the trees' best two sentences, or only their best when they are sure of it", async () => {
+  it("reads at most the fitted number of the trees' best sentences, and only their best when they are sure of it", async () => {
     const real = embedder.reader!;
     const counts: number[] = [];
     const counting: Reader = {
