@@ -104,7 +104,8 @@ export function groupDocs<T extends { chunks: unknown[] }>(prepared: T[]): T[][]
  * Cuts items into model batches of at most `size`, in order of token count (ties keep their
  * order), so each batch is padded to a length close to all its rows. The quantised model scales
  * its activations over the whole batch, so a text's vector depends on its batch: changing how
- * batches are formed changes vectors, and needs a new CHUNKER_VERSION.
+ * batches are formed changes vectors, and needs a new CHUNKER_VERSION (or, as when sentences left
+ * the batches, a reason beside it not to bump it).
  */
 export function modelBatches<T>(items: readonly T[], tokens: (item: T) => number, size: number): T[][] {
   const counted = items.map((item, i) => ({ item, n: tokens(item), i }));
