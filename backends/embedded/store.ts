@@ -60,8 +60,9 @@ const DOC_FREQ_CACHE = 200_000;
 /** Characters of document text a read-only store keeps to cut chunk text from (8–16 MiB). */
 const DOC_TEXT_CACHE_CHARS = 8 * 1024 * 1024;
 /**
- * Sentence spans a read-only store keeps by chunk: about 70 bytes each with its share of the key,
- * so 9 MiB, the memory 8,192 sentences took when each came with a vector (1.5 KiB).
+ * Sentence spans a read-only store keeps by chunk: about 110 bytes of heap each with their share
+ * of the key (measured with spans of 4–5 a chunk), so 14 MiB, about what 8,192 sentences took when
+ * each came with its vector (1.5 KiB).
  */
 const SENTENCE_CACHE = 131_072;
 
