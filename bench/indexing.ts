@@ -16,7 +16,7 @@ import { buildIndex, groupDocs, modelBatches, prepareDoc } from "../ingest/index
 export interface IndexingResult {
   documents: number;
   chunks: number;
-  /** Chunks plus sentences: every text the model embeds. */
+  /** Every text the model embeds: one per distinct chunk input (sentences are not embedded). */
   texts: number;
   pipelineSeconds: number;
   chunksPerSecond: number;
@@ -85,12 +85,8 @@ export async function benchIndexing(
         return true;
       });
     for (const group of groupDocs(prepared)) {
-      // A group's chunks and sentences batched together by token count, as the pipeline queues
-      // them for the workers.
-      const texts = unique([
-        ...group.flatMap((p) => p.chunkInputs),
-        ...group.flatMap((p) => p.sentences.map((s) => s.text)),
-      ]);
+      // A group's chunk inputs batched by token count, as the pipeline queues them for the workers.
+      const texts = unique(group.flatMap((p) => p.chunkInputs));
       const batches = modelBatches(texts, (t) => raw.countTokens(t), config.embedBatchSize);
       const t0 = performance.now();
       await Promise.all(batches.map((b) => raw.embed(b, "passage")));

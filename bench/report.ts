@@ -155,7 +155,7 @@ export function renderMarkdown(r: BenchResults): string {
     out.push(
       "## Indexing",
       "",
-      `Dataset \`${i.dataset}\`: ${i.documents} documents → ${i.chunks} chunks; the model embeds ${i.texts} texts (each chunk with its title, and each sentence for answer selection).`,
+      `Dataset \`${i.dataset}\`: ${i.documents} documents → ${i.chunks} chunks; the model embeds ${i.texts} texts (each distinct chunk with its title: ${(i.texts / i.chunks).toFixed(2)} per chunk).`,
       "",
       table(
         ["pipeline s", "chunks/s", "raw model s (same batches)", "pipeline overhead"],

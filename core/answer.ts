@@ -3,7 +3,7 @@
  * each followed by markers naming every passage that contains it verbatim. No text is written
  * that is not in the corpus.
  */
-import type { IndexSnapshot, SentenceVector } from "./backend.ts";
+import type { IndexSnapshot, SentenceSpan } from "./backend.ts";
 import type { RetrievalConfig } from "./config.ts";
 import type { SentenceSet } from "./exclusions.ts";
 import type { AnnotationCache } from "./nlp.ts";
@@ -333,7 +333,7 @@ export interface AnswerOptions {
 /** What composing an answer reads from the index for one retrieval, read in one go. */
 export interface AnswerReading {
   /** The sentences of each retrieved passage, in passage order. */
-  sentences: SentenceVector[][];
+  sentences: SentenceSpan[][];
   /** IDF weight of each stemmed question term. */
   weights: Map<string, number>;
   annotations: AnnotationCache;
@@ -362,7 +362,7 @@ export async function readForAnswer(
   // sentences already said drop out of its answer.
   const ranked = rank(
     model,
-    candidates(sentences, r.passages, r.queryVector, question, {
+    candidates(sentences, r.passages, question, {
       weights,
       passages: model.passages,
       prefilter: model.prefilter,
@@ -403,7 +403,7 @@ export function answerFrom(
   const settings = reading.reads ? model.reader : undefined;
   const treeRanked = rank(
     model,
-    candidates(reading.sentences, r.passages, r.queryVector, question, {
+    candidates(reading.sentences, r.passages, question, {
       weights: reading.weights,
       passages: model.passages,
       prefilter: model.prefilter,

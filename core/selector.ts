@@ -3,12 +3,12 @@
  * model over them (boosted trees, or a logistic regression; trained by `npm run train`, stored in
  * core/selector-model.json) that gives each the probability that it answers the question.
  *
- * Two stages keep it cheap: every sentence of the considered passages gets the vector and term
- * features (a dot product and a set lookup each); only the best `prefilter` of them by a fixed
- * blend of those are annotated by the NLP model, which the cache spares for repeated passages.
+ * Two stages keep it cheap: every sentence of the considered passages gets the term features (a
+ * set lookup each); only the best `prefilter` of them by a fixed blend of those are annotated by
+ * the NLP model, which the cache spares for repeated passages.
  */
 
-import type { IndexSnapshot, SentenceVector } from "./backend.ts";
+import type { IndexSnapshot, SentenceSpan } from "./backend.ts";
 import type { SentenceSet } from "./exclusions.ts";
 import {
   type Annotation,
@@ -23,7 +23,6 @@ import type { Passage } from "./retrieval.ts";
 import { contentTerms, isStopword, sentenceKey, stem, stemSet, words } from "./text.ts";
 import { type TreeModel, treeScore } from "./trees.ts";
 import type { ReadScore } from "./types.ts";
-import { dot } from "./vectors.ts";
 
 /** Feature names, in the order of the model's weights. */
 export const FEATURES = [
@@ -179,7 +178,7 @@ export async function termWeights(
 export function passageSentences(
   index: Pick<IndexSnapshot, "sentences">,
   passages: readonly Passage[],
-): Promise<SentenceVector[][]> {
+): Promise<SentenceSpan[][]> {
   return index.sentences(passages.map((p) => ({ docId: p.doc.id, start: p.chunk.start, end: p.chunk.end })));
 }
 
@@ -293,9 +292,8 @@ function questionContentStems(question: string): Set<string> {
  * passage i (see {@link passageSentences}).
  */
 export function candidates(
-  sentencesOf: readonly (readonly SentenceVector[])[],
+  sentencesOf: readonly (readonly SentenceSpan[])[],
   passages: readonly Passage[],
-  queryVector: Float32Array | undefined,
   question: string,
   opts: CandidateOptions,
 ): Candidate[] {
@@ -324,7 +322,6 @@ export function candidates(
   const raws: Raw[] = [];
   passages.slice(0, opts.passages).forEach((p, pi) => {
     const sentences = sentencesOf[pi] ?? [];
-    const denses = sentences.map((s) => (queryVector ? dot(queryVector, s.vector) : 0));
     sentences.forEach((s, si) => {
       const key = `${p.doc.id}:${s.start}:${s.end}`;
       if (seen.has(key)) return;
@@ -342,10 +339,13 @@ export function candidates(
         end: s.end,
         text,
         passage: pi,
-        dense: queryVector ? denses[si]! : lexical,
+        // Sentences have no vector (the index stores their spans only): the dense features take
+        // the lexical match, and a neighbour's dense match is 0, as they did for a question
+        // without a vector.
+        dense: lexical,
         lexical,
         position: sentences.length > 1 ? si / (sentences.length - 1) : 0,
-        neighbour: Math.max(denses[si - 1] ?? 0, denses[si + 1] ?? 0),
+        neighbour: 0,
         stems,
         terms,
       });

@@ -33,7 +33,7 @@ export function seededEmbedder(inner: Embedder, indexDir: string): SeededEmbedde
       if (kind !== "passage" || !store) return inner.embed(texts, kind);
       const out = texts.map((t) => {
         const h = ehash(t);
-        return store.chunk(h) ?? store.sentence(h);
+        return store.chunk(h);
       });
       const missing = texts.filter((_, i) => !out[i]);
       const vectors = missing.length ? await inner.embed(missing, kind) : [];

@@ -68,18 +68,12 @@ export async function extractRows(opts: ExtractOptions): Promise<TrainRow[]> {
       memo.forget();
       const r = await retrieve(session.deps, q.question, { k: session.config.k });
       const index = session.deps.index;
-      const cs = candidates(
-        await passageSentences(index, r.passages),
-        r.passages,
-        r.queryVector,
-        q.question,
-        {
-          weights: await termWeights(index, q.question),
-          annotations: annotationsFor(index),
-          passages: PASSAGES,
-          prefilter: PREFILTER,
-        },
-      );
+      const cs = candidates(await passageSentences(index, r.passages), r.passages, q.question, {
+        weights: await termWeights(index, q.question),
+        annotations: annotationsFor(index),
+        passages: PASSAGES,
+        prefilter: PREFILTER,
+      });
       rows.push({
         id: q.id,
         article: q.goldDocIds[0] ?? "",

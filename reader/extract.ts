@@ -81,18 +81,12 @@ export async function extractCandidates(opts: ExtractCandidatesOptions): Promise
       const asOf = q.date ? { asOf: q.date } : {};
       const r = await retrieve(session.deps, q.question, { k: session.config.k, ...asOf });
       const index = session.deps.index;
-      const cs = candidates(
-        await passageSentences(index, r.passages),
-        r.passages,
-        r.queryVector,
-        q.question,
-        {
-          weights: await termWeights(index, q.question),
-          annotations: annotationsFor(index),
-          passages: PASSAGES,
-          prefilter: PREFILTER,
-        },
-      );
+      const cs = candidates(await passageSentences(index, r.passages), r.passages, q.question, {
+        weights: await termWeights(index, q.question),
+        annotations: annotationsFor(index),
+        passages: PASSAGES,
+        prefilter: PREFILTER,
+      });
       const row: CandidateRow = {
         id: q.id,
         group,

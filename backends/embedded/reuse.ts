@@ -1,26 +1,25 @@
 /**
- * Vectors an earlier index already holds, found by the hash of the exact embedder input (see
- * `ehash` in ingest/indexer.ts). The indexer takes them instead of running the model again:
+ * Chunk vectors an earlier index already holds, found by the hash of the exact embedder input
+ * (see `ehash` in ingest/indexer.ts). The indexer takes them instead of running the model again:
  * for the unchanged text of an edited document, and for a whole index of an older format, which
- * is rebuilt in the current one without embedding anything.
+ * is rebuilt in the current one without embedding anything. The sentence vectors formats 2 and 3
+ * kept are never read: sentences are no longer embedded.
  */
 import path from "node:path";
 import Database from "better-sqlite3";
-import { dequantize } from "../../core/vectors.ts";
 import { ChunkStore } from "./store.ts";
 import { VectorIndex } from "./vector-index.ts";
 import { DB_FILE, HNSW_FILE, type Manifest } from "./versions.ts";
 
 export interface VectorSource {
   chunk(ehash: string): Float32Array | undefined;
-  sentence(ehash: string): Float32Array | undefined;
   close(): void;
 }
 
 /**
- * A current-format index: chunk vectors from its graph by the label the store names, sentence
- * vectors from the store. `graph` may be a copy of the index's graph (the writer's staged one),
- * as long as the labels the store names are still in it.
+ * An index of format 3 or 4: chunk vectors from its graph by the label the store names. `graph`
+ * may be a copy of the index's graph (the writer's staged one), as long as the labels the store
+ * names are still in it.
  */
 export function storeSource(store: ChunkStore, graph: VectorIndex): VectorSource {
   return {
@@ -34,19 +33,14 @@ export function storeSource(store: ChunkStore, graph: VectorIndex): VectorSource
         return undefined;
       }
     },
-    sentence: (h) => store.cachedSentenceVector(h),
     close: () => store.close(),
   };
 }
 
-/**
- * Format 2 kept a float32 copy of every chunk vector in SQLite (`chunks.vector`) and sentence
- * vectors as format 3 does (int8, `sentences.vector`).
- */
+/** Format 2 kept a float32 copy of every chunk vector in SQLite (`chunks.vector`). */
 function format2Source(dbFile: string): VectorSource {
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   const chunk = db.prepare("SELECT vector FROM chunks WHERE ehash = ? LIMIT 1").pluck();
-  const sentence = db.prepare("SELECT vector FROM sentences WHERE ehash = ? LIMIT 1").pluck();
   return {
     chunk(h) {
       const blob = chunk.get(h) as Buffer | undefined;
@@ -55,10 +49,6 @@ function format2Source(dbFile: string): VectorSource {
       const out = new Float32Array(blob.byteLength / 4);
       new Uint8Array(out.buffer).set(blob);
       return out;
-    },
-    sentence(h) {
-      const blob = sentence.get(h) as Buffer | undefined;
-      return blob ? dequantize(blob) : undefined;
     },
     close: () => {
       if (db.open) db.close();

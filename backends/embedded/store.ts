@@ -1,18 +1,17 @@
 import Database from "better-sqlite3";
-import type { DocMeta, DocumentSummary, SentenceVector, StoredChunk } from "../../core/backend.ts";
+import type { DocMeta, DocumentSummary, SentenceSpan, StoredChunk } from "../../core/backend.ts";
 import { SizedLru } from "../../core/lru.ts";
 import type { DateFilter, Doc, Span } from "../../core/types.ts";
-import { dequantize, quantize } from "../../core/vectors.ts";
 import { type Bm25Options, Bm25Ranker } from "./bm25.ts";
 import { type ChunkRow, ChunkTable } from "./chunk-table.ts";
 
 export type { DocMeta, StoredChunk };
 
 /**
- * The chunk store: documents, chunks (offsets into their document), sentence spans and their
- * vectors in SQLite, with an FTS5 table for BM25 over chunk text and document title. One file,
- * opened read-only by the server. Chunk vectors live in the hnswlib graph beside it
- * (backends/embedded/vector-index.ts), not here, and chunk text is cut from the document's text.
+ * The chunk store: documents, chunks (offsets into their document) and sentence spans in SQLite,
+ * with an FTS5 table for BM25 over chunk text and document title. One file, opened read-only by
+ * the server. Chunk vectors live in the hnswlib graph beside it (backends/embedded/vector-index.ts),
+ * not here, and chunk text is cut from the document's text; sentences have no vector.
  */
 
 /** How the FTS5 table tokenises chunk text, titles and query terms. */
@@ -41,7 +40,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_ehash ON chunks(ehash);
 CREATE TABLE IF NOT EXISTS sentences (
-  doc_id TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, ehash TEXT NOT NULL, vector BLOB NOT NULL,
+  doc_id TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, ehash TEXT NOT NULL,
   PRIMARY KEY (doc_id, start)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sentences_ehash ON sentences(ehash);
@@ -49,12 +48,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
   title, text, content='', contentless_delete=1, tokenize='${FTS_TOKENIZE}'
 );
 `;
-
-export interface SentenceRow extends Span {
-  docId: string;
-  /** Int8-quantised unit vector; see {@link dequantize}. */
-  vector: Float32Array;
-}
 
 export interface LexicalHit {
   label: number;
@@ -66,8 +59,12 @@ export interface LexicalHit {
 const DOC_FREQ_CACHE = 200_000;
 /** Characters of document text a read-only store keeps to cut chunk text from (8–16 MiB). */
 const DOC_TEXT_CACHE_CHARS = 8 * 1024 * 1024;
-/** Sentences (with their vectors, 1.5 KiB each at 384 dimensions) a read-only store keeps by chunk. */
-const SENTENCE_CACHE = 8192;
+/**
+ * Sentence spans a read-only store keeps by chunk: about 110 bytes of heap each with their share
+ * of the key (measured with spans of 4–5 a chunk), so 14 MiB, about what 8,192 sentences took when
+ * each came with its vector (1.5 KiB).
+ */
+const SENTENCE_CACHE = 131_072;
 
 export class ChunkStore {
   readonly db: Database.Database;
@@ -92,7 +89,7 @@ export class ChunkStore {
         /** Document metadata read so far (a few hundred bytes per document). */
         docMetas: Map<string, DocMeta | undefined>;
         /** The sentences of recently read chunk spans, within SENTENCE_CACHE sentences. */
-        spanSentences: SizedLru<SentenceVector[]>;
+        spanSentences: SizedLru<SentenceSpan[]>;
         /** BM25 from postings in memory, opened on the first lexical search. */
         bm25?: Bm25Ranker;
       }
@@ -131,9 +128,7 @@ export class ChunkStore {
         "INSERT INTO chunks (label, id, doc_id, ordinal, start, end, ehash) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ),
       insertFts: db.prepare("INSERT INTO chunks_fts (rowid, title, text) VALUES (?, ?, ?)"),
-      insertSentence: db.prepare(
-        "INSERT INTO sentences (doc_id, start, end, ehash, vector) VALUES (?, ?, ?, ?, ?)",
-      ),
+      insertSentence: db.prepare("INSERT INTO sentences (doc_id, start, end, ehash) VALUES (?, ?, ?, ?)"),
       chunkLabelsOfDoc: db.prepare("SELECT label FROM chunks WHERE doc_id = ?").pluck(),
       deleteFts: db.prepare("DELETE FROM chunks_fts WHERE rowid = ?"),
       deleteChunks: db.prepare("DELETE FROM chunks WHERE doc_id = ?"),
@@ -147,9 +142,8 @@ export class ChunkStore {
       chunk: db.prepare("SELECT label, id, doc_id, ordinal, start, end FROM chunks WHERE label = ?"),
       docText: db.prepare("SELECT text FROM docs WHERE id = ?").pluck(),
       chunkLabel: db.prepare("SELECT label FROM chunks WHERE ehash = ? LIMIT 1").pluck(),
-      sentenceVector: db.prepare("SELECT vector FROM sentences WHERE ehash = ? LIMIT 1").pluck(),
       sentencesIn: db.prepare(
-        "SELECT start, end, vector FROM sentences WHERE doc_id = ? AND start >= ? AND end <= ? ORDER BY start",
+        "SELECT start, end FROM sentences WHERE doc_id = ? AND start >= ? AND end <= ? ORDER BY start",
       ),
       maxLabel: db.prepare("SELECT COALESCE(MAX(label), -1) FROM chunks").pluck(),
       allLabels: db.prepare("SELECT label FROM chunks ORDER BY label").pluck(),
@@ -218,18 +212,14 @@ export class ChunkStore {
     this.stmts.insertFts.run(chunk.label, title, chunk.text);
   }
 
-  insertSentence(docId: string, span: Span, ehash: string, vector: Float32Array): void {
-    this.stmts.insertSentence.run(docId, span.start, span.end, ehash, quantize(vector));
+  /** Records a sentence's span; `hash` (of its text) groups the sentences that recur. */
+  insertSentence(docId: string, span: Span, hash: string): void {
+    this.stmts.insertSentence.run(docId, span.start, span.end, hash);
   }
 
   /** The label of a chunk embedded from the same embedder input, if any: its vector is reusable. */
   chunkLabelOf(ehash: string): number | undefined {
     return this.stmts.chunkLabel.get(ehash) as number | undefined;
-  }
-
-  cachedSentenceVector(ehash: string): Float32Array | undefined {
-    const blob = this.stmts.sentenceVector.get(ehash) as Buffer | undefined;
-    return blob ? dequantize(blob) : undefined;
   }
 
   /** Every chunk label, ascending. */
@@ -318,23 +308,14 @@ export class ChunkStore {
   /**
    * Sentences of a document that lie wholly inside [start, end). A read-only store keeps them per
    * span: every answer reads the sentences of its passages, and popular passages recur, so the
-   * SQL read and the dequantising are paid once per index version rather than per answer. The
-   * rows are then shared by every caller: read them, never modify them.
+   * SQL read is paid once per index version rather than per answer. The rows are then shared by
+   * every caller: read them, never modify them.
    */
-  sentencesIn(docId: string, start: number, end: number): SentenceVector[] {
+  sentencesIn(docId: string, start: number, end: number): SentenceSpan[] {
     const key = `${docId}\u0000${start}\u0000${end}`;
     const cached = this.frozen?.spanSentences.get(key);
     if (cached) return cached;
-    const rows = this.stmts.sentencesIn.all(docId, start, end) as {
-      start: number;
-      end: number;
-      vector: Buffer;
-    }[];
-    const out: SentenceVector[] = rows.map((r) => ({
-      start: r.start,
-      end: r.end,
-      vector: dequantize(r.vector),
-    }));
+    const out = this.stmts.sentencesIn.all(docId, start, end) as SentenceSpan[];
     this.frozen?.spanSentences.set(key, out);
     return out;
   }

@@ -22,14 +22,15 @@ export type { ChunkerInfo, ModelInfo };
 /**
  * Bumped when the files' layout changes. Format 3 keeps each chunk vector once (in the hnswlib
  * graph; format 2 also kept a float32 copy in SQLite) and no chunk text (a chunk is a slice of its
- * document's text, cut by its offsets).
+ * document's text, cut by its offsets). Format 4 keeps sentence spans without vectors (formats 2
+ * and 3 kept an int8 vector of every sentence).
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 /**
  * Older formats an index can be upgraded from without running the model again: the indexer
- * rebuilds the files in the current format and takes every vector from the old index.
+ * rebuilds the files in the current format and takes every chunk vector from the old index.
  */
-export const UPGRADABLE_FORMATS: readonly number[] = [2];
+export const UPGRADABLE_FORMATS: readonly number[] = [2, 3];
 export const DB_FILE = "index.db";
 export const HNSW_FILE = "vectors.hnsw";
 export const MANIFEST_FILE = "manifest.json";
@@ -87,7 +88,7 @@ export function readManifest(dir: string, formats: readonly number[] = [FORMAT_V
   if (m.format !== undefined && !formats.includes(m.format) && UPGRADABLE_FORMATS.includes(m.format)) {
     throw new AppError(
       "INDEX_FORMAT_OLD",
-      `${file} is an index of format ${m.format}; this version reads format ${FORMAT_VERSION}: run \`npm run index\` to upgrade it (its vectors are reused, nothing is embedded again)`,
+      `${file} is an index of format ${m.format}; this version reads format ${FORMAT_VERSION}: run \`npm run index\` to upgrade it (its chunk vectors are reused, nothing is embedded again)`,
     );
   }
   if (

@@ -93,7 +93,7 @@ export async function openEmbeddedWriter(
         else {
           upgrade = { dir, manifest };
           notice(
-            `upgrading the index from format ${manifest.format} to ${FORMAT_VERSION}: every document is written again, with the vectors it has`,
+            `upgrading the index from format ${manifest.format} to ${FORMAT_VERSION}: every document is written again, with the chunk vectors it has`,
           );
         }
       } catch (err) {
@@ -176,12 +176,12 @@ export async function openEmbeddedWriter(
         throw err;
       }
     },
-    async reusableVectors(kind, hashes) {
+    async reusableVectors(hashes) {
       const cache = need().cache;
       const out = new Map<string, Float32Array>();
       if (!cache) return out;
       for (const h of hashes) {
-        const v = kind === "chunk" ? cache.chunk(h) : cache.sentence(h);
+        const v = cache.chunk(h);
         if (v) out.set(h, v);
       }
       return out;
@@ -203,7 +203,7 @@ export async function openEmbeddedWriter(
             s.store.insertChunk({ ...c.chunk, label }, doc.title, c.ehash);
             s.vectors.add(label, c.vector);
           }
-          for (const x of sentences) s.store.insertSentence(doc.id, x.span, x.ehash, x.vector);
+          for (const x of sentences) s.store.insertSentence(doc.id, x.span, x.ehash);
           docs.set(doc.id, doc.hash);
         }
       });

@@ -4,9 +4,10 @@
  *   <P>Doc       one object per document version: id, title, date, text, content hash
  *   <P>Chunk     one object per chunk, with its vector (HNSW, cosine, uncompressed) and BM25 over
  *                text and title; the document's metadata rides along so a hit needs no join
- *   <P>Sentence  one object per sentence: span, text, embedder-input hash, int8 vector as a blob
- *                (sentences are only ever read by span, so they get no vector index)
- *   <P>Meta      two objects: the published version, and the build lock
+ *   <P>Sentence  one object per sentence: span, text and the hash of its text (no vector: sentences
+ *                are never embedded, only read by span and grouped by hash)
+ *   <P>Meta      two objects: the published version (with the format of what it wrote), and the
+ *                build lock
  *
  * Every Doc/Chunk/Sentence object carries `addedIn` (the version that wrote it) and `removedIn`
  * (the version that deleted it; ALIVE while it is live). Version V sees an object when
@@ -27,7 +28,14 @@ import {
   vectorIndex,
   type WeaviateClient,
 } from "weaviate-client";
-import { dequantize as fromInt8, quantize as toInt8 } from "../../core/vectors.ts";
+
+/**
+ * Bumped when what the collections hold changes; the published-version record names it. Format
+ * 2: sentences without a vector (format 1, the records that name no format, gave each an int8
+ * vector in a `vec` blob). A Sentence collection made by format 1 keeps `vec` in its schema, as
+ * Weaviate cannot drop a property, but no object sets it after the upgrade.
+ */
+export const WEAVIATE_FORMAT = 2;
 
 /** `removedIn` of a live object. */
 export const ALIVE = 2 ** 31 - 1;
@@ -77,9 +85,8 @@ export type SentenceProps = {
   start: number;
   end: number;
   text: string;
+  /** The hash of the sentence's text, which recurring sentences are grouped by. */
   ehash: string;
-  /** Base64 of the int8-quantised vector (see {@link quantize}). */
-  vec: string;
   addedIn: number;
   removedIn: number;
 };
@@ -108,7 +115,7 @@ export const PROPERTIES = {
     "addedIn",
     "removedIn",
   ],
-  sentence: ["docId", "title", "start", "end", "text", "ehash", "vec", "addedIn", "removedIn"],
+  sentence: ["docId", "title", "start", "end", "text", "ehash", "addedIn", "removedIn"],
 } as const satisfies Record<string, readonly string[]>;
 
 export type MetaProps = {
@@ -118,6 +125,8 @@ export type MetaProps = {
 };
 
 export interface PublishedMeta {
+  /** {@link WEAVIATE_FORMAT} of the build; absent in records format 1 wrote. */
+  format?: number;
   version: number;
   base: number;
   model: { name: string; dim: number; pooling: "cls" | "mean" };
@@ -282,7 +291,6 @@ export async function ensureCollections(
         int("end", true),
         stored("text"),
         field("ehash"),
-        { name: "vec", dataType: dataType.BLOB },
         ...versionProps,
       ],
       vectorizers: noVectors,
@@ -341,11 +349,6 @@ export function dayFilter(
     parts.push(c.filter.byProperty("day").lessOrEqual(dayOf(scope.notAfter)));
   return parts.length ? Filters.and(...parts) : undefined;
 }
-
-/** Base64 of the int8 form the embedded store keeps sentence vectors in (core/vectors.ts). */
-export const quantize = (v: Float32Array): string => toInt8(v).toString("base64");
-
-export const dequantize = (b64: string): Float32Array => fromInt8(Buffer.from(b64, "base64"));
 
 /** Splits a list into runs of at most `size`. */
 export function batches<T>(items: readonly T[], size: number): T[][] {

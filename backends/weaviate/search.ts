@@ -15,7 +15,14 @@ import type {
 import { BackendError } from "../../core/backend.ts";
 import type { BackendConfig } from "../../core/config.ts";
 import { Nodes } from "./nodes.ts";
-import { collections, type MetaProps, type Names, names, type PublishedMeta } from "./schema.ts";
+import {
+  collections,
+  type MetaProps,
+  type Names,
+  names,
+  type PublishedMeta,
+  WEAVIATE_FORMAT,
+} from "./schema.ts";
 import { createSnapshot } from "./snapshot.ts";
 
 export const PUBLISHED_ID = (n: Names) => generateUuid5(`${n.meta}:published`);
@@ -43,8 +50,25 @@ export async function readPublished(nodes: Nodes, n: Names): Promise<PublishedMe
   });
 }
 
-/** Refuses an index built with another model or chunker settings (same codes as the embedded one). */
-export function checkCompatible(meta: PublishedMeta, expect: BackendExpectation): void {
+/**
+ * Refuses an index of another format, or built with another model or chunker settings (same codes
+ * as the embedded one). An older format is INDEX_FORMAT_OLD: the indexer upgrades it.
+ */
+export function checkCompatible(meta: PublishedMeta, expect: BackendExpectation, n: Names): void {
+  const format = meta.format ?? 1;
+  const at = n.meta.replace(/Meta$/, "");
+  if (format < WEAVIATE_FORMAT)
+    throw new BackendError(
+      "INDEX_FORMAT_OLD",
+      `the Weaviate index under ${at} is of format ${format}; this version reads format ${WEAVIATE_FORMAT}: run \`npm run index\` to upgrade it (its chunk vectors are reused, nothing is embedded again)`,
+      { format },
+    );
+  if (format !== WEAVIATE_FORMAT)
+    throw new BackendError(
+      "INDEX_CORRUPT",
+      `the Weaviate index under ${at} is of format ${format}, which this version does not know (it reads format ${WEAVIATE_FORMAT}); run \`npm run index -- --full\``,
+      { format },
+    );
   const m = meta.model;
   const want = expect.model;
   if (m.name !== want.name || m.dim !== want.dim || m.pooling !== want.pooling)
@@ -76,7 +100,7 @@ export async function openWeaviateSearch(
         "INDEX_MISSING",
         `no index has been published in Weaviate under ${config.weaviatePrefix} (${nodes.current}); run \`npm run index\` with CITELINE_BACKEND=weaviate`,
       );
-    checkCompatible(meta, opts.expect);
+    checkCompatible(meta, opts.expect, n);
     return { meta, snapshot: createSnapshot(nodes, n, meta) };
   };
   let current: { meta: PublishedMeta; snapshot: IndexSnapshot };
@@ -92,7 +116,7 @@ export async function openWeaviateSearch(
     const meta = await readPublished(nodes, n);
     if (!meta || meta.version === current.meta.version || meta.version === refused) return false;
     try {
-      checkCompatible(meta, opts.expect);
+      checkCompatible(meta, opts.expect, n);
     } catch (err) {
       refused = meta.version;
       opts.log?.("warn", "index_reload_refused", {

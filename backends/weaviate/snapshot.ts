@@ -14,7 +14,7 @@ import type {
   IndexSnapshot,
   RecurringSentence,
   ScoredChunk,
-  SentenceVector,
+  SentenceSpan,
 } from "../../core/backend.ts";
 import type { Doc } from "../../core/types.ts";
 import type { Nodes } from "./nodes.ts";
@@ -24,7 +24,6 @@ import {
   type Collections,
   collections,
   dayFilter,
-  dequantize,
   type Names,
   type PublishedMeta,
   visibleIn,
@@ -145,7 +144,7 @@ export function createSnapshot(nodes: Nodes, n: Names, meta: PublishedMeta): Ind
     async sentences(spans) {
       return run("read sentences", (c) =>
         Promise.all(
-          spans.map(async (s): Promise<SentenceVector[]> => {
+          spans.map(async (s): Promise<SentenceSpan[]> => {
             const res = await c.sentence.query.fetchObjects({
               filters: and(
                 visibleIn(c.sentence, v, base),
@@ -154,14 +153,10 @@ export function createSnapshot(nodes: Nodes, n: Names, meta: PublishedMeta): Ind
                 c.sentence.filter.byProperty("end").lessOrEqual(s.end),
               ),
               limit: PAGE,
-              returnProperties: ["start", "end", "vec"],
+              returnProperties: ["start", "end"],
             });
             return res.objects
-              .map((o) => ({
-                start: o.properties.start,
-                end: o.properties.end,
-                vector: dequantize(o.properties.vec),
-              }))
+              .map((o) => ({ start: o.properties.start, end: o.properties.end }))
               .sort((a, b) => a.start - b.start);
           }),
         ),

@@ -23,16 +23,15 @@ import {
   common,
   type DocProps,
   dayOf,
-  dequantize,
   ensureCollections,
   type LockMeta,
   type Names,
   names,
   PROPERTIES,
   type PublishedMeta,
-  quantize,
   type SentenceProps,
   visibleIn,
+  WEAVIATE_FORMAT,
 } from "./schema.ts";
 import { checkCompatible, LOCK_ID, nodesOf, PUBLISHED_ID, readPublished } from "./search.ts";
 import { stems } from "./terms.ts";
@@ -82,11 +81,17 @@ export async function openWeaviateWriter(
     stored = await readPublished(nodes, n);
     if (stored && !opts.full) {
       try {
-        checkCompatible(stored, opts.expect);
+        checkCompatible(stored, opts.expect, n);
         prev = stored;
       } catch (err) {
         if (!(err instanceof BackendError)) throw err;
-        notice(`rebuilding from scratch: ${err.message.split(";")[0]}`);
+        // An older format is rebuilt like any refused index: every document written anew, each
+        // chunk's vector taken from the objects it already has (see reusableVectors).
+        notice(
+          err.code === "INDEX_FORMAT_OLD"
+            ? `upgrading the Weaviate index from format ${stored.format ?? 1} to ${WEAVIATE_FORMAT}: every document is written again, with the chunk vectors it has`
+            : `rebuilding from scratch: ${err.message.split(";")[0]}`,
+        );
       }
     }
     if (prev) {
@@ -150,29 +155,20 @@ export async function openWeaviateWriter(
       began = true;
       await undo();
     },
-    async reusableVectors(kind, hashes) {
+    async reusableVectors(hashes) {
       const out = new Map<string, Float32Array>();
       if (hashes.length === 0) return out;
       await run("read stored vectors", async (c) => {
+        // Chunks of any version: an upgrade takes them from the version it replaces.
         for (const part of batches([...new Set(hashes)], 200)) {
-          if (kind === "chunk") {
-            const res = await c.chunk.query.fetchObjects({
-              filters: c.chunk.filter.byProperty("ehash").containsAny(part),
-              limit: part.length * 2,
-              returnProperties: ["ehash"],
-              includeVector: true,
-            });
-            for (const o of res.objects)
-              out.set(o.properties.ehash, Float32Array.from(o.vectors.default as number[]));
-          } else {
-            const res = await c.sentence.query.fetchObjects({
-              filters: c.sentence.filter.byProperty("ehash").containsAny(part),
-              limit: part.length * 2,
-              returnProperties: ["ehash", "vec"],
-            });
-            for (const o of res.objects)
-              if (o.properties.vec) out.set(o.properties.ehash, dequantize(o.properties.vec));
-          }
+          const res = await c.chunk.query.fetchObjects({
+            filters: c.chunk.filter.byProperty("ehash").containsAny(part),
+            limit: part.length * 2,
+            returnProperties: ["ehash"],
+            includeVector: true,
+          });
+          for (const o of res.objects)
+            out.set(o.properties.ehash, Float32Array.from(o.vectors.default as number[]));
         }
       });
       return out;
@@ -230,7 +226,6 @@ export async function openWeaviateWriter(
               end: s.span.end,
               text: s.span.text,
               ehash: s.ehash,
-              vec: quantize(s.vector),
               ...v,
             },
           });
@@ -272,6 +267,7 @@ export async function openWeaviateWriter(
         const from = await edge(true);
         const to = await edge(false);
         const next: PublishedMeta = {
+          format: WEAVIATE_FORMAT,
           version: newV,
           base,
           model: opts.expect.model,
@@ -327,8 +323,9 @@ async function retag(
   where: FilterValue,
   removedIn: number,
 ): Promise<void> {
-  // Every property by name: a fetch leaves blob properties (the sentence vectors) out by default,
-  // and the upsert below would drop what it did not read.
+  // Every property by name: a fetch leaves blob properties out by default, and the upsert below
+  // would drop what it did not read. (The `vec` blob of format 1's sentences is dropped so, on
+  // purpose: nothing reads it.)
   const returnProperties =
     PROPERTIES[coll.name.endsWith("Sentence") ? "sentence" : coll.name.endsWith("Chunk") ? "chunk" : "doc"];
   for (;;) {

@@ -16,7 +16,7 @@ import {
   type BuildOptions,
   type BuildSummary,
   buildIndex,
-  GROUP_TEXTS,
+  groupDocs,
   prepareDoc,
 } from "../../ingest/indexer.ts";
 import { issuesLine } from "../../scripts/issues.ts";
@@ -77,8 +77,11 @@ function fixtureAt(root: string, overrides: Partial<Config> = {}): Fixture {
   return { root, corpusDir, indexDir, config: loadConfig({ corpusDir, indexDir, ...overrides }) };
 }
 
-async function newFixture(files: Record<string, string | Buffer>): Promise<Fixture> {
-  const f = fixtureAt(await newRoot());
+async function newFixture(
+  files: Record<string, string | Buffer>,
+  overrides: Partial<Config> = {},
+): Promise<Fixture> {
+  const f = fixtureAt(await newRoot(), overrides);
   for (const [name, content] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(f.corpusDir, name)), { recursive: true });
     await writeFile(path.join(f.corpusDir, name), content);
@@ -188,8 +191,9 @@ describe("buildIndex", () => {
     const counts = index.store.counts();
     expect(counts.docs).toBe(5);
     expect(s.chunks).toBe(counts.chunks);
-    // Every text was new and unique, so each went through the model once.
-    expect(s.embedded).toBe(counts.chunks + counts.sentences);
+    // Every chunk was new and unique, so each went through the model once; no sentence did.
+    expect(counts.sentences).toBeGreaterThan(counts.chunks);
+    expect(s.embedded).toBe(counts.chunks);
     expect(s.reused).toBe(0);
 
     const { docs } = await loadCorpus(template.corpusDir);
@@ -217,18 +221,30 @@ describe("buildIndex", () => {
     }
   });
 
-  it("embeds a sentence shared by the first two groups once, though both are queued at once", async () => {
-    const SHARED = "The harbour office posts the tide tables on the notice board every Monday.";
+  it("embeds a chunk shared by the first two groups once, though both are queued at once", async () => {
+    const SHARED =
+      "The harbour office posts the tide tables for the coming week on the notice board every Monday morning.";
     const files: Record<string, string> = {};
-    for (let d = 0; d < 30; d++) {
+    // 14 documents of 41 one-sentence chunks: two groups, the shared chunk in the first and the last.
+    for (let d = 0; d < 14; d++) {
       const lines = Array.from(
         { length: 40 },
-        (_, i) => `Ledger ${d} entry ${i} records that crate ${d * 100 + i} left the quay at dawn.`,
+        (_, i) =>
+          `Ledger ${d} entry ${i} records that crate ${d * 100 + i} of the Varnholm shipment left the northern quay at dawn.`,
       );
-      if (d === 0 || d === 29) lines.splice(20, 0, SHARED);
-      files[`ledger-${String(d).padStart(2, "0")}.txt`] = `Ledger ${d}\n\n${lines.join(" ")}\n`;
+      if (d === 0 || d === 13) lines.splice(20, 0, SHARED);
+      files[`ledger-${String(d).padStart(2, "0")}.txt`] = `Harbour ledger\n\n${lines.join(" ")}\n`;
     }
-    const f = await newFixture(files);
+    // Chunks of one sentence each, so the shared sentence under the same title is a shared chunk.
+    const f = await newFixture(files, { chunkMaxTokens: 32, chunkOverlapTokens: 0 });
+    const shared = `Harbour ledger\n${SHARED}`;
+    const { docs } = await loadCorpus(f.corpusDir);
+    const groups = groupDocs(docs.map((d) => prepareDoc(d, f.config, embedder)));
+    expect(groups).toHaveLength(2);
+    expect(groups.map((g) => g.flatMap((p) => p.chunkInputs).filter((t) => t === shared))).toEqual([
+      [shared],
+      [shared],
+    ]);
     const calls: string[][] = [];
     const recording: Embedder = Object.assign(Object.create(embedder) as Embedder, {
       embed: (texts: readonly string[], kind: "query" | "passage") => {
@@ -238,15 +254,15 @@ describe("buildIndex", () => {
     });
     const s = await buildIndex({ config: f.config, embedder: recording, openWriter: openBackendWriter });
     const counts = (await open(f)).store.counts();
-    // More texts than one group holds, and the shared sentence in the first and the last document.
-    expect(counts.chunks + counts.sentences).toBeGreaterThan(GROUP_TEXTS + 100);
     const texts = calls.flat();
-    expect(texts.filter((t) => t === SHARED)).toHaveLength(1);
+    expect(texts.filter((t) => t === shared)).toHaveLength(1);
     expect(new Set(texts).size).toBe(texts.length);
     expect(s.embedded).toBe(texts.length);
+    expect(s.embedded).toBe(counts.chunks - 1);
+    expect(s.reused).toBe(1);
   }, 120_000);
 
-  it("batches a group's chunks and sentences together, in order of token count, each text once", async () => {
+  it("embeds a group's chunk inputs and nothing else, in batches by token count, each text once", async () => {
     const f = await newFixture({
       "notes.md": NOTES_MD,
       "farm/orchard.txt": ORCHARD_TXT,
@@ -269,19 +285,16 @@ describe("buildIndex", () => {
     const texts = calls.flat();
     expect(texts.length).toBe(s.embedded);
     expect(new Set(texts).size).toBe(texts.length);
-    expect(s.embedded).toBe(counts.chunks + counts.sentences);
+    expect(s.embedded).toBe(counts.chunks);
     // Three small documents make one group: every batch full but the last, and the token counts
-    // never fall from one text to the next across batches, chunks and sentences alike.
+    // never fall from one text to the next across batches.
     expect(calls.slice(0, -1).every((c) => c.length === 4)).toBe(true);
     const tokens = texts.map((t) => embedder.countTokens(t));
     expect(tokens).toEqual([...tokens].sort((a, b) => a - b));
-    // Chunks and sentences share the batches: a sentence goes before the last chunk input.
+    // Exactly the chunk inputs, with their titles: no sentence went through the model.
     const { docs } = await loadCorpus(f.corpusDir);
-    const inputs = new Set(docs.flatMap((d) => prepareDoc(d, f.config, embedder).chunkInputs));
-    const firstSentence = texts.findIndex((t) => !inputs.has(t));
-    const lastChunk = texts.findLastIndex((t) => inputs.has(t));
-    expect(firstSentence).toBeGreaterThanOrEqual(0);
-    expect(firstSentence).toBeLessThan(lastChunk);
+    const inputs = docs.flatMap((d) => prepareDoc(d, f.config, embedder).chunkInputs);
+    expect([...texts].sort()).toEqual([...inputs].sort());
   });
 
   it("counts progress in chunks, so one document ends at its own chunk count", async () => {
@@ -334,7 +347,7 @@ describe("buildIndex", () => {
     const index = await open(f);
     const added = textsOfDoc(index, "harbour");
     expect(added.chunks).toBeGreaterThan(0);
-    expect(s.embedded).toBe(added.chunks + added.sentences);
+    expect(s.embedded).toBe(added.chunks);
     expect(lexicalDocs(index, "Varnholm")).toEqual(["harbour"]);
     const [top] = await denseLabels(index, "Which lighthouse was restored?");
     expect(index.store.getChunk(top!)?.docId).toBe("harbour");
@@ -350,6 +363,7 @@ describe("buildIndex", () => {
     const oldNotes = labelsOfDoc(old, "notes");
     expect(oldNotes).toHaveLength(1);
     const oldSentences = textsOfDoc(old, "notes").sentences;
+    expect(oldSentences).toBeGreaterThan(1);
     await writeFile(
       path.join(f.corpusDir, "notes.md"),
       NOTES_MD.replace("zephyrine corrosion", "quillonbrook rust"),
@@ -360,10 +374,10 @@ describe("buildIndex", () => {
     const index = await open(f);
     expect(lexicalDocs(index, "zephyrine")).toEqual([]);
     expect(lexicalDocs(index, "quillonbrook")).toEqual(["notes"]);
-    // One chunk and one sentence are new text; the other sentences' vectors come from the old index.
+    // The one chunk is new text; the sentences are written again as spans, never embedded.
     expect(textsOfDoc(index, "notes")).toEqual({ chunks: 1, sentences: oldSentences });
-    expect(s.embedded).toBe(2);
-    expect(s.reused).toBe(oldSentences - 1);
+    expect(s.embedded).toBe(1);
+    expect(s.reused).toBe(0);
 
     const newNotes = labelsOfDoc(index, "notes");
     expect(newNotes.some((l) => oldNotes.includes(l))).toBe(false);
@@ -413,8 +427,7 @@ describe("buildIndex", () => {
     expect(s).toMatchObject({ published: true, added: 5, changed: 0, removed: 0, unchanged: 0, reused: 0 });
     expect(s.version).not.toBe(old.version);
     const index = await open(f);
-    const counts = index.store.counts();
-    expect(s.embedded).toBe(counts.chunks + counts.sentences);
+    expect(s.embedded).toBe(index.store.counts().chunks);
     expect(index.manifest.counts.deletedLabels).toBe(0);
     const texts = (i: LoadedIndex) =>
       [...storedVectors(i).keys()].map((l) => i.store.getChunk(l)!.text).sort();
@@ -572,8 +585,7 @@ describe("buildIndex over a damaged index", () => {
     expect(notices.some((n) => n.startsWith("rebuilding from scratch"))).toBe(true);
     expect(s).toMatchObject({ published: true, added: 5, reused: 0 });
     const index = await open(f);
-    const counts = index.store.counts();
-    expect(s.embedded).toBe(counts.chunks + counts.sentences);
+    expect(s.embedded).toBe(index.store.counts().chunks);
   });
 });
 
