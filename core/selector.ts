@@ -26,8 +26,6 @@ import type { ReadScore } from "./types.ts";
 
 /** Feature names, in the order of the model's weights. */
 export const FEATURES = [
-  "dense",
-  "denseGap",
   "lexical",
   "lexicalGap",
   "bigram",
@@ -39,15 +37,14 @@ export const FEATURES = [
   "passageScore",
   "positionInPassage",
   "logLength",
-  "neighbourDense",
   "novelty",
   "prefilterRank",
   "localLexical",
   "localLexicalGap",
   "rarestTerm",
   "typeNear",
-  "denseRank",
   "lexicalRank",
+  "passageDense",
 ] as const;
 
 export type FeatureName = (typeof FEATURES)[number];
@@ -81,6 +78,7 @@ export interface Candidate {
   text: string;
   /** Index into the passages of the first passage holding the sentence. */
   passage: number;
+  /** Its passage's cosine with the question (sentences have no vector of their own). */
   dense: number;
   lexical: number;
   features: number[];
@@ -102,7 +100,11 @@ export interface CandidateOptions {
   annotations: AnnotationCache;
 }
 
-/** Blend that orders sentences before the model sees them (the earlier hand-weighted score). */
+/**
+ * Blend that orders sentences before the model sees them (the earlier hand-weighted score): with
+ * the passage's cosine for the dense part, the lexical match orders a passage's sentences and
+ * mostly those of passages alike.
+ */
 const PREFILTER_DENSE_WEIGHT = 0.6;
 
 const caches = new WeakMap<object, AnnotationCache>();
@@ -314,7 +316,6 @@ export function candidates(
     dense: number;
     lexical: number;
     position: number;
-    neighbour: number;
     stems: Set<string>;
     terms: SentenceTerms;
   }
@@ -339,13 +340,12 @@ export function candidates(
         end: s.end,
         text,
         passage: pi,
-        // Sentences have no vector (the index stores their spans only): the dense features take
-        // the lexical match, and a neighbour's dense match is 0, as they did for a question
-        // without a vector.
-        dense: lexical,
+        // Sentences have no vector (the index stores their spans only): a sentence's dense match
+        // is its passage's cosine with the question, which retrieval computed for every passage
+        // it fused; the lexical match stands in without a question vector.
+        dense: p.dense?.score ?? lexical,
         lexical,
         position: sentences.length > 1 ? si / (sentences.length - 1) : 0,
-        neighbour: 0,
         stems,
         terms,
       });
@@ -354,7 +354,6 @@ export function candidates(
   const blend = (r: Raw) => PREFILTER_DENSE_WEIGHT * r.dense + (1 - PREFILTER_DENSE_WEIGHT) * r.lexical;
   raws.sort((a, b) => blend(b) - blend(a) || a.passage - b.passage || a.start - b.start);
   const top = raws.slice(0, opts.prefilter);
-  const maxDense = Math.max(...top.map((r) => r.dense));
   const maxLexical = Math.max(...top.map((r) => r.lexical));
   // Question terms weighted by how few of the candidate sentences hold them: the words that tell
   // the candidates apart, whatever their frequency in the whole corpus.
@@ -380,7 +379,6 @@ export function candidates(
     });
     return out;
   };
-  const denseRanks = rankOf(top.map((r) => r.dense));
   const lexicalRanks = rankOf(top.map((r) => r.lexical));
   const cache = opts.annotations;
   const contentStems = questionContentStems(question);
@@ -395,8 +393,6 @@ export function candidates(
     const typeMatch = typeKnown && holdsAnswerType(r.text, annotation, type, questionStems);
     const near = typeMatch ? nearestTypedSpan(question, type, r.text, annotation, contentStems) : undefined;
     const f: Record<FeatureName, number> = {
-      dense: r.dense,
-      denseGap: r.dense - maxDense,
       lexical: r.lexical,
       lexicalGap: r.lexical - maxLexical,
       bigram: questionBigrams.size > 0 ? bigramHits / questionBigrams.size : 0,
@@ -408,7 +404,6 @@ export function candidates(
       passageScore: (passages[r.passage]?.score ?? 0) / topScore,
       positionInPassage: r.position,
       logLength: Math.log(1 + wordCount),
-      neighbourDense: r.neighbour,
       novelty: wordCount > 0 ? novel / wordCount : 0,
       prefilterRank: 1 / (rank + 1),
       localLexical: locals[rank]!,
@@ -416,8 +411,8 @@ export function candidates(
       rarestTerm: rarest !== undefined && r.stems.has(rarest) ? 1 : 0,
       // 1 for a typed span beside the question's words, falling with its distance from them.
       typeNear: near ? Math.exp(near.score / 3) : 0,
-      denseRank: denseRanks[rank]!,
       lexicalRank: lexicalRanks[rank]!,
+      passageDense: r.dense,
     };
     return {
       docId: r.docId,

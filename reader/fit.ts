@@ -55,7 +55,7 @@ const FALSE_REFUSAL = 0.01;
  * margin, since squad-dev (measured, never fitted) is not the same mix of articles.
  */
 const SHORT_EM = 0.62;
-const DENSE = FEATURES.indexOf("dense");
+const DENSE = FEATURES.indexOf("passageDense");
 const LEXICAL = FEATURES.indexOf("lexical");
 
 /**
