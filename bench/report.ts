@@ -63,6 +63,29 @@ export interface BenchResults {
   baseline?: BaselineComparison;
   /** Only when asked for (`--only generation`, with a model). */
   generation?: GenerationResult;
+  /**
+   * Parts whose figures a `--quick` run produced (small sizes, short loads): a later run of other
+   * parts keeps them, and the page is not written while any remain.
+   */
+  quickParts?: string[];
+}
+
+/** The four parts docs/benchmarks.md is made of. */
+export const PAGE_PARTS = ["indexing", "scale", "load", "baseline"] as const;
+
+/** Records which parts this run produced, and whether it was a `--quick` one. */
+export function markRun(r: BenchResults, parts: readonly string[], quick: boolean): void {
+  const q = new Set(r.quickParts ?? []);
+  for (const p of parts) {
+    if (quick) q.add(p);
+    else q.delete(p);
+  }
+  r.quickParts = [...q].sort();
+}
+
+/** Whether the results make the whole page: every part, none of them from a `--quick` run. */
+export function pageComplete(r: BenchResults): boolean {
+  return PAGE_PARTS.every((p) => r[p] !== undefined) && (r.quickParts ?? []).length === 0;
 }
 
 export function machineInfo(): BenchResults["machine"] {

@@ -19,7 +19,14 @@ import { benchIndexing, subsetDataset } from "../bench/indexing.ts";
 import { runLangchainBaseline } from "../bench/langchain-baseline.ts";
 import { benchLoad } from "../bench/load.ts";
 import { memoPassages } from "../bench/passage-memo.ts";
-import { type BenchResults, machineInfo, renderMarkdown } from "../bench/report.ts";
+import {
+  type BenchResults,
+  machineInfo,
+  markRun,
+  PAGE_PARTS,
+  pageComplete,
+  renderMarkdown,
+} from "../bench/report.ts";
 import { benchScale, type ScaleStore } from "../bench/scale.ts";
 import { startBenchWeaviate } from "../bench/weaviate-store.ts";
 import { loadConfig, PROJECT_ROOT } from "../core/config.ts";
@@ -28,7 +35,7 @@ import { createEmbedder } from "../embeddings/embedder.ts";
 import { runEval } from "../eval/run.ts";
 import { parseCommand, positiveInt, runCli, usageError } from "./cli.ts";
 
-const PARTS = ["indexing", "scale", "load", "baseline"] as const;
+const PARTS = PAGE_PARTS;
 /** Parts that run only when named in --only: they need what a default run must not (a model). */
 const OPTIONAL_PARTS = ["generation"] as const;
 /** docs/benchmarks.md keeps everything from this line on when the bench rewrites the page. */
@@ -286,11 +293,16 @@ await runCli(async () => {
   await embedder.dispose();
   if (docs) await rm(dataset, { recursive: true, force: true });
 
+  markRun(
+    results,
+    PARTS.filter((p) => only.has(p) || (p === "indexing" && only.has("baseline"))),
+    quick || docs !== undefined,
+  );
   const markdown = renderMarkdown(results);
   console.log(markdown);
   await mkdir(outDir, { recursive: true });
   await writeFile(latest, `${JSON.stringify(results, null, 2)}\n`);
-  if (!quick && !docs && results.indexing && results.scale && results.load && results.baseline) {
+  if (!quick && !docs && pageComplete(results)) {
     // Hand-written notes below the marker (before/after comparisons) survive a regenerated page.
     const docFile = path.join(PROJECT_ROOT, "docs", "benchmarks.md");
     const old = existsSync(docFile) ? readFileSync(docFile, "utf8") : "";
@@ -298,6 +310,8 @@ await runCli(async () => {
     await writeFile(docFile, `${markdown}\n${kept}`);
     say("wrote docs/benchmarks.md and bench-results/latest.json");
   } else {
-    say("wrote bench-results/latest.json (docs/benchmarks.md needs every part)");
+    say(
+      "wrote bench-results/latest.json (docs/benchmarks.md needs every part, none of them from a --quick or --docs run)",
+    );
   }
 });
