@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import weaviate, { type WeaviateClient } from "weaviate-client";
 import {
   binaryPath,
   type ClusterState,
@@ -62,6 +63,18 @@ export async function startWeaviate(nodes = 1): Promise<TestCluster> {
       await downCluster(root, { wipe: true, graceMs: 10_000 });
     },
   };
+}
+
+/** A client of node `i` of the cluster, over HTTP and gRPC. */
+export function connectClient(cluster: TestCluster, i = 0): Promise<WeaviateClient> {
+  const url = new URL(cluster.urls[i]!);
+  const [grpcHost, grpcPort] = cluster.grpc[i]!.split(":");
+  return weaviate.connectToCustom({
+    httpHost: url.hostname,
+    httpPort: Number(url.port),
+    grpcHost: grpcHost!,
+    grpcPort: Number(grpcPort),
+  });
 }
 
 let serial = 0;

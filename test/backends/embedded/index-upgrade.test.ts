@@ -17,10 +17,10 @@ import {
 import { openBackendWriter } from "../../../backends/select.ts";
 import { chunkerInfo, modelInfo } from "../../../core/backend.ts";
 import { type Config, loadConfig } from "../../../core/config.ts";
-import type { Embedder, EmbedKind } from "../../../core/types.ts";
+import type { Embedder } from "../../../core/types.ts";
 import { cacheKey, ensureIndex, fileSha256 } from "../../../eval/index-cache.ts";
 import { buildIndex } from "../../../ingest/indexer.ts";
-import { getEmbedder } from "../../helpers/model.ts";
+import { countingEmbedder, getEmbedder } from "../../helpers/model.ts";
 
 /**
  * Format 2, as an earlier release wrote it: every chunk's text and a float32 copy of its vector
@@ -91,24 +91,6 @@ Members pressed most of the fruit into cider at the old mill.
 };
 
 const QUESTIONS = ["When does the harbour bridge close?", "Who pressed cider at the mill?"];
-
-/** The real model, counting the passages it is asked to embed. */
-function counting(inner: Embedder): Embedder & { passages: number } {
-  const e = {
-    modelId: inner.modelId,
-    dim: inner.dim,
-    pooling: inner.pooling,
-    maxTokens: inner.maxTokens,
-    countTokens: (t: string) => inner.countTokens(t),
-    dispose: async () => {},
-    passages: 0,
-    async embed(texts: readonly string[], kind: EmbedKind) {
-      if (kind === "passage") e.passages += texts.length;
-      return inner.embed(texts, kind);
-    },
-  };
-  return e;
-}
 
 let embedder: Embedder;
 let root: string;
@@ -229,7 +211,7 @@ describe.each([2, 3] as const)("an index of format %i", (format) => {
     const indexDir = path.join(root, `upgraded-${format}`);
     const oldVersion = await writeOld(format, await open(current.indexDir, current.config), indexDir);
     const config = loadConfig({ corpusDir: current.config.corpusDir, indexDir });
-    const model = counting(embedder);
+    const model = countingEmbedder(embedder);
     const notices: string[] = [];
     const s = await buildIndex({
       openWriter: openBackendWriter,
@@ -293,7 +275,7 @@ describe.each([2, 3] as const)("an index of format %i", (format) => {
     await writeFile(path.join(oldEntry, "cache.json"), oldCacheJson);
     const oldDb = await readFile(path.join(oldEntry, "index", oldVersion, DB_FILE));
 
-    const model = counting(embedder);
+    const model = countingEmbedder(embedder);
     const cached = await ensureIndex({
       corpusFile,
       cacheRoot,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import weaviate, { generateUuid5, type WeaviateClient } from "weaviate-client";
+import { generateUuid5, type WeaviateClient } from "weaviate-client";
 import { insertObjects } from "../../../backends/weaviate/batch.ts";
 import {
   type ChunkProps,
@@ -8,7 +8,7 @@ import {
   PROPERTIES,
   type SentenceProps,
 } from "../../../backends/weaviate/schema.ts";
-import { startWeaviate, type TestCluster, uniquePrefix } from "../../helpers/weaviate.ts";
+import { connectClient, startWeaviate, type TestCluster, uniquePrefix } from "../../helpers/weaviate.ts";
 
 let cluster: TestCluster;
 let client: WeaviateClient;
@@ -16,14 +16,7 @@ const n = names(uniquePrefix());
 
 beforeAll(async () => {
   cluster = await startWeaviate(1);
-  const url = new URL(cluster.urls[0]!);
-  const [grpcHost, grpcPort] = cluster.grpc[0]!.split(":");
-  client = await weaviate.connectToCustom({
-    httpHost: url.hostname,
-    httpPort: Number(url.port),
-    grpcHost: grpcHost!,
-    grpcPort: Number(grpcPort),
-  });
+  client = await connectClient(cluster);
   await ensureCollections(client, n, async () => ({ replication: 1, shards: 1 }));
 }, 180_000);
 

@@ -7,17 +7,17 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import weaviate, { dataType, type WeaviateClient } from "weaviate-client";
+import { dataType, type WeaviateClient } from "weaviate-client";
 import { expectationFor } from "../../../backends/select.ts";
 import { backend } from "../../../backends/weaviate/adapter.ts";
 import { collections, names, type PublishedMeta } from "../../../backends/weaviate/schema.ts";
 import { PUBLISHED_ID } from "../../../backends/weaviate/search.ts";
 import type { SearchBackend } from "../../../core/backend.ts";
 import { type Config, loadConfig } from "../../../core/config.ts";
-import type { Embedder, EmbedKind } from "../../../core/types.ts";
+import type { Embedder } from "../../../core/types.ts";
 import { buildIndex } from "../../../ingest/indexer.ts";
-import { getEmbedder } from "../../helpers/model.ts";
-import { startWeaviate, type TestCluster, uniquePrefix } from "../../helpers/weaviate.ts";
+import { countingEmbedder, getEmbedder } from "../../helpers/model.ts";
+import { connectClient, startWeaviate, type TestCluster, uniquePrefix } from "../../helpers/weaviate.ts";
 
 const CORPUS = {
   "bridge.txt": `Kestrelford harbour bridge
@@ -29,24 +29,6 @@ The Kestrelford harbour bridge will close for repairs on 3 March. Engineers foun
 The Pellowmere orchard cooperative picked a record apple harvest this autumn. Members pressed most of the fruit into cider at the old mill.
 `,
 };
-
-/** The real model, counting the passages it is asked to embed. */
-function counting(inner: Embedder): Embedder & { passages: number } {
-  const e = {
-    modelId: inner.modelId,
-    dim: inner.dim,
-    pooling: inner.pooling,
-    maxTokens: inner.maxTokens,
-    countTokens: (t: string) => inner.countTokens(t),
-    dispose: async () => {},
-    passages: 0,
-    async embed(texts: readonly string[], kind: EmbedKind) {
-      if (kind === "passage") e.passages += texts.length;
-      return inner.embed(texts, kind);
-    },
-  };
-  return e;
-}
 
 let cluster: TestCluster;
 let client: WeaviateClient;
@@ -72,14 +54,7 @@ async function chunkVectors(b: SearchBackend): Promise<Map<string, Float32Array>
 
 beforeAll(async () => {
   cluster = await startWeaviate(1);
-  const url = new URL(cluster.urls[0]!);
-  const [grpcHost, grpcPort] = cluster.grpc[0]!.split(":");
-  client = await weaviate.connectToCustom({
-    httpHost: url.hostname,
-    httpPort: Number(url.port),
-    grpcHost: grpcHost!,
-    grpcPort: Number(grpcPort),
-  });
+  client = await connectClient(cluster);
   embedder = await getEmbedder();
   root = await mkdtemp(path.join(os.tmpdir(), "citeline-weaviate-upgrade-"));
   const corpusDir = path.join(root, "corpus");
@@ -126,7 +101,7 @@ describe("a Weaviate index of format 1", () => {
   });
 
   it("is upgraded by the indexer without embedding anything, with the same chunk vectors", async () => {
-    const model = counting(embedder);
+    const model = countingEmbedder(embedder);
     const notices: string[] = [];
     const s = await buildIndex({
       config,

@@ -6,7 +6,6 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import weaviate from "weaviate-client";
 import { expectationFor, openBackendWriter } from "../../../backends/select.ts";
 import { backend } from "../../../backends/weaviate/adapter.ts";
 import { ensureCollections, names } from "../../../backends/weaviate/schema.ts";
@@ -23,7 +22,7 @@ import {
   type Workspace,
   waitFor,
 } from "../../helpers/server.ts";
-import { startWeaviate, type TestCluster, uniquePrefix } from "../../helpers/weaviate.ts";
+import { connectClient, startWeaviate, type TestCluster, uniquePrefix } from "../../helpers/weaviate.ts";
 
 const WANG_YI = "Who is China's foreign minister?";
 const ZORBLAX = "zorblax.txt";
@@ -108,12 +107,7 @@ describe("citeline on a Weaviate backend", () => {
   it("refuses a published-version record it cannot read with INDEX_CORRUPT", async () => {
     const corrupt = { ...workspace.config(overrides), weaviatePrefix: uniquePrefix() };
     const n = names(corrupt.weaviatePrefix);
-    const client = await weaviate.connectToCustom({
-      httpHost: "127.0.0.1",
-      httpPort: Number(new URL(cluster.urls[0]!).port),
-      grpcHost: "127.0.0.1",
-      grpcPort: Number(cluster.grpc[0]!.split(":")[1]),
-    });
+    const client = await connectClient(cluster);
     try {
       await ensureCollections(client, n, async () => ({ replication: 1, shards: 1 }));
       await client.collections
