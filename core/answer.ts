@@ -67,10 +67,10 @@ export const NOT_FOUND_TEXT =
 
 /**
  * How strongly a sentence matches the question in absolute terms: 0.6 × its passage's cosine
- * with the question + 0.4 × the IDF-weighted share of question terms in the sentence. Not-found is decided on this for the selector's best
- * sentence: measured on held-out articles and squad2-unanswerable it separates unanswerable
- * questions better than the selector's probability, whose features are mostly relative to the
- * other candidates (docs/evaluation.md).
+ * with the question + 0.4 × the IDF-weighted share of question terms in the sentence. Not-found
+ * is decided on this for the selector's best sentence: measured on held-out articles and
+ * squad2-unanswerable it separates unanswerable questions better than the selector's
+ * probability, whose features are mostly relative to the other candidates (docs/evaluation.md).
  */
 export function matchStrength(c: { dense: number; lexical: number }): number {
   return 0.6 * c.dense + 0.4 * c.lexical;
