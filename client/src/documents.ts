@@ -67,8 +67,15 @@ export function createDocumentsUi(opts: DocumentsOptions): DocumentsUi {
   /** Names whose delete button was pressed once: the second press deletes. */
   const confirming = new Set<string>();
   let polling: ReturnType<typeof setTimeout> | undefined;
-  /** A file was added or deleted since the page last heard the index was updated. */
-  let changed = false;
+  /** Lists asked for so far, and the newest one whose answer is shown (older answers are dropped). */
+  let asked = 0;
+  let shown = 0;
+  /**
+   * A file was added or deleted since the page last heard the index was updated: the number of
+   * lists asked for when the server took the change. Only a list asked for later can say that its
+   * build is over; one asked for before (answered late, while the upload was sent) cannot.
+   */
+  let changedAfter: number | undefined;
 
   const input = el("input", {
     class: "visually-hidden",
@@ -140,19 +147,29 @@ export function createDocumentsUi(opts: DocumentsOptions): DocumentsUi {
   }
 
   async function refresh(): Promise<void> {
+    const n = ++asked;
+    let answer: { list: DocumentList } | { problem: string };
     try {
-      list = (await (await request("GET", "")).json()) as DocumentList;
-      problem = undefined;
+      answer = { list: (await (await request("GET", "")).json()) as DocumentList };
     } catch (err) {
-      problem =
-        err instanceof ApiError && err.code === "UNAUTHORIZED"
-          ? "This server needs an access token before it lists its documents."
-          : `The documents could not be listed (${err instanceof ApiError ? err.code : "ERROR"}).`;
+      answer = {
+        problem:
+          err instanceof ApiError && err.code === "UNAUTHORIZED"
+            ? "This server needs an access token before it lists its documents."
+            : `The documents could not be listed (${err instanceof ApiError ? err.code : "ERROR"}).`,
+      };
     }
+    // A newer list was already shown: this one says less.
+    if (n < shown) return;
+    shown = n;
+    if ("list" in answer) {
+      list = answer.list;
+      problem = undefined;
+    } else problem = answer.problem;
     const busy = list?.indexing.busy === true || [...local.values()].some((l) => l.state === "uploading");
     // A file was added or deleted and its build is over (it may have ended before the first look).
-    if (changed && !busy) {
-      changed = false;
+    if ("list" in answer && changedAfter !== undefined && n > changedAfter && !busy) {
+      changedAfter = undefined;
       opts.onChanged();
     }
     render();
@@ -186,7 +203,7 @@ export function createDocumentsUi(opts: DocumentsOptions): DocumentsUi {
     try {
       const res = await request("POST", `?name=${encodeURIComponent(file.name)}`, file);
       const saved = (await res.json()) as UploadResult;
-      changed = true;
+      changedAfter = asked;
       local.delete(file.name);
       // The server may have cleaned the name; the list shows it under that one.
       local.delete(saved.name);
@@ -212,7 +229,7 @@ export function createDocumentsUi(opts: DocumentsOptions): DocumentsUi {
     confirming.delete(name);
     try {
       await request("DELETE", `?name=${encodeURIComponent(name)}`);
-      changed = true;
+      changedAfter = asked;
     } catch (err) {
       local.set(name, {
         name,

@@ -115,9 +115,16 @@ function onAnswer(msg: AnswerMessage) {
 
 // ---- health and the empty state ----------------------------------------------------------------
 
+/** Health reads asked for, and the newest one shown: an older answer arriving late is dropped. */
+let healthAsked = 0;
+let healthShown = 0;
+
 async function loadHealth() {
+  const n = ++healthAsked;
   try {
     const h = await fetchHealth(tokens.get());
+    if (n < healthShown) return;
+    healthShown = n;
     // Without a valid token the server only says that one is needed.
     health = typeof h.documents === "number" ? h : undefined;
     // Listed once the server answers this client: the list says which types it reads.
@@ -129,6 +136,8 @@ async function loadHealth() {
     range.setBounds(health?.dateRange ?? null);
     healthProblem = health ? undefined : "This server needs an access token before it shows what it holds.";
   } catch (err) {
+    if (n < healthShown) return;
+    healthShown = n;
     healthProblem =
       err instanceof ApiError && err.code !== "NETWORK"
         ? `The server could not describe its documents (${err.code}: ${err.message}).`

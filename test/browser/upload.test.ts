@@ -134,3 +134,55 @@ describe("the documents panel", { timeout: TIMEOUT }, () => {
     await expect(page.locator("#docs-dialog img, #docs-dialog b").count()).resolves.toBe(0);
   });
 });
+
+describe("an upload while an older list of the documents is on its way", { timeout: TIMEOUT }, () => {
+  const fx = useBrowserApp({ seed: false });
+
+  it("waits for the upload's own build before reading what the corpus holds", async () => {
+    // Long enough that its build (tens of passages to embed) is still running when the upload
+    // is answered: the list asked for before the upload, answered after it, says "idle" about
+    // the folder as it was, and must not be taken for the end of this build.
+    const paragraphs = Array.from(
+      { length: 60 },
+      (_, i) =>
+        `Entry ${i + 1} of the harbour log. The tug Marisol ${i + 1} towed barge ${(i * 37) % 101} past the breakwater at ${(i % 12) + 1} o'clock, while the pilot noted a swell of ${(i % 5) + 1} feet, gusts from the ${["north", "east", "south", "west"][i % 4]}, and a cargo of ${["timber", "grain", "salt", "coal", "cement"][i % 5]} bound for the inner basin.`,
+    );
+    const text = `Harbour log\n\n${paragraphs.join("\n\n")}\n\nThe Zorblax ferry leaves the quay at seven every morning.`;
+    let holding = false;
+    let uploaded!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      uploaded = resolve;
+    });
+    const { page } = await fx.open({
+      setup: async (context) => {
+        await context.route(/\/api\/documents(\?|$)/, async (route) => {
+          const method = route.request().method();
+          // Asked of the server now, answered to the page only once the upload was.
+          const res = await route.fetch();
+          if (method === "GET" && holding) await answered;
+          await route.fulfill({ response: res });
+          if (method === "POST") {
+            holding = false;
+            uploaded();
+          }
+        });
+      },
+    });
+    await waitForConnected(page);
+    await page.locator(".empty-title", { hasText: "No documents yet" }).waitFor();
+    holding = true;
+    const chooser = page.waitForEvent("filechooser");
+    await page.locator(".empty-howto button.empty-upload").click();
+    await (await chooser).setFiles({
+      name: "harbour-log.txt",
+      mimeType: "text/plain",
+      buffer: Buffer.from(text),
+    });
+    await item(page, "harbour-log.txt")
+      .and(page.locator('[data-status="indexed"]'))
+      .waitFor({ timeout: 60_000 });
+    await page.keyboard.press("Escape");
+    await page.locator(".empty-title", { hasText: "Ask your documents" }).waitFor({ timeout: 10_000 });
+    await expect(page.locator(".facts").textContent()).resolves.toContain("1 document");
+  });
+});
