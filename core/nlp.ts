@@ -104,12 +104,17 @@ const PLACE_NOUNS =
 const PERSON_NOUNS =
   /^(person|people|man|woman|men|women|president|leader|king|queen|scientist|player|author|writer|founder|director|minister|emperor|general|coach|artist|composer|architect|inventor|engineer)$/;
 
+const SPEECH_QUESTION =
+  /^\s*(?:and\s+)?what\s+(?:else\s+)?(?:did|does|do|has|have|had|will|would|could)\s+(?:\S+\s+){1,4}(?:say|tell|mention|add|stress|note|state|announce|write|claim|argue|warn|promise|reply|answer)(?:\s+\S+){0,5}\s*$/;
+
 /**
  * The kind of answer a question asks for, from its wh-word and the noun after it. Questions
  * asking why, how (in what way) or what something is get "none": their answer is a sentence.
  */
 export function answerType(question: string): AnswerType {
   const q = question.toLowerCase().replace(/[^\p{L}\p{N}\s'-]/gu, " ");
+  // "What (else) did he say?" asks for what was said: a statement, not the names in it.
+  if (SPEECH_QUESTION.test(q)) return "none";
   if (/\b(when)\b/.test(q)) return "date";
   if (/\bhow (many|much|long|far|old|large|big|high|tall|often|deep|wide|heavy|fast)\b/.test(q))
     return "number";

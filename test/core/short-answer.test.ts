@@ -35,6 +35,10 @@ describe("answerType", () => {
     ["What does ESCR stand for?", "none"],
     ["Why did the talks fail?", "none"],
     ["What is the boiling point of mercury?", "none"],
+    // What someone said is a statement, not a name in it; what else someone won is a name.
+    ["What else did Wang Yi say?", "none"],
+    ["What else did she tell reporters about the talks?", "none"],
+    ["What else did Pamela Jelimo win after the Olympics?", "name"],
   ])("%s asks for %s", (q, type) => {
     expect(answerType(q)).toBe(type);
   });
