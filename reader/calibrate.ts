@@ -1,9 +1,11 @@
 /**
- * `npx tsx reader/calibrate.ts rows --candidates FILE --out FILE`: the selector's training rows of
- * split A (for `npm run train -- --features`).
- * `npx tsx reader/calibrate.ts fit --work DIR [--check FILE] [--model-dir DIR] [--selector-out FILE]`:
- * reads split B's candidates with the committed reader (or the one in --model-dir) in the
- * product's workers, fits how the engine uses it (reader/fit.ts), writes the settings into
+ * `npx tsx reader/calibrate.ts rows --candidates FILE [--more FILE] --out FILE`: the selector's
+ * training rows of split A, and of every question in --more (candidates of other squad-train
+ * articles, reader/prepare.ts --offset 1), for `npm run train -- --features`.
+ * `npx tsx reader/calibrate.ts fit --work DIR [--check FILE] [--model-dir DIR] [--selector-in FILE]
+ * [--selector-out FILE]`: reads split B's candidates with the committed reader (or the one in
+ * --model-dir) in the product's workers, ordered by the committed trees (or those of
+ * --selector-in), fits how the engine uses it (reader/fit.ts), writes the settings into
  * core/selector-model.json (or a copy of it at --selector-out) and the provenance beside the
  * model, and measures the evaluation sets whose candidates are in DIR without fitting on them.
  */
@@ -23,27 +25,36 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     candidates: { type: "string" },
+    more: { type: "string" },
     out: { type: "string" },
     work: { type: "string" },
     check: { type: "string" },
     measure: { type: "string" },
     "model-dir": { type: "string" },
+    "selector-in": { type: "string" },
     "selector-out": { type: "string" },
   },
 });
 const SELECTOR = path.join(PROJECT_ROOT, "core", "selector-model.json");
 const MODEL_DIR = path.resolve(values["model-dir"] ?? path.join(PROJECT_ROOT, "reader", "model"));
+const SELECTOR_IN = path.resolve(values["selector-in"] ?? SELECTOR);
 const SELECTOR_OUT = path.resolve(values["selector-out"] ?? SELECTOR);
 
 if (positionals[0] === "rows") {
   const rows = await readCandidates(values.candidates!);
   const split = splitOf(rows);
   const a = rows.filter((r) => split(r) === "A");
-  await writeRows(values.out!, trainRows(a));
-  console.error(`split A: ${a.length} questions of ${rows.length}`);
+  const more = values.more ? await readCandidates(values.more) : [];
+  const groups = new Set(rows.map((r) => r.group));
+  const shared = new Set(more.filter((r) => groups.has(r.group)).map((r) => r.group));
+  // Split B must stay out of everything the trees learn.
+  if (shared.size > 0)
+    throw new Error(`${values.more} shares ${shared.size} articles with ${values.candidates}`);
+  await writeRows(values.out!, trainRows([...a, ...more]));
+  console.error(`split A: ${a.length} questions of ${rows.length}; ${more.length} more from other articles`);
 } else if (positionals[0] === "fit") {
   const work = values.work!;
-  const model = JSON.parse(readFileSync(SELECTOR, "utf8")) as SelectorModel & Record<string, unknown>;
+  const model = JSON.parse(readFileSync(SELECTOR_IN, "utf8")) as SelectorModel & Record<string, unknown>;
   const embedder = await createEmbedder({ ...loadConfig(), readerDir: MODEL_DIR });
   const reader = embedder.reader;
   if (!reader) throw new Error(`no reader model in ${MODEL_DIR}`);

@@ -1,6 +1,7 @@
 /**
- * `npx tsx reader/prepare.ts --out DIR [--every N]`: the candidates of a slice of squad-train
- * (every Nth article, by sorted id) and of each evaluation set, as the engine offers them.
+ * `npx tsx reader/prepare.ts --out DIR [--every N] [--offset K]`: the candidates of a slice of
+ * squad-train (every Nth article by sorted id, from the Kth: the shipped slice is N 3, K 0; K 1
+ * gives articles none of that slice holds) and of each evaluation set, as the engine offers them.
  * Writes DIR/squad-train-slice/{corpus,questions}.jsonl and DIR/candidates-<set>.jsonl.
  */
 import { createReadStream, existsSync } from "node:fs";
@@ -23,14 +24,14 @@ async function lines(file: string): Promise<Record<string, unknown>[]> {
   return out;
 }
 
-/** Every `every`th article of squad-train (sorted ids, starting at the first) as an eval-format dataset. */
-async function slice(dir: string, every: number): Promise<void> {
+/** Every `every`th article of squad-train (sorted ids, from the `offset`th) as an eval-format dataset. */
+async function slice(dir: string, every: number, offset: number): Promise<void> {
   if (existsSync(path.join(dir, "questions.jsonl"))) return;
   const src = path.join(SHARED, "train", "squad-train");
   const docs = (await lines(path.join(src, "corpus.jsonl"))).sort((a, b) =>
     String(a.id) < String(b.id) ? -1 : 1,
   );
-  const kept = new Set(docs.filter((_, i) => i % every === 0).map((d) => String(d.id)));
+  const kept = new Set(docs.filter((_, i) => i % every === offset).map((d) => String(d.id)));
   const qs = (await lines(path.join(src, "questions.jsonl"))).filter((q) =>
     kept.has(String((q.gold_doc_ids as string[])[0])),
   );
@@ -52,12 +53,20 @@ const { values } = parseArgs({
   options: {
     out: { type: "string" },
     every: { type: "string", default: "3" },
+    offset: { type: "string", default: "0" },
     sets: { type: "string", default: "squad-train-slice,squad-dev,squad2-unanswerable,news-2023,seed" },
     cache: { type: "string" },
   },
 });
 const out = path.resolve(values.out ?? path.join(PROJECT_ROOT, "data", "reader"));
-await slice(path.join(out, "squad-train-slice"), Number(values.every));
+const every = Number(values.every);
+const offset = Number(values.offset);
+if (!Number.isInteger(every) || every < 1 || !Number.isInteger(offset) || offset < 0 || offset >= every) {
+  throw new Error(
+    `--every must be a whole number from 1 and --offset one from 0 to every - 1 (got ${values.every}, ${values.offset})`,
+  );
+}
+await slice(path.join(out, "squad-train-slice"), every, offset);
 const config = loadConfig({});
 const embedder = await createEmbedder(config);
 try {

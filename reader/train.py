@@ -216,6 +216,18 @@ def train(args):
         train_rows = train_rows[: args.limit]
     if args.sample_a:
         train_rows = random.Random(args.seed).sample(train_rows, min(args.sample_a, len(train_rows)))
+    if args.skip_a:
+        train_rows = []
+    if args.more:
+        # Questions of other squad-train articles (reader/prepare.ts --offset 1): every one trains,
+        # and none may share an article with the slice, whose split B is the held-out measure.
+        more = [r for r in read_jsonl(args.more) if r["candidates"]]
+        shared = {r["group"] for r in more} & set(groups)
+        if shared:
+            sys.exit(f"{args.more} shares {len(shared)} articles with {args.candidates}")
+        if args.sample_more:
+            more = random.Random(args.seed + 1).sample(more, min(args.sample_more, len(more)))
+        train_rows = train_rows + more
     extra_held = []
     if args.answerability:
         extra, extra_held = answerability_rows(args.answerability.split(","), args.hold_fold)
@@ -413,6 +425,7 @@ def refusal(model, enc, held, per_kind=300, read=6, false_rate=0.02):
 
 def settings(args):
     return {k: getattr(args, k) for k in ("layers", "lr", "head_lr", "batch", "epochs", "seed", "limit", "max_steps", "perturb_rate", "init", "sample_a", "answerability", "hold_fold")} | {
+        **({"more": file_hash(args.more), "sample_more": args.sample_more, "skip_a": args.skip_a} if args.more else {}),
         "max_len": MAX_LEN,
         "max_question": MAX_QUESTION,
         "candidates": file_hash(args.candidates),
@@ -568,6 +581,9 @@ def main():
     p.add_argument("--perturb-rate", type=float, default=0.35, help="share of positives also asked with a swapped entity")
     p.add_argument("--init", help="start from this earlier run's trained.pt")
     p.add_argument("--sample-a", type=int, default=0, help="only this many split-A questions, drawn at random")
+    p.add_argument("--skip-a", action="store_true", help="no split-A question trains (with --init and --more: go on from a trained run on new articles)")
+    p.add_argument("--more", help="candidates of other squad-train articles (reader/prepare.ts --offset 1), all of which train")
+    p.add_argument("--sample-more", type=int, default=0, help="only this many of --more's questions, drawn at random")
     p.add_argument(
         "--answerability",
         help="candidates files of evaluation sets (comma-separated) whose questions, answerable and not, also train",
