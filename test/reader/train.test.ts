@@ -1,4 +1,5 @@
-import { copyFile, mkdtemp, rm, stat } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -6,22 +7,26 @@ import { loadConfig, PROJECT_ROOT } from "../../core/config.ts";
 import { createEmbedder } from "../../embeddings/embedder.ts";
 import { ensureBase, ensureTools, sh } from "../../reader/tools.ts";
 
-// CI never trains: this runs the trainer for one step on six questions, exports and quantises
-// the model, and loads it in Node, so the training path keeps working.
+// CI never trains: this runs the trainer for one step on six questions, goes on from it for one
+// step on other articles, exports and quantises the model, and loads it in Node, so the training
+// path keeps working.
 const work = await mkdtemp(path.join(os.tmpdir(), "citeline-reader-train-"));
 afterAll(() => rm(work, { recursive: true, force: true }));
 
 describe("npm run train:reader's trainer", () => {
-  it("trains a step, exports int8 ONNX and the engine's reader loads it", async () => {
+  it("trains a step, goes on from it on other articles, exports int8 ONNX and the engine's reader loads it", async () => {
     const python = ensureTools();
     const base = ensureBase();
     const candidates = path.join(PROJECT_ROOT, "test", "fixtures", "reader-candidates.jsonl");
-    const common = ["--candidates", candidates, "--tokenizer", base.tokenizer, "--work", work];
+    const common = ["--candidates", candidates, "--tokenizer", base.tokenizer];
     const model = path.join(work, "model");
+    const first = path.join(work, "first");
     sh(python, [
       "reader/train.py",
       "train",
       ...common,
+      "--work",
+      first,
       "--base",
       base.onnx,
       "--layers",
@@ -31,10 +36,52 @@ describe("npm run train:reader's trainer", () => {
       "--batch",
       "4",
     ]);
+    // Going on from that run on other articles (--more), as the shipped model did: the same
+    // questions under other article names stand in for them. Candidates that share an article
+    // with the slice are refused, so split B stays out of training.
+    const rows = (await readFile(candidates, "utf8")).split("\n").filter(Boolean);
+    const other = path.join(work, "more.jsonl");
+    await writeFile(
+      other,
+      rows
+        .map((l) =>
+          JSON.stringify({
+            ...(JSON.parse(l) as object),
+            group: `other-${(JSON.parse(l) as { group: string }).group}`,
+          }),
+        )
+        .join("\n"),
+    );
+    const args = (more: string) => [
+      "reader/train.py",
+      "train",
+      ...common,
+      "--work",
+      work,
+      "--base",
+      base.onnx,
+      "--layers",
+      "2",
+      "--max-steps",
+      "1",
+      "--batch",
+      "4",
+      "--init",
+      path.join(first, "trained.pt"),
+      "--skip-a",
+      "--more",
+      more,
+    ];
+    const refused = spawnSync(python, args(candidates), { cwd: PROJECT_ROOT, encoding: "utf8" });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/shares \d+ articles with/);
+    sh(python, args(other));
     sh(python, [
       "reader/train.py",
       "export",
       ...common,
+      "--work",
+      work,
       "--base",
       base.onnx,
       "--out",
