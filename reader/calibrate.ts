@@ -3,7 +3,7 @@
  * training rows of split A, and of every question in --more (candidates of other squad-train
  * articles, reader/prepare.ts --offset 1), for `npm run train -- --features`.
  * `npx tsx reader/calibrate.ts fit --work DIR [--check FILE] [--model-dir DIR] [--selector-in FILE]
- * [--selector-out FILE]`: reads split B's candidates with the committed reader (or the one in
+ * [--selector-out FILE] [--read-max N]`: reads split B's candidates with the committed reader (or the one in
  * --model-dir) in the product's workers, ordered by the committed trees (or those of
  * --selector-in), fits how the engine uses it (reader/fit.ts), writes the settings into
  * core/selector-model.json (or a copy of it at --selector-out) and the provenance beside the
@@ -18,7 +18,7 @@ import type { SelectorModel } from "../core/selector.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { modelJson } from "../eval/boost.ts";
 import { writeRows } from "../eval/train.ts";
-import { fitSettings, measure, type ReadRow, readTopCandidates } from "./fit.ts";
+import { fitSettings, measure, READ, type ReadRow, readTopCandidates } from "./fit.ts";
 import { readCandidates, splitOf, trainRows } from "./splits.ts";
 
 const { values, positionals } = parseArgs({
@@ -32,6 +32,7 @@ const { values, positionals } = parseArgs({
     measure: { type: "string" },
     "model-dir": { type: "string" },
     "selector-in": { type: "string" },
+    "read-max": { type: "string" },
     "selector-out": { type: "string" },
   },
 });
@@ -63,8 +64,13 @@ if (positionals[0] === "rows") {
     const split = splitOf(slice);
     const b = slice.filter((r) => split(r) === "B");
     const t0 = performance.now();
-    const readB = await readTopCandidates(b, model, reader, (n) =>
-      console.error(`split B: read ${n}/${b.length}`),
+    const maxRead = Number(values["read-max"] ?? READ);
+    const readB = await readTopCandidates(
+      b,
+      model,
+      reader,
+      (n) => console.error(`split B: read ${n}/${b.length}`),
+      maxRead,
     );
     const readMs = (performance.now() - t0) / Math.max(1, readB.length);
     const { settings, figures } = fitSettings(readB);
@@ -73,7 +79,13 @@ if (positionals[0] === "rows") {
     for (const set of (values.measure ?? "").split(",").filter(Boolean)) {
       const file = path.join(work, `candidates-${set}.jsonl`);
       if (!existsSync(file)) continue;
-      const rows: ReadRow[] = await readTopCandidates(await readCandidates(file), model, reader);
+      const rows: ReadRow[] = await readTopCandidates(
+        await readCandidates(file),
+        model,
+        reader,
+        undefined,
+        maxRead,
+      );
       measured[set] = measure(rows, settings);
     }
     const round = (x: number) => Number(x.toFixed(6));

@@ -41,7 +41,10 @@ import type { CandidateRow } from "./extract.ts";
 export const COMBINATION_FIT: BoostOptions = { ...BOOST_DEFAULTS, rounds: 200, minLeaf: 30 };
 /** Folds of split B's articles for the out-of-fold probabilities every threshold is chosen on. */
 const COMBINATION_FOLDS = 3;
-/** Sentences read per question while fitting: the selector's best; the engine reads fewer (policy). */
+/**
+ * Sentences read per question while fitting, unless told otherwise: the selector's best; the
+ * engine reads at most as many (policy).
+ */
 export const READ = 6;
 /**
  * How much split B's top-1 may lose against reading all `READ` sentences, when the fit chooses
@@ -79,12 +82,13 @@ export interface ReadRow {
   scores: ReadScore[];
 }
 
-/** The trees' order and the reader's scores of the top `READ` candidates of every row. */
+/** The trees' order and the reader's scores of the top `maxRead` candidates of every row. */
 export async function readTopCandidates(
   rows: readonly CandidateRow[],
   model: SelectorModel,
   reader: Reader,
   onProgress?: (done: number) => void,
+  maxRead = READ,
 ): Promise<ReadRow[]> {
   const out: ReadRow[] = new Array(rows.length);
   let next = 0;
@@ -95,7 +99,7 @@ export async function readTopCandidates(
       const row = rows[i]!;
       const trees = row.candidates.map((c) => probability(model, c.features));
       const order = trees.map((_, j) => j).sort((a, b) => trees[b]! - trees[a]! || a - b);
-      const read = order.slice(0, READ);
+      const read = order.slice(0, maxRead);
       const scores = await reader.read(
         row.question,
         read.map((j) => ({ title: row.candidates[j]!.title, text: row.candidates[j]!.text })),
@@ -156,10 +160,11 @@ function asRead(r: ReadRow, p: Pick<Policy, "read" | "sure">): ReadRow {
 
 /**
  * The cheapest reading (fewest sentences read on average) whose top-1 on split B is within
- * POLICY_LOSS of reading all READ: how many to read, and from what probability of the trees'
- * best only that one.
+ * POLICY_LOSS of reading all that were read: how many to read, and from what probability of the
+ * trees' best only that one.
  */
 function choosePolicy(rows: readonly ReadRow[], s: ModelOf): Policy {
+  const most = Math.max(1, ...rows.map((r) => r.read.length));
   const top1 = (p: Pick<Policy, "read" | "sure">) => {
     let hits = 0;
     let reads = 0;
@@ -170,9 +175,9 @@ function choosePolicy(rows: readonly ReadRow[], s: ModelOf): Policy {
     }
     return { top1: hits / rows.length, meanRead: reads / rows.length };
   };
-  const all = top1({ read: READ, sure: 2 }).top1;
-  let best: Policy = { read: READ, sure: 2, top1: all, top1ReadAll: all, meanRead: READ };
-  for (let read = 1; read <= READ; read++) {
+  const all = top1({ read: most, sure: 2 }).top1;
+  let best: Policy = { read: most, sure: 2, top1: all, top1ReadAll: all, meanRead: most };
+  for (let read = 1; read <= most; read++) {
     for (const sure of [...SURE_GRID, 2]) {
       const m = top1({ read, sure });
       if (m.top1 >= all - POLICY_LOSS && m.meanRead < best.meanRead) {
