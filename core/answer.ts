@@ -24,7 +24,7 @@ import {
   termWeights,
 } from "./selector.ts";
 import selectorModel from "./selector-model.json" with { type: "json" };
-import { type ShortAnswerModel, shortAnswer } from "./short-answer.ts";
+import { type ShortAnswerModel, shortAnswer, wholeListStart } from "./short-answer.ts";
 import { contentTerms, sentenceKey } from "./text.ts";
 import type { Reader, ReadScore } from "./types.ts";
 
@@ -426,10 +426,11 @@ export function answerFrom(
     // The reader's own span, given only when it is sure enough: a wrong bold answer is worse than none.
     const span = first.read.span;
     if (span && span.probability >= settings.shortAnswer && span.end > span.start) {
+      const start = wholeListStart(first.text, span.start, span.end);
       composed.shortAnswer = {
-        text: first.text.slice(span.start, span.end),
+        text: first.text.slice(start, span.end),
         docId: first.docId,
-        start: first.start + span.start,
+        start: first.start + start,
         end: first.start + span.end,
       };
     }

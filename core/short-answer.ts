@@ -268,3 +268,20 @@ function capitalised(text: string, tokens: Annotation["tokens"], first: number, 
   for (let i = first; i <= last; i++) if (/^\p{Lu}/u.test(text.slice(tokens[i]!.start, tokens[i]!.end))) n++;
   return n / (last - first + 1);
 }
+
+/**
+ * Where a span that ends a list of capitalised words should start: at the list's first item
+ * ("Economic, Social and Cultural Rights", not "Social and Cultural Rights"). A reader's span
+ * may start at the list's second item; a list cut short is a wrong answer. Only a span that
+ * starts with a capital and holds the list's "and", "or" or "&" is moved.
+ */
+export function wholeListStart(text: string, start: number, end: number): number {
+  const span = text.slice(start, end);
+  if (!/^\p{Lu}/u.test(span) || !/\s(?:and|or|&)\s/.test(span)) return start;
+  let s = start;
+  for (;;) {
+    const item = /\p{Lu}[\p{L}\p{N}'’-]*,\s+$/u.exec(text.slice(Math.max(0, s - 60), s));
+    if (!item) return s;
+    s -= item[0].length;
+  }
+}

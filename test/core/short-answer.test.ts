@@ -6,6 +6,7 @@ import {
   SPAN_FEATURES,
   shortAnswer,
   spanCandidates,
+  wholeListStart,
 } from "../../core/short-answer.ts";
 
 const DOC_START = 100;
@@ -175,5 +176,23 @@ describe("shortAnswerChecks", () => {
     ["refuses a span of another document", { text: "Hangzhou", docId: "e", start: at, end: at + 8 }, false],
   ])("%s", (_name, short, ok) => {
     expect(shortAnswerChecks(short, [citation])).toBe(ok);
+  });
+});
+
+describe("wholeListStart", () => {
+  const sentence =
+    "Noting that ensuring the equal enjoyment of the Economic, Social and Cultural Rights (ESCR) by all is an important goal.";
+  const at = (span: string) => [sentence.indexOf(span), sentence.indexOf(span) + span.length] as const;
+  it("moves a span that ends a list of capitalised words to the list's first item", () => {
+    const [start, end] = at("Social and Cultural Rights");
+    expect(sentence.slice(wholeListStart(sentence, start, end), end)).toBe(
+      "Economic, Social and Cultural Rights",
+    );
+  });
+  it("leaves a span alone without the list's 'and', or when it starts in lower case", () => {
+    const [start, end] = at("Cultural Rights");
+    expect(wholeListStart(sentence, start, end)).toBe(start);
+    const [s2, e2] = at("equal enjoyment of the Economic, Social and Cultural");
+    expect(wholeListStart(sentence, s2, e2)).toBe(s2);
   });
 });
