@@ -21,12 +21,12 @@ describe("npm run train:reader's trainer", () => {
     const common = ["--candidates", candidates, "--tokenizer", base.tokenizer];
     const model = path.join(work, "model");
     const first = path.join(work, "first");
-    sh(python, [
+    const trainArgs = (dir: string, ...extra: string[]) => [
       "reader/train.py",
       "train",
       ...common,
       "--work",
-      first,
+      dir,
       "--base",
       base.onnx,
       "--layers",
@@ -35,7 +35,9 @@ describe("npm run train:reader's trainer", () => {
       "1",
       "--batch",
       "4",
-    ]);
+      ...extra,
+    ];
+    sh(python, trainArgs(first));
     // Going on from that run on other articles (--more), as the shipped model did: the same
     // questions under other article names stand in for them. Candidates that share an article
     // with the slice are refused, so split B stays out of training.
@@ -52,26 +54,8 @@ describe("npm run train:reader's trainer", () => {
         )
         .join("\n"),
     );
-    const args = (more: string) => [
-      "reader/train.py",
-      "train",
-      ...common,
-      "--work",
-      work,
-      "--base",
-      base.onnx,
-      "--layers",
-      "2",
-      "--max-steps",
-      "1",
-      "--batch",
-      "4",
-      "--init",
-      path.join(first, "trained.pt"),
-      "--skip-a",
-      "--more",
-      more,
-    ];
+    const args = (more: string) =>
+      trainArgs(work, "--init", path.join(first, "trained.pt"), "--skip-a", "--more", more);
     const refused = spawnSync(python, args(candidates), { cwd: PROJECT_ROOT, encoding: "utf8" });
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toMatch(/shares \d+ articles with/);
