@@ -26,6 +26,13 @@ async function dropFiles(page: Page, files: { name: string; bytes: Buffer; type?
   await page.dispatchEvent("body", "drop", { dataTransfer: transfer });
 }
 
+/** Uploads a text file through the empty page's picker, as a click on its upload button does. */
+async function pickFile(page: Page, name: string, text: string): Promise<void> {
+  const chooser = page.waitForEvent("filechooser");
+  await page.locator(".empty-howto button.empty-upload").click();
+  await (await chooser).setFiles({ name, mimeType: "text/plain", buffer: Buffer.from(text) });
+}
+
 const item = (page: Page, name: string) => page.locator(`#docs-dialog li.docs-item[data-name="${name}"]`);
 
 describe("an empty corpus in the page", { timeout: TIMEOUT }, () => {
@@ -42,13 +49,7 @@ describe("an empty corpus in the page", { timeout: TIMEOUT }, () => {
     expect(await howto.textContent()).toContain("CITELINE_CORPUS_DIR");
 
     await page.screenshot({ path: path.join(ARTIFACTS, "empty-corpus-1280x800-light.png") });
-    const chooser = page.waitForEvent("filechooser");
-    await howto.locator("button.empty-upload").click();
-    await (await chooser).setFiles({
-      name: "zorblax.txt",
-      mimeType: "text/plain",
-      buffer: Buffer.from(ZORBLAX),
-    });
+    await pickFile(page, "zorblax.txt", ZORBLAX);
     await item(page, "zorblax.txt").and(page.locator('[data-status="indexed"]')).waitFor({ timeout: 60_000 });
     await expect(item(page, "zorblax.txt").locator(".docs-doc-title").textContent()).resolves.toBe(
       "Zorblax ferry timetable",
@@ -171,13 +172,7 @@ describe("an upload while an older list of the documents is on its way", { timeo
     await waitForConnected(page);
     await page.locator(".empty-title", { hasText: "No documents yet" }).waitFor();
     holding = true;
-    const chooser = page.waitForEvent("filechooser");
-    await page.locator(".empty-howto button.empty-upload").click();
-    await (await chooser).setFiles({
-      name: "harbour-log.txt",
-      mimeType: "text/plain",
-      buffer: Buffer.from(text),
-    });
+    await pickFile(page, "harbour-log.txt", text);
     await item(page, "harbour-log.txt")
       .and(page.locator('[data-status="indexed"]'))
       .waitFor({ timeout: 60_000 });
