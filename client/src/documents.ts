@@ -7,6 +7,7 @@
 import type { CorpusFileEntry, DocumentList, UploadResult } from "../../core/protocol.ts";
 import { formatDate } from "./answer-text.ts";
 import { ApiError, authHeaders, errorFrom } from "./api.ts";
+import { createLatest } from "./latest.ts";
 import { el, icon, replaceChildren } from "./render.ts";
 
 /** Read before the server has said which (it always says so in `limits`). */
@@ -67,9 +68,8 @@ export function createDocumentsUi(opts: DocumentsOptions): DocumentsUi {
   /** Names whose delete button was pressed once: the second press deletes. */
   const confirming = new Set<string>();
   let polling: ReturnType<typeof setTimeout> | undefined;
-  /** Lists asked for so far, and the newest one whose answer is shown (older answers are dropped). */
-  let asked = 0;
-  let shown = 0;
+  /** Lists asked for, numbered: an older list answered after a newer one is dropped. */
+  const lists = createLatest();
   /**
    * A file was added or deleted since the page last heard the index was updated: the number of
    * lists asked for when the server took the change. Only a list asked for later can say that its
@@ -147,7 +147,7 @@ export function createDocumentsUi(opts: DocumentsOptions): DocumentsUi {
   }
 
   async function refresh(): Promise<void> {
-    const n = ++asked;
+    const n = lists.ask();
     let answer: { list: DocumentList } | { problem: string };
     try {
       answer = { list: (await (await request("GET", "")).json()) as DocumentList };
@@ -160,8 +160,7 @@ export function createDocumentsUi(opts: DocumentsOptions): DocumentsUi {
       };
     }
     // A newer list was already shown: this one says less.
-    if (n < shown) return;
-    shown = n;
+    if (!lists.take(n)) return;
     if ("list" in answer) {
       list = answer.list;
       problem = undefined;
@@ -203,7 +202,7 @@ export function createDocumentsUi(opts: DocumentsOptions): DocumentsUi {
     try {
       const res = await request("POST", `?name=${encodeURIComponent(file.name)}`, file);
       const saved = (await res.json()) as UploadResult;
-      changedAfter = asked;
+      changedAfter = lists.asked;
       local.delete(file.name);
       // The server may have cleaned the name; the list shows it under that one.
       local.delete(saved.name);
@@ -229,7 +228,7 @@ export function createDocumentsUi(opts: DocumentsOptions): DocumentsUi {
     confirming.delete(name);
     try {
       await request("DELETE", `?name=${encodeURIComponent(name)}`);
-      changedAfter = asked;
+      changedAfter = lists.asked;
     } catch (err) {
       local.set(name, {
         name,

@@ -14,6 +14,7 @@ import {
 } from "./conversation.ts";
 import { createDateRange } from "./date-range.ts";
 import { createDocumentsUi, renderCorpusHowto } from "./documents.ts";
+import { createLatest } from "./latest.ts";
 import { canRetry, createTurnView, el, renderEmptyState, replaceChildren, type TurnView } from "./render.ts";
 import { browserStore, createTokenStore } from "./storage.ts";
 
@@ -115,16 +116,14 @@ function onAnswer(msg: AnswerMessage) {
 
 // ---- health and the empty state ----------------------------------------------------------------
 
-/** Health reads asked for, and the newest one shown: an older answer arriving late is dropped. */
-let healthAsked = 0;
-let healthShown = 0;
+/** Health reads asked for, numbered: an older answer arriving late is dropped. */
+const healthReads = createLatest();
 
 async function loadHealth() {
-  const n = ++healthAsked;
+  const n = healthReads.ask();
   try {
     const h = await fetchHealth(tokens.get());
-    if (n < healthShown) return;
-    healthShown = n;
+    if (!healthReads.take(n)) return;
     // Without a valid token the server only says that one is needed.
     health = typeof h.documents === "number" ? h : undefined;
     // Listed once the server answers this client: the list says which types it reads.
@@ -136,8 +135,7 @@ async function loadHealth() {
     range.setBounds(health?.dateRange ?? null);
     healthProblem = health ? undefined : "This server needs an access token before it shows what it holds.";
   } catch (err) {
-    if (n < healthShown) return;
-    healthShown = n;
+    if (!healthReads.take(n)) return;
     healthProblem =
       err instanceof ApiError && err.code !== "NETWORK"
         ? `The server could not describe its documents (${err.code}: ${err.message}).`

@@ -17,6 +17,7 @@ import {
   parseStored,
   type Turn,
 } from "../../client/src/conversation.ts";
+import { createLatest, type Latest } from "../../client/src/latest.ts";
 import { createSseParser, type SseEvent } from "../../client/src/sse.ts";
 import type { Citation, SourceRef } from "../../core/protocol.ts";
 
@@ -324,5 +325,46 @@ describe("backoffDelay", () => {
     [10, 1, 10_000],
   ])("attempt %i with random %f waits %i ms", (attempt, r, ms) => {
     expect(backoffDelay(attempt, 500, 10_000, () => r)).toBe(ms);
+  });
+});
+
+describe("createLatest", () => {
+  /** Asks as the page does: numbered when sent, shown only if taken when answered. */
+  function reader(latest: Latest, shown: string[]) {
+    return async (answer: Promise<string>) => {
+      const n = latest.ask();
+      const text = await answer;
+      if (latest.take(n)) shown.push(text);
+    };
+  }
+  const later = () => {
+    let answer!: (text: string) => void;
+    const promise = new Promise<string>((resolve) => {
+      answer = resolve;
+    });
+    return { promise, answer };
+  };
+
+  it("drops an older answer that arrives after a newer one was shown", async () => {
+    const shown: string[] = [];
+    const read = reader(createLatest(), shown);
+    const older = later();
+    const newer = later();
+    const reads = [read(older.promise), read(newer.promise)];
+    newer.answer("newer");
+    await reads[1];
+    older.answer("older");
+    await reads[0];
+    expect(shown).toEqual(["newer"]);
+  });
+
+  it("shows answers that arrive in the order they were asked for, and counts the asks", async () => {
+    const latest = createLatest();
+    const shown: string[] = [];
+    const read = reader(latest, shown);
+    await read(Promise.resolve("one"));
+    await read(Promise.resolve("two"));
+    expect(shown).toEqual(["one", "two"]);
+    expect(latest.asked).toBe(2);
   });
 });
