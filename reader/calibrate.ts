@@ -18,6 +18,7 @@ import type { SelectorModel } from "../core/selector.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { modelJson } from "../eval/boost.ts";
 import { writeRows } from "../eval/train.ts";
+import { positiveInt } from "../scripts/cli.ts";
 import { fitSettings, measure, READ, type ReadRow, readTopCandidates } from "./fit.ts";
 import { readCandidates, splitOf, trainRows } from "./splits.ts";
 
@@ -40,6 +41,12 @@ const SELECTOR = path.join(PROJECT_ROOT, "core", "selector-model.json");
 const MODEL_DIR = path.resolve(values["model-dir"] ?? path.join(PROJECT_ROOT, "reader", "model"));
 const SELECTOR_IN = path.resolve(values["selector-in"] ?? SELECTOR);
 const SELECTOR_OUT = path.resolve(values["selector-out"] ?? SELECTOR);
+const FIT_USAGE =
+  "usage: npx tsx reader/calibrate.ts fit --work DIR [--check FILE] [--model-dir DIR] [--selector-in FILE] [--selector-out FILE] [--read-max N]";
+/** Far above what the engine reads of a question (a handful of sentences); more is a typo. */
+const READ_MAX_LIMIT = 100;
+// Checked before the reader loads: NaN or 0 would read nothing and fit on nothing.
+const READ_MAX = positiveInt("--read-max", values["read-max"], READ_MAX_LIMIT, FIT_USAGE) ?? READ;
 
 if (positionals[0] === "rows") {
   const rows = await readCandidates(values.candidates!);
@@ -64,13 +71,12 @@ if (positionals[0] === "rows") {
     const split = splitOf(slice);
     const b = slice.filter((r) => split(r) === "B");
     const t0 = performance.now();
-    const maxRead = Number(values["read-max"] ?? READ);
     const readB = await readTopCandidates(
       b,
       model,
       reader,
       (n) => console.error(`split B: read ${n}/${b.length}`),
-      maxRead,
+      READ_MAX,
     );
     const readMs = (performance.now() - t0) / Math.max(1, readB.length);
     const { settings, figures } = fitSettings(readB);
@@ -84,7 +90,7 @@ if (positionals[0] === "rows") {
         model,
         reader,
         undefined,
-        maxRead,
+        READ_MAX,
       );
       measured[set] = measure(rows, settings);
     }
