@@ -194,5 +194,13 @@ describe("wholeListStart", () => {
     expect(wholeListStart(sentence, start, end)).toBe(start);
     const [s2, e2] = at("equal enjoyment of the Economic, Social and Cultural");
     expect(wholeListStart(sentence, s2, e2)).toBe(s2);
+    // Each after a capitalised item and its comma, which the list rule would otherwise take in.
+    const towns = "They toured Paris, Lyon and Nice, then went home.";
+    expect(wholeListStart(towns, towns.indexOf("Lyon"), towns.indexOf("Lyon") + 4)).toBe(
+      towns.indexOf("Lyon"),
+    );
+    const river = "In Paris, the river and its banks flooded.";
+    const r = river.indexOf("the river and its banks");
+    expect(wholeListStart(river, r, r + "the river and its banks".length)).toBe(r);
   });
 });
