@@ -7,8 +7,9 @@
  *   3. candidates: what the engine offers for every question of squad-train's slice and of the
  *      evaluation sets, and of squad-train's articles outside the slice (reader/prepare.ts);
  *   4. the reader: fine-tuned from the first layers of bge-small on split A (reader/train.py),
- *      then on questions of the articles outside the slice, checkpointed, exported to ONNX,
- *      quantised to int8 and checked against fp32;
+ *      then on questions of the articles outside the slice (a second run on those every third
+ *      from the second, a third on those every third from the third), checkpointed, exported
+ *      to ONNX, quantised to int8 and checked against fp32;
  *   5. the selector's trees on split A (`npm run train -- --features`; the articles outside the
  *      slice did not make them better on split B), then the combination and thresholds on
  *      split B (reader/fit.ts via reader/calibrate.ts).
@@ -23,7 +24,8 @@ import { ensureBase, ensureTools, sh } from "../reader/tools.ts";
 import { parseCommand, runCli } from "./cli.ts";
 
 const COMMAND = {
-  usage: "usage: npm run train:reader -- [--layers N] [--limit N] [--threads N] [--more N] [--stage STAGE]",
+  usage:
+    "usage: npm run train:reader -- [--layers N] [--limit N] [--threads N] [--more LIST] [--stage STAGE]",
   summary:
     "Trains the reader (a cross-encoder from bge-small-en-v1.5's first layers) on squad-train's slice and writes reader/model and the selector's reader settings. Resumes where a stopped run left off.",
   options: {
@@ -37,7 +39,7 @@ const COMMAND = {
     "--layers N             encoder layers kept from bge-small (default 6)",
     "--limit N              questions of split A to train on (default 0: all 18,421)",
     "--threads N            torch threads (default 1: faster than 2 on a shared 2-core machine)",
-    "--more N               questions of other squad-train articles the second run goes on with (default 18000; 0: no second run)",
+    "--more LIST            questions of other squad-train articles each further run goes on with, one number a run (default 18000,15000; 0: no further run)",
     "--stage STAGE          stop after tools | base | candidates | train | export | trees | fit",
   ],
 } as const;
@@ -55,27 +57,32 @@ await runCli(async () => {
   if (done("tools")) return;
   const base = ensureBase();
   if (done("base")) return;
-  const moreQuestions = Number(opts.more ?? "18000");
-  if (!Number.isInteger(moreQuestions) || moreQuestions < 0)
-    throw new AppError("TRAIN_FAILED", `--more takes a whole number of questions, not ${opts.more}`);
+  // One number per further run, each on the articles every third from the next offset (1, then 2).
+  const further = (opts.more ?? "18000,15000").split(",").map(Number);
+  if (further.length > 2 || further.some((n) => !Number.isInteger(n) || n < 0))
+    throw new AppError(
+      "TRAIN_FAILED",
+      `--more takes up to two whole numbers of questions, comma-separated, not ${opts.more}`,
+    );
   sh(process.execPath, ["--import", "tsx", "reader/prepare.ts", "--out", WORK]);
-  // The articles the slice does not hold (every third from the second): the second run learns
-  // from them; split B stays out of it.
-  const moreDir = path.join(WORK, "more");
-  const more = path.join(moreDir, "candidates-squad-train-slice.jsonl");
-  if (moreQuestions > 0) {
+  // The articles the slice does not hold (every third from the second, then from the third): the
+  // further runs learn from them; split B stays out of them.
+  const runs = further.filter((n, i) => n > 0 && further.slice(0, i).every((m) => m > 0));
+  const moreFiles = runs.map((_, i) => {
+    const dir = path.join(WORK, i === 0 ? "more" : `more${i + 1}`);
     sh(process.execPath, [
       "--import",
       "tsx",
       "reader/prepare.ts",
       "--out",
-      moreDir,
+      dir,
       "--offset",
-      "1",
+      String(i + 1),
       "--sets",
       "squad-train-slice",
     ]);
-  }
+    return path.join(dir, "candidates-squad-train-slice.jsonl");
+  });
   if (done("candidates")) return;
   const candidates = path.join(WORK, "candidates-squad-train-slice.jsonl");
   const first = path.join(WORK, "run");
@@ -94,27 +101,31 @@ await runCli(async () => {
   if (!existsSync(path.join(first, "trained.pt"))) {
     sh(python, ["reader/train.py", "train", ...settings, "--work", first, "--limit", opts.limit ?? "0"]);
   }
-  // The second run goes on from the first on other articles' questions, at a lower rate.
-  const run = moreQuestions > 0 ? path.join(WORK, "run2") : first;
-  if (moreQuestions > 0 && !existsSync(path.join(run, "trained.pt"))) {
-    sh(python, [
-      "reader/train.py",
-      "train",
-      ...settings,
-      "--work",
-      run,
-      "--init",
-      path.join(first, "trained.pt"),
-      "--skip-a",
-      "--more",
-      more,
-      "--sample-more",
-      String(moreQuestions),
-      "--lr",
-      "3e-5",
-      "--head-lr",
-      "1e-4",
-    ]);
+  // Each further run goes on from the one before on other articles' questions, at a lower rate.
+  let run = first;
+  for (const [i, questions] of runs.entries()) {
+    const next = path.join(WORK, `run${i + 2}`);
+    if (!existsSync(path.join(next, "trained.pt"))) {
+      sh(python, [
+        "reader/train.py",
+        "train",
+        ...settings,
+        "--work",
+        next,
+        "--init",
+        path.join(run, "trained.pt"),
+        "--skip-a",
+        "--more",
+        moreFiles[i]!,
+        "--sample-more",
+        String(questions),
+        "--lr",
+        "3e-5",
+        "--head-lr",
+        "1e-4",
+      ]);
+    }
+    run = next;
   }
   if (done("train")) return;
   const common = ["--candidates", candidates, "--tokenizer", base.tokenizer, "--work", run];
