@@ -18,7 +18,7 @@ import type { SelectorModel } from "../core/selector.ts";
 import { createEmbedder } from "../embeddings/embedder.ts";
 import { modelJson } from "../eval/boost.ts";
 import { writeRows } from "../eval/train.ts";
-import { positiveInt } from "../scripts/cli.ts";
+import { positiveInt, runCli } from "../scripts/cli.ts";
 import { fitSettings, measure, READ, type ReadRow, readTopCandidates } from "./fit.ts";
 import { readCandidates, splitOf, trainRows } from "./splits.ts";
 
@@ -45,80 +45,86 @@ const FIT_USAGE =
   "usage: npx tsx reader/calibrate.ts fit --work DIR [--check FILE] [--model-dir DIR] [--selector-in FILE] [--selector-out FILE] [--read-max N]";
 /** Far above what the engine reads of a question (a handful of sentences); more is a typo. */
 const READ_MAX_LIMIT = 100;
-// Checked before the reader loads: NaN or 0 would read nothing and fit on nothing.
-const READ_MAX = positiveInt("--read-max", values["read-max"], READ_MAX_LIMIT, FIT_USAGE) ?? READ;
+await runCli(async () => {
+  // Checked before the reader loads: NaN or 0 would read nothing and fit on nothing.
+  const READ_MAX = positiveInt("--read-max", values["read-max"], READ_MAX_LIMIT, FIT_USAGE) ?? READ;
 
-if (positionals[0] === "rows") {
-  const rows = await readCandidates(values.candidates!);
-  const split = splitOf(rows);
-  const a = rows.filter((r) => split(r) === "A");
-  const more = values.more ? await readCandidates(values.more) : [];
-  const groups = new Set(rows.map((r) => r.group));
-  const shared = new Set(more.filter((r) => groups.has(r.group)).map((r) => r.group));
-  // Split B must stay out of everything the trees learn.
-  if (shared.size > 0)
-    throw new Error(`${values.more} shares ${shared.size} articles with ${values.candidates}`);
-  await writeRows(values.out!, trainRows([...a, ...more]));
-  console.error(`split A: ${a.length} questions of ${rows.length}; ${more.length} more from other articles`);
-} else if (positionals[0] === "fit") {
-  const work = values.work!;
-  const model = JSON.parse(readFileSync(SELECTOR_IN, "utf8")) as SelectorModel & Record<string, unknown>;
-  const embedder = await createEmbedder({ ...loadConfig(), readerDir: MODEL_DIR });
-  const reader = embedder.reader;
-  if (!reader) throw new Error(`no reader model in ${MODEL_DIR}`);
-  try {
-    const slice = await readCandidates(path.join(work, "candidates-squad-train-slice.jsonl"));
-    const split = splitOf(slice);
-    const b = slice.filter((r) => split(r) === "B");
-    const t0 = performance.now();
-    const readB = await readTopCandidates(
-      b,
-      model,
-      reader,
-      (n) => console.error(`split B: read ${n}/${b.length}`),
-      READ_MAX,
+  if (positionals[0] === "rows") {
+    const rows = await readCandidates(values.candidates!);
+    const split = splitOf(rows);
+    const a = rows.filter((r) => split(r) === "A");
+    const more = values.more ? await readCandidates(values.more) : [];
+    const groups = new Set(rows.map((r) => r.group));
+    const shared = new Set(more.filter((r) => groups.has(r.group)).map((r) => r.group));
+    // Split B must stay out of everything the trees learn.
+    if (shared.size > 0)
+      throw new Error(`${values.more} shares ${shared.size} articles with ${values.candidates}`);
+    await writeRows(values.out!, trainRows([...a, ...more]));
+    console.error(
+      `split A: ${a.length} questions of ${rows.length}; ${more.length} more from other articles`,
     );
-    const readMs = (performance.now() - t0) / Math.max(1, readB.length);
-    const { settings, figures } = fitSettings(readB);
-    const measured: Record<string, unknown> = { "squad-train split B (fitted on)": measure(readB, settings) };
-    // Measured only, never fitted on; `npm run eval` measures the same sets through the whole engine.
-    for (const set of (values.measure ?? "").split(",").filter(Boolean)) {
-      const file = path.join(work, `candidates-${set}.jsonl`);
-      if (!existsSync(file)) continue;
-      const rows: ReadRow[] = await readTopCandidates(
-        await readCandidates(file),
+  } else if (positionals[0] === "fit") {
+    const work = values.work!;
+    const model = JSON.parse(readFileSync(SELECTOR_IN, "utf8")) as SelectorModel & Record<string, unknown>;
+    const embedder = await createEmbedder({ ...loadConfig(), readerDir: MODEL_DIR });
+    const reader = embedder.reader;
+    if (!reader) throw new Error(`no reader model in ${MODEL_DIR}`);
+    try {
+      const slice = await readCandidates(path.join(work, "candidates-squad-train-slice.jsonl"));
+      const split = splitOf(slice);
+      const b = slice.filter((r) => split(r) === "B");
+      const t0 = performance.now();
+      const readB = await readTopCandidates(
+        b,
         model,
         reader,
-        undefined,
+        (n) => console.error(`split B: read ${n}/${b.length}`),
         READ_MAX,
       );
-      measured[set] = measure(rows, settings);
+      const readMs = (performance.now() - t0) / Math.max(1, readB.length);
+      const { settings, figures } = fitSettings(readB);
+      const measured: Record<string, unknown> = {
+        "squad-train split B (fitted on)": measure(readB, settings),
+      };
+      // Measured only, never fitted on; `npm run eval` measures the same sets through the whole engine.
+      for (const set of (values.measure ?? "").split(",").filter(Boolean)) {
+        const file = path.join(work, `candidates-${set}.jsonl`);
+        if (!existsSync(file)) continue;
+        const rows: ReadRow[] = await readTopCandidates(
+          await readCandidates(file),
+          model,
+          reader,
+          undefined,
+          READ_MAX,
+        );
+        measured[set] = measure(rows, settings);
+      }
+      const round = (x: number) => Number(x.toFixed(6));
+      model.reader = {
+        ...settings,
+        notFound: round(settings.notFound),
+        shortAnswer: round(settings.shortAnswer),
+        provenance: {
+          fittedOn: `split B of squad-train's slice (${readB.length} questions of articles neither the reader nor the trees saw)`,
+          figures,
+          measured,
+        },
+      };
+      await writeFile(SELECTOR_OUT, modelJson(model));
+      const check =
+        values.check && existsSync(values.check) ? JSON.parse(readFileSync(values.check, "utf8")) : undefined;
+      const provenanceFile = path.join(MODEL_DIR, "provenance.json");
+      const previous = existsSync(provenanceFile) ? JSON.parse(readFileSync(provenanceFile, "utf8")) : {};
+      await writeFile(
+        provenanceFile,
+        `${JSON.stringify({ ...previous, int8AgainstFp32: check, readPerQuestionMs: Number(readMs.toFixed(1)), read: settings.read, sure: settings.sure, measured }, null, 2)}\n`,
+      );
+      console.log(JSON.stringify({ figures, measured }, null, 2));
+    } finally {
+      await embedder.dispose();
     }
-    const round = (x: number) => Number(x.toFixed(6));
-    model.reader = {
-      ...settings,
-      notFound: round(settings.notFound),
-      shortAnswer: round(settings.shortAnswer),
-      provenance: {
-        fittedOn: `split B of squad-train's slice (${readB.length} questions of articles neither the reader nor the trees saw)`,
-        figures,
-        measured,
-      },
-    };
-    await writeFile(SELECTOR_OUT, modelJson(model));
-    const check =
-      values.check && existsSync(values.check) ? JSON.parse(readFileSync(values.check, "utf8")) : undefined;
-    const provenanceFile = path.join(MODEL_DIR, "provenance.json");
-    const previous = existsSync(provenanceFile) ? JSON.parse(readFileSync(provenanceFile, "utf8")) : {};
-    await writeFile(
-      provenanceFile,
-      `${JSON.stringify({ ...previous, int8AgainstFp32: check, readPerQuestionMs: Number(readMs.toFixed(1)), read: settings.read, sure: settings.sure, measured }, null, 2)}\n`,
-    );
-    console.log(JSON.stringify({ figures, measured }, null, 2));
-  } finally {
-    await embedder.dispose();
+  } else {
+    console.error("usage: npx tsx reader/calibrate.ts rows|fit ...");
+    process.exitCode = 2;
   }
-} else {
-  console.error("usage: npx tsx reader/calibrate.ts rows|fit ...");
-  process.exitCode = 2;
-}
+});
