@@ -38,7 +38,9 @@ const focused = (page: Page) =>
 describe("a corpus of notes", { timeout: TIMEOUT }, () => {
   const fx = useBrowserApp({
     docs: { "notes.jsonl": NOTES },
-    config: { streamDelayMs: 150, maxQuestionChars: 80 },
+    // Paced slowly enough that a short answer (a few pieces) is seen streaming on a loaded
+    // machine: at 150 ms a piece, CI once saw it go to "done" without ever finding it streaming.
+    config: { streamDelayMs: 400, maxQuestionChars: 80 },
   });
 
   it("speaks of documents, not news, and offers starter questions made from the notes that are answered", async () => {
