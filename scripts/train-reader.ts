@@ -67,7 +67,8 @@ await runCli(async () => {
   sh(process.execPath, ["--import", "tsx", "reader/prepare.ts", "--out", WORK]);
   // The articles the slice does not hold (every third from the second, then from the third): the
   // further runs learn from them; split B stays out of them.
-  const runs = further.filter((n, i) => n > 0 && further.slice(0, i).every((m) => m > 0));
+  // A 0 ends the list: a further run goes on from the one before it.
+  const runs = further.includes(0) ? further.slice(0, further.indexOf(0)) : further;
   const moreFiles = runs.map((_, i) => {
     const dir = path.join(WORK, i === 0 ? "more" : `more${i + 1}`);
     sh(process.execPath, [
