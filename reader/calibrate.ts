@@ -47,7 +47,7 @@ const FIT_USAGE =
 const READ_MAX_LIMIT = 100;
 await runCli(async () => {
   // Checked before the reader loads: NaN or 0 would read nothing and fit on nothing.
-  const READ_MAX = positiveInt("--read-max", values["read-max"], READ_MAX_LIMIT, FIT_USAGE) ?? READ;
+  const readMax = positiveInt("--read-max", values["read-max"], READ_MAX_LIMIT, FIT_USAGE) ?? READ;
 
   if (positionals[0] === "rows") {
     const rows = await readCandidates(values.candidates!);
@@ -79,7 +79,7 @@ await runCli(async () => {
         model,
         reader,
         (n) => console.error(`split B: read ${n}/${b.length}`),
-        READ_MAX,
+        readMax,
       );
       const readMs = (performance.now() - t0) / Math.max(1, readB.length);
       const { settings, figures } = fitSettings(readB);
@@ -95,7 +95,7 @@ await runCli(async () => {
           model,
           reader,
           undefined,
-          READ_MAX,
+          readMax,
         );
         measured[set] = measure(rows, settings);
       }
