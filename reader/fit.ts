@@ -63,10 +63,11 @@ const LEXICAL = FEATURES.indexOf("lexical");
 
 /**
  * Whether the match-strength rule, which the engine applies with or without the reader, refuses
- * the question given this first sentence (core/answer.ts compose).
+ * the question: on the trees' best sentence, whichever the reader puts first (core/answer.ts
+ * compose, `evidenceFrom`).
  */
-function evidenceRefuses(r: ReadRow, first: number): boolean {
-  const f = r.row.candidates[r.read[first]!]!.features;
+function evidenceRefuses(r: ReadRow): boolean {
+  const f = r.row.candidates[r.read[0]!]!.features;
   const strength = matchStrength({ dense: f[DENSE]!, lexical: f[LEXICAL]! });
   return strength < notFoundBar(DEFAULT_NOT_FOUND, contentTerms(r.row.question).length);
 }
@@ -217,10 +218,10 @@ export function fitSettings(b: readonly ReadRow[]): {
   // Not found: the match-strength rule refuses as it always did; the reader's own probability of
   // the first sentence refuses more, as far as both together refuse at most FALSE_REFUSAL of
   // split B's answerable questions.
-  const byEvidence = outs.filter((o, i) => evidenceRefuses(read[i]!, o.first)).length;
+  const byEvidence = outs.filter((_, i) => evidenceRefuses(read[i]!)).length;
   const room = Math.floor(FALSE_REFUSAL * outs.length) - byEvidence;
   const firstProb = outs
-    .flatMap((o, i) => (evidenceRefuses(read[i]!, o.first) ? [] : [sigmoid(read[i]!.scores[o.first]!.logit)]))
+    .flatMap((o, i) => (evidenceRefuses(read[i]!) ? [] : [sigmoid(read[i]!.scores[o.first]!.logit)]))
     .sort((x, y) => x - y);
   const notFound = room > 0 ? (firstProb[room] ?? 0) : 0;
   // Follower: the most accurate threshold whose cited sentences stay within 0.02 of the first's precision.
@@ -315,7 +316,7 @@ export function measure(rows: readonly ReadRow[], s: ReaderSettings) {
     const r = asRead(row, { read: s.read, sure: s.sure ?? 2 });
     const o = outcome(r, () => s);
     const first = r.scores[o.first]!;
-    const refuse = evidenceRefuses(r, o.first) || sigmoid(first.logit) < s.notFound;
+    const refuse = evidenceRefuses(r) || sigmoid(first.logit) < s.notFound;
     if (r.row.expectNotFound || r.row.answers.length === 0) {
       unanswerable++;
       if (refuse) refused++;

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { COMBINATION_FEATURES, combinationFeatures, type ReaderSettings, rerank } from "../../core/answer.ts";
+import {
+  COMBINATION_FEATURES,
+  combinationFeatures,
+  compose,
+  type ReaderSettings,
+  rerank,
+} from "../../core/answer.ts";
+import type { Passage } from "../../core/retrieval.ts";
 import type { Candidate } from "../../core/selector.ts";
 import type { ReadScore } from "../../core/types.ts";
 
@@ -82,5 +89,22 @@ describe("the reader's combination", () => {
     const out = rerank(ranked, reads, settings);
     expect(out.map((c) => c.start)).toEqual([0, 20]);
     expect(out[0]!.probability).toBeCloseTo(0.9, 10);
+  });
+
+  it("decides not found on the match strength of the trees' best sentence, whichever the reader put first", () => {
+    // The reader's first shares few of the question's words; the trees' best many.
+    const readersFirst = { ...candidate(20, 0.8), dense: 0.5, lexical: 0.1 };
+    const treesBest = { ...candidate(0, 0.2), dense: 0.6, lexical: 0.7 };
+    const passages = [{ doc: { id: "d" }, chunk: { start: 0, end: 100 } } as unknown as Passage];
+    const opts = { maxSentences: 1, threshold: 0.45, follower: 1 };
+    // 0.6 × 0.5 + 0.4 × 0.1 = 0.34 on its own; 0.6 × 0.6 + 0.4 × 0.7 = 0.64 by the trees' best.
+    expect(compose([readersFirst, treesBest], passages, opts).notFound).toBe(true);
+    const judged = compose([readersFirst, treesBest], passages, { ...opts, evidenceFrom: treesBest });
+    expect(judged.notFound).toBe(false);
+    expect(judged.evidence).toBeCloseTo(0.64, 10);
+    expect(judged.sentences.map((s) => s.start)).toEqual([20]);
+    // And the other way: a weak trees' best refuses even a strong-looking reader's first.
+    const refused = compose([treesBest, readersFirst], passages, { ...opts, evidenceFrom: readersFirst });
+    expect(refused.notFound).toBe(true);
   });
 });
