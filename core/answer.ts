@@ -144,23 +144,37 @@ export const COMBINATION_FEATURES = [
   "treesGap",
   "readerRank",
   "treesRank",
+  "span",
+  "spanGap",
 ] as const;
 
+/** The logit of the reader's best span's probability; a sentence without a span gets the floor. */
+const spanLogit = (p: number | undefined) => logit(Math.min(Math.max(p ?? 0, 1e-4), 1 - 1e-4));
+
 /**
- * The combination's features of the read sentences, from the reader's logits and the trees'
- * logits in the same order: each logit, its gap to the question's best, and its rank as 1/rank
- * (ties share the better rank).
+ * The combination's features of the read sentences, from the reader's scores and the trees'
+ * logits in the same order: each logit, its gap to the question's best, its rank as 1/rank (ties
+ * share the better rank), and how sure the reader is of its best span in the sentence.
  */
-export function combinationFeatures(
-  readerLogits: readonly number[],
-  treeLogits: readonly number[],
-): number[][] {
+export function combinationFeatures(reads: readonly ReadScore[], treeLogits: readonly number[]): number[][] {
+  const readerLogits = reads.map((r) => r.logit);
   const maxR = Math.max(...readerLogits);
   const maxT = Math.max(...treeLogits);
   const rankIn = (v: readonly number[], x: number) => 1 / (1 + v.filter((y) => y > x).length);
+  const spans = reads.map((r) => spanLogit(r.span?.probability));
+  const maxS = Math.max(...spans);
   return readerLogits.map((r, k) => {
     const t = treeLogits[k]!;
-    return [r, r - maxR, t, t - maxT, rankIn(readerLogits, r), rankIn(treeLogits, t)];
+    return [
+      r,
+      r - maxR,
+      t,
+      t - maxT,
+      rankIn(readerLogits, r),
+      rankIn(treeLogits, t),
+      spans[k]!,
+      spans[k]! - maxS,
+    ];
   });
 }
 
@@ -185,7 +199,7 @@ export function rerank(
   const read = ranked.filter((c) => reads.has(readKey(c)));
   if (read.length === 0) return ranked;
   const xs = combinationFeatures(
-    read.map((c) => reads.get(readKey(c))!.logit),
+    read.map((c) => reads.get(readKey(c))!),
     read.map((c) => logit(c.probability)),
   );
   read.forEach((c, k) => {

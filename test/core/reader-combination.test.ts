@@ -26,12 +26,23 @@ function candidate(start: number, probability: number): Candidate {
 }
 
 describe("the reader's combination", () => {
-  it("reads each logit, its gap to the best and its rank, ties sharing the better rank", () => {
-    const xs = combinationFeatures([-1, 2, 2], [1.5, 0, -0.5]);
+  it("reads each logit, its gap to the best, its rank (ties sharing the better rank) and the span's sureness", () => {
+    const span = (probability: number) => ({ start: 0, end: 4, probability });
+    const xs = combinationFeatures(
+      [{ logit: -1 }, { logit: 2, span: span(0.5) }, { logit: 2, span: span(0.8) }],
+      [1.5, 0, -0.5],
+    );
     expect(COMBINATION_FEATURES).toHaveLength(xs[0]!.length);
-    expect(xs[0]).toEqual([-1, -3, 1.5, 0, 1 / 3, 1]);
-    expect(xs[1]).toEqual([2, 0, 0, -1.5, 1, 1 / 2]);
-    expect(xs[2]).toEqual([2, 0, -0.5, -2, 1, 1 / 3]);
+    // No span: the floor, the logit of 1e-4; the span's gap is to the surest span read (logit 4).
+    const floor = Math.log(1e-4 / (1 - 1e-4));
+    expect(xs[0]!.slice(0, 6)).toEqual([-1, -3, 1.5, 0, 1 / 3, 1]);
+    expect(xs[0]![6]).toBeCloseTo(floor, 10);
+    expect(xs[0]![7]).toBeCloseTo(floor - Math.log(4), 10);
+    expect(xs[1]!.slice(0, 7)).toEqual([2, 0, 0, -1.5, 1, 1 / 2, 0]);
+    expect(xs[1]![7]).toBeCloseTo(-Math.log(4), 10);
+    expect(xs[2]!.slice(0, 6)).toEqual([2, 0, -0.5, -2, 1, 1 / 3]);
+    expect(xs[2]![6]).toBeCloseTo(Math.log(4), 10);
+    expect(xs[2]![7]).toBe(0);
   });
 
   it("orders the read sentences by a tree model over those features, the unread after them", () => {
