@@ -117,7 +117,7 @@ export async function readTopCandidates(
 /** The combination's features of each read candidate. */
 export function readFeatures(r: ReadRow): number[][] {
   return combinationFeatures(
-    r.scores.map((x) => x.logit),
+    r.scores,
     r.read.map((j) => logit(r.trees[j]!)),
   );
 }
