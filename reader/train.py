@@ -5,7 +5,8 @@ Stages, each resumable:
   pairs    training pairs from the engine's own candidates (hard negatives) of the articles of
            split A, and perturbed questions against their answer sentence (unanswerable);
   train    AdamW over the pairs, a checkpoint every few minutes: a stopped run resumes at the
-           step it reached;
+           step it reached; --init starts from an earlier run's trained.pt, --init-onnx from a
+           shipped int8 model (reader/int8.py);
   export   ONNX (relevance logit, start/end logits), int8 by dynamic quantisation, checked
            against fp32 on held-out pairs;
   score    the int8 model's scores for every candidate of a candidates file (out of fold for
@@ -27,6 +28,7 @@ from tokenizers import Tokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bert import load_bge  # noqa: E402
+from int8 import InitError, load_int8, onnx_layers  # noqa: E402
 
 MAX_QUESTION = 32
 MAX_LEN = 96
@@ -245,18 +247,15 @@ def train(args):
     total = len(plan)
     print(f"pairs {len(pairs)} {json.dumps(stats)}; {total} steps of {args.batch}", flush=True)
 
-    model = load_bge(args.base, args.layers)
+    model = start_model(args)
     # The word embeddings (11.7 M of the model's parameters) stay as bge-small learnt them: their
     # gradient and AdamW state cost more time than the four layers above them.
-    if args.init:
-        # Warm start: the weights of an earlier run (its trained.pt), heads included.
-        model.load_state_dict(torch.load(args.init)["model"])
     model.word.weight.requires_grad_(False)
     # The relevance head learns at its own, higher rate from a bias at about the prior: at the
     # encoder's rate it stayed at the prior in two runs (every pair about 0.28) while the span head
     # learnt; with its own rate of 1e-3, 200 steps of relevance alone reached 61 % held-out top-1
     # (reader/README.md).
-    if not args.init:
+    if not (args.init or args.init_onnx):
         with torch.no_grad():
             model.relevance.bias.fill_(-1.0)
             model.relevance.weight.mul_(0.1)
@@ -314,7 +313,7 @@ def train(args):
         if extra_held:
             print(f"step {at} out-of-fold refusal {json.dumps(refusal(model, enc, extra_held))}", flush=True)
 
-    if args.init and held and step == 0:
+    if (args.init or args.init_onnx) and held and step == 0:
         report(0)
     bce = torch.nn.BCEWithLogitsLoss()
     ce = torch.nn.CrossEntropyLoss(ignore_index=-1)
@@ -359,6 +358,21 @@ def train(args):
         os.path.join(args.work, "trained.pt"),
     )
     print("trained", flush=True)
+
+
+def start_model(args):
+    """bge-small's first layers with fresh heads, or the weights of an earlier run or shipped model."""
+    if args.init_onnx:
+        # Heads included; the word embeddings from --base, as training froze them.
+        try:
+            return load_int8(args.init_onnx, args.base, args.layers)
+        except InitError as e:
+            sys.exit(f"--init-onnx: {e}")
+    model = load_bge(args.base, args.layers)
+    if args.init:
+        # Warm start: the weights of an earlier run (its trained.pt), heads included.
+        model.load_state_dict(torch.load(args.init)["model"])
+    return model
 
 
 def held_out(model, enc, held, batch=64):
@@ -426,6 +440,9 @@ def refusal(model, enc, held, per_kind=300, read=6, false_rate=0.02):
 def settings(args):
     return {k: getattr(args, k) for k in ("layers", "lr", "head_lr", "batch", "epochs", "seed", "limit", "max_steps", "perturb_rate", "init", "sample_a", "answerability", "hold_fold")} | {
         **({"more": file_hash(args.more), "sample_more": args.sample_more, "skip_a": args.skip_a} if args.more else {}),
+        # By content, like the candidates: a checkpoint resumes only from the same shipped model.
+        # Absent otherwise, so the checkpoints of runs without it still resume.
+        **({"init_onnx": file_hash(args.init_onnx)} if args.init_onnx else {}),
         "max_len": MAX_LEN,
         "max_question": MAX_QUESTION,
         "candidates": file_hash(args.candidates),
@@ -567,7 +584,7 @@ def main():
     p.add_argument("--work", default="data/reader/run")
     p.add_argument("--out", default="data/reader/run/reader-int8.onnx")
     p.add_argument("--scores")
-    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--layers", type=int, help="encoder layers kept from bge-small (default 4; with --init-onnx, the model's)")
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--head-lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=32)
@@ -579,7 +596,9 @@ def main():
     p.add_argument("--checkpoint-seconds", type=int, default=180)
     p.add_argument("--check-questions", type=int, default=400)
     p.add_argument("--perturb-rate", type=float, default=0.35, help="share of positives also asked with a swapped entity")
-    p.add_argument("--init", help="start from this earlier run's trained.pt")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--init", help="start from this earlier run's trained.pt")
+    start.add_argument("--init-onnx", help="start from this int8 reader ONNX (reader/model/reader-int8.onnx), read back to fp32; needs --base")
     p.add_argument("--sample-a", type=int, default=0, help="only this many split-A questions, drawn at random")
     p.add_argument("--skip-a", action="store_true", help="no split-A question trains (with --init and --more: go on from a trained run on new articles)")
     p.add_argument("--more", help="candidates of other squad-train articles (reader/prepare.ts --offset 1), all of which train")
@@ -592,6 +611,18 @@ def main():
     p.add_argument("--eval-every", type=int, default=400, help="held-out top-1 every N steps (0: never)")
     p.add_argument("--eval-questions", type=int, default=200)
     args = p.parse_args()
+    if args.init_onnx:
+        if not args.base:
+            sys.exit("--init-onnx needs --base: the word embeddings come from bge-small's fp32 ONNX, as training froze them")
+        try:
+            found = onnx_layers(args.init_onnx)
+        except InitError as e:
+            sys.exit(f"--init-onnx: {e}")
+        if args.layers not in (None, found):
+            sys.exit(f"--init-onnx: {args.init_onnx} has {found} encoder layers, not --layers {args.layers}")
+        args.layers = found
+    if args.layers is None:
+        args.layers = 4
     torch.set_num_threads(args.threads)
     os.makedirs(args.work, exist_ok=True)
     {"train": train, "export": export, "check": check, "score": score}[args.stage](args)
