@@ -13,31 +13,34 @@ import { ensureBase, ensureTools, sh } from "../../reader/tools.ts";
 const work = await mkdtemp(path.join(os.tmpdir(), "citeline-reader-train-"));
 afterAll(() => rm(work, { recursive: true, force: true }));
 
+const candidates = path.join(PROJECT_ROOT, "test", "fixtures", "reader-candidates.jsonl");
+const shipped = path.join(PROJECT_ROOT, "reader", "model", "reader-int8.onnx");
+const common = (base: { tokenizer: string }) => ["--candidates", candidates, "--tokenizer", base.tokenizer];
+/** One step of four pairs on the fixture's questions, on one thread. */
+const trainArgs = (base: { onnx: string; tokenizer: string }, dir: string, ...extra: string[]) => [
+  "reader/train.py",
+  "train",
+  ...common(base),
+  "--work",
+  dir,
+  "--base",
+  base.onnx,
+  "--max-steps",
+  "1",
+  "--batch",
+  "4",
+  "--threads",
+  "1",
+  ...extra,
+];
+
 describe("npm run train:reader's trainer", () => {
   it("trains a step, goes on from it on other articles, exports int8 ONNX and the engine's reader loads it", async () => {
     const python = ensureTools();
     const base = ensureBase();
-    const candidates = path.join(PROJECT_ROOT, "test", "fixtures", "reader-candidates.jsonl");
-    const common = ["--candidates", candidates, "--tokenizer", base.tokenizer];
     const model = path.join(work, "model");
     const first = path.join(work, "first");
-    const trainArgs = (dir: string, ...extra: string[]) => [
-      "reader/train.py",
-      "train",
-      ...common,
-      "--work",
-      dir,
-      "--base",
-      base.onnx,
-      "--layers",
-      "2",
-      "--max-steps",
-      "1",
-      "--batch",
-      "4",
-      ...extra,
-    ];
-    sh(python, trainArgs(first));
+    sh(python, trainArgs(base, first, "--layers", "2"));
     // Going on from that run on other articles (--more), as the shipped model did: the same
     // questions under other article names stand in for them. Candidates that share an article
     // with the slice are refused, so split B stays out of training.
@@ -55,7 +58,17 @@ describe("npm run train:reader's trainer", () => {
         .join("\n"),
     );
     const args = (more: string) =>
-      trainArgs(work, "--init", path.join(first, "trained.pt"), "--skip-a", "--more", more);
+      trainArgs(
+        base,
+        work,
+        "--layers",
+        "2",
+        "--init",
+        path.join(first, "trained.pt"),
+        "--skip-a",
+        "--more",
+        more,
+      );
     const refused = spawnSync(python, args(candidates), { cwd: PROJECT_ROOT, encoding: "utf8" });
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toMatch(/shares \d+ articles with/);
@@ -63,7 +76,7 @@ describe("npm run train:reader's trainer", () => {
     sh(python, [
       "reader/train.py",
       "export",
-      ...common,
+      ...common(base),
       "--work",
       work,
       "--base",
@@ -84,4 +97,44 @@ describe("npm run train:reader's trainer", () => {
       await embedder.dispose();
     }
   }, 600_000);
+
+  it("starts a run from the shipped int8 model, whose weights it reads back to within int8's rounding", () => {
+    const python = ensureTools();
+    const base = ensureBase();
+    const dir = path.join(work, "from-shipped");
+    const run = (args: string[]) => spawnSync(python, args, { cwd: PROJECT_ROOT, encoding: "utf8" });
+    const checked = run([
+      "reader/train.py",
+      "check-init",
+      ...common(base),
+      "--work",
+      dir,
+      "--base",
+      base.onnx,
+      "--init-onnx",
+      shipped,
+      "--threads",
+      "1",
+    ]);
+    expect(checked.status, checked.stderr).toBe(0);
+    const figures = JSON.parse(checked.stdout.trim().split("\n").at(-1)!) as {
+      pearson: number;
+      pearson_start_end: number;
+    };
+    expect(figures.pearson).toBeGreaterThanOrEqual(0.99);
+    expect(figures.pearson_start_end).toBeGreaterThanOrEqual(0.99);
+
+    const wrongLayers = run(trainArgs(base, dir, "--init-onnx", shipped, "--layers", "2"));
+    expect(wrongLayers.status).not.toBe(0);
+    expect(wrongLayers.stderr).toContain(`--init-onnx: ${shipped} has 6 encoder layers, not --layers 2`);
+    sh(python, trainArgs(base, dir, "--init-onnx", shipped));
+    // The checkpoint's settings hold the model's hash: the same start resumes, the same run
+    // from bge-small instead is refused.
+    const again = run(trainArgs(base, dir, "--init-onnx", shipped));
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toContain("resuming at step 1 of 1");
+    const fresh = run(trainArgs(base, dir, "--layers", "6"));
+    expect(fresh.status).not.toBe(0);
+    expect(fresh.stderr).toContain("was written with other settings");
+  }, 120_000);
 });
