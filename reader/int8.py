@@ -43,7 +43,8 @@ def _module(node) -> str:
 
 def dequantized(path: str) -> dict:
     """Every parameter the ONNX holds, by its torch name: (fp32 array in torch's layout, where it
-    came from, the quantisation step or 0). Fails on an initializer it does not account for."""
+    came from, its quantisation step broadcastable to the array, 0 for fp32). Fails on an
+    initializer it does not account for."""
     graph = onnx.load(path).graph
     init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     by_name = {n.name: n for n in graph.node}
@@ -71,7 +72,8 @@ def dequantized(path: str) -> dict:
                 raise InitError(f"{n.name}: scale {scale[0]} {s.shape} is neither per tensor nor per output column of {w} {init[w].shape}")
             # (in, out) with one scale and zero point per output column; torch's Linear keeps (out, in).
             array = ((init[w].astype(np.float32) - init[zero].astype(np.float32)) * s).T
-            put(_module(n) + ".weight", array, f"{w} {init[w].dtype} per column", float(s.max()), [w, zero, scale[0]])
+            step = s.reshape(-1, 1) if s.ndim else s
+            put(_module(n) + ".weight", array, f"{w} {init[w].dtype} per column", step, [w, zero, scale[0]])
         elif n.op_type == "Gather" and n.input[0] in init:
             table = n.input[0]
             deq = readers.get(n.output[0], [])
@@ -81,14 +83,25 @@ def dequantized(path: str) -> dict:
             if init[scale].ndim != 0:
                 raise InitError(f"{n.name}: {table}'s scale {scale} is {init[scale].shape}, not one for the table")
             array = (init[table].astype(np.float32) - init[zero].astype(np.float32)) * init[scale]
-            put(_module(n) + ".weight", array, f"{table} {init[table].dtype} per table", float(init[scale]), [table, zero, scale])
+            put(_module(n) + ".weight", array, f"{table} {init[table].dtype} per table", init[scale], [table, zero, scale])
     for name, array in init.items():
         if name not in used and name.startswith("m.") and array.dtype == np.float32:
-            put(name[2:], array, name, 0.0, [name])
+            put(name[2:], array, name, np.float32(0), [name])
     unused = sorted(set(init) - used)
     if unused:
         raise InitError(f"{path}: {len(unused)} initializers this loader does not read: {', '.join(unused[:5])}")
     return out
+
+
+def within_half_step(read, fp32, step) -> float:
+    """The largest difference between weights read back and the fp32 ones they were rounded from,
+    in half quantisation steps: 1 at most when read right (a little room for the float rounding of
+    the step itself); fp32 tensors (step 0) must be equal."""
+    diff = np.abs(np.asarray(read, dtype=np.float64) - np.asarray(fp32, dtype=np.float64))
+    half = np.broadcast_to(np.asarray(step, dtype=np.float64) / 2 * 1.001, diff.shape)
+    if (diff[half == 0] > 0).any():
+        return float("inf")
+    return float(np.max(diff / np.where(half == 0, 1, half), initial=0.0))
 
 
 def load_int8(path: str, base: str, layers: int) -> torch.nn.Module:
@@ -111,11 +124,10 @@ def load_int8(path: str, base: str, layers: int) -> torch.nn.Module:
         if tuple(array.shape) != tuple(params[name].shape):
             raise InitError(f"{name} is {tuple(params[name].shape)} in the reader, {tuple(array.shape)} from {source}")
     word, _, step = held["word.weight"]
-    drift = float(np.abs(word - model.word.weight.detach().numpy()).max())
-    # Half a step, with a little room for float rounding of the step itself.
-    if drift > 0.5 * step * 1.001:
+    drift = within_half_step(word, model.word.weight.detach().numpy(), step)
+    if drift > 1:
         raise InitError(
-            f"{path}'s word table is {drift:.4f} from {base}'s (half a step is {step / 2:.4f}): "
+            f"{path}'s word table is {drift:.2f} half steps from {base}'s at most: "
             "it was not trained from this base, or its word embeddings were not frozen"
         )
     with torch.no_grad():

@@ -30,7 +30,7 @@ from tokenizers import Tokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bert import load_bge  # noqa: E402
-from int8 import InitError, load_int8, onnx_layers  # noqa: E402
+from int8 import InitError, dequantized, load_int8, onnx_layers, within_half_step  # noqa: E402
 
 MAX_QUESTION = 32
 MAX_LEN = 96
@@ -622,7 +622,21 @@ def check_init(args):
         "top1_int8": round(top1(a), 4),
         "top1_fp32": round(top1(b), 4),
     }
+    if args.trained:
+        # Where the fp32 weights still exist (a run exported here), each weight read back must be
+        # its own rounded: within half its quantisation step, and fp32 tensors equal.
+        steps = dequantized(args.init_onnx)
+        fp32 = torch.load(args.trained)["model"]
+        read = model.state_dict()
+        worst = max((within_half_step(read[n].numpy(), fp32[n].numpy(), steps[n][2]), n) for n in fp32)
+        # None: an fp32 tensor that differs (it has no step to be within).
+        result["half_steps_from_trained"] = {"worst": round(worst[0], 4) if np.isfinite(worst[0]) else None, "parameter": worst[1]}
     print(json.dumps(result), flush=True)
+    if args.trained and worst[0] > 1:
+        sys.exit(
+            f"--init-onnx: {worst[1]} is read {worst[0]:.2f} half steps from {args.trained}'s: "
+            "read into the wrong place, or not the run the ONNX was exported from"
+        )
     # Under the bar a weight is in the wrong place: loosening it would only hide that.
     for key in ("pearson", "pearson_start_end"):
         if result[key] < 0.99:
@@ -671,6 +685,7 @@ def main():
     start = p.add_mutually_exclusive_group()
     start.add_argument("--init", help="start from this earlier run's trained.pt")
     start.add_argument("--init-onnx", help="start from this int8 reader ONNX (reader/model/reader-int8.onnx), read back to fp32; needs --base")
+    p.add_argument("--trained", help="with check-init: the trained.pt the int8 ONNX was exported from, which every weight read back must be within half a step of")
     p.add_argument("--sample-a", type=int, default=0, help="only this many split-A questions, drawn at random")
     p.add_argument("--skip-a", action="store_true", help="no split-A question trains (with --init and --more: go on from a trained run on new articles)")
     p.add_argument("--more", help="candidates of other squad-train articles (reader/prepare.ts --offset 1), all of which train")

@@ -85,6 +85,22 @@ describe("npm run train:reader's trainer", () => {
       path.join(model, "reader-int8.onnx"),
     ]);
     expect((await stat(path.join(model, "reader-int8.onnx"))).size).toBeGreaterThan(1_000_000);
+    // Read back (--init-onnx), every weight is its fp32 self rounded: within half a step of it.
+    sh(python, [
+      "reader/train.py",
+      "check-init",
+      ...common(base),
+      "--work",
+      work,
+      "--base",
+      base.onnx,
+      "--init-onnx",
+      path.join(model, "reader-int8.onnx"),
+      "--trained",
+      path.join(work, "trained.pt"),
+      "--threads",
+      "1",
+    ]);
     await copyFile(base.tokenizer, path.join(model, "tokenizer.json"));
     const embedder = await createEmbedder({ ...loadConfig(), readerDir: model, embedWorkers: 1 });
     try {
