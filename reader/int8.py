@@ -76,6 +76,11 @@ def dequantized(path: str) -> dict:
             put(_module(n) + ".weight", array, f"{w} {init[w].dtype} per column", step, [w, zero, scale[0]])
         elif n.op_type == "Gather" and n.input[0] in init:
             table = n.input[0]
+            if init[table].dtype.kind == "f":
+                raise InitError(
+                    f"{path} is not quantised ({table} is {init[table].dtype}): --init-onnx reads train.py "
+                    "export's int8 model; a run whose trained.pt is at hand starts from it with --init"
+                )
             deq = readers.get(n.output[0], [])
             if len(deq) != 1 or deq[0].op_type != "DequantizeLinear":
                 raise InitError(f"{n.name}: {table} is read without a DequantizeLinear after it")
