@@ -57,8 +57,14 @@ export function createLibrary(opts: LibraryOptions): Library {
   };
 
   const list = async (): Promise<DocumentList> => {
-    const [entries, docs] = await Promise.all([files(), opts.indexed()]);
+    // The updater's state before the index: a build is the last one only once it is served, so
+    // the documents read after hold at least its own. Read the other way round, a build ending
+    // meanwhile gave an idle list whose new file had no documents yet ("not_indexed"), and the
+    // page, told the build was over, stopped looking.
     const state = updater.state();
+    const [entries, docs] = await Promise.all([files(), opts.indexed()]);
+    // A build asked for while the folder was read (an upload saved meanwhile) counts too.
+    const busy = state.busy || updater.state().busy;
     const last = state.last;
     const problems = new Map<string, { code: string; message: string }[]>();
     for (const i of last?.summary?.issues ?? []) {
@@ -95,7 +101,7 @@ export function createLibrary(opts: LibraryOptions): Library {
           : (problems.get(e.rel) ?? []);
       const status: CorpusFileStatus = e.issue
         ? "failed"
-        : state.busy && newer
+        : busy && newer
           ? "indexing"
           : documents.length > 0
             ? "indexed"
@@ -117,7 +123,7 @@ export function createLibrary(opts: LibraryOptions): Library {
     return {
       files: out,
       indexing: {
-        busy: state.busy,
+        busy,
         ...(progress
           ? { progress: { phase: progress.phase ?? "embed", done: progress.done, total: progress.total } }
           : {}),
