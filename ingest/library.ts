@@ -45,6 +45,13 @@ const TEMP_PREFIX = ".upload-";
 
 export function createLibrary(opts: LibraryOptions): Library {
   const { corpusDir, updater } = opts;
+  /**
+   * Uploads whose build has not ended, by name. They are indexing until it ends whatever their
+   * time stamps say: a file system stamps a file with a clock that lags Date.now() by up to a
+   * tick, so a file saved just after a build began can look older than that build, as if it had
+   * read it.
+   */
+  const building = new Map<string, Promise<unknown>>();
 
   const files = async (): Promise<CorpusEntry[]> => {
     try {
@@ -62,6 +69,7 @@ export function createLibrary(opts: LibraryOptions): Library {
     // meanwhile gave an idle list whose new file had no documents yet ("not_indexed"), and the
     // page, told the build was over, stopped looking.
     const state = updater.state();
+    const uploads = new Set(building.keys());
     const [entries, docs] = await Promise.all([files(), opts.indexed()]);
     // A build asked for while the folder was read (an upload saved meanwhile) counts too.
     const busy = state.busy || updater.state().busy;
@@ -91,8 +99,11 @@ export function createLibrary(opts: LibraryOptions): Library {
       const info = await stat(e.abs).catch(() => undefined);
       const documents = byFile.get(e.rel) ?? [];
       const mtime = info?.mtimeMs ?? 0;
-      // Not read by the last build: changed after it began (or no build has run here yet).
-      const newer = !last || mtime >= last.startedAt;
+      // Not read by the last build: an upload whose build had not ended before the reads above
+      // (its documents may be missing from them) or has not ended now, a file changed after the
+      // last build began, or any file when no build has run here yet.
+      const upload = uploads.has(e.rel) || building.has(e.rel);
+      const newer = upload || !last || mtime >= last.startedAt;
       // The last build's report, unless the file changed since it was read.
       const found = e.issue
         ? [{ code: e.issue.code, message: e.issue.message }]
@@ -165,6 +176,11 @@ export function createLibrary(opts: LibraryOptions): Library {
     }
     await writeAtomically(corpusDir, name, bytes);
     const built = updater.update();
+    building.set(name, built);
+    const ended = () => {
+      if (building.get(name) === built) building.delete(name);
+    };
+    built.then(ended, ended);
     if (!req.wait) {
       built.catch(() => {});
       return { name, bytes: bytes.length, replaced: existing !== undefined };
