@@ -171,6 +171,10 @@ describe("an upload while an older list of the documents is on its way", { timeo
     });
     await waitForConnected(page);
     await page.locator(".empty-title", { hasText: "No documents yet" }).waitFor();
+    // The empty state shows before the page's first list arrives (it is read after the health
+    // check), and a page without a list reads one before it uploads: held too, it would wait for
+    // an upload that waits for it. The panel is rendered, busy or not, once a list is in.
+    await page.locator("#docs-dialog[data-busy]").waitFor({ state: "attached" });
     holding = true;
     await pickFile(page, "harbour-log.txt", text);
     await item(page, "harbour-log.txt")
