@@ -35,6 +35,13 @@ async function pickFile(page: Page, name: string, text: string): Promise<void> {
 
 const item = (page: Page, name: string) => page.locator(`#docs-dialog li.docs-item[data-name="${name}"]`);
 
+/**
+ * Waits for the page's first documents list. The empty state shows before it arrives (it is read
+ * after the health check), with the types the page knows without asking; the panel is rendered,
+ * busy or not, once a list is in.
+ */
+const listed = (page: Page) => page.locator("#docs-dialog[data-busy]").waitFor({ state: "attached" });
+
 describe("an empty corpus in the page", { timeout: TIMEOUT }, () => {
   const fx = useBrowserApp({ seed: false });
 
@@ -43,7 +50,7 @@ describe("an empty corpus in the page", { timeout: TIMEOUT }, () => {
     await waitForConnected(page);
     await expect(page.locator(".empty-title").textContent()).resolves.toBe("No documents yet");
     const howto = page.locator(".empty-howto");
-    await howto.locator("code", { hasText: ".docx" }).waitFor();
+    await listed(page);
     const types = await howto.locator("code").allTextContents();
     expect(types.slice(0, 8)).toEqual([".txt", ".md", ".html", ".htm", ".jsonl", ".json", ".pdf", ".docx"]);
     expect(await howto.textContent()).toContain("CITELINE_CORPUS_DIR");
@@ -171,10 +178,9 @@ describe("an upload while an older list of the documents is on its way", { timeo
     });
     await waitForConnected(page);
     await page.locator(".empty-title", { hasText: "No documents yet" }).waitFor();
-    // The empty state shows before the page's first list arrives (it is read after the health
-    // check), and a page without a list reads one before it uploads: held too, it would wait for
-    // an upload that waits for it. The panel is rendered, busy or not, once a list is in.
-    await page.locator("#docs-dialog[data-busy]").waitFor({ state: "attached" });
+    // Only lists asked for after the first: a page without a list reads one before it uploads,
+    // and held, that one would wait for an upload that waits for it.
+    await listed(page);
     holding = true;
     await pickFile(page, "harbour-log.txt", text);
     await item(page, "harbour-log.txt")
