@@ -1,17 +1,10 @@
 import { describe, expect, it } from "vitest";
-import {
-  answerFrom,
-  COMBINATION_FEATURES,
-  matchStrength,
-  notFoundBar,
-  type ReaderSettings,
-  readKey,
-  SELECTOR,
-} from "../../core/answer.ts";
+import { answerFrom, matchStrength, notFoundBar, readKey, SELECTOR } from "../../core/answer.ts";
 import { AnnotationCache } from "../../core/nlp.ts";
 import type { Retrieval } from "../../core/retrieval.ts";
 import { contentTerms, stem } from "../../core/text.ts";
 import type { ReadScore } from "../../core/types.ts";
+import { readerFavouriteFirst } from "../helpers/reader-settings.ts";
 
 const TEXT = "Gustave Eiffel built the tower in Paris in 1889. It rose above every roof nearby.";
 const SPLIT = TEXT.indexOf(" It rose");
@@ -31,24 +24,8 @@ function retrieval(cosine: number): Retrieval {
 
 describe("answerFrom with the reader", () => {
   it("decides not found on the trees' best sentence when the reader puts another first", () => {
-    // A reader that puts its favourite (by rank) first whatever the trees say, and refuses nothing.
-    const settings: ReaderSettings = {
-      features: [...COMBINATION_FEATURES],
-      base: 0,
-      trees: [
-        {
-          feature: [4, -1, -1],
-          threshold: [0.75, 0, 0],
-          left: [1, -1, -1],
-          right: [2, -1, -1],
-          value: [0, -2, 2],
-        },
-      ],
-      read: 2,
-      follower: 1,
-      notFound: 0,
-      shortAnswer: 1,
-    };
+    // The reader puts its favourite first whatever the trees say, and refuses nothing.
+    const settings = readerFavouriteFirst({ read: 2 });
     const model = { ...SELECTOR, reader: settings };
     const sentences = [
       [

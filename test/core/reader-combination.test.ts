@@ -9,6 +9,7 @@ import {
 import type { Passage } from "../../core/retrieval.ts";
 import type { Candidate } from "../../core/selector.ts";
 import type { ReadScore } from "../../core/types.ts";
+import { readerFavouriteFirst } from "../helpers/reader-settings.ts";
 
 function candidate(start: number, probability: number): Candidate {
   return {
@@ -46,24 +47,7 @@ describe("the reader's combination", () => {
   });
 
   it("orders the read sentences by a tree model over those features, the unread after them", () => {
-    // One stump on readerRank (feature 4): the reader's favourite wins whatever the trees said.
-    const settings: ReaderSettings = {
-      features: [...COMBINATION_FEATURES],
-      base: 0,
-      trees: [
-        {
-          feature: [4, -1, -1],
-          threshold: [0.75, 0, 0],
-          left: [1, -1, -1],
-          right: [2, -1, -1],
-          value: [0, -2, 2],
-        },
-      ],
-      read: 3,
-      follower: 0.4,
-      notFound: 0,
-      shortAnswer: 1,
-    };
+    const settings = readerFavouriteFirst({ follower: 0.4 });
     const ranked = [candidate(0, 0.9), candidate(20, 0.5), candidate(40, 0.3), candidate(60, 0.2)];
     const reads = new Map<string, ReadScore>([
       ["d:0:10", { logit: -3 }],

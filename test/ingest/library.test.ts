@@ -8,6 +8,7 @@ import { listCorpusFiles } from "../../ingest/corpus.ts";
 import type { BuildSummary } from "../../ingest/indexer.ts";
 import { createLibrary, type Library } from "../../ingest/library.ts";
 import { createIndexUpdater, type IndexUpdater } from "../../ingest/updater.ts";
+import { buildSummary } from "../helpers/build-summary.ts";
 import { waitFor } from "../helpers/server.ts";
 
 const ZORBLAX = "Zorblax harbour notes\n\nThe Zorblax ferry leaves the quay at seven every morning.";
@@ -24,22 +25,7 @@ function controlledIndex(corpusDir: string) {
     const read = (await listCorpusFiles(corpusDir)).map((e) => e.rel);
     await new Promise<void>((finish) => builds.push({ read, finish }));
     built = read.map((rel) => ({ id: rel.replace(/\.[^.]*$/, ""), title: rel, source: rel, passages: 1 }));
-    return {
-      published: true,
-      version: `v${builds.length}`,
-      documents: built.length,
-      chunks: built.length,
-      added: 0,
-      changed: 0,
-      removed: 0,
-      unchanged: 0,
-      embedded: 0,
-      reused: 0,
-      resumed: 0,
-      seconds: 0,
-      chunksPerSecond: 0,
-      issues: [],
-    };
+    return buildSummary({ version: `v${builds.length}`, documents: built.length, chunks: built.length });
   };
   const publish = async () => {
     served = built;

@@ -2,25 +2,9 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../../core/errors.ts";
 import type { BuildSummary } from "../../ingest/indexer.ts";
 import { type BuildRequest, createIndexUpdater } from "../../ingest/updater.ts";
+import { buildSummary } from "../helpers/build-summary.ts";
 
-function summary(published: boolean): BuildSummary {
-  return {
-    published,
-    version: "v1",
-    documents: 1,
-    chunks: 1,
-    added: 0,
-    changed: 0,
-    removed: 0,
-    unchanged: 1,
-    embedded: 0,
-    reused: 0,
-    resumed: 0,
-    seconds: 0,
-    chunksPerSecond: 0,
-    issues: [],
-  };
-}
+const summary = (published: boolean) => buildSummary({ published, documents: 1, chunks: 1, unchanged: 1 });
 
 /** A build that ends when the test says so, recording what it was asked. */
 function controlledBuilds() {
