@@ -498,27 +498,26 @@ def export(args):
     print(f"int8 model {os.path.getsize(args.out) / 1e6:.1f} MB, fp32 {os.path.getsize(fp32) / 1e6:.1f} MB")
 
 
+def ort_outputs(session):
+    """A reader ONNX session as `logits` runs a model: padded (ids, mask, types) tensors in, its
+    relevance and start/end logits out."""
+
+    def run(ids, mask, types):
+        feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "token_type_ids": types.numpy()}
+        return session.run(["relevance", "start_logits", "end_logits"], feed)
+
+    return run
+
+
 def score_file(session, enc, rows, batch=64):
-    """Relevance and best span of every candidate, with the int8 model as the engine runs it."""
-    out = []
-    for r in rows:
-        cs = r["candidates"]
-        feats = [enc.pair(r["question"], c["title"], c["text"]) for c in cs]
-        rel = []
-        for i in range(0, len(feats), batch):
-            part = feats[i : i + batch]
-            t = max(len(f[0]) for f in part)
-            ids = np.zeros((len(part), t), dtype=np.int64)
-            mask = np.zeros((len(part), t), dtype=np.int64)
-            types = np.zeros((len(part), t), dtype=np.int64)
-            for k, (i_, t_, _, _) in enumerate(part):
-                ids[k, : len(i_)] = i_
-                mask[k, : len(i_)] = 1
-                types[k, : len(t_)] = t_
-            res = session.run(["relevance"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
-            rel.extend(float(v) for v in res[0])
-        out.append({"id": r["id"], "relevance": [round(v, 5) for v in rel]})
-    return out
+    """Relevance of every candidate, with the int8 model as the engine runs it."""
+    relevance, _ = logits(ort_outputs(session), enc, rows, batch)
+    return [{"id": r["id"], "relevance": [round(v, 5) for v in rel]} for r, rel in zip(rows, relevance)]
+
+
+def top1(rows, scores):
+    """Share of questions whose best-scored candidate (scores: a list a question) holds the answer."""
+    return float(np.mean([row["candidates"][int(np.argmax(s))]["y"] for row, s in zip(rows, scores)]))
 
 
 def check(args):
@@ -538,19 +537,14 @@ def check(args):
     xa = np.concatenate([np.array(r["relevance"]) for r in a])
     xb = np.concatenate([np.array(r["relevance"]) for r in b])
     same_top = np.mean([np.argmax(r["relevance"]) == np.argmax(s["relevance"]) for r, s in zip(a, b)])
-
-    def top1(scores):
-        hit = [row["candidates"][int(np.argmax(s["relevance"]))]["y"] for row, s in zip(held, scores)]
-        return float(np.mean(hit))
-
     result = {
         "questions": len(held),
         "pairs": int(xa.size),
         "pearson": round(float(np.corrcoef(xa, xb)[0, 1]), 5),
         "max_abs_diff": round(float(np.max(np.abs(xa - xb))), 4),
         "same_top_sentence": round(float(same_top), 4),
-        "top1_fp32": round(top1(a), 4),
-        "top1_int8": round(top1(b), 4),
+        "top1_fp32": round(top1(held, [r["relevance"] for r in a]), 4),
+        "top1_int8": round(top1(held, [r["relevance"] for r in b]), 4),
         "top1_prefilter": round(float(np.mean([row["candidates"][0]["y"] for row in held])), 4),
         "ceiling": round(float(np.mean([max(c["y"] for c in row["candidates"]) for row in held])), 4),
     }
@@ -575,7 +569,7 @@ def logits(run, enc, rows, batch=64):
                 mine.append(float(out[k]))
                 span.append(np.concatenate([s_logits[k, inside], e_logits[k, inside]]))
         rel.append(mine)
-    return rel, np.concatenate(span)
+    return rel, np.concatenate(span) if span else np.zeros(0, dtype=np.float32)
 
 
 def check_init(args):
@@ -596,21 +590,13 @@ def check_init(args):
     o.intra_op_num_threads = args.threads
     session = ort.InferenceSession(args.init_onnx, o)
 
-    def int8(ids, mask, types):
-        feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "token_type_ids": types.numpy()}
-        return session.run(["relevance", "start_logits", "end_logits"], feed)
-
     def fp32(ids, mask, types):
         with torch.no_grad():
             return [t.numpy() for t in model(ids, mask, types)]
 
-    a, span_a = logits(int8, enc, rows)
+    a, span_a = logits(ort_outputs(session), enc, rows)
     b, span_b = logits(fp32, enc, rows)
     xa, xb = np.concatenate(a), np.concatenate(b)
-
-    def top1(scores):
-        return float(np.mean([row["candidates"][int(np.argmax(s))]["y"] for row, s in zip(rows, scores)]))
-
     result = {
         "questions": len(rows),
         "pairs": int(xa.size),
@@ -619,8 +605,8 @@ def check_init(args):
         "max_abs_diff_relevance": round(float(np.max(np.abs(xa - xb))), 4),
         "pearson_start_end": round(float(np.corrcoef(span_a, span_b)[0, 1]), 5),
         "max_abs_diff_start_end": round(float(np.max(np.abs(span_a - span_b))), 4),
-        "top1_int8": round(top1(a), 4),
-        "top1_fp32": round(top1(b), 4),
+        "top1_int8": round(top1(rows, a), 4),
+        "top1_fp32": round(top1(rows, b), 4),
     }
     if args.trained:
         # Where the fp32 weights still exist (a run exported here), each weight read back must be
