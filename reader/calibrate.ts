@@ -79,10 +79,10 @@ await runCli(async () => {
       const split = splitOf(slice);
       const b = slice.filter((r) => split(r) === "B");
       // What the reads depend on: the reader, the trees that order the candidates, the questions, how many.
-      const { reader: _fitted, ...trees } = model;
+      const { reader: _fitted, ...selector } = model;
       const key = createHash("sha256")
         .update(readFileSync(path.join(MODEL_DIR, "reader-int8.onnx")))
-        .update(JSON.stringify(trees))
+        .update(JSON.stringify(selector))
         .update(JSON.stringify(b.map((r) => [r.id, r.candidates.length])))
         .update(String(readMax))
         .digest("hex");

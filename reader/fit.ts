@@ -218,10 +218,11 @@ export function fitSettings(b: readonly ReadRow[]): {
   // Not found: the match-strength rule refuses as it always did; the reader's own probability of
   // the first sentence refuses more, as far as both together refuse at most FALSE_REFUSAL of
   // split B's answerable questions.
-  const byEvidence = outs.filter((_, i) => evidenceRefuses(read[i]!)).length;
+  const refusedByEvidence = read.map(evidenceRefuses);
+  const byEvidence = refusedByEvidence.filter(Boolean).length;
   const room = Math.floor(FALSE_REFUSAL * outs.length) - byEvidence;
   const firstProb = outs
-    .flatMap((o, i) => (evidenceRefuses(read[i]!) ? [] : [sigmoid(read[i]!.scores[o.first]!.logit)]))
+    .flatMap((o, i) => (refusedByEvidence[i] ? [] : [sigmoid(read[i]!.scores[o.first]!.logit)]))
     .sort((x, y) => x - y);
   const notFound = room > 0 ? (firstProb[room] ?? 0) : 0;
   // Follower: the most accurate threshold whose cited sentences stay within 0.02 of the first's precision.
