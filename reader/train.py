@@ -229,6 +229,11 @@ def train(args):
         shared = {r["group"] for r in more} & set(groups)
         if shared:
             sys.exit(f"{args.more} shares {len(shared)} articles with {args.candidates}")
+        if args.more_unused:
+            # The questions a run with --sample-more K (same seed) left out: sample draws by
+            # position, so drawing K of range(n) with the same generator picks the same ones.
+            drawn = set(random.Random(args.seed + 1).sample(range(len(more)), min(args.more_unused, len(more))))
+            more = [r for i, r in enumerate(more) if i not in drawn]
         if args.sample_more:
             more = random.Random(args.seed + 1).sample(more, min(args.sample_more, len(more)))
         train_rows = train_rows + more
@@ -248,6 +253,9 @@ def train(args):
         plan = plan[: args.max_steps]
     total = len(plan)
     print(f"pairs {len(pairs)} {json.dumps(stats)}; {total} steps of {args.batch}", flush=True)
+    # The questions this run trains on, by id: what a later run's --more-unused leaves out.
+    with open(os.path.join(args.work, "questions.json"), "w") as fh:
+        json.dump([r["id"] for r in train_rows], fh)
 
     model = start_model(args)
     # The word embeddings (11.7 M of the model's parameters) stay as bge-small learnt them: their
@@ -442,6 +450,8 @@ def refusal(model, enc, held, per_kind=300, read=6, false_rate=0.02):
 def settings(args):
     return {k: getattr(args, k) for k in ("layers", "lr", "head_lr", "batch", "epochs", "seed", "limit", "max_steps", "perturb_rate", "init", "sample_a", "answerability", "hold_fold")} | {
         **({"more": file_hash(args.more), "sample_more": args.sample_more, "skip_a": args.skip_a} if args.more else {}),
+        # Absent when unused, so the checkpoints of runs without it still resume.
+        **({"more_unused": args.more_unused} if args.more_unused else {}),
         # By content, like the candidates: a checkpoint resumes only from the same shipped model.
         # Absent otherwise, so the checkpoints of runs without it still resume.
         **({"init_onnx": file_hash(args.init_onnx)} if args.init_onnx else {}),
@@ -676,6 +686,12 @@ def main():
     p.add_argument("--skip-a", action="store_true", help="no split-A question trains (with --init and --more: go on from a trained run on new articles)")
     p.add_argument("--more", help="candidates of other squad-train articles (reader/prepare.ts --offset 1), all of which train")
     p.add_argument("--sample-more", type=int, default=0, help="only this many of --more's questions, drawn at random")
+    p.add_argument(
+        "--more-unused",
+        type=int,
+        default=0,
+        help="only --more's questions that a run with --sample-more K and the same seed did not draw (then --sample-more draws from those)",
+    )
     p.add_argument(
         "--answerability",
         help="candidates files of evaluation sets (comma-separated) whose questions, answerable and not, also train",

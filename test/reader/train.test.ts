@@ -72,7 +72,20 @@ describe("npm run train:reader's trainer", () => {
     const refused = spawnSync(python, args(candidates), { cwd: PROJECT_ROOT, encoding: "utf8" });
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toMatch(/shares \d+ articles with/);
-    sh(python, args(other));
+    // Four of those six questions drawn at random, then the two that draw left out (--more-unused:
+    // how a later run goes on with the questions an earlier one did not draw).
+    sh(python, [...args(other), "--sample-more", "4"]);
+    const rest = path.join(work, "rest");
+    sh(python, [...args(other), "--more-unused", "4", "--work", rest]);
+    const trained = async (dir: string) =>
+      JSON.parse(await readFile(path.join(dir, "questions.json"), "utf8")) as string[];
+    const drawn = await trained(work);
+    const left = await trained(rest);
+    expect(drawn).toHaveLength(4);
+    expect(left).toHaveLength(2);
+    expect(new Set([...drawn, ...left])).toEqual(
+      new Set(rows.map((l) => (JSON.parse(l) as { id: string }).id)),
+    );
     sh(python, [
       "reader/train.py",
       "export",
