@@ -149,8 +149,17 @@ function renderEmpty() {
   ui.empty.hidden = !empty;
   ui.log.hidden = empty;
   ui.newChat.disabled = empty;
+  // A later render (the health, then the documents list, arriving) replaces the starter buttons:
+  // the one the keyboard is on keeps the focus rather than losing it to <body>.
+  const focused = document.activeElement;
+  const starter =
+    focused instanceof HTMLButtonElement &&
+    focused.classList.contains("example") &&
+    ui.empty.contains(focused)
+      ? focused.textContent
+      : undefined;
   if (!empty) ui.empty.replaceChildren();
-  else
+  else {
     replaceChildren(
       ui.empty,
       // The starter button goes away with the empty state: focus moves on to the question box,
@@ -165,6 +174,11 @@ function renderEmpty() {
         renderCorpusHowto(docs.extensions(), () => docs.pick()),
       ),
     );
+    if (starter !== undefined)
+      [...ui.empty.querySelectorAll<HTMLButtonElement>("button.example")]
+        .find((b) => b.textContent === starter)
+        ?.focus();
+  }
 }
 
 // ---- turns -------------------------------------------------------------------------------------

@@ -67,6 +67,40 @@ describe("a corpus of notes", { timeout: TIMEOUT }, () => {
     await waitForStatus(page);
   });
 
+  it("keeps the keyboard on a starter question when the documents list arrives after it", async () => {
+    // The page shows the starters with the health, then renders the empty state again when the
+    // documents list comes: hold the list until a starter has the focus.
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let asked = 0;
+    const { page } = await fx.open({
+      setup: async (context) => {
+        await context.route("**/api/documents*", async (route) => {
+          asked++;
+          await held;
+          await route.continue();
+        });
+      },
+    });
+    await waitForConnected(page);
+    const example = page.locator("button.example").first();
+    await example.waitFor();
+    await example.focus();
+    const first = await example.elementHandle();
+    await expect.poll(() => asked, { timeout: TIMEOUT }).toBeGreaterThan(0);
+    release();
+    await page.waitForFunction((el) => el !== null && !el.isConnected, first, { timeout: TIMEOUT });
+    await expect(
+      page.evaluate(() => document.activeElement?.classList.contains("example") ?? false),
+    ).resolves.toBe(true);
+    await page.keyboard.press("Enter");
+    await page.locator(".turn").first().waitFor();
+    await expect(focused(page)).resolves.toMatchObject({ id: "question" });
+    await waitForStatus(page);
+  });
+
   it("keeps Tab inside the open source panel, both ways", async () => {
     const { page } = await fx.open();
     await waitForConnected(page);
