@@ -114,7 +114,10 @@ def perturb(question, sentence, pool, rng):
     return None
 
 
-def build_pairs(rows, enc, seed, perturb_rate=0.35):
+def build_pairs(rows, enc, seed, perturb_rate=0.35, listwise=0):
+    """Training pairs, and the groups they are drawn in: with listwise K, each question's answer
+    sentence, its first K - 1 wrong candidates (the engine's order) and one more at random form a
+    group, scored against each other; otherwise every pair is a group of its own."""
     rng = random.Random(seed)
     by_article = {}
     for r in rows:
@@ -128,6 +131,8 @@ def build_pairs(rows, enc, seed, perturb_rate=0.35):
                     pool.add(m.group(0))
         pools[g] = sorted(pool)
     pairs = []
+    groups = []
+    hard = max(2, listwise - 1)
     stats = {"questions": 0, "positive": 0, "hard_negative": 0, "random_negative": 0, "perturbed": 0}
     for r in rows:
         cs = r["candidates"]
@@ -136,24 +141,34 @@ def build_pairs(rows, enc, seed, perturb_rate=0.35):
         stats["questions"] += 1
         pos = [c for c in cs if c["y"] == 1]
         neg = [c for c in cs if c["y"] == 0]
+        group = []
         if pos:
             c = pos[0]
             span = find_answer(c["text"], r["answers"])
+            group.append(len(pairs))
             pairs.append((enc.pair(r["question"], c["title"], c["text"], span), 1.0))
             stats["positive"] += 1
             if rng.random() < perturb_rate:
                 q2 = perturb(r["question"], c["text"], pools[r["group"]], rng)
                 if q2:
+                    # Another question: a group of its own.
+                    groups.append([len(pairs)])
                     pairs.append((enc.pair(q2, c["title"], c["text"]), 0.0))
                     stats["perturbed"] += 1
-        for c in neg[:2]:
+        for c in neg[:hard]:
+            group.append(len(pairs))
             pairs.append((enc.pair(r["question"], c["title"], c["text"]), 0.0))
             stats["hard_negative"] += 1
-        if len(neg) > 2:
-            c = rng.choice(neg[2:])
+        if len(neg) > hard:
+            c = rng.choice(neg[hard:])
+            group.append(len(pairs))
             pairs.append((enc.pair(r["question"], c["title"], c["text"]), 0.0))
             stats["random_negative"] += 1
-    return pairs, stats
+        if listwise:
+            groups.append(group)
+        else:
+            groups.extend([i] for i in group)
+    return pairs, stats, groups
 
 
 def fold_of(group, groups, folds=2):
@@ -190,6 +205,43 @@ def batches(pairs, size, seed):
         out.extend(chunk[k : k + size] for k in range(0, len(chunk), size))
     rng.shuffle(out)
     return out
+
+
+def group_batches(pairs, groups, size, seed):
+    """Whole groups in batches of at most `size` pairs (at least one group), groups of similar
+    length together, in a seeded order: a batch is a list of groups of pair indices."""
+    rng = random.Random(seed)
+    order = list(range(len(groups)))
+    rng.shuffle(order)
+    longest = [max(len(pairs[j][0][0]) for j in g) for g in groups]
+    out = []
+    window = size * 10
+    for i in range(0, len(order), window):
+        chunk = sorted(order[i : i + window], key=lambda g: longest[g])
+        batch, n = [], 0
+        for g in chunk:
+            if batch and n + len(groups[g]) > size:
+                out.append(batch)
+                batch, n = [], 0
+            batch.append(groups[g])
+            n += len(groups[g])
+        if batch:
+            out.append(batch)
+    rng.shuffle(out)
+    return out
+
+
+def listwise_loss(rel, y, spans):
+    """Softmax cross-entropy of each group's answer sentence against the rest of its group (the
+    groups, as (start, end) ranges of the batch, that hold both kinds); 0 when none does."""
+    terms = []
+    for a, b in spans:
+        labels = y[a:b]
+        if b - a < 2 or labels.sum() == 0 or labels.sum() == b - a:
+            continue
+        scores = rel[a:b]
+        terms.append(torch.logsumexp(scores, 0) - torch.logsumexp(scores[labels > 0.5], 0))
+    return torch.stack(terms).mean() if terms else rel.sum() * 0.0
 
 
 def tensors(pairs, idx):
@@ -241,18 +293,26 @@ def train(args):
     if args.answerability:
         extra, extra_held = answerability_rows(args.answerability.split(","), args.hold_fold)
         train_rows = train_rows + [r for r in extra if not r.get("expectNotFound")]
-    pairs, stats = build_pairs(train_rows, enc, args.seed, args.perturb_rate)
+    pairs, stats, pair_groups = build_pairs(train_rows, enc, args.seed, args.perturb_rate, args.listwise)
     if args.answerability:
         none = unanswerable_pairs([r for r in extra if r.get("expectNotFound")], enc)
+        pair_groups.extend([len(pairs) + i] for i in range(len(none)))
         pairs.extend(none)
         stats["unanswerable"] = len(none)
     plan = []
     for epoch in range(args.epochs):
-        plan.extend(batches(pairs, args.batch, args.seed + epoch))
+        if args.listwise:
+            plan.extend(group_batches(pairs, pair_groups, args.batch, args.seed + epoch))
+        else:
+            plan.extend(batches(pairs, args.batch, args.seed + epoch))
     if args.max_steps:
         plan = plan[: args.max_steps]
     total = len(plan)
+    # Pairs a step on average (a listwise batch holds whole groups, up to --batch pairs).
+    per_step = np.mean([sum(len(g) for g in b) if args.listwise else len(b) for b in plan]) if plan else args.batch
     print(f"pairs {len(pairs)} {json.dumps(stats)}; {total} steps of {args.batch}", flush=True)
+    if args.listwise:
+        print(f"groups {len(pair_groups)}, largest {max(map(len, pair_groups), default=0)}", flush=True)
     # The questions this run trains on, by id: what a later run's --more-unused leaves out.
     with open(os.path.join(args.work, "questions.json"), "w") as fh:
         json.dump([r["id"] for r in train_rows], fh)
@@ -333,9 +393,18 @@ def train(args):
     run_loss = 0.0
     first = step
     while step < total and not stop["now"]:
-        ids, mask, types, start, end, y = tensors(pairs, plan[step])
+        batch = plan[step]
+        spans = []
+        if args.listwise:
+            for g in batch:
+                at = spans[-1][1] if spans else 0
+                spans.append((at, at + len(g)))
+            batch = [j for g in batch for j in g]
+        ids, mask, types, start, end, y = tensors(pairs, batch)
         rel, s_logits, e_logits = model(ids, mask, types)
         loss = bce(rel, y)
+        if args.listwise:
+            loss = loss + listwise_loss(rel, y, spans)
         if (start >= 0).any():
             loss = loss + 0.5 * (ce(s_logits, start) + ce(e_logits, end))
         opt.zero_grad()
@@ -348,7 +417,7 @@ def train(args):
         if step % 50 == 0 or step == total:
             rate = (time.time() - t0) / (step - first)
             print(
-                f"step {step}/{total} loss {run_loss:.4f} {rate * 1000 / args.batch:.1f} ms/pair "
+                f"step {step}/{total} loss {run_loss:.4f} {rate * 1000 / per_step:.1f} ms/pair "
                 f"eta {(total - step) * rate / 60:.1f} min",
                 flush=True,
             )
@@ -452,6 +521,7 @@ def settings(args):
         **({"more": file_hash(args.more), "sample_more": args.sample_more, "skip_a": args.skip_a} if args.more else {}),
         # Absent when unused, so the checkpoints of runs without it still resume.
         **({"more_unused": args.more_unused} if args.more_unused else {}),
+        **({"listwise": args.listwise} if args.listwise else {}),
         # By content, like the candidates: a checkpoint resumes only from the same shipped model.
         # Absent otherwise, so the checkpoints of runs without it still resume.
         **({"init_onnx": file_hash(args.init_onnx)} if args.init_onnx else {}),
@@ -697,6 +767,13 @@ def main():
         help="candidates files of evaluation sets (comma-separated) whose questions, answerable and not, also train",
     )
     p.add_argument("--hold-fold", type=int, default=-1, help="with --answerability: leave this fold (0 or 1) of its articles out; -1: none")
+    p.add_argument(
+        "--listwise",
+        type=int,
+        default=0,
+        help="K: each question's answer sentence, first K-1 wrong candidates and one at random form a group "
+        "in one batch, and a softmax over the group is added to the pointwise loss (0: pointwise only)",
+    )
     p.add_argument("--eval-every", type=int, default=400, help="held-out top-1 every N steps (0: never)")
     p.add_argument("--eval-questions", type=int, default=200)
     args = p.parse_args()

@@ -167,3 +167,46 @@ describe("npm run train:reader's trainer", () => {
     expect(fresh.stderr).toContain("was written with other settings");
   }, 120_000);
 });
+
+describe("the trainer's listwise groups", () => {
+  it("keeps each question's candidates together in one batch and scores the answer against them", () => {
+    const python = ensureTools();
+    const base = ensureBase();
+    const dir = path.join(work, "listwise");
+    const out = spawnSync(python, trainArgs(base, dir, "--layers", "2", "--listwise", "3", "--batch", "8"), {
+      cwd: PROJECT_ROOT,
+      encoding: "utf8",
+    });
+    expect(out.status, out.stderr).toBe(0);
+    const stats = JSON.parse(/^pairs \d+ (\{.*\});/m.exec(out.stdout)![1]!) as Record<string, number>;
+    // One group a question (its answer, two wrong candidates in order and one at random), and one
+    // for each perturbed question, which is another question.
+    const groups = /^groups (\d+), largest (\d+)$/m.exec(out.stdout)!;
+    expect(Number(groups[1])).toBe(stats.questions! + stats.perturbed!);
+    expect(Number(groups[2])).toBe(4);
+    expect(stats.hard_negative).toBe(2 * stats.questions!);
+    // The loss: the answer's softmax share in its group, averaged over the groups that hold an
+    // answer and a wrong sentence; a group of one adds nothing.
+    const loss = spawnSync(
+      python,
+      [
+        "-c",
+        [
+          "import sys, torch",
+          "sys.path.insert(0, 'reader')",
+          "from train import listwise_loss",
+          "rel = torch.tensor([2.0, 0.0, 0.0, 1.0, 0.5, 0.5])",
+          "y = torch.tensor([1.0, 0, 0, 0, 0, 1])",
+          "print(round(listwise_loss(rel, y, [(0, 3), (3, 4), (4, 6)]).item(), 5))",
+          "print(round(listwise_loss(rel, y, [(3, 4)]).item(), 5))",
+        ].join("\n"),
+      ],
+      { cwd: PROJECT_ROOT, encoding: "utf8" },
+    );
+    expect(loss.status, loss.stderr).toBe(0);
+    const [mixed, single] = loss.stdout.trim().split("\n").map(Number);
+    const expected = (Math.log(Math.exp(2) + 2) - 2 + Math.log(2)) / 2;
+    expect(mixed).toBeCloseTo(expected, 4);
+    expect(single).toBe(0);
+  }, 120_000);
+});
