@@ -8,8 +8,9 @@
  *      evaluation sets, and of squad-train's articles outside the slice (reader/prepare.ts);
  *   4. the reader: fine-tuned from the first layers of bge-small on split A (reader/train.py),
  *      then on questions of the articles outside the slice (a second run on those every third
- *      from the second, a third on those every third from the third), checkpointed, exported
- *      to ONNX, quantised to int8 and checked against fp32;
+ *      from the second, a third on those every third from the third, a last one, listwise, on
+ *      questions of the second run's articles it did not draw), checkpointed, exported to ONNX,
+ *      quantised to int8 and checked against fp32;
  *   5. the selector's trees on split A (`npm run train -- --features`; the articles outside the
  *      slice did not make them better on split B), then the combination and thresholds on
  *      split B (reader/fit.ts via reader/calibrate.ts).
@@ -25,7 +26,7 @@ import { parseCommand, runCli } from "./cli.ts";
 
 const COMMAND = {
   usage:
-    "usage: npm run train:reader -- [--layers N] [--limit N] [--threads N] [--more LIST] [--stage STAGE]",
+    "usage: npm run train:reader -- [--layers N] [--limit N] [--threads N] [--more LIST] [--listwise N] [--stage STAGE]",
   summary:
     "Trains the reader (a cross-encoder from bge-small-en-v1.5's first layers) on squad-train's slice and writes reader/model and the selector's reader settings. Resumes where a stopped run left off.",
   options: {
@@ -33,6 +34,7 @@ const COMMAND = {
     limit: { type: "string" },
     threads: { type: "string" },
     more: { type: "string" },
+    listwise: { type: "string" },
     stage: { type: "string" },
   },
   help: [
@@ -40,6 +42,7 @@ const COMMAND = {
     "--limit N              questions of split A to train on (default 0: all 18,421)",
     "--threads N            torch threads (default 1: faster than 2 on a shared 2-core machine)",
     "--more LIST            questions of other squad-train articles each further run goes on with, one number a run (default 18000,15000; 0: no further run)",
+    "--listwise N           a last run on N of the questions the second run did not draw, each with its candidates in one group (default 8000; 0: none)",
     "--stage STAGE          stop after tools | base | candidates | train | export | trees | fit",
   ],
 } as const;
@@ -64,6 +67,9 @@ await runCli(async () => {
       "TRAIN_FAILED",
       `--more takes up to two whole numbers of questions, comma-separated, not ${opts.more}`,
     );
+  const listwise = Number(opts.listwise ?? "8000");
+  if (!Number.isInteger(listwise) || listwise < 0)
+    throw new AppError("TRAIN_FAILED", `--listwise takes a whole number of questions, not ${opts.listwise}`);
   sh(process.execPath, ["--import", "tsx", "reader/prepare.ts", "--out", WORK]);
   // The articles the slice does not hold (every third from the second, then from the third): the
   // further runs learn from them; split B stays out of them.
@@ -120,6 +126,36 @@ await runCli(async () => {
         moreFiles[i]!,
         "--sample-more",
         String(questions),
+        "--lr",
+        "3e-5",
+        "--head-lr",
+        "1e-4",
+      ]);
+    }
+    run = next;
+  }
+  // The last run goes on listwise (each question's answer sentence against its best-ranked wrong
+  // ones, in one softmax) on questions of the second run's articles that the second run left out.
+  if (listwise > 0 && runs.length > 0) {
+    const next = path.join(WORK, "run-listwise");
+    if (!existsSync(path.join(next, "trained.pt"))) {
+      sh(python, [
+        "reader/train.py",
+        "train",
+        ...settings,
+        "--work",
+        next,
+        "--init",
+        path.join(run, "trained.pt"),
+        "--skip-a",
+        "--more",
+        moreFiles[0]!,
+        "--more-unused",
+        String(runs[0]),
+        "--sample-more",
+        String(listwise),
+        "--listwise",
+        "5",
         "--lr",
         "3e-5",
         "--head-lr",
