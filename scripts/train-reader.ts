@@ -110,22 +110,17 @@ await runCli(async () => {
   }
   // Each further run goes on from the one before on other articles' questions, at a lower rate.
   let run = first;
-  for (const [i, questions] of runs.entries()) {
-    const next = path.join(WORK, `run${i + 2}`);
+  const goOn = (next: string, ...data: string[]) => {
     if (!existsSync(path.join(next, "trained.pt"))) {
+      const from = ["--init", path.join(run, "trained.pt"), "--skip-a"];
       sh(python, [
         "reader/train.py",
         "train",
         ...settings,
         "--work",
         next,
-        "--init",
-        path.join(run, "trained.pt"),
-        "--skip-a",
-        "--more",
-        moreFiles[i]!,
-        "--sample-more",
-        String(questions),
+        ...from,
+        ...data,
         "--lr",
         "3e-5",
         "--head-lr",
@@ -133,36 +128,24 @@ await runCli(async () => {
       ]);
     }
     run = next;
+  };
+  for (const [i, questions] of runs.entries()) {
+    goOn(path.join(WORK, `run${i + 2}`), "--more", moreFiles[i]!, "--sample-more", String(questions));
   }
   // The last run goes on listwise (each question's answer sentence against its best-ranked wrong
   // ones, in one softmax) on questions of the second run's articles that the second run left out.
   if (listwise > 0 && runs.length > 0) {
-    const next = path.join(WORK, "run-listwise");
-    if (!existsSync(path.join(next, "trained.pt"))) {
-      sh(python, [
-        "reader/train.py",
-        "train",
-        ...settings,
-        "--work",
-        next,
-        "--init",
-        path.join(run, "trained.pt"),
-        "--skip-a",
-        "--more",
-        moreFiles[0]!,
-        "--more-unused",
-        String(runs[0]),
-        "--sample-more",
-        String(listwise),
-        "--listwise",
-        "5",
-        "--lr",
-        "3e-5",
-        "--head-lr",
-        "1e-4",
-      ]);
-    }
-    run = next;
+    goOn(
+      path.join(WORK, "run-listwise"),
+      "--more",
+      moreFiles[0]!,
+      "--more-unused",
+      String(runs[0]),
+      "--sample-more",
+      String(listwise),
+      "--listwise",
+      "5",
+    );
   }
   if (done("train")) return;
   const common = ["--candidates", candidates, "--tokenizer", base.tokenizer, "--work", run];
