@@ -132,7 +132,8 @@ def build_pairs(rows, enc, seed, perturb_rate=0.35, listwise=0):
         pools[g] = sorted(pool)
     pairs = []
     groups = []
-    hard = max(2, listwise - 1)
+    # Wrong candidates of the engine's order a question trains on (then one more at random).
+    hard = listwise - 1 if listwise else 2
     stats = {"questions": 0, "positive": 0, "hard_negative": 0, "random_negative": 0, "perturbed": 0}
     for r in rows:
         cs = r["candidates"]
@@ -237,7 +238,7 @@ def listwise_loss(rel, y, spans):
     terms = []
     for a, b in spans:
         labels = y[a:b]
-        if b - a < 2 or labels.sum() == 0 or labels.sum() == b - a:
+        if labels.sum() == 0 or labels.sum() == b - a:
             continue
         scores = rel[a:b]
         terms.append(torch.logsumexp(scores, 0) - torch.logsumexp(scores[labels > 0.5], 0))

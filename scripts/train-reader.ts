@@ -112,14 +112,15 @@ await runCli(async () => {
   let run = first;
   const goOn = (next: string, ...data: string[]) => {
     if (!existsSync(path.join(next, "trained.pt"))) {
-      const from = ["--init", path.join(run, "trained.pt"), "--skip-a"];
       sh(python, [
         "reader/train.py",
         "train",
         ...settings,
         "--work",
         next,
-        ...from,
+        "--init",
+        path.join(run, "trained.pt"),
+        "--skip-a",
         ...data,
         "--lr",
         "3e-5",
